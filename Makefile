@@ -1,0 +1,37 @@
+# The README's two commands: `make run` and `make test`, on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+OUT ?= out
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[all]'
+	touch $@
+
+$(STAMP_TEST): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[all,test]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/ailfm demo --out $(OUT)/demo
+
+test: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check .
+
+bench: $(STAMP_TEST)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info

@@ -1,0 +1,1 @@
+"""Compass: mapping-space and hardware exploration for multi-chiplet LLM accelerators."""

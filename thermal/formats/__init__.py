@@ -1,0 +1,1 @@
+"""Readers and writers of HotSpot's plain-file formats: .flp .ptrace .ttrace .steady/.init .lcf .config .materials."""

@@ -1,0 +1,1 @@
+"""Solvers of an RCNetwork: eigendecomposition (exact, small networks) and sparse factorisation (grids)."""

@@ -1,0 +1,1 @@
+"""LLM inference workloads as kernel traces (AILFM pipeline: workload trace)."""
