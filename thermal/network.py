@@ -71,3 +71,35 @@ class RCSolver(ABC):
     @abstractmethod
     def advance(self, theta: np.ndarray, node_power_W: np.ndarray, dt_s: float) -> np.ndarray:
         """theta after ``dt_s`` with constant node power, starting from ``theta``."""
+
+
+class ThermalCircuit(ABC):
+    """An ``RCNetwork`` plus HotSpot's names for it: what a model builder (block or grid) hands to the model.
+
+    The builder knows how nodes map to blocks (one silicon node per block in the block model; grid
+    cells averaged/min/max/centre per block in the grid model); the solvers see only ``network``.
+    """
+
+    network: RCNetwork
+    power_names: tuple[str, ...]  # ptrace columns, in order
+    output_names: tuple[str, ...]  # ttrace columns, in order
+    node_names: tuple[str, ...]  # .steady/.init names, in HotSpot's order
+
+    @abstractmethod
+    def outputs(self, theta: np.ndarray) -> np.ndarray:
+        """Temperature rises of ``output_names`` from node rises ``theta``."""
+
+    @abstractmethod
+    def named_nodes(self, theta: np.ndarray) -> np.ndarray:
+        """Temperature rises of ``node_names`` (what HotSpot writes to ``.steady`` files)."""
+
+    @abstractmethod
+    def theta_from_named(self, rise_by_name: dict[str, float]) -> np.ndarray:
+        """Node rises from an init file's values (rises over ambient), keyed by ``node_names``; all must be present."""
+
+    def has_grid_maps(self) -> bool:
+        return False
+
+    def grid_maps(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-layer rows x cols maps of temperature rise; grid circuits only."""
+        raise NotImplementedError(f"{type(self).__name__} has no grid maps; check has_grid_maps() first")
