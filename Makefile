@@ -25,10 +25,12 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 
 bench: $(STAMP_TEST)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
