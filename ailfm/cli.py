@@ -15,6 +15,7 @@ from ailfm.errors import AilfmError
 
 SUBCOMMAND_MODULES = (
     "ailfm.thermal.cli",
+    "ailfm.traces.cli",
 )
 
 

@@ -1,0 +1,1 @@
+"""The C kernels that ``python -m ailfm.traces.characterise`` runs under cachegrind (package data)."""
