@@ -150,3 +150,15 @@ def test_every_reference_config_parses():
     snuca = HotSpotConfig().with_flags(read_config(HOTSPOT_REFERENCE / "snuca_2x4x4" / "hotspot.config"))
     assert (snuca.k_chip, snuca.p_chip, snuca.grid_map_mode, snuca.coolant_material) == (
         130.0, 1630300.0, "avg", "water")
+
+
+def test_with_materials_applies_named_materials_like_hotspot():
+    from ailfm.thermal.formats.materials import Material
+
+    materials = {"silicon": Material("silicon", "solid", 130.0, 1630300.0),
+                 "water": Material("water", "fluid", 0.6069, 4172638.0, 8.89e-4)}
+    c = replace(HotSpotConfig(), material_chip="silicon", coolant_material="water").with_materials(materials)
+    assert (c.k_chip, c.p_chip, c.coolant_capac, c.coolant_visc) == (130.0, 1630300.0, 4172638.0, 8.89e-4)
+    assert c.coolant_res == pytest.approx(1 / 0.6069)
+    with pytest.raises(ConfigError, match="material 'copper' not found"):
+        replace(HotSpotConfig(), material_sink="copper").with_materials(materials)

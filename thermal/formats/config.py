@@ -31,6 +31,7 @@ from typing import Any
 
 from ailfm.errors import ConfigError, FormatError
 from ailfm.thermal.formats._text import format_float, significant_lines
+from ailfm.thermal.formats.materials import Material
 
 NULL = "(null)"
 
@@ -199,6 +200,27 @@ class HotSpotConfig:
         return {f.name: format_flag_value(f.name, getattr(self, f.name)) for f in fields(self)
                 if not changed_only or getattr(self, f.name) != getattr(default, f.name)}
 
+    def with_materials(self, materials: Mapping[str, Material]) -> HotSpotConfig:
+        """A copy whose k_/p_ values (and the microchannel wall/coolant values) come from the named
+        materials, as HotSpot applies ``-material_chip`` and friends; ConfigError for an unknown name."""
+        changes: dict[str, float] = {}
+        for flag, (k_name, p_name) in _MATERIAL_TARGETS.items():
+            material_name = getattr(self, flag)
+            if material_name is None:
+                continue
+            if material_name not in materials:
+                known = ", ".join(materials) or "none: no materials file"
+                raise ConfigError(flag, f"material {material_name!r} not found (known: {known})")
+            material = materials[material_name]
+            if flag in ("wall_material", "coolant_material"):
+                changes[k_name] = material.resistivity_mK_per_W
+                if flag == "coolant_material":
+                    changes["coolant_visc"] = material.dynamic_viscosity_Pa_s or 0.0
+            else:
+                changes[k_name] = material.conductivity_W_per_mK
+            changes[p_name] = material.volumetric_heat_capacity_J_per_m3K
+        return replace(self, **changes)
+
     def validate(self) -> HotSpotConfig:
         """Check the cross-field rules HotSpot enforces (and positivity it assumes); return self.
 
@@ -246,6 +268,10 @@ DUMP_ONLY = frozenset({"detailed_3D_used", "cell_width", "cell_height", "cell_th
 # Unset material flags cannot be written as "(null)": HotSpot would look up a material of that name.
 _OMIT_WHEN_UNSET = frozenset({"material_chip", "material_sink", "material_spreader", "material_interface",
                               "wall_material", "coolant_material"})
+_MATERIAL_TARGETS = {"material_chip": ("k_chip", "p_chip"), "material_sink": ("k_sink", "p_sink"),
+                     "material_spreader": ("k_spreader", "p_spreader"),
+                     "material_interface": ("k_interface", "p_interface"),
+                     "wall_material": ("wall_res", "wall_capac"), "coolant_material": ("coolant_res", "coolant_capac")}
 _FIELDS = {f.name: f for f in fields(HotSpotConfig)}
 _BY_LOWER = {name.lower(): name for name in _FIELDS}
 _LOWERCASE_VALUES = frozenset({"model_type", "grid_map_mode"})
