@@ -162,3 +162,11 @@ def test_with_materials_applies_named_materials_like_hotspot():
     assert c.coolant_res == pytest.approx(1 / 0.6069)
     with pytest.raises(ConfigError, match="material 'copper' not found"):
         replace(HotSpotConfig(), material_sink="copper").with_materials(materials)
+
+
+def test_every_flag_is_documented():
+    from reference_data import REPO
+
+    text = (REPO / "docs" / "thermal-formats.md").read_text()
+    undocumented = [name for name in HotSpotConfig.flag_names() if f"`-{name}`" not in text]
+    assert not undocumented
