@@ -1,0 +1,374 @@
+"""Serving workloads: requests of varying lengths, batched by a serving strategy, split into micro-batches.
+
+Pipeline: a :class:`LengthSource` (prompt/output token counts) feeds a continuous-batching emulation
+(:func:`emulate_slots`) that reaches a steady state after a random warm-up; a serving strategy
+(:data:`STRATEGIES`) then builds the iterations to score (mixed prefill and decode, no padding: every
+request keeps its own length and its own attention operators). :func:`build_jobs` turns the
+iterations into operators per (micro-batch, mapping layer) for the cost model.
+
+Mapping layers of one block, each split into ``tensor_parallel`` tiles (the tiles are how tensor
+parallelism is expressed, as in Compass):
+
+``qkv``  fused Q/K/V projection for the tile's heads (new K/V go to the KV cache in DRAM),
+``attn`` attention of the tile's heads for every request (history K/V read from DRAM),
+``out``  output projection (columns d_model/t), residual add,
+``ffn1`` up (and gate) projection (columns d_ffn/t) with the activation,
+``ffn2`` down projection (columns d_model/t), residual add.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ailfm.errors import ConfigError, FormatError
+from ailfm.mapping.models import LlmConfig
+
+STAGES = ("qkv", "attn", "out", "ffn1", "ffn2")
+
+# Element-wise operation counts per element (our estimates; each counts one vector-unit operation):
+# softmax = max, subtract, exp, sum, divide; RMS/LayerNorm = square, sum, rsqrt-scale, multiply;
+# GeLU/SiLU = a 4-operation polynomial/sigmoid approximation (+1 multiply by the gate for SwiGLU).
+OPS_SOFTMAX = 5
+OPS_NORM = 4
+OPS_ACTIVATION = 4
+OPS_RESIDUAL = 1
+
+AZURE_CITATION = (
+    "Azure LLM inference trace 2023 (CC-BY 4.0): P. Patel, E. Choukse, C. Zhang, A. Shah, I. Goiri, S. Maleki, "
+    "R. Bianchini, 'Splitwise: Efficient generative LLM inference using phase splitting', ISCA 2024."
+)
+PACKAGED_LENGTHS = {"azure-conv": "azure_conv_lengths.csv", "azure-code": "azure_code_lengths.csv"}
+
+
+# ---------------------------------------------------------------------------------------------- lengths
+@dataclass(frozen=True)
+class LengthSource:
+    """Prompt and output token counts of requests, in arrival order."""
+
+    name: str
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+
+    def __post_init__(self):
+        if len(self.prompt_tokens) == 0 or len(self.prompt_tokens) != len(self.output_tokens):
+            raise ConfigError("lengths", f"{self.name}: needs equally many (>0) prompt and output lengths")
+
+
+def read_lengths_csv(path: str | Path, name: str | None = None) -> LengthSource:
+    """Read a CSV with columns ``ContextTokens,GeneratedTokens`` (Azure trace) or ``prompt_tokens,output_tokens``."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(path, None, "length file not found (give a CSV with prompt/output token columns, "
+                          f"or one of the packaged sources: {', '.join(PACKAGED_LENGTHS)})")
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row and not row[0].startswith("#")]
+    if not rows:
+        raise FormatError(path, 1, "empty length file")
+    header = [h.strip() for h in rows[0]]
+    for prompt_col, output_col in (("ContextTokens", "GeneratedTokens"), ("prompt_tokens", "output_tokens")):
+        if prompt_col in header and output_col in header:
+            break
+    else:
+        raise FormatError(path, 1, f"header {header} lacks ContextTokens,GeneratedTokens "
+                          "or prompt_tokens,output_tokens")
+    i_p, i_o = header.index(prompt_col), header.index(output_col)
+    prompt, output = [], []
+    with path.open(newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or row[0].startswith("#") or [h.strip() for h in row] == header:
+                continue
+            try:
+                p, o = int(row[i_p]), int(row[i_o])
+            except (ValueError, IndexError) as err:
+                raise FormatError(path, line_no, f"expected integer {prompt_col},{output_col}, got {row}") from err
+            if p < 1 or o < 1:
+                raise FormatError(path, line_no, f"token counts must be >= 1, got {p},{o}")
+            prompt.append(p)
+            output.append(o)
+    return LengthSource(name or path.stem, np.asarray(prompt, np.int64), np.asarray(output, np.int64))
+
+
+def load_lengths(spec: str | Path) -> LengthSource:
+    """A packaged source name (``azure-conv``, ``azure-code``: samples of the Azure trace, see AZURE_CITATION)
+    or a path to a CSV of lengths."""
+    if str(spec) in PACKAGED_LENGTHS:
+        ref = resources.files("ailfm.mapping.presets") / PACKAGED_LENGTHS[str(spec)]
+        with resources.as_file(ref) as path:
+            return read_lengths_csv(path, str(spec))
+    return read_lengths_csv(spec)
+
+
+# ---------------------------------------------------------------------------------------------- serving
+@dataclass(frozen=True)
+class Request:
+    """One request's share of an iteration: ``new_tokens`` processed on top of ``history_tokens`` cached."""
+
+    new_tokens: int
+    history_tokens: int
+
+    @property
+    def is_prefill(self) -> bool:
+        return self.history_tokens == 0 and self.new_tokens > 1
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One forward pass of the serving engine over a batch of requests."""
+
+    label: str
+    requests: tuple[Request, ...]
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """The steady-state batch after warm-up: per slot, tokens already in context, and the next arrivals."""
+
+    context_tokens: np.ndarray
+    new_prompts: np.ndarray
+
+
+def emulate_slots(lengths: LengthSource, n_slots: int, rng: np.random.Generator,
+                  warmup_iterations: tuple[int, int] = (300, 500), n_new: int = 4) -> SlotState:
+    """Continuous batching: each slot decodes one token per iteration and takes the next request when done.
+
+    Requests are drawn sequentially from a random offset of the source; the warm-up length is random in
+    ``warmup_iterations`` so the slot mix (phases of requests) is a steady-state sample.
+    """
+    n = len(lengths.prompt_tokens)
+    cursor = int(rng.integers(n))
+    prompt = np.zeros(n_slots, np.int64)
+    target = np.zeros(n_slots, np.int64)
+    generated = np.zeros(n_slots, np.int64)
+    done = np.ones(n_slots, bool)
+    for _ in range(int(rng.integers(*warmup_iterations, endpoint=True))):
+        for slot in np.flatnonzero(done):
+            prompt[slot] = lengths.prompt_tokens[cursor % n]
+            target[slot] = lengths.output_tokens[cursor % n]
+            generated[slot] = 0
+            cursor += 1
+        generated += 1  # the first iteration of a request is its prefill, which emits one token
+        done = generated >= target
+    new = np.array([lengths.prompt_tokens[(cursor + i) % n] for i in range(n_new)], np.int64)
+    return SlotState(context_tokens=prompt + generated, new_prompts=new)
+
+
+def _decodes(state: SlotState, n: int, step: int) -> list[Request]:
+    return [Request(1, int(c) + step) for c in state.context_tokens[:n]]
+
+
+def chunked_iterations(state: SlotState, n_slots: int, n_steps: int) -> tuple[Iteration, ...]:
+    """Sarathi-like chunked prefill: each iteration carries one prompt chunk (ceil(prompt / n_steps) tokens,
+    history = chunks already done) plus n_slots - 1 decodes."""
+    prompt = int(state.new_prompts[0])
+    chunk = -(-prompt // n_steps)
+    its = []
+    for j in range(n_steps):
+        size = min(chunk, prompt - j * chunk)
+        head = [Request(size, j * chunk)] if size > 0 else []
+        its.append(Iteration("chunked", tuple(head + _decodes(state, n_slots - 1, j))))
+    return tuple(its)
+
+
+def vllm_iterations(state: SlotState, n_slots: int, n_steps: int) -> tuple[Iteration, ...]:
+    """vLLM-style: a prefill-only iteration for the new prompt, then n_steps decode-only iterations."""
+    prompt = int(state.new_prompts[0])
+    its = [Iteration("prefill", (Request(prompt, 0),))]
+    for j in range(n_steps):
+        its.append(Iteration("decode", tuple(_decodes(state, n_slots - 1, j) + [Request(1, prompt + j)])))
+    return tuple(its)
+
+
+def orca_iterations(state: SlotState, n_slots: int, n_steps: int) -> tuple[Iteration, ...]:
+    """Orca-style: one mixed iteration (the new prompt's full prefill + n_slots - 1 decodes),
+    then n_steps - 1 decode iterations."""
+    prompt = int(state.new_prompts[0])
+    its = [Iteration("mixed", tuple([Request(prompt, 0)] + _decodes(state, n_slots - 1, 0)))]
+    for j in range(1, n_steps):
+        its.append(Iteration("decode", tuple(_decodes(state, n_slots - 1, j) + [Request(1, prompt + j - 1)])))
+    return tuple(its)
+
+
+STRATEGIES = {"chunked": chunked_iterations, "vllm": vllm_iterations, "orca": orca_iterations}
+
+
+@dataclass(frozen=True)
+class ServingWorkload:
+    """What a mapping is scored on: a model, the iterations of a serving strategy, and how they are split."""
+
+    model: LlmConfig
+    iterations: tuple[Iteration, ...]
+    n_micro_batches: int
+    tensor_parallel: int
+    n_blocks: int = 1
+    strategy: str = "custom"
+    lengths: str = "custom"
+
+    def __post_init__(self):
+        m, t = self.model, self.tensor_parallel
+        for name, value in (("n_micro_batches", self.n_micro_batches), ("tensor_parallel", t),
+                            ("n_blocks", self.n_blocks)):
+            if value < 1:
+                raise ConfigError(name, f"must be >= 1, got {value}")
+        for name in ("n_heads", "d_model", "d_ffn"):
+            if getattr(m, name) % t:
+                raise ConfigError("tensor_parallel", f"{t} does not divide {name}={getattr(m, name)} of {m.name}")
+        if not self.iterations:
+            raise ConfigError("iterations", "a workload needs at least one iteration")
+
+    @property
+    def n_layers(self) -> int:
+        """Mapping layers: 5 stages x tensor_parallel tiles per block."""
+        return len(STAGES) * self.tensor_parallel * self.n_blocks
+
+
+def make_workload(model: LlmConfig, strategy: str, lengths: LengthSource, *, n_slots: int = 32,
+                  n_micro_batches: int = 8, n_steps: int = 3, tensor_parallel: int = 8, n_blocks: int = 1,
+                  seed: int = 0) -> ServingWorkload:
+    """The default scenario builder: warm-up emulation, then the strategy's iterations."""
+    if strategy not in STRATEGIES:
+        raise ConfigError("serving", f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
+    if n_slots < 2 or n_steps < 1:
+        raise ConfigError("n_slots", "needs n_slots >= 2 and n_steps >= 1")
+    state = emulate_slots(lengths, n_slots, np.random.default_rng(seed))
+    its = STRATEGIES[strategy](state, n_slots, n_steps)
+    return ServingWorkload(model, its, n_micro_batches, tensor_parallel, n_blocks, strategy, lengths.name)
+
+
+def split_micro_batches(iteration: Iteration, n_micro_batches: int) -> list[list[Request]]:
+    """Prefill/chunk requests first, then decodes by descending context, cut into contiguous groups
+    (some groups are empty when there are fewer requests than micro-batches)."""
+    reqs = sorted(iteration.requests, key=lambda r: (r.new_tokens == 1, -(r.history_tokens + r.new_tokens)))
+    bounds = np.linspace(0, len(reqs), n_micro_batches + 1).round().astype(int)
+    return [reqs[bounds[b]:bounds[b + 1]] for b in range(n_micro_batches)]
+
+
+# ---------------------------------------------------------------------------------------------- operators
+@dataclass(frozen=True)
+class LayerGraph:
+    """The mapping layers of the mapped blocks and their producers (same for every micro-batch)."""
+
+    names: tuple[str, ...]
+    stage: np.ndarray          # index into STAGES per layer
+    predecessors: tuple[tuple[int, ...], ...]
+    last_block_output: np.ndarray  # bool per layer: output leaves the mapped blocks (written to DRAM)
+
+
+def layer_graph(workload: ServingWorkload) -> LayerGraph:
+    t = workload.tensor_parallel
+    names, stage, preds, final = [], [], [], []
+    for blk in range(workload.n_blocks):
+        base = blk * len(STAGES) * t
+        for s, sname in enumerate(STAGES):
+            for tile in range(t):
+                names.append(f"b{blk}.{sname}{tile}")
+                stage.append(s)
+                if s == 0:
+                    prev = base - t  # every ffn2 tile of the previous block, none for the first block
+                    preds.append(tuple(range(prev, base)) if blk else ())
+                elif s == 1:
+                    preds.append((base + tile,))
+                else:
+                    start = base + (s - 1) * t
+                    preds.append(tuple(range(start, start + t)))
+                final.append(blk == workload.n_blocks - 1 and s == len(STAGES) - 1)
+    return LayerGraph(tuple(names), np.asarray(stage), tuple(preds), np.asarray(final))
+
+
+@dataclass(frozen=True)
+class JobOperators:
+    """Operators and data volumes of every (iteration, micro-batch, layer) job, as flat arrays.
+
+    GEMMs: ``gemm_job`` (flat job index i*B*L + b*L + l), shapes M x K x N, ``gemm_count`` identical copies
+    (heads), ``gemm_weight_is_activation`` (attention: the "weight" operand is K or V).
+    Element-wise: ``elt_job``, ``elt_elements``, ``elt_ops`` per element.
+    Per job (I, B, L): bytes of weights, KV-cache reads and writes, the block input read from DRAM,
+    the job's output, and token count (0 = an empty micro-batch).
+    """
+
+    shape: tuple[int, int, int]
+    gemm_job: np.ndarray
+    gemm_mkn: np.ndarray
+    gemm_count: np.ndarray
+    elt_job: np.ndarray
+    elt_elements: np.ndarray
+    elt_ops: np.ndarray
+    weight_bytes: np.ndarray
+    kv_read_bytes: np.ndarray
+    kv_write_bytes: np.ndarray
+    input_read_bytes: np.ndarray
+    output_bytes: np.ndarray
+    tokens: np.ndarray
+
+
+def build_jobs(workload: ServingWorkload, bytes_per_element: int = 1) -> JobOperators:
+    """Operators of every job; activations, weights and KV cache use ``bytes_per_element`` (8-bit: 1)."""
+    m, t = workload.model, workload.tensor_parallel
+    n_it, n_mb, n_l = len(workload.iterations), workload.n_micro_batches, workload.n_layers
+    h_t = m.n_heads // t
+    g_t = max(m.n_kv_heads // t, 1)  # KV heads per tile; replicated when t > n_kv_heads
+    d_t, f_t = m.d_model // t, m.d_ffn // t
+    qkv_cols = (h_t + 2 * g_t) * m.d_head
+    ffn1_cols = f_t * (2 if m.gated_ffn else 1)
+    gemms: list[tuple[int, int, int, int, int]] = []
+    elts: list[tuple[int, int, int]] = []
+    shape3 = (n_it, n_mb, n_l)
+    weight = np.zeros(shape3)
+    kv_read = np.zeros(shape3)
+    kv_write = np.zeros(shape3)
+    inp = np.zeros(shape3)
+    out = np.zeros(shape3)
+    tokens = np.zeros(shape3, np.int64)
+    per_block = len(STAGES) * t
+    for i, iteration in enumerate(workload.iterations):
+        for b, reqs in enumerate(split_micro_batches(iteration, n_mb)):
+            n_tok = sum(r.new_tokens for r in reqs)
+            if n_tok == 0:
+                continue
+            for layer in range(n_l):
+                job = (i * n_mb + b) * n_l + layer
+                blk, rem = divmod(layer, per_block)
+                stage = rem // t
+                tokens[i, b, layer] = n_tok
+                if stage == 0:
+                    gemms.append((job, n_tok, m.d_model, qkv_cols, 1))
+                    elts.append((job, n_tok * m.d_model, OPS_NORM))
+                    weight[i, b, layer] = m.d_model * qkv_cols
+                    kv_write[i, b, layer] = n_tok * 2 * g_t * m.d_head
+                    out[i, b, layer] = n_tok * qkv_cols
+                    if blk == 0:
+                        inp[i, b, layer] = n_tok * m.d_model
+                elif stage == 1:
+                    for r in reqs:
+                        ctx = r.history_tokens + r.new_tokens
+                        gemms.append((job, r.new_tokens, m.d_head, ctx, h_t))
+                        elts.append((job, r.new_tokens * ctx * h_t, OPS_SOFTMAX))
+                        gemms.append((job, r.new_tokens, ctx, m.d_head, h_t))
+                        kv_read[i, b, layer] += r.history_tokens * 2 * g_t * m.d_head
+                    out[i, b, layer] = n_tok * h_t * m.d_head
+                elif stage == 2:
+                    gemms.append((job, n_tok, m.n_heads * m.d_head, d_t, 1))
+                    elts.append((job, n_tok * d_t, OPS_RESIDUAL))
+                    weight[i, b, layer] = m.n_heads * m.d_head * d_t
+                    out[i, b, layer] = n_tok * d_t
+                elif stage == 3:
+                    gemms.append((job, n_tok, m.d_model, ffn1_cols, 1))
+                    elts.append((job, n_tok * m.d_model, OPS_NORM))
+                    elts.append((job, n_tok * f_t, OPS_ACTIVATION + (1 if m.gated_ffn else 0)))
+                    weight[i, b, layer] = m.d_model * ffn1_cols
+                    out[i, b, layer] = n_tok * f_t
+                else:
+                    gemms.append((job, n_tok, m.d_ffn, d_t, 1))
+                    elts.append((job, n_tok * d_t, OPS_RESIDUAL))
+                    weight[i, b, layer] = m.d_ffn * d_t
+                    out[i, b, layer] = n_tok * d_t
+    g = np.asarray(gemms, np.int64).reshape(-1, 5)
+    e = np.asarray(elts, np.int64).reshape(-1, 3)
+    scale = float(bytes_per_element)
+    return JobOperators(shape3, g[:, 0], g[:, 1:4].astype(float), g[:, 4].astype(float), e[:, 0],
+                        e[:, 1].astype(float), e[:, 2].astype(float), weight * scale, kv_read * scale,
+                        kv_write * scale, inp * scale, out * scale, tokens)
