@@ -241,7 +241,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         if config.steady_file is not None:
             write_steady(config.steady_file, model.steady_node_temperatures(average))
         if config.grid_steady_file is not None:
-            write_grid_steady(config.grid_steady_file, list(model.steady_grid_maps(average).values()))
+            write_grid_steady(config.grid_steady_file, _steady_grid_maps(model, average))
     print("Simulation complete.", file=out)
 
 
@@ -255,3 +255,17 @@ def _transient(model, power: np.ndarray, dt_s: float, grid_transient_file: str |
         rows.append(model.step(row, dt_s))
         append_grid_transient(grid_transient_file, k * dt_s, list(model.grid_maps().values()))
     return np.array(rows)
+
+
+def _steady_grid_maps(model, power_W: np.ndarray) -> list[np.ndarray]:
+    """Per-layer steady maps (K) of the linear circuit, spreader and sink included, as HotSpot dumps them.
+
+    The leakage loop and natural convection make the steady state nonlinear; the model does not expose
+    their converged node vector, so those combinations are refused rather than dumped inconsistently.
+    """
+    circuit = model.circuit
+    theta = model.solver.steady(circuit.network.power_to_node @ power_W)
+    if not np.allclose(circuit.outputs(theta) + model.ambient_K, model.steady(power_W), rtol=0, atol=1e-9):
+        raise ConfigError("grid_steady_file", "not supported with -leakage_used 1 or natural convection "
+                          "(-package_model_used 1): use -steady_file for the block temperatures")
+    return [rise + model.ambient_K for rise in circuit.grid_maps(theta).values()]

