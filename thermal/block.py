@@ -78,32 +78,11 @@ class StackProperties:
     c_convec: float
 
 
-def _material(materials, name: str, field: str) -> tuple[float, float]:
-    """(conductivity, volumetric heat capacity) of a named material, as HotSpot's ``material_*`` flags use it."""
-    if materials is None or name not in materials:
-        known = "none given" if materials is None else ", ".join(sorted(materials))
-        raise ConfigError(field, f"material {name!r} is not in the materials file ({known})")
-    material = materials[name]
-    return float(material.conductivity_W_per_mK), float(material.volumetric_heat_capacity_J_per_m3K)
-
-
-def _is_set(value) -> bool:
-    return value is not None and str(value) not in ("", "(null)")
-
-
-def stack_properties(config, materials=None, *, r_convec_K_per_W: float | None = None) -> StackProperties:
-    """Resolve a configuration into layer properties: ``material_*`` names override ``k_*``/``p_*`` as in HotSpot;
-    ``r_convec_K_per_W`` (from the package model) overrides ``config.r_convec``."""
-    values = {}
-    for layer in ("chip", "interface", "spreader", "sink"):
-        k, p = getattr(config, f"k_{layer}"), getattr(config, f"p_{layer}")
-        material_name = getattr(config, f"material_{layer}", None)
-        if _is_set(material_name):
-            k, p = _material(materials, str(material_name), f"material_{layer}")
-        values[f"k_{layer}"], values[f"p_{layer}"] = float(k), float(p)
-    for name in ("t_chip", "t_interface", "s_spreader", "t_spreader", "s_sink", "t_sink", "c_convec"):
-        values[name] = float(getattr(config, name))
-    values["r_convec"] = float(config.r_convec if r_convec_K_per_W is None else r_convec_K_per_W)
+def stack_properties(config, materials=None) -> StackProperties:
+    """Resolve a ``HotSpotConfig`` into layer properties: ``material_*`` names override ``k_*``/``p_*`` as in
+    HotSpot (``HotSpotConfig.with_materials``)."""
+    config = config.with_materials(materials or {})
+    values = {name: float(getattr(config, name)) for name in StackProperties.__dataclass_fields__}
     for name, value in values.items():
         if not value > 0 and name not in ("r_convec", "c_convec"):
             raise ConfigError(name, f"must be > 0, got {value}")
@@ -117,10 +96,9 @@ def stack_properties(config, materials=None, *, r_convec_K_per_W: float | None =
 
 def package_config_of(config) -> PackageConfig | None:
     """The package description HotSpot would use, or ``None`` when ``package_model_used`` is off."""
-    if not int(getattr(config, "package_model_used", 0) or 0):
+    if not config.package_model_used:
         return None
-    path = getattr(config, "package_config_file", None)
-    return read_package_config(path) if _is_set(path) else PackageConfig()
+    return PackageConfig() if config.package_config_file is None else read_package_config(config.package_config_file)
 
 
 def _floorplan_arrays(floorplan) -> tuple[tuple[str, ...], np.ndarray]:
@@ -178,7 +156,7 @@ class BlockCircuit(ThermalCircuit):
     --------------------------------------
     stack : StackProperties
         The resolved layer and package parameters the circuit was built from.
-    package : PackageConfig or None
+    package_model : PackageConfig or None
         The detailed package model, when ``package_model_used`` is on.
     block_area_m2 : ndarray
         Block areas, in floorplan order.
@@ -189,7 +167,7 @@ class BlockCircuit(ThermalCircuit):
         self.power_names = self.output_names = names
         self.node_names = (names + tuple(f"iface_{b}" for b in names) + tuple(f"hsp_{b}" for b in names)
                            + tuple(f"hsink_{b}" for b in names) + tuple(f"inode_{i}" for i in range(N_PACKAGE_NODES)))
-        self.stack, self.package, self.omit_lateral = stack, package, omit_lateral
+        self.stack, self.package_model, self.omit_lateral = stack, package, omit_lateral
         self._box = box
         self.block_area_m2 = box[:, 2] * box[:, 3]
         self.chip_width_m = float((box[:, 0] + box[:, 2]).max())
@@ -306,7 +284,7 @@ class BlockCircuit(ThermalCircuit):
     def with_r_convec(self, r_convec_K_per_W: float) -> BlockCircuit:
         """The same circuit with another convection resistance (the package model's update)."""
         return BlockCircuit(self.power_names, self._box, replace(self.stack, r_convec=r_convec_K_per_W),
-                            omit_lateral=self.omit_lateral, package=self.package)
+                            omit_lateral=self.omit_lateral, package=self.package_model)
 
     # ---- ThermalCircuit ------------------------------------------------------------------------------------
     def outputs(self, theta: np.ndarray) -> np.ndarray:
@@ -331,7 +309,7 @@ def build_block_circuit(config, floorplan, materials=None) -> BlockCircuit:
     With ``package_model_used`` the convection resistance comes from the package description (for natural
     convection, at HotSpot's starting guess of ambient + 0.01 K; the model refines it).
     """
-    if int(getattr(config, "model_secondary", 0) or 0):
+    if config.model_secondary:
         raise ConfigError("model_secondary", "the secondary heat path exists only in the grid model (as in HotSpot)")
     names, box = _floorplan_arrays(floorplan)
     stack = stack_properties(config, materials)
@@ -340,4 +318,4 @@ def build_block_circuit(config, floorplan, materials=None) -> BlockCircuit:
         r_convec = convection_resistance_K_per_W(package, s_sink_m=stack.s_sink, k_sink_W_per_mK=stack.k_sink,
                                                  ambient_K=float(config.ambient))
         stack = replace(stack, r_convec=r_convec)
-    return BlockCircuit(names, box, stack, omit_lateral=bool(int(config.block_omit_lateral)), package=package)
+    return BlockCircuit(names, box, stack, omit_lateral=bool(config.block_omit_lateral), package=package)

@@ -30,6 +30,7 @@ from ailfm.thermal.package import (
     MAX_SINK_TEMPERATURE_K,
     NATURAL_CONVECTION_START_RISE_K,
     NATURAL_CONVECTION_TOLERANCE_K_PER_W,
+    PackageConfig,
     natural_convection_resistance_K_per_W,
 )
 
@@ -99,8 +100,8 @@ class CircuitThermalModel(ThermalModel):
             if area is None or self.power_names != self.output_names:
                 raise ConfigError("leakage_used", f"{type(circuit).__name__} does not support the leakage loop")
             self._leakage_area_m2 = np.asarray(area, dtype=float)
-        package = getattr(circuit, "package", None)
-        self._natural = package if package is not None and package.natural_convec else None
+        package = getattr(circuit, "package_model", None)  # a block circuit's PackageConfig, if any
+        self._natural = package if isinstance(package, PackageConfig) and package.natural_convec else None
         self.reset()
 
     # ---- state ---------------------------------------------------------------------------------------------
@@ -113,6 +114,8 @@ class CircuitThermalModel(ThermalModel):
         else:
             theta = np.full(self.circuit.network.n_nodes, float(init) - self.ambient_K)
         self._theta = theta
+        # Natural convection: the circuit with the latest r_convec (HotSpot's steady iteration starts from it).
+        self._convected = self.circuit
 
     def _clip(self, theta: np.ndarray, init: Mapping[str, float]) -> np.ndarray:
         """HotSpot's DTM start: if the hottest block of the init file is above the threshold, scale all rises down."""
@@ -157,7 +160,8 @@ class CircuitThermalModel(ThermalModel):
             return self._steady_with_leakage(self.circuit, self.solver, power)
         # Natural convection: re-solve with r_convec from the mean sink temperature until r_convec settles.
         # Like HotSpot, report the solution of the last solve (made with the r_convec before the final update).
-        circuit, solver = self.circuit, self.solver
+        circuit = self._convected
+        solver = self.solver if circuit is self.circuit else self._make_solver(circuit, "auto")
         while True:
             theta = self._steady_with_leakage(circuit, solver, power)
             sink_K = self.ambient_K + circuit.mean_sink_rise(theta) + NATURAL_CONVECTION_START_RISE_K
@@ -203,7 +207,8 @@ class CircuitThermalModel(ThermalModel):
         circuit = self.circuit
         sink_K = self.ambient_K + circuit.mean_sink_rise(self._theta)
         r_now = natural_convection_resistance_K_per_W(self._natural, circuit.stack.s_sink, self.ambient_K, sink_K)
-        g_now = circuit.with_r_convec(r_now).network.ambient_conductance_W_per_K
+        self._convected = circuit.with_r_convec(r_now)
+        g_now = self._convected.network.ambient_conductance_W_per_K
         return self.ambient_K * (g_now - circuit.network.ambient_conductance_W_per_K)
 
     def run(self, power_rows_W: np.ndarray, dt_s: float) -> np.ndarray:
@@ -233,10 +238,6 @@ def run_transient(model: ThermalModel, power_rows_W: np.ndarray, dt_s: float) ->
         return model.run(power_rows_W, dt_s)
     rows = np.asarray(power_rows_W, dtype=float)
     return np.array([model.step(row, dt_s) for row in rows]).reshape(len(rows), len(model.output_names))
-
-
-def _is_set(value) -> bool:
-    return value is not None and str(value) not in ("", "(null)")
 
 
 def build_thermal_model(config, *, floorplan=None, layers=None, materials=None,
@@ -271,11 +272,10 @@ def build_thermal_model(config, *, floorplan=None, layers=None, materials=None,
         raise ConfigError("model_type", f"must be 'block' or 'grid', got {config.model_type!r}")
 
     init: float | Mapping[str, float] = float(config.init_temp)
-    if _is_set(config.init_file):
+    if config.init_file is not None:
         from ailfm.thermal.formats.steady import read_steady
 
         init = read_steady(config.init_file)
-    dtm = bool(int(config.dtm_used))
     return CircuitThermalModel(circuit, solver, ambient_K=float(config.ambient), init=init,
-                               thermal_threshold_K=float(config.thermal_threshold) if dtm else None,
-                               leakage=bool(int(config.leakage_used)))
+                               thermal_threshold_K=float(config.thermal_threshold) if config.dtm_used else None,
+                               leakage=bool(config.leakage_used))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as la
+from threadpoolctl import threadpool_limits
 
 from ailfm.thermal.network import RCNetwork, RCSolver
 
@@ -35,10 +36,13 @@ class EigenSolver(RCSolver):
         self._sqrt_c = np.sqrt(network.capacitance_J_per_K)
         self._inv_sqrt_c = 1.0 / self._sqrt_c
         a = self._inv_sqrt_c[:, None] * g * self._inv_sqrt_c[None, :]
-        self.eigenvalues_per_s, self._basis = la.eigh(0.5 * (a + a.T))
-        if self.eigenvalues_per_s[0] <= 0:
-            raise ValueError("the circuit has no path to ambient (a zero or negative eigenvalue)")
-        self._steady_factor = la.cho_factor(g)
+        # One BLAS thread: for these sizes threading only adds overhead, and on a loaded machine OpenBLAS's
+        # spinning threads made eigh of a 268-node circuit 100x slower (2.7 s instead of 25 ms).
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.eigenvalues_per_s, self._basis = la.eigh(0.5 * (a + a.T))
+            if self.eigenvalues_per_s[0] <= 0:
+                raise ValueError("the circuit has no path to ambient (a zero or negative eigenvalue)")
+            self._steady_factor = la.cho_factor(g)
         self._per_dt: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
