@@ -20,14 +20,16 @@ every conductance. The construction follows HotSpot 7.0 (uvahotspot/HotSpot @ f1
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from ailfm.errors import ConfigError
+from ailfm.thermal.block import StackProperties, package_config_of, stack_properties
 from ailfm.thermal.network import RCNetwork, ThermalCircuit
+from ailfm.thermal.package import PackageConfig, convection_resistance_K_per_W
 
 # HotSpot temperature.h: "fitting factor to match floworks (due to lumping)"; multiplies every capacitance.
 C_FACTOR = 0.333
@@ -65,22 +67,6 @@ class ChipLayer:
     has_power: bool
     block_conductivity_W_per_mK: np.ndarray
     block_specific_heat_J_per_m3K: np.ndarray
-
-
-@dataclass(frozen=True)
-class PackageSpec:
-    """HotSpot's spreader, sink and convection parameters (config flags of the same names)."""
-
-    s_spreader: float
-    t_spreader: float
-    k_spreader: float
-    p_spreader: float
-    s_sink: float
-    t_sink: float
-    k_sink: float
-    p_sink: float
-    r_convec: float
-    c_convec: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,7 +171,7 @@ def _cell_materials(layer: ChipLayer, cell_map: CellMap, n_cells: int, detailed:
     return conductivity, specific_heat, lateral
 
 
-def _package_resistances(pack: PackageSpec, width_m: float, height_m: float) -> dict[str, float]:
+def _package_resistances(pack: StackProperties, width_m: float, height_m: float) -> dict[str, float]:
     """The peripheral spreader/sink resistances (K/W) of HotSpot's package (temperature.c populate_package_R).
 
     The spreader and the sink are squares centred on the die; the part of each outside the die is
@@ -216,7 +202,7 @@ def _package_resistances(pack: PackageSpec, width_m: float, height_m: float) -> 
     }
 
 
-def _package_capacitances(pack: PackageSpec, width_m: float, height_m: float) -> np.ndarray:
+def _package_capacitances(pack: StackProperties, width_m: float, height_m: float) -> np.ndarray:
     """Heat capacities (J/K) of the twelve package nodes, in PACKAGE_NODES order (populate_package_C)."""
     ssp, ssk, w, h = pack.s_spreader, pack.s_sink, width_m, height_m
     area_x, area_y = (ssp + h) * (ssp - w) / 4, (ssp + w) * (ssp - h) / 4
@@ -262,8 +248,9 @@ class GridCircuit(ThermalCircuit):
     farthest from the sink); the spreader and sink follow them in ``grid_maps``.
     """
 
-    def __init__(self, layers: Sequence[ChipLayer], pack: PackageSpec, rows: int, cols: int,
-                 ambient_K: float, map_mode: str = "avg", detailed: bool = False):
+    def __init__(self, layers: Sequence[ChipLayer], stack: StackProperties, rows: int, cols: int,
+                 ambient_K: float, map_mode: str = "avg", detailed: bool = False,
+                 package: PackageConfig | None = None):
         if map_mode not in MAP_MODES:
             raise ConfigError("grid_map_mode", f"unknown mapping mode {map_mode!r}; expected one of {MAP_MODES}")
         if rows < 1 or cols < 1:
@@ -271,7 +258,8 @@ class GridCircuit(ThermalCircuit):
         if not layers:
             raise ConfigError("grid_layer_file", "the stack has no chip layer")
         self.layers = tuple(layers)
-        self.package = pack
+        self.stack = pack = stack
+        self.package = package  # the detailed package model (fan, fins) that set r_convec, if any
         self.rows, self.cols = rows, cols
         self.ambient_K = float(ambient_K)
         self.map_mode = map_mode
@@ -295,7 +283,7 @@ class GridCircuit(ThermalCircuit):
         nl = self.n_layers
         sp_idx, hs_idx = nl - 2, nl - 1
         cw, ch = self.width_m / cols, self.height_m / rows
-        pack = self.package
+        pack = self.stack
         n_nodes = nl * n_cells + N_PACKAGE
         # per-cell conductivity, heat capacity per volume, thickness, lateral flag, for every layer
         conductivity = np.empty((nl, n_cells))
@@ -466,6 +454,25 @@ class GridCircuit(ThermalCircuit):
     def has_grid_maps(self) -> bool:
         return True
 
+    # -- natural convection (package model) ----------------------------------------------------
+    def mean_sink_rise(self, theta: np.ndarray) -> float:
+        """Area-weighted mean sink temperature rise (HotSpot's calc_sink_temp_grid): the sink blocks under the
+        die, then the peripheral sink nodes by the areas they stand for, over the sink's whole area."""
+        st, last = self.stack, self.layers[-1]
+        ssp, w, h = st.s_spreader, self.width_m, self.height_m
+        sink_blocks = self._block_values(theta)[-len(last.block_names):] + self.ambient_K
+        extra = theta[-N_PACKAGE:] + self.ambient_K
+        total = float(sink_blocks @ (last.width_m * last.height_m))
+        total += float(extra[4:6].sum()) * 0.25 * (ssp + h) * (ssp - w)  # SINK_C_W, SINK_C_E
+        total += float(extra[6:8].sum()) * 0.25 * (ssp + w) * (ssp - h)  # SINK_C_N, SINK_C_S
+        total += float(extra[8:12].sum()) * 0.25 * (st.s_sink ** 2 - ssp ** 2)  # SINK_W .. SINK_S
+        return total / st.s_sink ** 2 - self.ambient_K
+
+    def with_r_convec(self, r_convec_K_per_W: float) -> GridCircuit:
+        """The same stack with another convection resistance (natural convection updates it)."""
+        return GridCircuit(self.layers, replace(self.stack, r_convec=r_convec_K_per_W), self.rows, self.cols,
+                           self.ambient_K, self.map_mode, self.detailed, self.package)
+
     def grid_maps(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         cube = theta[: self.n_layers * self.n_cells].reshape(self.n_layers, self.rows, self.cols)
         return {name: cube[n] for n, name in enumerate(self.layer_names)}
@@ -504,32 +511,6 @@ def chip_layer(name: str, node_prefix: str, floorplan, *, conductivity_W_per_mK:
                      float(specific_heat_J_per_m3K), float(thickness_m), bool(lateral), bool(has_power), own_k, own_sh)
 
 
-def _material(config, part: str, materials) -> tuple[float, float]:
-    """(conductivity, volumetric heat capacity) of a package part: ``-material_<part>`` if set, else ``-k_/-p_``.
-
-    HotSpot (temperature.c) lets a named material from the materials file override k and p.
-    """
-    name = getattr(config, f"material_{part}", None)
-    if name:
-        if materials is None:
-            raise ConfigError(f"material_{part}", f"material {name!r} named but no materials file given")
-        try:
-            material = materials[name]
-        except KeyError:
-            raise ConfigError(f"material_{part}", f"material {name!r} is not in the materials file") from None
-        return float(material.conductivity_W_per_mK), float(material.specific_heat_J_per_m3K)
-    return float(getattr(config, f"k_{part}")), float(getattr(config, f"p_{part}"))
-
-
-def package_spec(config, materials=None) -> PackageSpec:
-    """The spreader/sink/convection parameters of a HotSpot config (materials applied)."""
-    k_sp, p_sp = _material(config, "spreader", materials)
-    k_hs, p_hs = _material(config, "sink", materials)
-    return PackageSpec(s_spreader=float(config.s_spreader), t_spreader=float(config.t_spreader), k_spreader=k_sp,
-                       p_spreader=p_sp, s_sink=float(config.s_sink), t_sink=float(config.t_sink), k_sink=k_hs,
-                       p_sink=p_hs, r_convec=float(config.r_convec), c_convec=float(config.c_convec))
-
-
 def _is_on(value) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("on", "1", "true", "yes")
@@ -556,6 +537,12 @@ def build_grid_circuit(config, *, floorplan=None, layers=None, materials=None) -
         raise ConfigError("model_secondary", "the secondary heat path (-model_secondary 1) is not supported "
                                              "by the built-in grid model")
     detailed = _is_on(getattr(config, "detailed_3D", False))
+    stack = stack_properties(config, materials)
+    package = package_config_of(config)
+    if package is not None:
+        r_convec = convection_resistance_K_per_W(package, s_sink_m=stack.s_sink, k_sink_W_per_mK=stack.k_sink,
+                                                 ambient_K=float(config.ambient))
+        stack = replace(stack, r_convec=r_convec)
     if layers:
         from ailfm.thermal.formats.flp import read_flp
 
@@ -576,15 +563,15 @@ def build_grid_circuit(config, *, floorplan=None, layers=None, materials=None) -
     elif floorplan is not None:
         if detailed:
             raise ConfigError("detailed_3D", "-detailed_3D on needs a layer configuration file (-grid_layer_file)")
-        k_chip, p_chip = _material(config, "chip", materials)
-        k_int, p_int = _material(config, "interface", materials)
         chip_layers = [
-            chip_layer("silicon", "", floorplan, conductivity_W_per_mK=k_chip, specific_heat_J_per_m3K=p_chip,
-                       thickness_m=config.t_chip, lateral=True, has_power=True),
-            chip_layer("iface", "iface_", floorplan, conductivity_W_per_mK=k_int, specific_heat_J_per_m3K=p_int,
-                       thickness_m=config.t_interface, lateral=True, has_power=False),
+            chip_layer("silicon", "", floorplan, conductivity_W_per_mK=stack.k_chip,
+                       specific_heat_J_per_m3K=stack.p_chip, thickness_m=stack.t_chip, lateral=True, has_power=True),
+            chip_layer("iface", "iface_", floorplan, conductivity_W_per_mK=stack.k_interface,
+                       specific_heat_J_per_m3K=stack.p_interface, thickness_m=stack.t_interface, lateral=True,
+                       has_power=False),
         ]
     else:
         raise ConfigError("grid_layer_file", "the grid model needs a floorplan or a layer configuration file")
-    return GridCircuit(chip_layers, package_spec(config, materials), int(config.grid_rows), int(config.grid_cols),
-                       ambient_K=float(config.ambient), map_mode=str(config.grid_map_mode).lower(), detailed=detailed)
+    return GridCircuit(chip_layers, stack, int(config.grid_rows), int(config.grid_cols),
+                       ambient_K=float(config.ambient), map_mode=str(config.grid_map_mode).lower(), detailed=detailed,
+                       package=package)
