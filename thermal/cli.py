@@ -1,7 +1,152 @@
-"""``ailfm`` subcommands of the thermal subsystem."""
+"""``ailfm`` subcommands of the thermal subsystem: ``ailfm demo``, the job ``make run`` runs.
+
+The demo solves the shipped 3D example (``examples/snuca64_demo.yaml``: the floorplan generator's
+S-NUCA stack under a documented power scenario) at steady state on HotSpot's grid model, prints the
+hottest blocks and writes, into ``--out``: the stack's ``.flp``/``.lcf`` files, the power trace,
+HotSpot's ``.steady`` file and a per-layer temperature map PNG. The files are HotSpot's, so the
+printed command reproduces the result with ``hotspot`` or ``ailfm-hotspot``.
+"""
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ailfm.errors import ConfigError, FormatError
+from ailfm.thermal.floorplan_gen import ChipStack, build_stack, write_stack
+from ailfm.thermal.formats import HotSpotConfig, PowerTrace, read_lcf, write_ptrace, write_steady
+from ailfm.thermal.hotspot_cli import steady_grid_maps
+from ailfm.thermal.model import build_thermal_model
+from ailfm.thermal.plots import plot_layer_maps
+
+KELVIN_AT_0_C = 273.15
+DEMO_SCENARIO = "snuca64_demo.yaml"
+
+
+@dataclass(frozen=True)
+class DemoScenario:
+    """A chip stack and a constant power map: which tile layers' cores are busy, and every block's power."""
+
+    chip: ChipStack
+    grid_cells: int
+    active_layers: tuple[int, ...]
+    active_core_power_W: float
+    idle_core_power_W: float
+    bank_power_W: float
+
+    def __post_init__(self) -> None:
+        if self.grid_cells < 1:
+            raise ConfigError("grid_cells", f"must be >= 1, got {self.grid_cells}")
+        for layer in self.active_layers:
+            if not 0 <= layer < self.chip.tile_layers:
+                raise ConfigError("active_layers", f"tile layer {layer} is not in 0..{self.chip.tile_layers - 1}")
+        for name in ("active_core_power_W", "idle_core_power_W", "bank_power_W"):
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(name, f"must be finite and >= 0, got {getattr(self, name)}")
+
+    def power_W(self, names: tuple[str, ...]) -> np.ndarray:
+        """Power of each block named as the floorplan generator names them (``L{layer}_core_...``, ``..._bank...``)."""
+        power = np.empty(len(names))
+        for k, name in enumerate(names):
+            layer = int(name[1:name.index("_")])
+            if "_core_" in name:
+                power[k] = self.active_core_power_W if layer in self.active_layers else self.idle_core_power_W
+            else:
+                power[k] = self.bank_power_W
+        return power
+
+
+def load_scenario(path: Path | str | None = None) -> DemoScenario:
+    """Read a demo scenario YAML (default: the shipped one); errors name the file and field."""
+    if path is None:
+        text = resources.files("ailfm.thermal.examples").joinpath(DEMO_SCENARIO).read_text()
+        source = f"ailfm/thermal/examples/{DEMO_SCENARIO}"
+    else:
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise FormatError(path, None, f"cannot read: {err.strerror or err}") from None
+        source = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise FormatError(source, None if mark is None else mark.line + 1, f"not valid YAML: {err}") from None
+    known = {f.name for f in fields(DemoScenario)}
+    if not isinstance(data, dict) or set(data) != known:
+        found = set(data) if isinstance(data, dict) else set()
+        raise ConfigError("scenario", f"expected the fields {', '.join(sorted(known))}; missing "
+                          f"{sorted(known - found)}, unknown {sorted(found - known)}", path=source)
+    try:
+        return DemoScenario(
+            chip=ChipStack.from_dict(data["chip"] or {}, source=source), grid_cells=int(data["grid_cells"]),
+            active_layers=tuple(int(layer) for layer in data["active_layers"]),
+            active_core_power_W=float(data["active_core_power_W"]),
+            idle_core_power_W=float(data["idle_core_power_W"]), bank_power_W=float(data["bank_power_W"]))
+    except ConfigError as err:
+        raise ConfigError(err.field, err.reason, path=source) from None
+    except (TypeError, ValueError) as err:
+        raise ConfigError("scenario", f"bad value: {err}", path=source) from None
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Solve the scenario's steady state, print the hottest blocks, write the files; return 0."""
+    scenario = load_scenario(args.scenario)
+    cells = int(args.grid or scenario.grid_cells)
+    out = Path(args.out)
+    lcf = write_stack(scenario.chip, out / "stack")
+    config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": str(cells), "grid_cols": str(cells),
+                                         "grid_layer_file": str(lcf)}).validate()
+    layers = read_lcf(lcf)
+    model = build_thermal_model(config, layers=layers)
+    power = scenario.power_W(model.power_names)
+    write_ptrace(out / "power.ptrace", PowerTrace(model.power_names, power[None, :]))
+    block_K = model.steady(power)
+    write_steady(out / "demo.steady", model.steady_node_temperatures(power))
+
+    floorplans, _ = build_stack(scenario.chip, out / "stack")
+    power_layers = [f"layer_{n}" for n, layer in enumerate(layers) if layer.has_power]
+    maps = steady_grid_maps(model, power)
+    die_maps = {f"die {k} ({name})": maps[name] for k, name in enumerate(power_layers)}
+    die_floorplans = {f"die {k} ({name})": floorplans[int(name.split("_")[1])] for k, name in enumerate(power_layers)}
+    png = plot_layer_maps(die_maps, out / "layer_maps.png", floorplans=die_floorplans,
+                          title=f"{scenario.chip.name}: steady state, {power.sum():.1f} W, {cells} x {cells} cells")
+
+    chip = scenario.chip
+    print(f"ailfm demo: {chip.name}, {chip.tile_layers} dies of {chip.tile_rows} x {chip.tile_cols} tiles, "
+          f"{cells} x {cells} grid cells, cores of dies {list(scenario.active_layers)} busy, {power.sum():.1f} W")
+    print(_hottest_table(model.power_names, block_K, args.top))
+    print("die maxima: " + ", ".join(f"{name.split(' (')[0]} {grid.max() - KELVIN_AT_0_C:.1f} °C"
+                                     for name, grid in die_maps.items()))
+    print(f"wrote {png}, {out / 'demo.steady'}, {out / 'power.ptrace'}, {lcf}")
+    print(f"same result with HotSpot: cd {lcf.parent} && hotspot -p ../power.ptrace -grid_layer_file {lcf.name} "
+          f"-model_type grid -grid_rows {cells} -grid_cols {cells} -steady_file ../hotspot.steady")
+    return 0
+
+
+def _hottest_table(names: tuple[str, ...], temperatures_K: np.ndarray, top: int) -> str:
+    """A markdown table of the ``top`` hottest blocks: rank, block, die (tile layer), temperature in °C."""
+    order = np.argsort(-temperatures_K, kind="stable")[:top]
+    rows = ["| rank | block | die | temperature (°C) |", "|---:|---|---:|---:|"]
+    for rank, k in enumerate(order, start=1):
+        die = names[k][1:names[k].index("_")]
+        rows.append(f"| {rank} | {names[k]} | {die} | {temperatures_K[k] - KELVIN_AT_0_C:.2f} |")
+    return "\n".join(rows)
+
 
 def add_subcommands(subparsers) -> None:
-    """Register the thermal subcommands (the demo is added once the solver lands)."""
+    """Register ``ailfm demo``."""
+    demo = subparsers.add_parser("demo", help="solve the shipped 3D S-NUCA example: hottest blocks and layer maps",
+                                 description=__doc__.splitlines()[0])
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")
+    demo.add_argument("--grid", type=int, default=None,
+                      help="grid rows = columns per layer (default: the scenario's, 64)")
+    demo.add_argument("--top", type=int, default=10, help="how many of the hottest blocks to list (default: 10)")
+    demo.add_argument("--scenario", type=Path, default=None,
+                      help=f"a scenario YAML like the shipped ailfm/thermal/examples/{DEMO_SCENARIO}")
+    demo.set_defaults(func=run_demo)

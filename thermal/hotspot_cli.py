@@ -244,7 +244,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         if config.steady_file is not None:
             write_steady(config.steady_file, model.steady_node_temperatures(average))
         if config.grid_steady_file is not None:
-            write_grid_steady(config.grid_steady_file, _steady_grid_maps(model, average))
+            write_grid_steady(config.grid_steady_file, list(steady_grid_maps(model, average).values()))
     print("Simulation complete.", file=out)
 
 
@@ -260,8 +260,8 @@ def _transient(model, power: np.ndarray, dt_s: float, grid_transient_file: str |
     return np.array(rows)
 
 
-def _steady_grid_maps(model, power_W: np.ndarray) -> list[np.ndarray]:
-    """Per-layer steady maps (K) of the linear circuit, spreader and sink included, as HotSpot dumps them.
+def steady_grid_maps(model, power_W: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-layer steady maps (K) of a built-in grid model, spreader and sink included, as HotSpot dumps them.
 
     The leakage loop and natural convection make the steady state nonlinear; the model does not expose
     their converged node vector, so those combinations are refused rather than dumped inconsistently.
@@ -271,4 +271,4 @@ def _steady_grid_maps(model, power_W: np.ndarray) -> list[np.ndarray]:
     if not np.allclose(circuit.outputs(theta) + model.ambient_K, model.steady(power_W), rtol=0, atol=1e-9):
         raise ConfigError("grid_steady_file", "not supported with -leakage_used 1 or natural convection "
                           "(-package_model_used 1): use -steady_file for the block temperatures")
-    return [rise + model.ambient_K for rise in circuit.grid_maps(theta).values()]
+    return {name: rise + model.ambient_K for name, rise in circuit.grid_maps(theta).items()}

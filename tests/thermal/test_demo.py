@@ -1,0 +1,65 @@
+"""``ailfm demo`` (what ``make run`` runs) on a small grid: the table, the files, and bad scenarios."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from ailfm.cli import main
+from ailfm.errors import ConfigError
+from ailfm.thermal.cli import load_scenario
+from ailfm.thermal.formats import read_ptrace, read_steady
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_prints_hottest_blocks_and_writes_its_files(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--grid", "8", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (\d+) \| (\S+) \| (\d+) \| ([\d.]+) \|$", out, flags=re.MULTILINE)
+    assert [int(rank) for rank, *_ in rows] == [1, 2, 3]
+    temperatures_C = [float(t) for *_, t in rows]
+    assert temperatures_C == sorted(temperatures_C, reverse=True)
+
+    steady = read_steady(tmp_path / "demo.steady")
+    power = read_ptrace(tmp_path / "power.ptrace")
+    assert power.n_rows == 1 and len(power.names) == 64 + 128
+    # The table's blocks are the hottest power units of the steady file (which names them layer_<n>_<unit>).
+    units = {name.split("_", 2)[2]: value for name, value in steady.items()
+             if name.startswith("layer_") and name.split("_", 2)[2] in power.names}
+    hottest = sorted(units, key=units.get, reverse=True)[:3]
+    assert {name for _, name, _, _ in rows} == set(hottest)
+    for _, name, die, t_C in rows:
+        assert abs(units[name] - 273.15 - float(t_C)) <= 0.006
+        assert name.startswith(f"L{die}_")
+    # The busy die (0) is the farthest from the sink, so it is the hottest die.
+    maxima = [float(t) for t in re.findall(r"die \d ([\d.]+) °C", out)]
+    assert len(maxima) == 4 and maxima == sorted(maxima, reverse=True)
+    assert (tmp_path / "layer_maps.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "stack" / "stack.lcf").is_file()
+
+
+def test_shipped_scenario_power_is_documented_total():
+    scenario = load_scenario()
+    names = tuple(f"L{layer}_core_0_0" for layer in range(4)) + ("L0_bank0_0_0",)
+    np.testing.assert_allclose(scenario.power_W(names), [5.42, 0.27, 0.27, 0.27, 0.02])
+    assert scenario.chip.n_cores == 64 and scenario.grid_cells == 64
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("chip: {}\ngrid_cells: 8\nactive_layers: [7]\nactive_core_power_W: 5\nidle_core_power_W: 0.2\n"
+     "bank_power_W: 0.02\n", "active_layers"),
+    ("chip: {tile_layerz: 2}\ngrid_cells: 8\nactive_layers: [0]\nactive_core_power_W: 5\nidle_core_power_W: 0.2\n"
+     "bank_power_W: 0.02\n", "tile_layerz"),
+    ("chip: {}\ngrid_cells: 8\n", "scenario"),
+])
+def test_bad_scenarios_name_file_and_field(text, field, tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=field):
+        load_scenario(path)
+    assert main(["demo", "--out", str(tmp_path / "out"), "--scenario", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and field in err and "Traceback" not in err
