@@ -281,6 +281,9 @@ class BlockCircuit(ThermalCircuit):
         sink = np.concatenate([theta[3 * n:4 * n], theta[4 * n + 4:4 * n + 12]])
         return float(weights @ sink / self.stack.s_sink**2)
 
+    # HotSpot's block model keeps its transient dynamics when natural convection updates r_convec (see model.py).
+    convection_refreshes_dynamics = False
+
     def with_r_convec(self, r_convec_K_per_W: float) -> BlockCircuit:
         """The same circuit with another convection resistance (the package model's update)."""
         return BlockCircuit(self.power_names, self._box, replace(self.stack, r_convec=r_convec_K_per_W),

@@ -100,7 +100,8 @@ class CircuitThermalModel(ThermalModel):
             if area is None or self.power_names != self.output_names:
                 raise ConfigError("leakage_used", f"{type(circuit).__name__} does not support the leakage loop")
             self._leakage_area_m2 = np.asarray(area, dtype=float)
-        package = getattr(circuit, "package_model", None)  # a block circuit's PackageConfig, if any
+        # The circuit's detailed package model, if any (BlockCircuit.package_model, GridCircuit.package).
+        package = getattr(circuit, "package_model", None) or getattr(circuit, "package", None)
         self._natural = package if isinstance(package, PackageConfig) and package.natural_convec else None
         self.reset()
 
@@ -115,7 +116,7 @@ class CircuitThermalModel(ThermalModel):
             theta = np.full(self.circuit.network.n_nodes, float(init) - self.ambient_K)
         self._theta = theta
         # Natural convection: the circuit with the latest r_convec (HotSpot's steady iteration starts from it).
-        self._convected = self.circuit
+        self._convected, self._convected_solver = self.circuit, self.solver
 
     def _clip(self, theta: np.ndarray, init: Mapping[str, float]) -> np.ndarray:
         """HotSpot's DTM start: if the hottest block of the init file is above the threshold, scale all rises down."""
@@ -196,20 +197,30 @@ class CircuitThermalModel(ThermalModel):
     # ---- transient -----------------------------------------------------------------------------------------
     def step(self, power_W: np.ndarray, dt_s: float) -> np.ndarray:
         node_power = self._power_to_node @ self.check_power(power_W)
+        solver = self.solver
         if self._natural is not None:
-            node_power = node_power + self._natural_convection_forcing()
-        self._theta = self.solver.advance(self._theta, node_power, dt_s)
+            solver, extra_power = self._update_natural_convection()
+            node_power = node_power + extra_power
+        self._theta = solver.advance(self._theta, node_power, dt_s)
         return self.circuit.outputs(self._theta) + self.ambient_K
 
-    def _natural_convection_forcing(self) -> np.ndarray:
-        """Extra node power of HotSpot's natural-convection transient: the ambient injection with the updated
-        r_convec, against a circuit whose dynamics keep the r_convec it was built with."""
+    def _update_natural_convection(self) -> tuple[RCSolver, np.ndarray | float]:
+        """HotSpot's natural-convection transient: before each step, r_convec follows the mean sink temperature.
+
+        The grid model then steps the updated circuit. HotSpot's block model updates only the ambient injection
+        (``T_amb g_amb``) and keeps the dynamics it was built with (``A^-1 B`` is not rebuilt); in rises over
+        ambient that is the original circuit driven by the extra power ``T_amb (g_amb,now - g_amb,built)``.
+        A circuit says which applies by ``convection_refreshes_dynamics`` (default True).
+        """
         circuit = self.circuit
         sink_K = self.ambient_K + circuit.mean_sink_rise(self._theta)
         r_now = natural_convection_resistance_K_per_W(self._natural, circuit.stack.s_sink, self.ambient_K, sink_K)
         self._convected = circuit.with_r_convec(r_now)
+        if getattr(circuit, "convection_refreshes_dynamics", True):
+            self._convected_solver = self._make_solver(self._convected, "auto")
+            return self._convected_solver, 0.0
         g_now = self._convected.network.ambient_conductance_W_per_K
-        return self.ambient_K * (g_now - circuit.network.ambient_conductance_W_per_K)
+        return self.solver, self.ambient_K * (g_now - circuit.network.ambient_conductance_W_per_K)
 
     def run(self, power_rows_W: np.ndarray, dt_s: float) -> np.ndarray:
         """Temperatures (K) after each of consecutive ``dt_s`` steps, one per row of ``power_rows_W`` (k, n_power)."""
