@@ -59,6 +59,7 @@ def test_every_flag_hotspot_reads_is_a_field():
              "coolant_visc", "wall_capac", "wall_res", "htc", "network_file", "wall_material", "coolant_material"}
     assert thermal | micro | COMMAND_LINE_ONLY | DUMP_ONLY <= names
     assert all(HotSpotConfig.flag_doc(name) for name in names)
+    assert len({name.lower() for name in names}) == len(names)  # HotSpot matches names case-insensitively
 
 
 def test_defaults_are_hotspots():
@@ -102,6 +103,7 @@ def test_with_flags_parses_types_and_names_case_insensitively():
     ({"dtm_used": "2"}, "-dtm_used: expected 1 or 0"),
     ({"detailed_3D": "yes"}, "-detailed_3D: expected on or off"),
     ({"init_file": "a b"}, "expected a single word"),
+    ({"init_file": "#a"}, "not starting with '#'"),
 ])
 def test_bad_flags_name_flag_and_source(flags, message):
     with pytest.raises(ConfigError) as info:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from reference_data import HOTSPOT_REFERENCE, require_shared
 
 from ailfm.errors import ConfigError, FormatError
-from ailfm.thermal.formats.flp import Block, Floorplan, read_flp, write_flp
+from ailfm.thermal.formats.flp import Block, Floorplan, OVERLAP_TOLERANCE_m, first_overlap, read_flp, write_flp
 
 sizes = st.floats(min_value=1e-6, max_value=1e-2, allow_nan=False, allow_infinity=False)
 
@@ -116,3 +116,22 @@ def test_every_reference_floorplan_parses():
         assert len(fp) >= 1 and fp.width_m > 0
     ev6 = read_flp(HOTSPOT_REFERENCE / "ev6_block" / "ev6.flp")
     assert len(ev6) == 30 and ev6.width_m == pytest.approx(0.016) and "L2_left" in ev6.names
+
+
+rectangles = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(1, 4), st.integers(1, 4)),
+                      min_size=1, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rectangles)
+def test_first_overlap_agrees_with_a_pairwise_check(boxes):
+    unit = 1e-3
+    blocks = [Block(f"b{k}", w * unit, h * unit, x * unit, y * unit) for k, (x, y, w, h) in enumerate(boxes)]
+    clashing = [(i, j) for j in range(len(boxes)) for i in range(j)
+                if min(blocks[i].right_m, blocks[j].right_m) - max(blocks[i].left_m, blocks[j].left_m)
+                > OVERLAP_TOLERANCE_m
+                and min(blocks[i].top_m, blocks[j].top_m) - max(blocks[i].bottom_m, blocks[j].bottom_m)
+                > OVERLAP_TOLERANCE_m]
+    # the first clash in file order: the earliest second block, then the earliest first block
+    expected = min(clashing, key=lambda pair: (pair[1], pair[0])) if clashing else None
+    assert first_overlap(blocks) == expected

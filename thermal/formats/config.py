@@ -301,8 +301,8 @@ def parse_flag_value(name: str, text: str, source: str = "<command line>") -> An
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"-{name}", f"expected {expected}, got {text!r}", path=source)
 
-    if not text or any(c.isspace() for c in text):
-        raise bad("a single word (HotSpot reads values with %s)")
+    if not text or any(c.isspace() for c in text) or text.startswith("#"):
+        raise bad("a single word not starting with '#' (HotSpot reads values with %s)")
     if kind == "str | None":
         return None if text == NULL else text
     if kind == "str":
