@@ -114,9 +114,8 @@ class _Builder:
         self.rows_out: list[tuple] = []
 
     def _add(self, name, kind, layer, units, flops, read, written, stream, rows):
-        b = [np.broadcast_to(np.asarray(v, dtype=float), self.shape) for v in (units, flops, read, written, stream,
-                                                                              rows)]
-        self.rows_out.append((name, kind, layer, *b))
+        ones = np.ones(self.shape)
+        self.rows_out.append((name, kind, layer, *(ones * v for v in (units, flops, read, written, stream, rows))))
 
     def linear(self, name: str, layer: int, m: int, n_out: int, k_in: int, bias: bool) -> None:
         """y[m, n_out] = x[m, k_in] @ W.T (+ b): GEMM for several tokens, GEMV for one."""
@@ -135,10 +134,16 @@ class _Builder:
         self._add(name, kind, layer, units, FLOPS_PER_ELEMENT[kind] * units, inputs * units * a + params,
                   units * out, params, rows)
 
-    def table(self) -> KernelTable:
-        names, kinds, layers, *arrays = zip(*self.rows_out, strict=True)
-        return KernelTable(tuple(names), tuple(kinds), np.array(layers, dtype=np.int32),
-                           *(np.stack(a) for a in arrays))
+    def table(self, num_layers: int) -> KernelTable:
+        """The pass, with the kernels recorded for layer 0 repeated for every layer (all layers are alike)."""
+        layer_rows = [r for r in self.rows_out if r[2] == 0]
+        first = self.rows_out.index(layer_rows[0])
+        pre, post = self.rows_out[:first], self.rows_out[first + len(layer_rows):]
+        ordered = pre + layer_rows * num_layers + post
+        names, kinds, _, *arrays = zip(*ordered, strict=True)
+        layers = np.concatenate([np.full(len(pre), -1), np.repeat(np.arange(num_layers), len(layer_rows)),
+                                 np.full(len(post), -1)]).astype(np.int32)
+        return KernelTable(tuple(names), tuple(kinds), layers, *(np.stack(a) for a in arrays))
 
 
 def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0,
@@ -178,39 +183,39 @@ def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0
                n)
         if model.post_norm:
             b.elementwise("embed_norm", norm, -1, n, h, params=norm_params)
-    for layer in range(model.num_layers):
-        if not model.post_norm:
-            b.elementwise("attn_norm", norm, layer, n, h, params=norm_params)
-        b.linear("q_proj", layer, n, h, h, bias)
-        b.linear("k_proj", layer, n, kv, h, bias)
-        b.linear("v_proj", layer, n, kv, h, bias)
-        if model.rotary:
-            b.elementwise("rope", KernelType.ROPE, layer, n * (heads + kv_heads), d)
-        if not model.is_encoder:
-            b.elementwise("kv_append", KernelType.KV_APPEND, layer, 2 * n * kv_heads, d, out_bytes=c)
-        k_cache = kv_len * kv * (c if not model.is_encoder else a)
-        scores = 2.0 * heads * n * kv_len * d
-        b._add("attn_scores", KernelType.ATTN_SCORES, layer, scores, scores, n * h * a + k_cache,
-               heads * n * kv_len * a, k_cache, heads * n)
-        b.elementwise("softmax", KernelType.SOFTMAX, layer, heads * n, kv_len)
-        b._add("attn_context", KernelType.ATTN_CONTEXT, layer, scores, scores, heads * n * kv_len * a + k_cache,
-               n * h * a, k_cache, heads * n)
-        b.linear("o_proj", layer, n, h, h, bias)
-        b.elementwise("attn_residual", KernelType.ADD, layer, n, h, inputs=2)
-        b.elementwise("ffn_norm", norm, layer, n, h, params=norm_params)
-        f = model.intermediate_size
-        act = {"silu": KernelType.SILU, "gelu": KernelType.GELU, "relu": KernelType.RELU}[model.activation]
-        if model.gated_mlp:
-            b.linear("gate_proj", layer, n, f, h, bias)
-            b.linear("up_proj", layer, n, f, h, bias)
-            b.elementwise("act", act, layer, n, f, inputs=2)
-        else:
-            b.linear("fc1", layer, n, f, h, bias)
-            b.elementwise("act", act, layer, n, f)
-        b.linear("down_proj", layer, n, h, f, bias)
-        b.elementwise("ffn_residual", KernelType.ADD, layer, n, h, inputs=2)
-        if model.post_norm:
-            b.elementwise("out_norm", norm, layer, n, h, params=norm_params)
+    layer = 0  # every layer runs the same kernels: build one, and table() repeats it num_layers times
+    if not model.post_norm:
+        b.elementwise("attn_norm", norm, layer, n, h, params=norm_params)
+    b.linear("q_proj", layer, n, h, h, bias)
+    b.linear("k_proj", layer, n, kv, h, bias)
+    b.linear("v_proj", layer, n, kv, h, bias)
+    if model.rotary:
+        b.elementwise("rope", KernelType.ROPE, layer, n * (heads + kv_heads), d)
+    if not model.is_encoder:
+        b.elementwise("kv_append", KernelType.KV_APPEND, layer, 2 * n * kv_heads, d, out_bytes=c)
+    k_cache = kv_len * kv * (c if not model.is_encoder else a)
+    scores = 2.0 * heads * n * kv_len * d
+    b._add("attn_scores", KernelType.ATTN_SCORES, layer, scores, scores, n * h * a + k_cache,
+           heads * n * kv_len * a, k_cache, heads * n)
+    b.elementwise("softmax", KernelType.SOFTMAX, layer, heads * n, kv_len)
+    b._add("attn_context", KernelType.ATTN_CONTEXT, layer, scores, scores, heads * n * kv_len * a + k_cache,
+           n * h * a, k_cache, heads * n)
+    b.linear("o_proj", layer, n, h, h, bias)
+    b.elementwise("attn_residual", KernelType.ADD, layer, n, h, inputs=2)
+    b.elementwise("ffn_norm", norm, layer, n, h, params=norm_params)
+    f = model.intermediate_size
+    act = {"silu": KernelType.SILU, "gelu": KernelType.GELU, "relu": KernelType.RELU}[model.activation]
+    if model.gated_mlp:
+        b.linear("gate_proj", layer, n, f, h, bias)
+        b.linear("up_proj", layer, n, f, h, bias)
+        b.elementwise("act", act, layer, n, f, inputs=2)
+    else:
+        b.linear("fc1", layer, n, f, h, bias)
+        b.elementwise("act", act, layer, n, f)
+    b.linear("down_proj", layer, n, h, f, bias)
+    b.elementwise("ffn_residual", KernelType.ADD, layer, n, h, inputs=2)
+    if model.post_norm:
+        b.elementwise("out_norm", norm, layer, n, h, params=norm_params)
     if model.is_vision:
         b.elementwise("final_norm", norm, -1, n, h, params=norm_params)
         if model.num_labels:
@@ -218,7 +223,7 @@ def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0
     elif not model.is_encoder:
         b.elementwise("final_norm", norm, -1, 1, h, params=norm_params)
         b.linear("lm_head", -1, 1, model.vocab_size, h, False)
-    return b.table()
+    return b.table(model.num_layers)
 
 
 def thread_rows(rows: np.ndarray, threads: int) -> np.ndarray:

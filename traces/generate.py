@@ -17,6 +17,8 @@ from ailfm.traces.profiles import KernelProfile, cold_fraction, load_kernel_prof
 from ailfm.traces.scenario import Scenario, request_lengths
 from ailfm.traces.schema import TRACE_COLUMNS, trace_dtypes
 
+LINE_BYTES = 64
+
 
 def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, scenario: Scenario,
                     profiles: dict[KernelType, KernelProfile]) -> dict[str, np.ndarray]:
@@ -36,8 +38,8 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
         prof = [profiles[k] for k in kinds]
         ipu = np.array([p.instructions_per_unit for p in prof])[:, None]
         apki = np.array([p.llc_apki for p in prof])[:, None]
-        warm = np.array([p.dram_mpki_warm for p in prof])[:, None]
-        cold_mpki = np.array([p.dram_mpki_cold for p in prof])[:, None]
+        warm_mpki = np.array([p.dram_mpki_warm for p in prof])[:, None]
+        per_line = np.array([p.dram_misses_per_line for p in prof])[:, None]
         touched = table.bytes_touched
         # Weights and KV cache were last touched one pass ago: they survive only if the whole pass fits.
         pass_footprint = table.stream_bytes.sum(axis=0, keepdims=True)
@@ -46,6 +48,7 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
                 + local * cold_fraction(touched, llc_instance_bytes)) / np.maximum(touched, 1.0)
         share = busiest_thread_fraction(table.rows.astype(np.int64), threads)
         instr = table.work_units * ipu * share
+        dram = share * per_line * cold * touched / LINE_BYTES + instr * warm_mpki / 1000.0 * (1.0 - cold)
         tokens = np.zeros((n_k, n_s), dtype=np.int32)
         if not model.is_encoder and output_tokens > 0:
             tokens[-1, :] = 1
@@ -61,7 +64,7 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
             "active_threads": active_threads(table.rows.astype(np.int64), threads).T.ravel(),
             "instructions_per_thread": instr.T.ravel(),
             "llc_accesses_per_thread": (instr * apki / 1000.0).T.ravel(),
-            "dram_misses_per_thread": (instr * (warm + (cold_mpki - warm) * cold) / 1000.0).T.ravel(),
+            "dram_misses_per_thread": dram.T.ravel(),
             "working_set_bytes_per_thread": (touched * share).T.ravel(),
             "base_cpi": np.tile([p.base_cpi for p in prof], n_s),
             "activity": np.tile([p.activity for p in prof], n_s),

@@ -49,7 +49,7 @@ def read_trace(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FormatError(path, None, "no such trace file")
     try:
-        raw = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, keep_default_na=False, dtype=str)
+        raw = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
     except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise FormatError(path, None, f"cannot read the trace: {err}") from None
     return validate_trace(raw, path)
@@ -71,14 +71,12 @@ def validate_trace(raw: pd.DataFrame, path: str | Path = "<trace>") -> pd.DataFr
     for column, dtype in TRACE_COLUMNS.items():
         values = raw[column].reset_index(drop=True)
         if dtype == "category":
-            text = values.astype(str)
             allowed = {"phase": PHASES, "kernel": tuple(k.value for k in KernelType)}.get(column)
-            if allowed is not None:
-                bad = ~text.isin(allowed)
-                if bad.any():
-                    row = int(np.flatnonzero(bad.to_numpy())[0])
-                    fail(row, column, f"{text.iloc[row]!r} is not one of {', '.join(allowed)}")
-            out[column] = text
+            if allowed is not None and not set(map(str, pd.unique(values))) <= set(allowed):
+                bad = ~values.astype(str).isin(allowed)
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                fail(row, column, f"{values.iloc[row]!r} is not one of {', '.join(allowed)}")
+            out[column] = values.astype(str) if not isinstance(values.dtype, pd.CategoricalDtype) else values
             continue
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))

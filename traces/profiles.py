@@ -8,12 +8,17 @@ gives, for one kernel type:
   hitting the L1 (the engine adds LLC and DRAM stall time itself, from the NUCA and memory latencies);
 - ``llc_apki``: accesses that leave the private caches, per kilo-instruction;
 - ``dram_mpki_warm`` / ``dram_mpki_cold``: LLC misses per kilo-instruction when the kernel's data is
-  already in the LLC share (warm) and when it must be streamed from memory (cold);
+  already in the LLC share (warm) and when it must be streamed from memory (cold), at the measured sizes;
+- ``dram_misses_per_line``: LLC misses per 64-byte line of the kernel's distinct data when none of it is
+  cached (cold run): 1 for a kernel that streams its data once, more when it re-reads data that falls
+  out of the cache (capacity misses). It scales the cold misses to any problem size;
 - ``activity``: switching-activity factor in [0, 1] for the dynamic-power model;
 - ``source`` and ``provenance``: how each number was obtained.
 
-The DRAM misses of a kernel whose data is partly resident interpolate between the two measured ends
-with :func:`cold_fraction`, the fraction of its bytes that cannot still be in an LLC of the given size.
+A kernel's DRAM misses (see :func:`ailfm.traces.generate.request_kernels`) are
+``dram_misses_per_line x cold_bytes / 64 + instructions x dram_mpki_warm / 1000 x (1 - cold)``, where
+``cold`` = :func:`cold_fraction`, the fraction of its bytes that cannot still be in an LLC of the given
+size, and ``cold_bytes`` = ``cold`` x its bytes: the working-set dependence on the LLC capacity.
 """
 
 from __future__ import annotations
@@ -40,17 +45,15 @@ class KernelProfile:
     llc_apki: float
     dram_mpki_warm: float
     dram_mpki_cold: float
+    dram_misses_per_line: float
     activity: float
     source: str
     provenance: str
 
-    def dram_mpki(self, cold: np.ndarray | float) -> np.ndarray:
-        """DRAM misses per kilo-instruction when a fraction ``cold`` of the kernel's bytes is not in the LLC."""
-        return self.dram_mpki_warm + (self.dram_mpki_cold - self.dram_mpki_warm) * np.asarray(cold, dtype=float)
-
 
 PROFILE_COLUMNS = tuple(f.name for f in fields(KernelProfile))
-_NUMERIC = ("instructions_per_unit", "base_cpi", "llc_apki", "dram_mpki_warm", "dram_mpki_cold", "activity")
+_NUMERIC = ("instructions_per_unit", "base_cpi", "llc_apki", "dram_mpki_warm", "dram_mpki_cold", "dram_misses_per_line",
+            "activity")
 
 
 def default_profiles_path() -> Path:

@@ -1,0 +1,83 @@
+"""Model configurations: every shipped model, the field-name variants, and errors that name the field and file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ailfm.errors import ConfigError
+from ailfm.traces.configs import load_model_config, shipped_models
+
+REQUIRED_MODELS = {"llama-2-7b", "llama-3-8b", "opt-6.7b", "mistral-7b", "bert-large", "vit-l-16", "gpt2-xl"}
+
+
+def test_required_models_are_shipped():
+    assert REQUIRED_MODELS <= set(shipped_models())
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_MODELS))
+def test_parameter_count_within_2_percent_of_published(name):
+    model = load_model_config(name)
+    assert model.published_parameters is not None and model.source
+    assert model.parameter_count() == pytest.approx(model.published_parameters, rel=0.02)
+
+
+def test_family_conventions_follow_the_config_fields():
+    llama3, gpt2, opt, vit, bert = (load_model_config(n) for n in ("llama-3-8b", "gpt2-xl", "opt-6.7b", "vit-l-16",
+                                                                   "bert-large"))
+    assert (llama3.num_kv_heads, llama3.head_dim, llama3.gated_mlp, llama3.norm, llama3.rotary) == (8, 128, True,
+                                                                                                   "rmsnorm", True)
+    assert (gpt2.hidden_size, gpt2.num_layers, gpt2.num_heads, gpt2.intermediate_size) == (1600, 48, 25, 6400)
+    assert (opt.intermediate_size, opt.activation, opt.rotary) == (16384, "relu", False)
+    assert (vit.num_patches, vit.max_positions, vit.is_encoder, vit.vocab_size) == (196, 197, True, 0)
+    assert bert.is_encoder and bert.post_norm and not llama3.is_encoder
+
+
+def _write(tmp_path, fields, name="config.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(fields))
+    return path
+
+
+def test_any_config_json_path_loads(tmp_path):
+    path = _write(tmp_path, {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2,
+                             "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 688,
+                             "vocab_size": 1000, "max_position_embeddings": 512, "rms_norm_eps": 1e-6,
+                             "hidden_act": "silu"})
+    model = load_model_config(path)
+    assert (model.name, model.kv_dim, model.gated_mlp) == (tmp_path.name, 128, True)
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 10, "max_position_embeddings": 8},
+     "hidden_size"),
+    ({"hidden_size": 64, "num_hidden_layers": -2, "num_attention_heads": 4, "vocab_size": 10,
+      "max_position_embeddings": 8}, "num_hidden_layers"),
+    ({"n_embd": 64, "n_layer": 2, "n_head": 5, "vocab_size": 10, "n_positions": 8}, "num_attention_heads"),
+    ({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3,
+      "vocab_size": 10, "max_position_embeddings": 8}, "num_key_value_heads"),
+    ({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 10,
+      "max_position_embeddings": 8, "hidden_act": "mish"}, "hidden_act"),
+    ({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "image_size": 30, "patch_size": 16},
+     "patch_size"),
+])
+def test_malformed_config_names_field_and_file(tmp_path, fields, field):
+    path = _write(tmp_path, fields)
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert err.value.field == field and err.value.path == str(path)
+    assert str(path) in str(err.value) and field in str(err.value)
+
+
+def test_invalid_json_names_line(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n  "hidden_size": 64,\n  "n_layer": ,\n}')
+    with pytest.raises(ConfigError) as err:
+        load_model_config(path)
+    assert err.value.line == 3 and f"{path}:3" in str(err.value)
+
+
+def test_unknown_name_lists_shipped_models():
+    with pytest.raises(ConfigError, match="llama-2-7b"):
+        load_model_config("no-such-model")
