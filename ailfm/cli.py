@@ -16,6 +16,7 @@ from ailfm.errors import AilfmError
 SUBCOMMAND_MODULES = (
     "ailfm.thermal.cli",
     "ailfm.traces.cli",
+    "ailfm.mapping.cli",
 )
 
 

@@ -1,0 +1,205 @@
+"""``ailfm map``: search, evaluate and explore mappings of LLM serving onto multi-chiplet accelerators."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
+from ailfm.mapping.evaluator import Evaluator
+from ailfm.mapping.hardware import HARDWARE_PRESETS, load_hardware
+from ailfm.mapping.models import MODEL_PRESETS, load_model
+from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help=f"preset ({', '.join(MODEL_PRESETS)}) or HF config.json")
+    parser.add_argument("--hardware", default="he-36", help=f"preset ({', '.join(HARDWARE_PRESETS)}) or YAML path")
+    parser.add_argument("--serving", default="orca", choices=sorted(STRATEGIES), help="serving strategy")
+    parser.add_argument("--lengths", default="azure-conv",
+                        help=f"packaged length sample ({', '.join(PACKAGED_LENGTHS)}) or a CSV path")
+    parser.add_argument("--slots", type=int, default=32, help="requests per iteration (continuous-batching slots)")
+    parser.add_argument("--micro-batches", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3, help="iterations per strategy (chunks / decode steps)")
+    parser.add_argument("--tensor-parallel", type=int, default=8, help="GEMM tiles per layer")
+    parser.add_argument("--blocks", type=int, default=1, help="transformer blocks mapped")
+    parser.add_argument("--workload-seed", type=int, default=0, help="seed of the serving emulation")
+
+
+def evaluator_from_args(args: argparse.Namespace) -> Evaluator:
+    workload = make_workload(load_model(args.model), args.serving, load_lengths(args.lengths), n_slots=args.slots,
+                             n_micro_batches=args.micro_batches, n_steps=args.steps,
+                             tensor_parallel=args.tensor_parallel, n_blocks=args.blocks, seed=args.workload_seed)
+    return Evaluator(workload, load_hardware(args.hardware))
+
+
+@contextlib.contextmanager
+def open_executor(workers: int, dask_address: str | None):
+    """Process pool by default, a Dask cluster's executor with ``--dask``, none for one worker."""
+    if dask_address:
+        from distributed import Client
+        with Client(dask_address) as client:
+            yield client.get_executor(), max(1, sum(client.nthreads().values()))
+        return
+    if workers <= 1:
+        yield None, 1
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield pool, workers
+
+
+def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:
+    d = evaluator.details(mapping)
+    ev = d.evaluation
+    return {"latency_s": float(ev.latency_s[0]), "energy_J": float(ev.energy_J[0]), "edp_Js": float(ev.edp[0]),
+            "iteration_latency_s": ev.iteration_latency_s[0].tolist(), "energy_by_part_J": d.energy_by_part_J,
+            "energy_by_chiplet_J": d.energy_by_chiplet_J.round(9).tolist(),
+            "busy_by_chiplet_s": d.busy_by_chiplet_s.round(12).tolist(),
+            "energy_by_layer_J": dict(zip(evaluator.layer_names, d.energy_by_layer_J.round(9).tolist(), strict=True)),
+            "job_time_by_bound_s": d.time_by_bound_s}
+
+
+def run_map_search(args: argparse.Namespace) -> int:
+    from ailfm.mapping import report
+    from ailfm.mapping.search.annealing import random_search, simulated_annealing
+    from ailfm.mapping.search.baselines import baseline_mappings
+    from ailfm.mapping.search.ga import SearchSettings, run_search
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluator = evaluator_from_args(args)
+    enc = evaluator.encoding
+    pins = read_pins(args.pin, enc) if args.pin else Pins.none(enc)
+    fixed = baseline_mappings(evaluator)
+    seeds = pins.apply(np.stack([enc.encode(m) for m in fixed.values()])) if args.seed_baselines else None
+    settings = SearchSettings(pop_size=args.pop, n_gen=args.gen, seed=args.seed, objective=args.objective,
+                              max_evaluations=args.max_evals, patience=args.patience,
+                              checkpoint_every=args.checkpoint_every)
+    with open_executor(args.workers, args.dask) as (executor, n_workers):
+        result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
+                            checkpoint=out / "checkpoint.pkl", log_path=out / "search.csv",
+                            progress=not args.no_progress)
+    best = enc.decode(result.best_genome)
+    meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
+            "tensor_parallel": args.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
+            "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed}
+    (out / "best_mapping.json").write_text(best.to_json(**meta, layer_names=list(evaluator.layer_names)))
+    rows = []
+    for name, mapping in fixed.items():
+        ev = evaluator.evaluate_mapping(mapping)
+        rows.append({"method": name, "kind": "fixed", "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
+                     "edp_Js": ev.edp[0], "evaluations": 1})
+    budget = result.evaluations
+    for name, run in (("random_search", random_search), ("simulated_annealing", simulated_annealing)):
+        found = run(evaluator, budget, seed=args.seed, pins=pins, seeds=seeds)
+        ev = evaluator.evaluate(found.best_genome[None, :])
+        rows.append({"method": name, "kind": "search", "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
+                     "edp_Js": ev.edp[0], "evaluations": found.evaluations})
+    rows.append({"method": "ga" if args.objective == "edp" else "nsga2", "kind": "search",
+                 "latency_s": result.best_latency_s, "energy_J": result.best_energy_J, "edp_Js": result.best_edp,
+                 "evaluations": result.evaluations})
+    table = pd.DataFrame(rows)
+    best_fixed = table.loc[table.kind == "fixed", "edp_Js"].min()
+    table["edp_vs_best_fixed"] = table.edp_Js / best_fixed - 1
+    table.to_csv(out / "baselines.csv", index=False)
+    summary = {**meta, "stopped": result.stopped, "generations": result.generations,
+               "evaluations": result.evaluations, **_summary(evaluator, best)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    plots = out / "report"
+    plots.mkdir(exist_ok=True)
+    refs = {r["method"]: r["edp_Js"] for r in rows if r["method"] in ("gemini_lp", "random_search",
+                                                                      "simulated_annealing")}
+    report.plot_convergence(result.log, plots / "convergence.png", refs)
+    report.plot_gantt(evaluator.details(best), evaluator.stage_of_layer, enc.n_chiplets, plots / "gantt.png")
+    points = {r["method"]: np.array([[r["latency_s"], r["energy_J"]]]) for r in rows}
+    if len(result.pareto_F):
+        points = {"NSGA-II front": result.pareto_F, **points}
+    report.plot_pareto(points, plots / "pareto.png")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {out}/best_mapping.json, search.csv, baselines.csv, summary.json, report/*.png")
+    return 0
+
+
+def run_map_evaluate(args: argparse.Namespace) -> int:
+    evaluator = evaluator_from_args(args)
+    mapping = read_mapping(args.mapping, evaluator.encoding)
+    summary = _summary(evaluator, mapping)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"latency {summary['latency_s'] * 1e3:.4f} ms  energy {summary['energy_J']:.5f} J  "
+              f"EDP {summary['edp_Js']:.5g} J s")
+        print("energy by part (J): " + ", ".join(f"{k} {v:.4g}" for k, v in summary["energy_by_part_J"].items()))
+        print("job time by bound (s): " + ", ".join(f"{k} {v:.4g}" for k, v in
+                                                     summary["job_time_by_bound_s"].items()))
+    return 0
+
+
+def run_map_explore(args: argparse.Namespace) -> int:
+    from ailfm.mapping.search.hardware import ExploreSettings, explore
+
+    workload_args = dict(n_slots=args.slots, n_steps=args.steps, tensor_parallel=args.tensor_parallel,
+                         n_blocks=args.blocks, seed=args.workload_seed)
+    settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
+                               inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed)
+    base = load_hardware(args.hardware)
+    result = explore(load_model(args.model), args.serving, load_lengths(args.lengths), base, settings,
+                     Path(args.out), workload_args, progress=not args.no_progress)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def add_subcommands(subparsers) -> None:
+    parser = subparsers.add_parser("map", help="Compass: map LLM serving onto multi-chiplet accelerators")
+    sub = parser.add_subparsers(dest="map_command", required=True, metavar="ACTION")
+
+    search = sub.add_parser("search", help="GA (or NSGA-II) mapping search with same-budget baselines")
+    add_scenario_arguments(search)
+    search.add_argument("--out", required=True, help="output directory (resumes from its checkpoint)")
+    search.add_argument("--pop", type=_positive_int, default=120)
+    search.add_argument("--gen", type=_positive_int, default=200)
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--objective", choices=("edp", "pareto"), default="edp")
+    search.add_argument("--max-evals", type=_positive_int, default=None, help="evaluation budget")
+    search.add_argument("--patience", type=_positive_int, default=None, help="early stop after G flat generations")
+    search.add_argument("--checkpoint-every", type=_positive_int, default=10)
+    search.add_argument("--pin", default=None, help="JSON like best_mapping.json; null marks free genes")
+    search.add_argument("--no-seed-baselines", dest="seed_baselines", action="store_false",
+                        help="start every search from random genomes only")
+    search.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="process-pool size (1: in-process)")
+    search.add_argument("--dask", default=None, metavar="ADDRESS", help="evaluate on a Dask cluster")
+    search.add_argument("--no-progress", action="store_true")
+    search.set_defaults(func=run_map_search)
+
+    evaluate = sub.add_parser("evaluate", help="score a mapping file (latency, energy, EDP, breakdowns)")
+    add_scenario_arguments(evaluate)
+    evaluate.add_argument("--mapping", required=True)
+    evaluate.add_argument("--json", action="store_true", help="print every breakdown as JSON")
+    evaluate.set_defaults(func=run_map_evaluate)
+
+    exp = sub.add_parser("explore", help="hardware co-exploration: optuna TPE (homogeneous) then LNS (heterogeneous)")
+    add_scenario_arguments(exp)
+    exp.add_argument("--out", required=True, help="output directory (optuna sqlite storage, LNS state)")
+    exp.add_argument("--trials", type=_positive_int, default=40)
+    exp.add_argument("--lns-steps", type=_positive_int, default=40)
+    exp.add_argument("--total-macs", type=_positive_int, default=36 * 1024, help="fixed compute budget")
+    exp.add_argument("--inner-pop", type=_positive_int, default=24)
+    exp.add_argument("--inner-gen", type=_positive_int, default=15)
+    exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--no-progress", action="store_true")
+    exp.set_defaults(func=run_map_explore)
+

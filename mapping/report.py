@@ -1,0 +1,76 @@
+"""Plots of a mapping search: convergence, per-chiplet Gantt chart, latency/energy Pareto front (Agg backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ailfm.mapping.evaluator import Details
+from ailfm.mapping.workload import STAGES
+
+STAGE_COLOURS = dict(zip(STAGES, ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"), strict=True))
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_convergence(log: Sequence[dict], path: Path, references: dict[str, float] | None = None) -> Path:
+    """Best and mean EDP per generation, with horizontal lines for reference EDPs (baselines)."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    gen = [row["generation"] for row in log]
+    ax.semilogy(gen, [row["best_edp"] for row in log], label="GA best")
+    ax.semilogy(gen, [row["mean_edp"] for row in log], alpha=0.5, label="GA population mean")
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, ls="--", lw=0.8, color=f"C{i + 2}", label=name)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("EDP (J s)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_gantt(details: Details, stage_of_layer: np.ndarray, n_chiplets: int, path: Path) -> Path:
+    """Jobs per chiplet over time (iterations one after another), coloured by stage."""
+    fig = Figure(figsize=(9, max(3, 0.18 * n_chiplets + 1)))
+    ax = fig.add_subplot()
+    offset = 0.0
+    n_it, n_mb, n_l = details.start_s.shape
+    for i in range(n_it):
+        for b in range(n_mb):
+            for l in range(n_l):
+                dur = details.finish_s[i, b, l] - details.start_s[i, b, l]
+                if dur <= 0:
+                    continue
+                ax.broken_barh([(1e3 * (offset + details.start_s[i, b, l]), 1e3 * dur)],
+                               (details.chiplet[b, l] - 0.4, 0.8), color=STAGE_COLOURS[stage_of_layer[l]], lw=0)
+        offset += float(details.evaluation.iteration_latency_s[0, i])
+        ax.axvline(1e3 * offset, color="k", lw=0.5)
+    ax.set_xlabel("time (ms); vertical lines end each iteration")
+    ax.set_ylabel("chiplet")
+    ax.set_ylim(-1, n_chiplets)
+    handles = [ax.bar(0, 0, color=c, label=s) for s, c in STAGE_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=7, ncol=5, loc="upper right")
+    return _save(fig, path)
+
+
+def plot_pareto(points: dict[str, np.ndarray], path: Path) -> Path:
+    """Latency vs energy: each entry is an (n, 2) array of (latency s, energy J) points."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    for i, (name, pts) in enumerate(points.items()):
+        pts = np.atleast_2d(pts)
+        order = np.argsort(pts[:, 0])
+        style = "-o" if len(pts) > 1 else "s"
+        ax.plot(1e3 * pts[order, 0], pts[order, 1], style, ms=3, color=f"C{i}", label=name)
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy (J)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,187 @@
+"""GA (single-objective EDP) and NSGA-II (latency/energy Pareto front) mapping search on pymoo.
+
+The run loop is ours so that it can log every generation (search.csv), show a tqdm bar, stop early, respect
+an evaluation budget and checkpoint: the pickled pymoo algorithm (population, its random generator, counters)
+is written every ``checkpoint_every`` generations; a run restarted with the same arguments and checkpoint
+file continues from it and ends with the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.algorithms.soo.nonconvex.ga import GA
+from tqdm.auto import tqdm
+
+from ailfm.errors import ConfigError
+from ailfm.mapping.encoding import Pins
+from ailfm.mapping.evaluator import Evaluator
+from ailfm.mapping.search.operators import MappingMutation, SeededSampling, SegmentCrossover, TournamentOfK
+from ailfm.mapping.search.problem import OBJECTIVES, MappingProblem
+
+LOG_COLUMNS = ("generation", "evaluations", "best_edp", "best_latency_s", "best_energy_J", "mean_edp", "elapsed_s")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Budgets and knobs of one search."""
+
+    pop_size: int = 120
+    n_gen: int = 200
+    seed: int = 0
+    objective: str = "edp"
+    max_evaluations: int | None = None
+    patience: int | None = None       # generations without relative improvement > tolerance
+    tolerance: float = 1e-4
+    tournament: int = 5
+    checkpoint_every: int = 10
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ConfigError("objective", f"unknown {self.objective!r}; known: {', '.join(OBJECTIVES)}")
+        if self.pop_size < 2 or self.n_gen < 1:
+            raise ConfigError("pop_size", "needs pop_size >= 2 and n_gen >= 1")
+
+
+@dataclass
+class SearchResult:
+    """Best genome (EDP) and, for NSGA-II, the Pareto set; the log rows of every generation."""
+
+    best_genome: np.ndarray
+    best_edp: float
+    best_latency_s: float
+    best_energy_J: float
+    evaluations: int
+    generations: int
+    stopped: str
+    pareto_genomes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    pareto_F: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    log: list[dict] = field(default_factory=list)
+
+
+def make_algorithm(evaluator: Evaluator, settings: SearchSettings, pins: Pins, seeds: np.ndarray | None):
+    enc = evaluator.encoding
+    common = dict(pop_size=settings.pop_size, sampling=SeededSampling(enc, pins, seeds),
+                  crossover=SegmentCrossover(enc, pins), mutation=MappingMutation(enc, pins, settings.n_gen),
+                  eliminate_duplicates=True)
+    if settings.objective == "edp":
+        return GA(selection=TournamentOfK(settings.tournament), **common)
+    return NSGA2(**common)
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | None = None,
+               seeds: np.ndarray | None = None, executor: Executor | None = None, n_chunks: int = 1,
+               checkpoint: str | Path | None = None, log_path: str | Path | None = None,
+               progress: bool = False, stop_after_generations: int | None = None) -> SearchResult:
+    """Run (or resume from ``checkpoint``) a GA/NSGA-II search.
+
+    ``stop_after_generations`` ends the call early after that many generations of this call (used to
+    emulate a kill in tests); the checkpoint then lets a later call finish the run.
+    """
+    enc = evaluator.encoding
+    pins = Pins.none(enc) if pins is None else pins
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if checkpoint is not None and checkpoint.exists():
+        with checkpoint.open("rb") as handle:
+            algorithm, log, elapsed_before = pickle.load(handle)
+        algorithm.problem.executor = executor
+        algorithm.problem.n_chunks = n_chunks
+    else:
+        problem = MappingProblem(evaluator, settings.objective, executor, n_chunks)
+        algorithm = make_algorithm(evaluator, settings, pins, seeds)
+        algorithm.setup(problem, termination=("n_gen", settings.n_gen), seed=settings.seed, verbose=False)
+        log, elapsed_before = [], 0.0
+    if log_path is not None:
+        _rewrite_log(Path(log_path), log)
+    t0 = time.perf_counter()
+    bar = tqdm(total=settings.n_gen, initial=len(log), disable=not progress, desc="mapping search", unit="gen")
+    stopped = "generations"
+    steps = 0
+    while algorithm.has_next():
+        if settings.max_evaluations is not None and algorithm.evaluator.n_eval >= settings.max_evaluations:
+            stopped = "evaluation budget"
+            break
+        if _stalled(log, settings):
+            stopped = "early stop (no improvement)"
+            break
+        algorithm.next()
+        row = _log_row(evaluator, algorithm, len(log) + 1, elapsed_before + time.perf_counter() - t0)
+        log.append(row)
+        if log_path is not None:
+            _append_log(Path(log_path), row)
+        bar.update(1)
+        bar.set_postfix(best_edp=f"{row['best_edp']:.4g}")
+        steps += 1
+        if checkpoint is not None and (len(log) % settings.checkpoint_every == 0 or not algorithm.has_next()):
+            _write_atomic(checkpoint, pickle.dumps((algorithm, log, elapsed_before + time.perf_counter() - t0)))
+        if stop_after_generations is not None and steps >= stop_after_generations:
+            stopped = "interrupted"
+            break
+    bar.close()
+    return _result(evaluator, algorithm, log, stopped)
+
+
+def _stalled(log: list[dict], settings: SearchSettings) -> bool:
+    if settings.patience is None or len(log) <= settings.patience:
+        return False
+    old = log[-settings.patience - 1]["best_edp"]
+    return log[-1]["best_edp"] > old * (1 - settings.tolerance)
+
+
+def _best(evaluator: Evaluator, algorithm) -> tuple[np.ndarray, float, float]:
+    """Best-EDP genome of the current population (for NSGA-II: over the population's (latency, energy))."""
+    pop = algorithm.pop
+    X = pop.get("X").astype(np.int64)
+    F = pop.get("F")
+    if F.shape[1] == 1:
+        i = int(np.argmin(F[:, 0]))
+        result = evaluator.evaluate(X[i:i + 1])
+        return X[i], float(result.latency_s[0]), float(result.energy_J[0])
+    i = int(np.argmin(F[:, 0] * F[:, 1]))
+    return X[i], float(F[i, 0]), float(F[i, 1])
+
+
+def _log_row(evaluator: Evaluator, algorithm, generation: int, elapsed_s: float) -> dict:
+    _, lat, energy = _best(evaluator, algorithm)
+    F = algorithm.pop.get("F")
+    edp = F[:, 0] if F.shape[1] == 1 else F[:, 0] * F[:, 1]
+    return {"generation": generation, "evaluations": int(algorithm.evaluator.n_eval),
+            "best_edp": lat * energy, "best_latency_s": lat, "best_energy_J": energy,
+            "mean_edp": float(np.mean(edp)), "elapsed_s": round(elapsed_s, 3)}
+
+
+def _rewrite_log(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _append_log(path: Path, row: dict) -> None:
+    with path.open("a", newline="") as handle:
+        csv.DictWriter(handle, LOG_COLUMNS).writerow(row)
+
+
+def _result(evaluator: Evaluator, algorithm, log: list[dict], stopped: str) -> SearchResult:
+    genome, lat, energy = _best(evaluator, algorithm)
+    result = SearchResult(genome, lat * energy, lat, energy, int(algorithm.evaluator.n_eval), len(log), stopped,
+                          log=log)
+    if algorithm.pop.get("F").shape[1] == 2:
+        opt = algorithm.opt
+        result.pareto_genomes = opt.get("X").astype(np.int64)
+        result.pareto_F = opt.get("F")
+    return result
