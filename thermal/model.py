@@ -94,6 +94,8 @@ class CircuitThermalModel(ThermalModel):
         self.thermal_threshold_K = thermal_threshold_K
         self._init = init
         self._power_to_node = circuit.network.power_to_node
+        if circuit.network.n_nodes <= AUTO_EIGEN_MAX_NODES:  # a dense mat-vec is ~10x cheaper than scipy.sparse's
+            self._power_to_node = self._power_to_node.toarray()
         self._leakage_area_m2 = None
         if leakage:
             area = getattr(circuit, "block_area_m2", None)
