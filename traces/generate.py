@@ -63,7 +63,7 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
             "bytes": touched.T.ravel(),
             "active_threads": active_threads(table.rows.astype(np.int64), threads).T.ravel(),
             "instructions_per_thread": instr.T.ravel(),
-            "llc_accesses_per_thread": (instr * apki / 1000.0).T.ravel(),
+            "llc_accesses_per_thread": np.maximum(instr * apki / 1000.0, dram).T.ravel(),  # a DRAM miss is one too
             "dram_misses_per_thread": dram.T.ravel(),
             "working_set_bytes_per_thread": (touched * share).T.ravel(),
             "base_cpi": np.tile([p.base_cpi for p in prof], n_s),
