@@ -1,0 +1,69 @@
+"""Speed of the Compass evaluation engine and GA.
+
+1. Mapping evaluations per second per core: one Llama-3-8B block on the 36-chiplet 18 OS + 18 WS preset with
+   8 micro-batches (the Orca-style mixed iteration: one prefill + 31 decodes from the Azure conversation
+   sample), populations of 120 and 480 evaluated in-process. Reported per CPU second (process time, what one
+   core delivers) and per wall second (includes waiting for a shared machine).
+2. A 120 x 200 GA search on the same scenario, evaluations spread over a 2-process pool.
+
+    python bench/compass_speed.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from ailfm.mapping.evaluator import Evaluator
+from ailfm.mapping.hardware import load_hardware
+from ailfm.mapping.models import load_model
+from ailfm.mapping.search.ga import SearchSettings, run_search
+from ailfm.mapping.search.operators import random_genomes
+from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
+
+
+def scenario() -> Evaluator:
+    full = make_workload(load_model("llama3-8b"), "orca", load_lengths("azure-conv"), seed=0)
+    one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
+                          strategy="orca", lengths="azure-conv")
+    return Evaluator(one, load_hardware("he-36"))
+
+
+def evaluation_rate(ev: Evaluator, pop: int, repeats: int) -> tuple[float, float]:
+    genomes = random_genomes(ev.encoding, pop, np.random.default_rng(0))
+    ev.evaluate(genomes)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(repeats):
+        ev.evaluate(genomes)
+    return pop * repeats / (time.process_time() - cpu), pop * repeats / (time.perf_counter() - wall)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small GA (10 generations) for a smoke run")
+    args = parser.parse_args()
+    ev = scenario()
+    print(f"scenario: llama3-8b block, he-36, {ev.encoding.n_micro_batches} micro-batches, "
+          f"{ev.encoding.n_layers} mapping layers, {ev.encoding.n_genes} genes; "
+          f"evaluator pickle {len(pickle.dumps(ev)) / 1e3:.0f} kB")
+    for pop in (120, 480):
+        per_cpu_s, per_wall_s = evaluation_rate(ev, pop, 10)
+        print(f"population {pop}: {per_cpu_s:,.0f} evaluations per CPU second (one core), "
+              f"{per_wall_s:,.0f} per wall second")
+    n_gen = 10 if args.quick else 200
+    wall, cpu = time.perf_counter(), time.process_time()
+    with ProcessPoolExecutor(2) as pool:
+        result = run_search(ev, SearchSettings(pop_size=120, n_gen=n_gen, seed=0), executor=pool, n_chunks=2)
+    print(f"GA 120 x {n_gen} on a 2-process pool: {time.perf_counter() - wall:.1f} s wall, "
+          f"{result.evaluations} evaluations, best EDP {result.best_edp:.4g} J s "
+          f"(parent process CPU {time.process_time() - cpu:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
