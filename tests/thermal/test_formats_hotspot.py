@@ -13,8 +13,10 @@ from reference_data import HOTSPOT_REFERENCE, require_shared
 from ailfm.thermal.formats import (
     HotSpotConfig,
     PowerTrace,
+    append_grid_transient,
     read_config,
     read_flp,
+    read_grid_transient,
     read_materials,
     read_ptrace,
     read_steady,
@@ -75,3 +77,18 @@ def test_hotspot_reads_a_written_config_as_we_do(tmp_path):
     _hotspot(tmp_path, "-c", "ours.config", "-f", "ev6.flp", "-p", "p.ptrace", "-d", "dump.config")
     dumped = HotSpotConfig().with_flags(read_config(tmp_path / "dump.config"))
     assert replace(dumped, f=None, p=None, c=None, d=None) == config
+
+
+def test_grid_transient_dump_of_hotspot_reads_and_rewrites_byte_for_byte(tmp_path):
+    root = require_shared(HOTSPOT_REFERENCE) / "ev6_grid"
+    trace = read_ptrace(root / "gcc.ptrace")
+    write_ptrace(tmp_path / "p.ptrace", PowerTrace(trace.names, trace.power_W[:2]))
+    _hotspot(tmp_path, "-c", str(root / "example.config"), "-f", str(root / "ev6.flp"), "-p", "p.ptrace",
+             "-materials_file", str(root / "example.materials"), "-model_type", "grid", "-grid_rows", "16",
+             "-grid_cols", "16", "-o", "out.ttrace", "-grid_transient_file", "grid.transient")
+    steps = read_grid_transient(tmp_path / "grid.transient")
+    assert [(len(layers), layers[0].size) for _, layers in steps] == [(4, 256), (4, 256)]
+    assert [t for t, _ in steps] == [0.0, 0.01]
+    for time_s, layers in steps:
+        append_grid_transient(tmp_path / "ours.transient", time_s, layers)
+    assert (tmp_path / "ours.transient").read_bytes() == (tmp_path / "grid.transient").read_bytes()
