@@ -39,3 +39,8 @@ def tiny():
 @pytest.fixture(scope="session")
 def mixed_hw():
     return mixed_hardware()
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    return TINY_MODEL

@@ -1,0 +1,68 @@
+"""Hardware co-exploration: the cost model, the optuna objective without a study, resumable TPE + LNS."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+
+from ailfm.mapping.hardware import ChipletType, load_hardware
+from ailfm.mapping.money import CostModel
+from ailfm.mapping.search.hardware import (
+    ExploreSettings,
+    explore,
+    hardware_from_saved,
+    hardware_objective,
+    hardware_to_dict,
+    neighbour,
+)
+from ailfm.mapping.workload import LengthSource
+
+LENGTHS = LengthSource("tiny", np.array([30, 50, 20, 70]), np.array([3, 9, 4, 6]))
+WORKLOAD = {"n_slots": 4, "n_steps": 1, "tensor_parallel": 2}
+TINY = ExploreSettings(trials=3, lns_steps=3, total_macs=4 * 256, inner_pop=6, inner_gen=2)
+
+
+def test_cost_model_is_monotone_and_documented_parts_add_up():
+    model = CostModel()
+    small, big = ChipletType("a", "os", 1024, 512.0), ChipletType("b", "os", 1024, 4096.0)
+    assert model.chiplet_area_mm2(big) > model.chiplet_area_mm2(small)
+    assert model.die_yield(10) > model.die_yield(100) > 0
+    assert model.die_cost_usd(100) > 10 * model.die_cost_usd(10) / 10
+    parts = model.breakdown(load_hardware("he-36"))
+    assert parts["total_usd"] == pytest.approx(parts["compute_dies_usd"] + parts["io_die_usd"]
+                                               + parts["substrate_usd"] + parts["assembly_loss_usd"])
+
+
+def test_objective_runs_on_a_fixed_trial(tiny_model):
+    trial = optuna.trial.FixedTrial({"chiplets": 4, "dataflow": "ws", "buffer_KiB": 512, "nop_GBps": 64,
+                                     "dram_GBps": 64, "micro_batches": 2})
+    value = hardware_objective(trial, tiny_model, "orca", LENGTHS, TINY, WORKLOAD, load_hardware("he-36"))
+    assert np.isfinite(value)
+
+
+def test_neighbours_keep_the_compute_budget_and_round_trip():
+    hw = load_hardware("he-36")
+    rng = np.random.default_rng(0)
+    for op in ("type_change", "buffer_adjust", "compute_adjust"):
+        for _ in range(5):
+            hw = neighbour(hw, op, rng)
+    assert hw.total_macs == 36 * 1024
+    back = hardware_from_saved(json.loads(json.dumps(hardware_to_dict(hw))))
+    assert back.chiplet_type == hw.chiplet_type and back.types == hw.types
+
+
+def test_explore_resumes(tmp_path, tiny_model):
+    he = load_hardware("he-36")
+    first = explore(tiny_model, "orca", LENGTHS, he, ExploreSettings(**{**TINY.__dict__, "trials": 2,
+                                                                         "lns_steps": 2}), tmp_path, WORKLOAD)
+    assert first["heterogeneous_best"]["cost"] <= first["homogeneous_best"]["cost"]
+    again = explore(tiny_model, "orca", LENGTHS, he, TINY, tmp_path, WORKLOAD)
+    study = optuna.load_study(study_name="homogeneous", storage=f"sqlite:///{tmp_path / 'explore.db'}")
+    assert len(study.trials) == 3
+    state = json.loads((tmp_path / "lns_state.json").read_text())
+    assert state["step"] == 3 and len(state["rows"]) == 3
+    assert (tmp_path / "best_hardware.yaml").exists() and again["improvement"] >= 0
+    assert load_hardware(tmp_path / "best_hardware.yaml").total_macs == 4 * 256
