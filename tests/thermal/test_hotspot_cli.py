@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from reference_data import HOTSPOT_REFERENCE, require_shared
 
-from ailfm.thermal.formats import read_grid_steady, read_steady, read_ttrace
+from ailfm.thermal.formats import read_grid_steady, read_grid_transient, read_steady, read_ttrace
 from ailfm.thermal.hotspot_cli import PRINT_STATE_ENV, UsageError, main, parse_command_line
 
 STEADY_TOLERANCE_K = 0.05
@@ -198,3 +198,37 @@ def test_missing_power_trace_flag_and_usage(tmp_path, monkeypatch, capsys):
     assert main(["-f", "ev6.flp", "-p"]) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("Usage: ailfm-hotspot") and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("overrides", [
+    ["-grid_rows", "16", "-grid_cols", "16"],
+    ["-grid_rows", "16", "-grid_cols", "32", "-grid_map_mode", "center", "-r_convec", "0.3", "-ambient", "310"],
+])
+def test_every_output_file_matches_the_hotspot_binary(overrides, tmp_path, monkeypatch, capsys):
+    """Steady, grid steady, ttrace and grid transient files of other grids and parameters, against HotSpot itself."""
+    hotspot = shutil.which(os.environ.get("HOTSPOT", "hotspot"))
+    if hotspot is None:
+        pytest.skip("no HotSpot binary ($HOTSPOT or hotspot on PATH)")
+    work = _copy_case("ev6_grid", tmp_path)
+    monkeypatch.chdir(work)
+    _truncate_ptrace(work / "gcc.ptrace", 3)
+    base = ["-c", "example.config", "-f", "ev6.flp", "-p", "gcc.ptrace", "-materials_file", "example.materials",
+            "-model_type", "grid", *overrides]
+    outputs = ["-o", "{}.ttrace", "-steady_file", "{}.steady", "-grid_steady_file", "{}.gsteady",
+               "-grid_transient_file", "{}.gtrace"]
+    subprocess.run([hotspot, *base, *(o.format("hs") for o in outputs)], cwd=work, capture_output=True, timeout=120,
+                   check=True)
+    assert main([*base, *(o.format("ours") for o in outputs)]) == 0, capsys.readouterr().err
+    ours, theirs = read_steady(work / "ours.steady"), read_steady(work / "hs.steady")
+    assert list(ours) == list(theirs) and max(abs(ours[n] - theirs[n]) for n in ours) <= STEADY_TOLERANCE_K
+    for got, expected in zip(read_grid_steady(work / "ours.gsteady"), read_grid_steady(work / "hs.gsteady"),
+                             strict=True):
+        assert np.max(np.abs(got - expected)) <= STEADY_TOLERANCE_K
+    got_trace, expected_trace = read_ttrace(work / "ours.ttrace"), read_ttrace(work / "hs.ttrace")
+    assert got_trace.names == expected_trace.names
+    assert np.max(np.abs(got_trace.temperatures_K - expected_trace.temperatures_K)) <= TRANSIENT_TOLERANCE_K
+    got_grid, expected_grid = read_grid_transient(work / "ours.gtrace"), read_grid_transient(work / "hs.gtrace")
+    assert [t for t, _ in got_grid] == [t for t, _ in expected_grid]
+    for (_, got_layers), (_, expected_layers) in zip(got_grid, expected_grid, strict=True):
+        for got, expected in zip(got_layers, expected_layers, strict=True):
+            assert np.max(np.abs(got - expected)) <= TRANSIENT_TOLERANCE_K
