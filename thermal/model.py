@@ -121,11 +121,11 @@ class CircuitThermalModel(ThermalModel):
         self._convected, self._convected_solver = self.circuit, self.solver
 
     def _clip(self, theta: np.ndarray, init: Mapping[str, float]) -> np.ndarray:
-        """HotSpot's DTM start: if the hottest block of the init file is above the threshold, scale all rises down."""
-        blocks = [init[name] for name in self.output_names if name in init]
-        if not blocks:
-            blocks = [init[name] for name in self.circuit.node_names[:len(self.output_names)]]
-        hottest_K = max(0.0, *blocks)
+        """HotSpot's DTM start: if the hottest block of the init file's first layer is above the threshold, scale
+        all rises down. The first layer is the silicon (block model, 2D grid: the output names) or, in a 3D stack,
+        the ``layer_0_*`` nodes."""
+        first_layer = [name for name in self.circuit.node_names if name.startswith("layer_0_")] or self.output_names
+        hottest_K = max(0.0, *(init[name] for name in first_layer))
         if hottest_K > self.thermal_threshold_K:
             theta = theta * ((self.thermal_threshold_K - self.ambient_K) / (hottest_K - self.ambient_K))
         return theta

@@ -163,3 +163,31 @@ def test_bad_builds_are_config_errors():
         build_thermal_model(replace(config, s_spreader=0.005), floorplan=FLOORPLAN)
     with pytest.raises(ConfigError, match="material_chip"):
         build_thermal_model(replace(config, material_chip="unobtainium"), floorplan=FLOORPLAN)
+
+
+def test_dtm_clip_of_a_stack_looks_at_its_first_layer_only():
+    """HotSpot's grid read_temp clips on layer 0 (``layer_0_*`` in a 3D init file), not on hotter layers."""
+    import scipy.sparse as sp
+
+    from ailfm.thermal.network import RCNetwork, ThermalCircuit
+
+    class TwoLayers(ThermalCircuit):
+        power_names = output_names = ("a",)
+        node_names = ("layer_0_a", "layer_1_a")
+        network = RCNetwork(sp.csr_matrix(np.array([[2.0, -1.0], [-1.0, 1.0]])), np.ones(2), np.array([1.0, 0.0]),
+                            sp.csr_matrix(np.array([[0.0], [1.0]])))
+
+        def outputs(self, theta):
+            return theta[..., 1:]
+
+        def named_nodes(self, theta):
+            return theta
+
+        def theta_from_named(self, rise_by_name):
+            return np.array([rise_by_name[name] for name in self.node_names])
+
+    init = {"layer_0_a": 360.0, "layer_1_a": 400.0}
+    model = CircuitThermalModel(TwoLayers(), "eigen", ambient_K=300.0, init=init, thermal_threshold_K=330.0)
+    assert model.node_temperatures() == pytest.approx({"layer_0_a": 330.0, "layer_1_a": 350.0})
+    unclipped = CircuitThermalModel(TwoLayers(), "eigen", ambient_K=300.0, init=init, thermal_threshold_K=370.0)
+    assert unclipped.node_temperatures() == pytest.approx(init)
