@@ -81,3 +81,28 @@ def test_package_model_replaces_r_convec(tmp_path):
     default = build_block_circuit(config.with_flags({"package_config_file": "(null)"}), FLOORPLAN)
     assert default.stack.r_convec == pytest.approx(
         forced_convection_resistance_K_per_W(PackageConfig(), config.s_sink, config.k_sink))
+
+
+def test_natural_convection_steady_state_is_a_fixed_point(tmp_path):
+    """The steady state is consistent with the r_convec its own sink temperature implies (to HotSpot's 0.01 K/W)."""
+    import numpy as np
+
+    from ailfm.thermal.model import build_thermal_model
+    from ailfm.thermal.solvers.eigen import EigenSolver
+
+    path = tmp_path / "natural.config"
+    path.write_text("-natural_convec 1\n")
+    config = HotSpotConfig().with_flags({"package_model_used": "1", "package_config_file": str(path)})
+    model = build_thermal_model(config, floorplan=FLOORPLAN)
+    power_W = np.array([30.0])
+    nodes = model.steady_node_temperatures(power_W)
+    theta = np.array(list(nodes.values())) - model.ambient_K
+    sink_K = model.ambient_K + model.circuit.mean_sink_rise(theta) + 0.01
+    r_implied = natural_convection_resistance_K_per_W(PackageConfig(natural_convec=1), config.s_sink,
+                                                      config.ambient, sink_K)
+    circuit = model.circuit.with_r_convec(r_implied)
+    again = EigenSolver(circuit.network).steady(circuit.network.power_to_node @ power_W)
+    # A change of r_convec by < 0.01 K/W moves the die by < 0.01 K/W x 30 W.
+    assert abs(again[0] - theta[0]) < 0.3
+    cold = model.circuit.stack.r_convec  # built at ambient + 0.01 K: still air barely convects
+    assert r_implied < cold
