@@ -17,7 +17,8 @@ import pytest
 from reference_data import HOTSPOT_REFERENCE, require_shared
 
 from ailfm.errors import ConfigError, ToolError
-from ailfm.thermal.formats import read_ptrace, read_steady, read_ttrace
+from ailfm.thermal.floorplan_gen import ChipStack, write_stack
+from ailfm.thermal.formats import read_lcf, read_ptrace, read_steady, read_ttrace
 from ailfm.thermal.hotspot_backend import HOTSPOT_ENV, HotSpotBackend, find_hotspot, parse_node_dump
 from ailfm.thermal.hotspot_cli import PRINT_STATE_ENV, read_model_inputs, resolve_config
 from ailfm.thermal.model import build_thermal_model
@@ -180,3 +181,20 @@ def test_init_file_carry_over_with_a_state_printing_binary(tmp_path, monkeypatch
     with pytest.raises(ToolError, match="no final node state"):
         backend.step(power[2], SAMPLING_INTERVAL_S)
     assert os.environ.get(PRINT_STATE_ENV) is None
+
+
+def test_backend_on_a_3d_stack_agrees_with_the_builtin_model(tmp_path):
+    """An LCF stack (steady-file names ``layer_<n>_<unit>``) at 8 x 8 cells: steady state and two 1 ms steps."""
+    _real_hotspot()
+    chip = ChipStack(tile_layers=2, tile_rows=2, tile_cols=2)
+    lcf = write_stack(chip, tmp_path)
+    flags = {"model_type": "grid", "grid_rows": "8", "grid_cols": "8", "grid_layer_file": lcf.name}
+    backend = HotSpotBackend(flags, cwd=tmp_path)
+    config, _ = resolve_config(flags, cwd=tmp_path)
+    builtin = build_thermal_model(config, layers=read_lcf(lcf))
+    assert backend.power_names == builtin.power_names == chip.power_names()
+    power = np.random.default_rng(7).uniform(0.05, 3.0, size=(2, len(chip.power_names())))
+    assert np.max(np.abs(backend.steady(power[0]) - builtin.steady(power[0]))) <= 0.05
+    assert list(backend.node_temperatures())[0].startswith("layer_0_")
+    for row in power:
+        assert np.max(np.abs(backend.step(row, 1e-3) - builtin.step(row, 1e-3))) <= TOLERANCE_K
