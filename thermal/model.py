@@ -158,6 +158,16 @@ class CircuitThermalModel(ThermalModel):
         values = self.circuit.named_nodes(theta) + self.ambient_K
         return dict(zip(self.circuit.node_names, values.tolist(), strict=True))
 
+    def steady_rises(self, power_W: np.ndarray) -> np.ndarray:
+        """Steady rises over ambient (K) of every circuit node, in network order, with the leakage loop and
+        natural convection as configured; the state is unchanged."""
+        return self._steady_theta(self.check_power(power_W))
+
+    def steady_grid_maps(self, power_W: np.ndarray) -> dict[str, np.ndarray]:
+        """Steady per-layer temperature maps (K) of a grid model (spreader and sink included)."""
+        theta = self.steady_rises(power_W)
+        return {name: rise + self.ambient_K for name, rise in self.circuit.grid_maps(theta).items()}
+
     def _steady_theta(self, power: np.ndarray) -> np.ndarray:
         if self._natural is None:
             return self._steady_with_leakage(self.circuit, self.solver, power)

@@ -191,3 +191,26 @@ def test_dtm_clip_of_a_stack_looks_at_its_first_layer_only():
     assert model.node_temperatures() == pytest.approx({"layer_0_a": 330.0, "layer_1_a": 350.0})
     unclipped = CircuitThermalModel(TwoLayers(), "eigen", ambient_K=300.0, init=init, thermal_threshold_K=370.0)
     assert unclipped.node_temperatures() == pytest.approx(init)
+
+
+def test_steady_rises_include_the_leakage_loop():
+    plain, leaky = _model(), _model(leakage_used="1")
+    rises = leaky.steady_rises(POWER_W)
+    np.testing.assert_allclose(rises[:3] + leaky.ambient_K, leaky.steady(POWER_W))
+    assert np.all(rises > plain.steady_rises(POWER_W))
+    with pytest.raises(NotImplementedError):
+        plain.steady_grid_maps(POWER_W)  # a block model has no grid
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("ailfm.thermal.grid") is None,
+                    reason="ailfm.thermal.grid does not exist yet")
+def test_grid_models_pass_their_maps_through():
+    config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": "8", "grid_cols": "8"})
+    model = build_thermal_model(config, floorplan=FLOORPLAN)
+    assert model.has_grid_maps()
+    maps = model.steady_grid_maps(POWER_W)
+    assert all(m.shape == (8, 8) for m in maps.values())
+    # Block temperatures are read from the cells (centre cell by default): no block is hotter than the hottest cell.
+    assert max(m.max() for m in maps.values()) >= model.steady(POWER_W).max() - 1e-9
+    model.step(POWER_W, 0.01)
+    assert all(np.all(m >= model.ambient_K) for m in model.grid_maps().values())
