@@ -5,19 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.power import PowerModel
-from ailfm.plugins.system import load_system
-
-
-@pytest.fixture(scope="module")
-def system():
-    return load_system()
-
-
-@pytest.fixture(scope="module")
-def nuca(system):
-    return NucaModel.build(system)
 
 
 def test_central_cores_of_middle_layers_are_fastest(system, nuca):

@@ -1,0 +1,127 @@
+"""The thermal model of a system: the exact grid model of its 3D stack, or the fast reduced-order model of it.
+
+The stack comes from the thermal subsystem's floorplan generator (``ailfm.thermal.floorplan_gen``): one silicon layer
+of tiles (core + LLC banks) per die, a TIM/bond layer after each, layer 0 farthest from the heat sink, HotSpot's
+default package (spreader, sink, convection) above the top layer. ``ChipThermal`` ties the model's power and
+temperature columns to cores and banks, and spreads router power over its tile's core block.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ailfm.errors import ConfigError
+from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
+from ailfm.thermal.base import ThermalModel
+
+THERMAL_KINDS = ("fast", "grid")
+
+
+def chip_stack(system: SystemDescription):
+    """The floorplan generator's description of a system's stack."""
+    from ailfm.thermal.floorplan_gen import ChipStack
+
+    g, stack = system.geometry, system.thermal.stack
+    return ChipStack(
+        name=system.name, tile_layers=g.layers, tile_rows=g.tiles_y, tile_cols=g.tiles_x,
+        tile_width_m=g.tile_width_mm * 1e-3, tile_height_m=g.tile_height_mm * 1e-3,
+        core_fraction=g.core_height_fraction, banks_per_tile=system.llc.banks_per_tile,
+        silicon_thickness_m=stack.silicon_thickness_um * 1e-6,
+        top_silicon_thickness_m=stack.top_silicon_thickness_um * 1e-6,
+        silicon_specific_heat_J_per_m3K=stack.silicon_heat_capacity_J_per_m3K,
+        silicon_resistivity_mK_per_W=stack.silicon_resistivity_mK_per_W, tim_layers=True,
+        tim_thickness_m=stack.tim_thickness_um * 1e-6, tim_specific_heat_J_per_m3K=stack.tim_heat_capacity_J_per_m3K,
+        tim_resistivity_mK_per_W=stack.tim_resistivity_mK_per_W)
+
+
+def engine_power_patterns(system: SystemDescription, power_names: tuple[str, ...]) -> np.ndarray:
+    """The power maps the built-in engine produces: each core on its own, all LLC banks alike (static interleaving
+    spreads accesses evenly), as columns over ``power_names``."""
+    xyz = system.geometry.tile_coordinates()
+    cores = _columns(power_names, [f"L{z}_core_{x}_{y}" for x, y, z in xyz], "power")
+    banks = _columns(power_names, [f"L{z}_bank{k}_{x}_{y}" for x, y, z in xyz
+                                   for k in range(system.llc.banks_per_tile)], "power")
+    patterns = np.zeros((len(power_names), len(cores) + 1))
+    patterns[cores, np.arange(len(cores))] = 1.0
+    patterns[banks, -1] = 1.0
+    return patterns
+
+
+def grid_circuit(system: SystemDescription, cells: int | None = None):
+    """HotSpot's grid circuit of the stack (``cells x cells`` per layer), via the generator's .flp/.lcf files."""
+    from ailfm.thermal.floorplan_gen import write_stack
+    from ailfm.thermal.formats import HotSpotConfig, read_lcf
+    from ailfm.thermal.grid import build_grid_circuit
+
+    cells = cells or system.thermal.stack.grid_cells
+    config = HotSpotConfig().with_flags({
+        "model_type": "grid", "grid_rows": str(cells), "grid_cols": str(cells),
+        "ambient": str(system.thermal.ambient_K), "init_temp": str(system.thermal.ambient_K)}, source=system.path)
+    with tempfile.TemporaryDirectory(prefix="ailfm-stack-") as folder:
+        lcf = write_stack(chip_stack(system), Path(folder))
+        return build_grid_circuit(config, layers=read_lcf(lcf))
+
+
+def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int | None = None,
+                  moments: int = 2, solver: str = "auto") -> ThermalModel:
+    """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient."""
+    if kind not in THERMAL_KINDS:
+        raise ConfigError("thermal", f"unknown thermal model {kind!r}; known: {', '.join(THERMAL_KINDS)}")
+    circuit = grid_circuit(system, cells)
+    ambient_K = system.thermal.ambient_K
+    if kind == "fast":
+        return ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
+                                        input_patterns=engine_power_patterns(system, circuit.power_names))
+    from ailfm.thermal.model import CircuitThermalModel
+
+    return CircuitThermalModel(circuit, solver, ambient_K=ambient_K, init=ambient_K)
+
+
+@dataclass(frozen=True, eq=False)
+class ChipThermal:
+    """Where cores and banks sit in a thermal model's power and temperature vectors."""
+
+    model: ThermalModel
+    core_power_column: np.ndarray  # (n_cores,)
+    bank_power_column: np.ndarray  # (n_banks,), bank b = tile * banks_per_tile + k
+    core_output: np.ndarray  # (n_cores,)
+    bank_output: np.ndarray  # (n_banks,)
+
+    @classmethod
+    def of(cls, system: SystemDescription, model: ThermalModel) -> ChipThermal:
+        xyz = system.geometry.tile_coordinates()
+        cores = [f"L{z}_core_{x}_{y}" for x, y, z in xyz]
+        banks = [f"L{z}_bank{k}_{x}_{y}" for x, y, z in xyz for k in range(system.llc.banks_per_tile)]
+        return cls(model, _columns(model.power_names, cores, "power"), _columns(model.power_names, banks, "power"),
+                   _columns(model.output_names, cores, "output"), _columns(model.output_names, banks, "output"))
+
+    def power_vector(self, core_W: np.ndarray, bank_W: np.ndarray, router_W: np.ndarray) -> np.ndarray:
+        """The model's power input; a tile's router heats its core block (the floorplan has no router block)."""
+        power = np.zeros(len(self.model.power_names))
+        power[self.core_power_column] = core_W + router_W
+        power[self.bank_power_column] = bank_W
+        return power
+
+    def thermal_resistance_K_per_W(self) -> tuple[np.ndarray, np.ndarray]:
+        """Steady core temperature rise per watt: (core <- core, core <- bank), from steady solves of the model."""
+        gain = getattr(self.model, "steady_gain_K_per_W", None)
+        if gain is None:
+            n_power = len(self.model.power_names)
+            unit = np.eye(n_power)
+            gain = np.stack([self.model.steady(unit[j]) - self.model.ambient_K for j in range(n_power)], axis=1)
+        core_rows = gain[self.core_output]
+        return core_rows[:, self.core_power_column], core_rows[:, self.bank_power_column]
+
+
+def _columns(names: tuple[str, ...], wanted: list[str], what: str) -> np.ndarray:
+    index = {name: i for i, name in enumerate(names)}
+    missing = [name for name in wanted if name not in index]
+    if missing:
+        raise ConfigError("thermal", f"the thermal model has no {what} column for {missing[0]} "
+                                     f"({len(missing)} missing); is it the system's stack?")
+    return np.array([index[name] for name in wanted])

@@ -1,0 +1,269 @@
+"""The co-simulation loop: observe -> governor -> actuate -> advance the workload -> power -> thermal -> DTM -> record.
+
+``CoSimulation`` composes four seams, each replaceable on its own: an ``Engine`` (built-in analytic or gem5), a
+``ThermalModel`` (exact grid or fast reduced-order), a ``Governor`` and the ``PowerModel``. DTM is the chip's own
+hardware loop, applied on top of every governor: a core at or above the trigger temperature runs at f_min until it
+cools below the release temperature; a core still above trigger + ``dtm_stop_margin_K`` after a throttled epoch is
+clock-gated (a thermal trip) until it falls back under that line. ``run`` returns data and prints nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ailfm.plugins.chip_thermal import ChipThermal
+from ailfm.plugins.engine.base import Engine, EpochActivity
+from ailfm.plugins.governors.base import Governor, GovernorContext, Observation
+from ailfm.plugins.nuca import NucaModel
+from ailfm.plugins.power import PowerModel
+from ailfm.plugins.system import SystemDescription
+from ailfm.thermal.base import ThermalModel
+
+SUMMARY_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
+                "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
+                "sim_speed_x_realtime")
+_STATE_RUNNING, _STATE_IDLE, _STATE_GATED = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Everything a run produced: per-epoch chip records, per-(epoch, core) arrays, requests, and the summary."""
+
+    system: str
+    governor: str
+    epoch_s: float
+    epochs: pd.DataFrame  # per epoch: time_s, chip_power_W, core_power_W, uncore_power_W, peak_temp_C, tokens
+    per_core: dict[str, np.ndarray]  # name -> (n_epochs, n_cores)
+    kernel_type_names: tuple[str, ...]
+    request_arrival_s: np.ndarray
+    request_finish_s: np.ndarray  # NaN where unfinished
+    summary: dict[str, float] = field(default_factory=dict)
+    completed: bool = False
+
+    def timeline(self) -> pd.DataFrame:
+        """One row per (epoch, core): thread, kernel, f, V, power, temperature, progress (instructions)."""
+        n_epochs, n_cores = self.per_core["temperature_K"].shape
+        kernel = self.per_core["kernel_type"].ravel()
+        names = np.array(self.kernel_type_names + ("idle",), dtype=object)
+        frame = pd.DataFrame({
+            "epoch": np.repeat(np.arange(n_epochs), n_cores).astype(np.int32),
+            "time_s": np.repeat(self.epochs["time_s"].to_numpy(), n_cores),
+            "core": np.tile(np.arange(n_cores), n_epochs).astype(np.int32),
+            "thread": self.per_core["thread"].ravel().astype(np.int32),
+            "kernel": pd.Categorical(names[np.where(kernel < 0, len(names) - 1, kernel)],
+                                     categories=list(names)),
+            "f_GHz": self.per_core["f_GHz"].ravel(),
+            "f_effective_GHz": self.per_core["f_effective_GHz"].ravel(),
+            "voltage_V": self.per_core["voltage_V"].ravel(),
+            "power_W": self.per_core["power_W"].ravel(),
+            "temperature_C": (self.per_core["temperature_K"] - 273.15).ravel(),
+            "instructions": self.per_core["instructions"].ravel(),
+            "dtm_throttled": self.per_core["dtm_throttled"].ravel(),
+        })
+        return frame
+
+
+class CoSimulation:
+    """One system, one engine, one thermal model, one governor; ``run`` advances them together epoch by epoch."""
+
+    def __init__(self, system: SystemDescription, engine: Engine, thermal: ThermalModel, governor: Governor, *,
+                 thread_instance: np.ndarray, kernel_type_names: tuple[str, ...],
+                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None):
+        self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
+        self.chip = ChipThermal.of(system, thermal)
+        self.power = PowerModel(system)
+        self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)
+        self.kernel_type_names = tuple(kernel_type_names)
+        self.request_arrival_s = np.asarray(request_arrival_s, dtype=float)
+        self.context = GovernorContext(system, self.nuca, self.power, engine.n_threads,
+                                       np.asarray(thread_instance), self.kernel_type_names,
+                                       self.chip.thermal_resistance_K_per_W)
+
+    @classmethod
+    def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,
+                     nuca: NucaModel | None = None) -> CoSimulation:
+        """The built-in engine over a ``Workload``."""
+        from ailfm.plugins.engine.builtin import BuiltinEngine
+
+        nuca = nuca or NucaModel.build(system)
+        return cls(system, BuiltinEngine(system, workload, nuca), thermal, governor,
+                   thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
+                   request_arrival_s=workload.request_arrival_s, nuca=nuca)
+
+    def run(self, duration_s: float | None = None, *, progress: bool = False) -> SimulationResult:
+        """Run until every request has finished or ``duration_s`` of simulated time has passed."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # the matrices are small: threads only add overhead
+            return self._run(duration_s, progress)
+
+    def _run(self, duration_s: float | None, progress: bool) -> SimulationResult:
+        system, engine, thermal, chip = self.system, self.engine, self.thermal, self.chip
+        dvfs, th = system.dvfs, system.thermal
+        n_cores, n_threads = system.n_cores, engine.n_threads
+        dt = th.epoch_s
+        max_epochs = int(np.ceil(duration_s / dt - 1e-9)) if duration_s else None
+        engine.reset()
+        thermal.reset(th.ambient_K)
+        self.governor.setup(self.context)
+        temperature = chip_core_temperatures(thermal, chip)
+        placement = _checked_placement(self.governor.initial_placement(temperature.copy()), n_threads, n_cores)
+        f_request = np.full(n_cores, dvfs.f_max_GHz)
+        throttled = np.zeros(n_cores, dtype=bool)
+        gated = np.zeros(n_cores, dtype=bool)
+        trigger_K, release_K = th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15
+        stop_K = trigger_K + th.dtm_stop_margin_K
+        obs = self._observation(0, 0.0, temperature, np.zeros(n_cores), f_request, f_request, throttled,
+                                placement, None, 0.0)
+        records: dict[str, list] = {k: [] for k in ("thread", "kernel_type", "f_GHz", "f_effective_GHz",
+                                                    "voltage_V", "power_W", "temperature_K", "instructions",
+                                                    "dtm_throttled")}
+        chip_rows = []
+        finish = np.full(len(self.request_arrival_s), np.nan)
+        decision_s, dtm_events, epoch = [], 0, 0
+        bar = _progress_bar(progress, max_epochs, f"{system.name} / {self.governor.name}")
+        wall_start = time.perf_counter()
+        while True:
+            start = time.perf_counter()
+            decision = self.governor.decide(obs)
+            decision_s.append(time.perf_counter() - start)
+            f_request = dvfs.snap_GHz(decision.f_GHz)
+            if decision.thread_core is not None:
+                placement = _checked_placement(decision.thread_core, n_threads, n_cores)
+            f_effective = np.where(gated, 0.0, np.where(throttled, dvfs.f_min_GHz, f_request))
+            engine.actuate(f_effective, placement)
+            activity = engine.advance(dt)
+
+            state = np.where(gated, _STATE_GATED, np.where(activity.core_running, _STATE_RUNNING, _STATE_IDLE))
+            core = self.power.core_power(f_effective, activity.core_activity, temperature, state)
+            router_W = self.power.router_power_W(activity.router_flits, dt)
+            bank_W = self.power.bank_power_W(activity.bank_accesses, dt)
+            outputs = thermal.step(chip.power_vector(core.total_W, bank_W, router_W), dt)
+            temperature = outputs[chip.core_output]
+
+            sensed = temperature if th.dtm_scope == "core" else np.full(n_cores, temperature.max())
+            hot, still = sensed >= trigger_K, sensed >= release_K
+            new_throttled = hot | (throttled & still)
+            dtm_events += int((new_throttled & ~throttled).sum())
+            gated = throttled & (temperature > stop_K)
+            throttled = new_throttled
+
+            core_W = core.total_W + router_W
+            uncore_W = float(bank_W.sum())
+            _append(records, placement, engine, activity, f_request, f_effective, dvfs, core_W, temperature,
+                    throttled, n_cores)
+            chip_rows.append((engine.time_s, float(core_W.sum()) + uncore_W, float(core_W.sum()), uncore_W,
+                              float(outputs.max()) - 273.15, activity.tokens))
+            finish[activity.finished_requests] = activity.finish_times_s
+            epoch += 1
+            if bar is not None:
+                bar.update(1)
+            obs = self._observation(epoch, engine.time_s, temperature, core_W, f_request, f_effective, throttled,
+                                    placement, activity, uncore_W)
+            if engine.done or (max_epochs is not None and epoch >= max_epochs):
+                break
+        wall_s = time.perf_counter() - wall_start
+        if bar is not None:
+            bar.close()
+        epochs = pd.DataFrame(chip_rows, columns=["time_s", "chip_power_W", "core_power_W", "uncore_power_W",
+                                                  "peak_temp_C", "tokens"])
+        per_core = {k: np.array(v) for k, v in records.items()}
+        result = SimulationResult(system.name, self.governor.name, dt, epochs, per_core, self.kernel_type_names,
+                                  self.request_arrival_s, finish, completed=engine.done)
+        result.summary.update(summarise(result, th.t_max_C, dtm_events, engine.migrations, decision_s, wall_s))
+        return result
+
+    def _observation(self, epoch, time_s, temperature, core_W, f_request, f_effective, throttled, placement,
+                     activity: EpochActivity | None, uncore_W) -> Observation:
+        n_cores, n_threads = self.system.n_cores, self.engine.n_threads
+        if activity is None:
+            zeros_c, zeros_t = np.zeros(n_cores), np.zeros(n_threads)
+            return Observation(epoch, time_s, temperature, core_W, f_request, f_effective, zeros_c, zeros_c, zeros_c,
+                               throttled.copy(), placement.copy(), np.zeros(n_threads, dtype=int), zeros_t, zeros_t,
+                               zeros_t, uncore_W)
+        instructions = activity.thread_instructions
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_kilo = np.where(instructions > 0, 1000.0 / instructions, 0.0)
+            thread_ips = np.where(activity.thread_busy_s > 0, instructions / activity.thread_busy_s, 0.0)
+        return Observation(epoch, time_s, temperature, core_W, f_request, f_effective, activity.core_busy,
+                           activity.core_instructions / activity.dt_s, activity.core_activity, throttled.copy(),
+                           placement.copy(), activity.thread_kernel_type, thread_ips,
+                           activity.thread_llc_accesses * per_kilo, activity.thread_dram_misses * per_kilo, uncore_W)
+
+
+def chip_core_temperatures(thermal: ThermalModel, chip: ChipThermal) -> np.ndarray:
+    """Core temperatures of the model's current state (ambient for a freshly reset model without a readout)."""
+    try:
+        return thermal.temperatures()[chip.core_output]
+    except NotImplementedError:
+        return np.full(len(chip.core_output), thermal.ambient_K)
+
+
+def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
+    placement = np.asarray(placement, dtype=int)
+    if placement.shape != (n_threads,):
+        raise ValueError(f"governor placed {placement.shape} threads, expected ({n_threads},)")
+    placed = placement[placement >= 0]
+    if np.any(placement < -1) or np.any(placement >= n_cores) or len(np.unique(placed)) != len(placed):
+        raise ValueError("governor placement must map threads to distinct cores in [0, n_cores) or -1")
+    return placement
+
+
+def _append(records, placement, engine, activity, f_request, f_effective, dvfs, core_W, temperature, throttled,
+            n_cores) -> None:
+    thread_of_core = np.full(n_cores, -1)
+    placed = placement >= 0
+    thread_of_core[placement[placed]] = np.flatnonzero(placed)
+    kernel = np.full(n_cores, -1)
+    kernel[placement[placed]] = activity.thread_kernel_type[placed]
+    records["thread"].append(thread_of_core)
+    records["kernel_type"].append(kernel)
+    records["f_GHz"].append(f_request)
+    records["f_effective_GHz"].append(f_effective)
+    records["voltage_V"].append(np.where(f_effective > 0, dvfs.voltage_V(f_effective), 0.0))
+    records["power_W"].append(core_W)
+    records["temperature_K"].append(temperature)
+    records["instructions"].append(activity.core_instructions)
+    records["dtm_throttled"].append(throttled)
+
+
+def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],
+              wall_s: float) -> dict[str, float]:
+    """The summary.json metrics (keys ``SUMMARY_KEYS``)."""
+    epochs, dt = result.epochs, result.epoch_s
+    finished = ~np.isnan(result.request_finish_s)
+    simulated_s = float(epochs["time_s"].iloc[-1]) if len(epochs) else 0.0
+    makespan = float(np.nanmax(result.request_finish_s)) if result.completed and finished.any() else simulated_s
+    latency = result.request_finish_s[finished] - result.request_arrival_s[finished]
+    tokens = int(epochs["tokens"].sum())
+    energy = float(epochs["chip_power_W"].sum() * dt)
+    hot = result.per_core["temperature_K"].max(axis=1) - 273.15 > t_max_C
+    return {
+        "makespan_s": makespan,
+        "tokens_per_s": tokens / makespan if makespan > 0 else 0.0,
+        "request_latency_mean_s": float(latency.mean()) if len(latency) else float("nan"),
+        "request_latency_p99_s": float(np.percentile(latency, 99)) if len(latency) else float("nan"),
+        "peak_temp_c": float(epochs["peak_temp_C"].max()),
+        "time_above_tmax_s": float(hot.sum() * dt),
+        "dtm_events": int(dtm_events),
+        "energy_j": energy,
+        "edp": energy * makespan,
+        "migrations": int(migrations),
+        "governor_us_per_decision": float(np.median(decision_s) * 1e6) if decision_s else 0.0,
+        "sim_speed_x_realtime": simulated_s / wall_s if wall_s > 0 else float("inf"),
+        "tokens": tokens,
+        "requests_finished": int(finished.sum()),
+        "completed": bool(result.completed),
+    }
+
+
+def _progress_bar(enabled: bool, total: int | None, description: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="epoch", leave=False)

@@ -1,0 +1,255 @@
+"""The built-in analytic engine: interval-style progress of kernel sequences on a 3D S-NUCA many-core.
+
+A thread's time for its share of a kernel is
+
+    t = I * CPI_base / f  +  (A * L_llc + D * L_dram) / MLP
+
+with ``I`` instructions, ``A`` LLC accesses and ``D`` DRAM misses per thread, ``L_llc`` the core's S-NUCA latency
+(ns, NoC clock: it does not scale with the core's f) and ``L_dram`` the DRAM latency. So compute-bound kernels (GEMM)
+scale with f and memory-bound ones (GEMV in decode, attention over a long KV cache) barely do. A kernel ends when the
+slowest thread of its instance does (llama.cpp's barrier); threads that finish early spin at the barrier.
+
+Every epoch is simulated for all instances at once over a window of upcoming kernels, as (instance, kernel, thread)
+arrays: kernel end times are a cumulative sum of per-kernel maxima, gated by the arrival time of each kernel's
+request. Contention uses the previous epoch's traffic: M/D/1 waits on NoC links (``NucaModel``) and an asymptotic
+closed-queue bound on DRAM bandwidth (response time ``R >= MLP (B / mu - Z)`` with ``B`` busy threads, ``mu`` the
+line rate of all controllers and ``Z`` the non-DRAM time per miss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ailfm.plugins.engine.base import Engine, EpochActivity
+from ailfm.plugins.nuca import NucaModel
+from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.workload import Workload
+
+_MIN_WINDOW = 16
+
+
+class BuiltinEngine(Engine):
+    """Analytic engine over a ``Workload`` (see the module docstring for the model)."""
+
+    def __init__(self, system: SystemDescription, workload: Workload, nuca: NucaModel | None = None):
+        if workload.n_threads > system.n_cores:
+            raise ValueError(f"{workload.n_threads} threads do not fit on {system.n_cores} cores")
+        self.system = system
+        self.workload = workload
+        self.nuca = nuca or NucaModel.build(system)
+        self.n_threads = workload.n_threads
+        w = workload
+        self._instance_end = w.instance_start[1:].copy()
+        next_request = np.append(w.request[1:], -1)
+        last_of_instance = np.zeros(w.n_kernels, dtype=bool)
+        last_of_instance[np.maximum(self._instance_end - 1, 0)[np.diff(w.instance_start) > 0]] = True
+        self._request_ends = (next_request != w.request) | last_of_instance
+        self._work_cycles = w.instructions * w.base_cpi
+        self._mlp = system.core.memory_level_parallelism
+        self._line_rate = system.memory.bandwidth_Bps / system.llc.line_bytes
+        self.reset()
+
+    # -- state -----------------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        w = self.workload
+        self._time_s = 0.0
+        self._kernel = w.instance_start[:-1].copy()
+        self._remaining = np.ones((w.n_instances, w.threads_per_instance))
+        self._penalty_s = np.zeros((w.n_instances, w.threads_per_instance))
+        self._thread_core = np.full(self.n_threads, -1)
+        self._f_GHz = np.zeros(self.system.n_cores)
+        self._window = _MIN_WINDOW
+        self._llc_latency_ns = self.nuca.mean_latency_ns.copy()
+        self._dram_latency_ns = self.nuca.memory_latency_ns
+        self._migrations = 0
+
+    @property
+    def done(self) -> bool:
+        return bool(np.all(self._kernel >= self._instance_end))
+
+    @property
+    def time_s(self) -> float:
+        return self._time_s
+
+    @property
+    def thread_core(self) -> np.ndarray:
+        return self._thread_core.copy()
+
+    @property
+    def migrations(self) -> int:
+        return self._migrations
+
+    def current_kernel_type(self) -> np.ndarray:
+        """Per thread, the type of the kernel its instance is in (-1 when the instance has finished)."""
+        running = self._kernel < self._instance_end
+        types = np.where(running, self.workload.kernel_type[np.minimum(self._kernel, self.workload.n_kernels - 1)], -1)
+        return np.repeat(types, self.workload.threads_per_instance)
+
+    # -- actuation -------------------------------------------------------------------------------------------------
+    def actuate(self, f_GHz: np.ndarray, thread_core: np.ndarray) -> None:
+        f_GHz = np.asarray(f_GHz, dtype=float)
+        thread_core = np.asarray(thread_core, dtype=int)
+        n_cores = self.system.n_cores
+        if f_GHz.shape != (n_cores,) or np.any(f_GHz < 0) or not np.all(np.isfinite(f_GHz)):
+            raise ValueError(f"f_GHz must be {n_cores} finite non-negative values")
+        if thread_core.shape != (self.n_threads,) or np.any(thread_core >= n_cores) or np.any(thread_core < -1):
+            raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
+        placed = thread_core[thread_core >= 0]
+        if len(np.unique(placed)) != len(placed):
+            raise ValueError("two threads placed on one core")
+        penalty = self._penalty_s.reshape(-1)  # a view: writes go to the state
+        moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
+        penalty[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
+        self._migrations += int(moved.sum())
+        retuned = (thread_core >= 0) & ~moved & (f_GHz[np.maximum(thread_core, 0)] != self._f_GHz[
+            np.maximum(thread_core, 0)]) & (self._f_GHz[np.maximum(thread_core, 0)] > 0)
+        penalty[retuned] += self.system.dvfs.transition_latency_s
+        self._thread_core = thread_core.copy()
+        self._f_GHz = f_GHz.copy()
+
+    def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
+        """Reschedule cost plus the cold-cache refill of a moved thread's working set (at most its private caches)."""
+        system, w = self.system, self.workload
+        kernel = np.minimum(self._kernel[w.thread_instance[threads]], w.n_kernels - 1)
+        refill_bytes = np.minimum(w.working_set_bytes[kernel], system.core.private_working_set_bytes)
+        if system.migration.refill_from == "dram":
+            per_core_Bps = system.memory.bandwidth_Bps / system.n_cores  # the refill competes with every core
+            refill_s = self._dram_latency_ns * 1e-9 + refill_bytes / per_core_Bps
+        else:
+            lines = refill_bytes / system.llc.line_bytes
+            refill_s = lines * self._llc_latency_ns[to_core] * 1e-9 / self._mlp
+        return system.migration.reschedule_cost_s + refill_s
+
+    # -- progress --------------------------------------------------------------------------------------------------
+    def advance(self, dt_s: float) -> EpochActivity:
+        w = self.workload
+        n_inst, n_thr = w.n_instances, w.threads_per_instance
+        self._kernel_at_start = self._kernel.copy()
+        core = self._thread_core.reshape(n_inst, n_thr)
+        placed = core >= 0
+        f_thread = np.where(placed, self._f_GHz[np.maximum(core, 0)], 0.0)
+        gated = f_thread <= 0  # clock-gated or not placed: no progress
+        inv_f_s = np.divide(1e-9, f_thread, out=np.full_like(f_thread, np.inf), where=~gated)
+        llc_s = self._llc_latency_ns[np.maximum(core, 0)] * 1e-9 / self._mlp
+        llc_s = np.where(gated, np.inf, llc_s)
+        dram_s = np.where(gated, np.inf, self._dram_latency_ns * 1e-9 / self._mlp)
+
+        while True:  # widen the kernel window until it covers the epoch
+            window = self._window
+            index = self._kernel[:, None] + np.arange(window)
+            valid = index < self._instance_end[:, None]
+            idx = np.minimum(index, w.n_kernels - 1)
+            work = (np.arange(n_thr)[None, None, :] < w.active_threads[idx][:, :, None]).astype(float)
+            work[:, 0, :] = np.minimum(work[:, 0, :], self._remaining)
+            with np.errstate(invalid="ignore"):
+                comp = _scaled(work, self._work_cycles[idx][:, :, None] * inv_f_s[:, None, :])
+                stall = _scaled(work, w.llc_accesses[idx][:, :, None] * llc_s[:, None, :]
+                                + w.dram_misses[idx][:, :, None] * dram_s[:, None, :])
+            active = comp + stall
+            active[:, 0, :] += self._penalty_s
+            duration = np.where(valid, active.max(axis=2), np.inf)
+            ready = np.where(valid, w.ready_s[idx] - self._time_s, -np.inf)
+            cum = np.cumsum(duration, axis=1)
+            before = np.concatenate([np.zeros((n_inst, 1)), cum[:, :-1]], axis=1)
+            with np.errstate(invalid="ignore"):
+                end = cum + np.maximum(np.maximum.accumulate(ready - before, axis=1), 0.0)
+            n_done = (end <= dt_s).sum(axis=1)
+            if not np.any((n_done == window) & valid[:, -1]):
+                break
+            self._window = window * 4
+        self._window = max(_MIN_WINDOW, int(n_done.max()) * 2)
+
+        done = (np.arange(window)[None, :] < n_done[:, None])[:, :, None]
+        penalty_paid = np.where(n_done[:, None] > 0, self._penalty_s, 0.0)
+        comp_s = np.where(done, comp, 0.0).sum(axis=1)
+        stall_s = np.where(done, stall, 0.0).sum(axis=1) + penalty_paid
+        with np.errstate(invalid="ignore"):  # inf - inf of a gated thread, masked by ``done``
+            spin_s = np.where(done, duration[:, :, None] - active, 0.0).sum(axis=1)
+        share = np.where(done, work, 0.0)  # fraction of each kernel's per-thread work done
+        weighted_comp = np.where(done, comp * w.activity[idx][:, :, None], 0.0).sum(axis=1)
+
+        # the kernel each unfinished instance is in at the end of the epoch
+        rows = np.arange(n_inst)
+        p = np.minimum(n_done, window - 1)
+        partial = (n_done < window) & valid[rows, p]
+        start = np.maximum(np.where(p > 0, end[rows, np.maximum(p - 1, 0)], 0.0), ready[rows, p])
+        elapsed = np.where(partial, np.clip(dt_s - start, 0.0, dt_s), 0.0)[:, None]
+        penalty = np.where((p == 0)[:, None], self._penalty_s, 0.0)
+        in_penalty = np.minimum(elapsed, penalty)
+        work_p, comp_p, stall_p = work[rows, p], comp[rows, p], stall[rows, p]
+        full_p = comp_p + stall_p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(full_p > 0, (elapsed - in_penalty) / full_p * work_p, work_p)
+        frac = np.where(partial[:, None] & np.isfinite(full_p), np.clip(frac, 0.0, work_p), 0.0)
+        part = np.divide(frac, work_p, out=np.zeros_like(frac), where=work_p > 0)  # share of this thread's time
+        comp_s += _scaled(part, comp_p)
+        stall_s += in_penalty + _scaled(part, stall_p)
+        spin_s += np.where(partial[:, None] & np.isfinite(full_p), elapsed - in_penalty - _scaled(part, full_p), 0.0)
+        weighted_comp += _scaled(part, comp_p) * w.activity[idx[rows, p]][:, None]
+        share[rows, p] += frac
+        instructions = (share * w.instructions[idx][:, :, None]).sum(axis=1)
+        llc_acc = (share * w.llc_accesses[idx][:, :, None]).sum(axis=1)
+        dram_miss = (share * w.dram_misses[idx][:, :, None]).sum(axis=1)
+
+        self._remaining = np.where(partial[:, None], work_p - frac, 0.0)
+        self._penalty_s = np.where(partial[:, None], penalty - in_penalty, 0.0)
+
+        finished = idx[done[:, :, 0]]
+        finish_s = end[done[:, :, 0]] + self._time_s
+        tokens = w.tokens[finished].astype(int)
+        request_done = self._request_ends[finished]
+        self._kernel = self._kernel + n_done
+        self._time_s += dt_s
+        for values in (comp_s, stall_s, spin_s, weighted_comp):
+            values[gated] = 0.0
+        activity = self._epoch_activity(core, comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc,
+                                        dram_miss, dt_s)
+        self._update_contention(activity, comp_s, stall_s, dt_s)
+        return EpochActivity(**activity, tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
+                             finished_requests=w.request[finished[request_done]],
+                             finish_times_s=finish_s[request_done])
+
+    def _epoch_activity(self, core, comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss,
+                        dt_s) -> dict:
+        p = self.system.power
+        n_cores = self.system.n_cores
+        placed = core >= 0
+        flat_core = core[placed]
+
+        def per_core(values):
+            return np.bincount(flat_core, weights=values[placed], minlength=n_cores)
+
+        switching = weighted_comp + p.stall_activity * stall_s + p.barrier_activity * spin_s
+        running = np.zeros(n_cores, dtype=bool)
+        running[core[placed & (self._kernel_at_start < self._instance_end)[:, None]]] = True
+        core_llc = per_core(llc_acc)
+        n_banks = self.system.n_banks
+        return dict(
+            dt_s=dt_s, core_activity=np.minimum(per_core(switching) / dt_s, 1.0),
+            core_busy=np.minimum(per_core(comp_s + stall_s + spin_s) / dt_s, 1.0), core_running=running,
+            core_instructions=per_core(instructions), core_llc_accesses=core_llc,
+            core_dram_misses=per_core(dram_miss), bank_accesses=np.full(n_banks, core_llc.sum() / n_banks),
+            router_flits=self.nuca.router_flits(core_llc), thread_instructions=instructions.ravel(),
+            thread_llc_accesses=llc_acc.ravel(), thread_dram_misses=dram_miss.ravel(),
+            thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=self.current_kernel_type(),
+            memory_latency_ns=self._dram_latency_ns, llc_latency_ns=self._llc_latency_ns.copy())
+
+    def _update_contention(self, activity: dict, comp_s, stall_s, dt_s) -> None:
+        """Next epoch's LLC (NoC M/D/1) and DRAM (closed-queue bound) latencies from this epoch's traffic."""
+        self._llc_latency_ns = self.nuca.latency_ns(activity["core_llc_accesses"] / dt_s)
+        misses = activity["core_dram_misses"].sum()
+        base_ns = self.nuca.memory_latency_ns
+        if misses <= 0:
+            self._dram_latency_ns = base_ns
+            return
+        busy_s = (comp_s + stall_s).sum()
+        dram_stall_s = misses * self._dram_latency_ns * 1e-9 / self._mlp
+        other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
+        bound_s = self._mlp * (busy_s / dt_s / self._line_rate - other_per_miss_s)
+        self._dram_latency_ns = max(base_ns, bound_s * 1e9)
+
+
+def _scaled(weight: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """``weight * time_s`` with 0 wherever the weight is 0 (an infinite time of no work is no time)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(weight > 0, weight * time_s, 0.0)

@@ -1,0 +1,39 @@
+"""Governors as plugins, selected by name.
+
+Built-in: performance, powersave, ondemand, conservative (Linux cpufreq), tsp, pcgov (power budgets), coldest-core,
+pcmig (migration). Other packages add governors through the ``ailfm.governors`` entry-point group (name -> a
+``Governor`` subclass).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from ailfm.errors import ConfigError
+from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
+from ailfm.plugins.governors.cpufreq import Conservative, Ondemand, Performance, Powersave
+from ailfm.plugins.governors.migration import ColdestCore, PcMig
+from ailfm.plugins.governors.tsp import PcGov, Tsp
+
+BUILTIN_GOVERNORS: dict[str, type[Governor]] = {
+    cls.name: cls for cls in (Performance, Powersave, Ondemand, Conservative, Tsp, PcGov, ColdestCore, PcMig)}
+
+
+def available_governors() -> dict[str, type[Governor]]:
+    """Built-in governors plus those registered under the ``ailfm.governors`` entry-point group."""
+    found = dict(BUILTIN_GOVERNORS)
+    for entry in entry_points(group="ailfm.governors"):
+        found.setdefault(entry.name, entry.load())
+    return found
+
+
+def make_governor(name: str, **params) -> Governor:
+    """A governor by name; an unknown name raises ConfigError listing the known ones."""
+    known = available_governors()
+    if name not in known:
+        raise ConfigError("governor", f"unknown governor {name!r}; known: {', '.join(sorted(known))}")
+    return known[name](**params)
+
+
+__all__ = ["Decision", "Governor", "GovernorContext", "Observation", "available_governors", "make_governor",
+           "BUILTIN_GOVERNORS"]

@@ -1,0 +1,110 @@
+"""The governor seam: each epoch a governor reads an ``Observation`` and returns a ``Decision``.
+
+A decision sets every core's requested V/f level and, optionally, a new thread -> core placement. The loop applies
+DTM on top (a throttled core runs at f_min whatever the governor asked), so every governor runs "with DTM".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+
+from ailfm.plugins.nuca import NucaModel
+from ailfm.plugins.power import PowerModel
+from ailfm.plugins.system import SystemDescription
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """What a governor sees at the start of an epoch (counters of the epoch just finished).
+
+    Per core (n_cores): ``temperature_K``, ``power_W`` (core + router), ``f_GHz`` (last request), ``f_effective_GHz``
+    (after DTM; 0 when clock-gated), ``utilisation`` (OS-visible load: issuing, stalled or spinning), ``ips``,
+    ``activity`` (switching activity), ``dtm_throttled``.
+    Per thread (n_threads): ``thread_core`` (-1 = not placed), ``thread_kernel_type`` (-1 = finished),
+    ``thread_ips``, ``thread_llc_apki``, ``thread_dram_mpki``.
+    """
+
+    epoch: int
+    time_s: float
+    temperature_K: np.ndarray
+    power_W: np.ndarray
+    f_GHz: np.ndarray
+    f_effective_GHz: np.ndarray
+    utilisation: np.ndarray
+    ips: np.ndarray
+    activity: np.ndarray
+    dtm_throttled: np.ndarray
+    thread_core: np.ndarray
+    thread_kernel_type: np.ndarray
+    thread_ips: np.ndarray
+    thread_llc_apki: np.ndarray
+    thread_dram_mpki: np.ndarray
+    uncore_power_W: float
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    """Requested frequency per core (snapped to the V/f grid by the loop) and, optionally, a new placement."""
+
+    f_GHz: np.ndarray
+    thread_core: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GovernorContext:
+    """What a governor may know about the machine before the run (static for the run)."""
+
+    system: SystemDescription
+    nuca: NucaModel
+    power: PowerModel
+    n_threads: int
+    thread_instance: np.ndarray
+    kernel_type_names: tuple[str, ...]
+    resistance: Callable[[], tuple[np.ndarray, np.ndarray]]  # steady (core <- core, core <- bank) K/W, lazily
+
+    @cached_property
+    def thermal_resistance_K_per_W(self) -> tuple[np.ndarray, np.ndarray]:
+        """Steady-state core temperature rise per watt (core <- core, core <- bank), from the thermal model."""
+        return self.resistance()
+
+    @property
+    def n_cores(self) -> int:
+        return self.system.n_cores
+
+    @property
+    def levels_GHz(self) -> np.ndarray:
+        return self.system.dvfs.levels_GHz
+
+
+class Governor(ABC):
+    """A DVFS and/or migration policy; ``decide`` is called once per epoch.
+
+    Subclasses set ``name`` (the registry key) and ``source`` (where the algorithm comes from), implement ``decide``
+    and may override ``initial_placement`` (default: HotSniper's ``mapFirstUnused``: thread i on core i).
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+
+    def setup(self, context: GovernorContext) -> None:
+        """Called once before the run; keep what you need from the context."""
+        self.context = context
+
+    def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
+        """Thread -> core map at time 0."""
+        return np.arange(self.context.n_threads)
+
+    @abstractmethod
+    def decide(self, obs: Observation) -> Decision:
+        """The decision for the coming epoch."""
+
+
+def first_unused(n_threads: int, order: np.ndarray) -> np.ndarray:
+    """Threads on the first ``n_threads`` cores of a preference order."""
+    return np.asarray(order[:n_threads], dtype=int).copy()

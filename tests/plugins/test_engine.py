@@ -1,0 +1,121 @@
+"""The built-in engine's performance model: frequency, memory-boundness, barriers, actuation costs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ailfm.plugins.engine.builtin import BuiltinEngine
+from ailfm.plugins.workload import synthetic_workload
+
+
+def _finish_time(system, workload, f_GHz, max_epochs=20000):
+    engine = BuiltinEngine(system, workload)
+    engine.actuate(np.full(system.n_cores, f_GHz), np.arange(workload.n_threads))
+    for _ in range(max_epochs):
+        activity = engine.advance(1e-4)
+        if engine.done:
+            return float(activity.finish_times_s.max())
+    raise AssertionError("did not finish")
+
+
+@pytest.mark.parametrize("first", ["gemm", "gemv"])
+def test_higher_frequency_never_slows_a_thread(system, gemm_like, gemv_like, first):
+    kernel = gemm_like if first == "gemm" else gemv_like
+    workload = synthetic_workload([kernel, gemv_like], repeat=20)
+    times = [_finish_time(system, workload, f) for f in system.dvfs.levels_GHz[::5]]
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(times, times[1:], strict=False))
+
+
+def test_progress_per_epoch_grows_with_frequency(system, gemm_like, gemv_like):
+    workload = synthetic_workload([gemm_like, gemv_like], repeat=200)
+    done = []
+    for f in system.dvfs.levels_GHz:
+        engine = BuiltinEngine(system, workload)
+        engine.actuate(np.full(system.n_cores, f), np.arange(workload.n_threads))
+        done.append(engine.advance(1e-3).thread_instructions)
+    assert np.all(np.diff(np.array(done), axis=0) >= -1e-6)
+
+
+def test_memory_bound_kernels_gain_less_from_frequency_than_gemm(system):
+    from ailfm.traces import load_kernel_profiles
+
+    profiles = {p.kernel.value if hasattr(p.kernel, "value") else str(p.kernel): p
+                for p in load_kernel_profiles().values()}
+
+    def kernel(name):
+        p = profiles[name]
+        return {"instructions": 1e6, "llc_accesses": 1e3 * p.llc_apki, "dram_misses": 1e3 * p.dram_mpki_warm,
+                "base_cpi": p.base_cpi, "activity": p.activity, "kernel_type": name}
+
+    speedup = {}
+    for name in ("gemm", "gemv"):
+        workload = synthetic_workload([kernel(name)], repeat=5)
+        speedup[name] = _finish_time(system, workload, 1.0) / _finish_time(system, workload, 4.0)
+    assert 1.0 < speedup["gemv"] < speedup["gemm"] <= 4.0
+
+
+def test_a_kernel_ends_when_its_slowest_thread_does(system, gemm_like):
+    workload = synthetic_workload([gemm_like], instances=1, repeat=50)
+    fast = _finish_time(system, workload, 4.0)
+    engine = BuiltinEngine(system, workload)
+    f = np.full(system.n_cores, 4.0)
+    f[3] = 1.0  # one thread of the instance on a slow core
+    engine.actuate(f, np.arange(workload.n_threads))
+    while not engine.done:
+        activity = engine.advance(1e-3)
+    slow = float(activity.finish_times_s.max())
+    assert slow == pytest.approx(_finish_time(system, workload, 1.0), rel=0.05) and slow > 2 * fast
+
+
+def test_migration_and_dvfs_transitions_cost_time(system, gemm_like):
+    workload = synthetic_workload([gemm_like], repeat=500)
+    progress = {}
+    for case in ("steady", "migrate", "retune"):
+        engine = BuiltinEngine(system, workload)
+        placement = np.arange(workload.n_threads)
+        engine.actuate(np.full(system.n_cores, 3.0), placement)
+        engine.advance(1e-3)
+        f = np.full(system.n_cores, 3.0)
+        if case == "migrate":
+            placement = placement.copy()
+            placement[0] = 63
+        if case == "retune":
+            f[0] = 3.1
+        engine.actuate(f, placement)
+        progress[case] = engine.advance(1e-4).thread_instructions[0]
+        if case == "migrate":
+            assert engine.migrations == 1
+    assert progress["migrate"] < progress["steady"] and progress["retune"] < progress["steady"] * 1.04
+
+
+def test_gated_core_stalls_its_instance_only(system, gemm_like):
+    workload = synthetic_workload([gemm_like], repeat=500)
+    engine = BuiltinEngine(system, workload)
+    f = np.full(system.n_cores, 4.0)
+    f[0] = 0.0
+    engine.actuate(f, np.arange(workload.n_threads))
+    activity = engine.advance(1e-3)
+    per_instance = activity.thread_instructions.reshape(3, 16)
+    assert per_instance[0, 0] == 0 and per_instance[1].min() > 0
+    assert np.all(per_instance[0, 1:] <= gemm_like["instructions"] + 1e-6)  # the others wait at the first barrier
+
+
+def test_requests_do_not_start_before_they_arrive(system, gemm_like):
+    workload = synthetic_workload([gemm_like], repeat=5, arrival_s=2e-3)
+    engine = BuiltinEngine(system, workload)
+    engine.actuate(np.full(system.n_cores, 4.0), np.arange(workload.n_threads))
+    assert engine.advance(1e-3).thread_instructions.sum() == 0
+    assert engine.advance(1e-3).thread_instructions.sum() == 0
+    assert engine.advance(1e-3).thread_instructions.sum() > 0
+
+
+def test_every_instruction_of_the_trace_is_executed(system, tiny_trace_workload):
+    w = tiny_trace_workload
+    engine = BuiltinEngine(system, w)
+    engine.actuate(np.full(system.n_cores, 4.0), np.arange(w.n_threads))
+    executed = 0.0
+    while not engine.done:
+        executed += engine.advance(1e-3).thread_instructions.sum()
+    expected = float((w.instructions * w.active_threads).sum())
+    assert executed == pytest.approx(expected, rel=1e-9)
