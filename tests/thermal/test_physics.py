@@ -67,7 +67,8 @@ def mirrored_floorplans(draw):
     return Floorplan(tuple(blocks))
 
 
-_settings = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run (reproducible CI); 12 keeps the grid cases to ~1 s per property.
+_settings = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _powers(data, n):
