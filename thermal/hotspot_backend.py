@@ -5,7 +5,7 @@ trace back; ``steady`` runs it without ``-o`` and reads ``-steady_file``. The st
 is carried in one of two ways, chosen by what the binary prints:
 
 ``"init_file"``
-    HotSniper's and CoMeT's patched HotSpot print the node temperatures at the end of the transient
+    HotSniper's patched HotSpot (``hotspot/hotspot.c``) prints the node temperatures at the end of the transient
     on stdout (``name<TAB>K`` lines, the ``.init`` format); that dump becomes the ``-init_file`` of
     the next epoch. Cheap, but the state is rounded to 0.01 K each epoch and, in the grid model,
     the cells restart from their block's value.
@@ -229,7 +229,7 @@ class HotSpotBackend(ThermalModel):
             return dict(self._state)
         if self._state is None:
             raise ToolError("the node state after a transient is unknown: stock HotSpot 7.0 does not report it "
-                            "(HotSniper/CoMeT-patched binaries print it on stdout); temperatures() has the blocks")
+                            "(HotSniper's patched binary prints it on stdout); temperatures() has the blocks")
         if self._node_names is None:
             self.steady(np.zeros(len(self.power_names)))
         return dict.fromkeys(self._node_names, self._state)

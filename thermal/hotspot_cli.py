@@ -22,6 +22,7 @@ stops with a one-line error naming the flag, file and line instead; see ``docs/a
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -52,8 +53,9 @@ from ailfm.thermal.formats.config import COMMAND_LINE_ONLY
 from ailfm.thermal.model import build_thermal_model, run_transient
 
 PROG = "ailfm-hotspot"
-# Set (to anything) to print the final node state of a transient on stdout, ``name<TAB>K`` per node, as the
-# HotSpot copies patched by HotSniper and CoMeT do; those tools make that output the next epoch's init file.
+# Set (to anything non-empty) to make stdout the final node state of the transient and nothing else, ``name<TAB>K`` per
+# node, as HotSniper's patched HotSpot prints it: HotSniper-style drivers save stdout as the next epoch's
+# init file (e.g. HotSniper's ``Temperature.init``), so the progress lines are left out.
 PRINT_STATE_ENV = "AILFM_HOTSPOT_PRINT_STATE"
 # HotSpot's spelling of "no file" in configuration files and -d dumps (util.h NULLFILE).
 NULL_FILE = "(null)"
@@ -202,6 +204,9 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
     """What ``hotspot.c::main`` does, on the built-in model; progress lines as HotSpot prints them."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    state_out = None
+    if os.environ.get(PRINT_STATE_ENV):
+        state_out, out = out, io.StringIO()
 
     def warn(message: str) -> None:
         print(f"warning: {message}", file=err)
@@ -236,8 +241,8 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         temperatures = _transient(model, power, dt_s, config.grid_transient_file, out)
         back = [model.output_names.index(name) for name in trace.names]
         write_ttrace(config.o, TemperatureTrace(trace.names, temperatures[:, back]))
-        if os.environ.get(PRINT_STATE_ENV):
-            out.write("".join(f"{name}\t{value:.2f}\n" for name, value in model.node_temperatures().items()))
+        if state_out is not None:
+            state_out.write("".join(f"{name}\t{value:.2f}\n" for name, value in model.node_temperatures().items()))
     if config.steady_file is not None or config.grid_steady_file is not None:
         print("Computing steady-state temperatures...", file=err)
         average = power.mean(axis=0)
