@@ -1,0 +1,349 @@
+"""Epoch bookkeeping of the gem5 backend, in plain Python (no ``m5``): trace -> generator states, stats -> counters.
+
+gem5 runs the memory system (private L1s, the S-NUCA banks, the 3D-mesh Garnet NoC, the directories and DRAM); the
+cores are trace-driven ``PyTrafficGen``s. Each control epoch:
+
+1. the project's interval model (``BuiltinEngine``) says how many LLC accesses and DRAM misses each thread makes in
+   the epoch and for how long it is busy, at its tile's frequency (so V/f scales the request rate: compute time
+   ``I * CPI / f`` shrinks with f, memory stalls do not);
+2. ``thread_states`` turns that into generator states for the tile the thread is placed on: requests at a fixed
+   period spread over the busy time, alternating between a *resident* stream (the thread's LLC-resident data,
+   re-read cyclically: LLC hits once warm) and a *streamed* one (weights / KV cache swept linearly through a region
+   larger than the whole LLC: DRAM misses), in the trace's hit/miss proportion and read/write mix; idle for the rest;
+3. after a migration the new tile first replays the thread's private working set (cold L1: the refill goes to the
+   LLC or DRAM as gem5's caches decide);
+4. gem5 simulates the epoch; ``counters_from_stats`` reads per-tile request latencies, per-bank LLC accesses and
+   misses and per-router flits from gem5's statistics, and the engine uses each tile's measured mean latency for
+   the next epoch (one epoch of lag, like the built-in contention model).
+
+Every state's duration and period is in gem5 ticks (1 ps, gem5's default tick rate).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ailfm.errors import ConfigError, ToolError
+from ailfm.plugins.system import SystemDescription
+
+TICKS_PER_S = 10**12  # gem5's default global tick frequency (m5.ticks: 1 THz, 1 tick = 1 ps)
+#: The resident region spans this many times the private data capacity, so a linear sweep over it always misses the
+#: (LRU) private cache and reaches the LLC [inferred: any factor > 1 works for LRU; 4 leaves margin for the L1's
+#: associativity].
+RESIDENT_OVER_PRIVATE = 4
+#: The streamed region spans this many times the whole LLC, so a line is evicted before the sweep returns to it
+#: [inferred, same reasoning].
+STREAM_OVER_LLC = 2
+#: A tile whose queue is empty idles in steps of this many ticks until the next epoch's states arrive (10 ns: the
+#: epoch boundary drifts by at most this much, 1e-5 of a 1 ms epoch) [inferred].
+IDLE_QUANTUM_TICKS = 10_000
+
+
+def seconds_to_ticks(seconds: float) -> int:
+    return int(round(seconds * TICKS_PER_S))
+
+
+@dataclass(frozen=True)
+class GeneratorState:
+    """One ``PyTrafficGen`` state: ``kind`` "linear" (``createLinear``) or "idle" (``createIdle``).
+
+    A linear state sends one ``block_bytes`` request every ``period_ticks`` over ``[min_addr, max_addr)``, with
+    ``read_percent`` % reads, for ``duration_ticks``.
+    """
+
+    kind: str
+    duration_ticks: int
+    min_addr: int = 0
+    max_addr: int = 0
+    block_bytes: int = 64
+    period_ticks: int = 0
+    read_percent: int = 100
+
+    @property
+    def requests(self) -> int:
+        return self.duration_ticks // self.period_ticks if self.kind == "linear" else 0
+
+
+@dataclass(frozen=True)
+class AddressMap:
+    """Each thread owns a resident region and a streamed region; the map is laid out thread after thread."""
+
+    n_threads: int
+    line_bytes: int
+    resident_bytes: int
+    stream_bytes: int
+
+    @classmethod
+    def for_system(cls, system: SystemDescription, n_threads: int) -> AddressMap:
+        line = system.llc.line_bytes
+        llc_bytes = system.n_banks * system.llc.bank_kib * 1024
+        llc_share = llc_bytes / max(n_threads, 1)
+        resident = min(RESIDENT_OVER_PRIVATE * system.core.private_working_set_bytes, llc_share)
+        return cls(n_threads, line, _round_lines(resident, line), _round_lines(STREAM_OVER_LLC * llc_bytes, line))
+
+    @property
+    def thread_bytes(self) -> int:
+        return self.resident_bytes + self.stream_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.n_threads * self.thread_bytes
+
+    def memory_bytes(self) -> int:
+        """Memory size to configure: the map rounded up to a power of two (gem5 interleaves power-of-two ranges)."""
+        return 1 << max(20, math.ceil(math.log2(self.total_bytes)))
+
+    def resident(self, thread: int) -> tuple[int, int]:
+        start = thread * self.thread_bytes
+        return start, start + self.resident_bytes
+
+    def streamed(self, thread: int) -> tuple[int, int]:
+        start = thread * self.thread_bytes + self.resident_bytes
+        return start, start + self.stream_bytes
+
+
+@dataclass
+class ThreadCursor:
+    """Where each of a thread's two sweeps continues next epoch (byte offsets within its regions)."""
+
+    resident: int = 0
+    stream: int = 0
+
+
+def request_period_ticks(requests: float, busy_s: float) -> int:
+    """Fixed request period that spreads ``requests`` over ``busy_s`` (at least 1 tick)."""
+    if requests <= 0:
+        raise ValueError("no requests to spread")
+    return max(1, int(busy_s * TICKS_PER_S // requests))
+
+
+def thread_states(amap: AddressMap, thread: int, cursor: ThreadCursor, *, llc_accesses: float,
+                  dram_misses: float, busy_s: float, epoch_s: float, read_fraction: float,
+                  refill_bytes: float = 0.0, chunks: int = 8) -> list[GeneratorState]:
+    """One epoch of a thread's memory traffic as generator states (advances ``cursor``).
+
+    Parameters
+    ----------
+    llc_accesses, dram_misses : what the thread does in the epoch (DRAM misses are LLC accesses that miss).
+    busy_s : time the thread issues or stalls (its requests are spread over it); it idles for the rest of the epoch.
+    read_fraction : share of reads in [0, 1].
+    refill_bytes : private working set to replay first (after a migration; 0 otherwise).
+    chunks : the resident and streamed requests alternate in this many rounds, so both are spread over the epoch.
+    """
+    epoch_ticks = seconds_to_ticks(epoch_s)
+    refill = int(round(refill_bytes / amap.line_bytes))
+    total = int(round(llc_accesses))
+    misses = int(round(min(max(dram_misses, 0.0), llc_accesses)))
+    if total + refill <= 0 or busy_s <= 0:
+        return [GeneratorState("idle", epoch_ticks)]
+    period = request_period_ticks(total + refill, min(busy_s, epoch_s))
+    read_percent = int(round(100 * min(max(read_fraction, 0.0), 1.0)))
+    states: list[GeneratorState] = []
+    if refill:  # re-read the most recently used private data, from the start of the resident sweep backwards
+        lines = min(refill, amap.resident_bytes // amap.line_bytes)
+        start = (cursor.resident - lines * amap.line_bytes) % amap.resident_bytes
+        states += _sweep(amap.resident(thread), start, lines, amap.line_bytes, period, 100)
+    hits = total - misses
+    rounds = max(1, min(chunks, max(hits, misses)))
+    for hit_n, miss_n in zip(_split(hits, rounds), _split(misses, rounds), strict=True):
+        if hit_n:
+            states += _sweep(amap.resident(thread), cursor.resident, hit_n, amap.line_bytes, period, read_percent)
+            cursor.resident = (cursor.resident + hit_n * amap.line_bytes) % amap.resident_bytes
+        if miss_n:
+            states += _sweep(amap.streamed(thread), cursor.stream, miss_n, amap.line_bytes, period, read_percent)
+            cursor.stream = (cursor.stream + miss_n * amap.line_bytes) % amap.stream_bytes
+    used = sum(s.duration_ticks for s in states)
+    if used < epoch_ticks:
+        states.append(GeneratorState("idle", epoch_ticks - used))
+    return states
+
+
+def _sweep(region: tuple[int, int], offset: int, lines: int, line_bytes: int, period: int,
+           read_percent: int) -> list[GeneratorState]:
+    """Linear states over ``lines`` consecutive lines from ``offset`` in ``region``, split where it wraps."""
+    start, end = region
+    states = []
+    while lines > 0:
+        room = (end - start - offset) // line_bytes
+        n = min(lines, room)
+        lo = start + offset
+        states.append(GeneratorState("linear", n * period, lo, lo + n * line_bytes, line_bytes, period,
+                                     read_percent))
+        lines -= n
+        offset = 0
+    return states
+
+
+def _split(n: int, parts: int) -> list[int]:
+    base, extra = divmod(n, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _round_lines(n_bytes: float, line_bytes: int) -> int:
+    return max(line_bytes, int(n_bytes // line_bytes) * line_bytes)
+
+
+class TileQueues:
+    """Per-tile queues of generator states, drained lazily by each tile's generator (see ``stream``).
+
+    The epoch loop ``push``es an epoch's states for every tile before advancing gem5; each tile's ``PyTrafficGen``
+    pulls the next state when the current one's duration expires. An empty queue yields short idle states, so a
+    generator never runs dry between epochs.
+    """
+
+    def __init__(self, n_tiles: int):
+        self._queues = [deque() for _ in range(n_tiles)]
+
+    def push(self, states_per_tile: Sequence[Sequence[GeneratorState]]) -> None:
+        if len(states_per_tile) != len(self._queues):
+            raise ValueError(f"expected states for {len(self._queues)} tiles, got {len(states_per_tile)}")
+        for queue, states in zip(self._queues, states_per_tile, strict=True):
+            queue.extend(states)
+
+    def pending(self, tile: int) -> int:
+        return len(self._queues[tile])
+
+    def stream(self, tile: int) -> Iterator[GeneratorState]:
+        """The endless state sequence of one tile (what its generator's ``start()`` iterates, once converted)."""
+        queue = self._queues[tile]
+        while True:
+            yield queue.popleft() if queue else GeneratorState("idle", IDLE_QUANTUM_TICKS)
+
+
+# ------------------------------------------------------------------------------------------------- kernel rows
+
+
+def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int = 128) -> np.ndarray:
+    """Share of reads in each kernel type's memory traffic, from the project's own kernel decomposition.
+
+    A prefill of ``prompt_tokens`` and a decode step after it are decomposed (``ailfm.traces.pass_kernels``) and
+    bytes read / bytes touched summed per kernel type. Encoders have no decode step.
+    """
+    from ailfm.traces.decompose import pass_kernels
+
+    tables = [pass_kernels(model, prompt_tokens, 0)]
+    if not model.is_encoder:
+        tables.append(pass_kernels(model, 1, prompt_tokens))
+    read: dict[str, float] = {}
+    touched: dict[str, float] = {}
+    for table in tables:
+        for kind, r, t in zip(table.kinds, table.bytes_read.sum(axis=1), table.bytes_touched.sum(axis=1),
+                              strict=True):
+            read[kind.value] = read.get(kind.value, 0.0) + float(r)
+            touched[kind.value] = touched.get(kind.value, 0.0) + float(t)
+    missing = [name for name in kernel_type_names if touched.get(name, 0.0) <= 0]
+    if missing:
+        raise ConfigError("workload.kernel", f"no read/write mix for kernel types {missing} of model {model.name}")
+    return np.array([read[name] / touched[name] for name in kernel_type_names])
+
+
+def kernel_states(rows, f_GHz: float, llc_latency_ns: float, dram_latency_ns: float, mlp: float,
+                  read_fraction: np.ndarray, kernel_type: np.ndarray, amap: AddressMap, thread: int,
+                  cursor: ThreadCursor) -> list[GeneratorState]:
+    """A thread's kernel sequence (trace rows, per-thread columns) at a fixed frequency, one state group per kernel.
+
+    Each kernel lasts ``I * CPI / f + (A * L_llc + D * L_dram) / MLP`` (the built-in interval model), so a higher
+    ``f_GHz`` shortens the compute part and raises the request rate; memory-bound kernels barely change. Used to
+    replay one thread's trace on its own (calibration) without the co-simulation loop.
+    """
+    states: list[GeneratorState] = []
+    instructions = np.asarray(rows["instructions_per_thread"], dtype=float)
+    cpi = np.asarray(rows["base_cpi"], dtype=float)
+    llc = np.asarray(rows["llc_accesses_per_thread"], dtype=float)
+    dram = np.asarray(rows["dram_misses_per_thread"], dtype=float)
+    duration_s = kernel_duration_s(instructions, cpi, llc, dram, f_GHz, llc_latency_ns, dram_latency_ns, mlp)
+    for i in range(len(instructions)):
+        states += thread_states(amap, thread, cursor, llc_accesses=llc[i], dram_misses=dram[i],
+                                busy_s=duration_s[i], epoch_s=duration_s[i],
+                                read_fraction=float(read_fraction[kernel_type[i]]), chunks=1)
+    return states
+
+
+def kernel_duration_s(instructions, cpi, llc_accesses, dram_misses, f_GHz: float, llc_latency_ns: float,
+                      dram_latency_ns: float, mlp: float) -> np.ndarray:
+    """Per-thread kernel time of the interval model: compute at ``f_GHz`` plus overlapped memory stalls."""
+    if f_GHz <= 0:
+        raise ValueError("f_GHz must be positive")
+    compute = np.asarray(instructions) * np.asarray(cpi) / (f_GHz * 1e9)
+    stall = (np.asarray(llc_accesses) * llc_latency_ns + np.asarray(dram_misses) * dram_latency_ns) * 1e-9 / mlp
+    return compute + stall
+
+
+# ------------------------------------------------------------------------------------------------- statistics
+
+_BEGIN = "---------- Begin Simulation Statistics ----------"
+_STAT_LINE = re.compile(r"^(\S+)\s+([-+0-9.eE]+|nan|inf|-inf)(\s|$)")
+
+
+def parse_stats_block(text: str) -> dict[str, float]:
+    """Scalar values of one gem5 ``stats.txt`` dump (``name value # description``); vectors as ``name::i``."""
+    values = {}
+    for line in text.splitlines():
+        match = _STAT_LINE.match(line)
+        if match:
+            values[match.group(1)] = float(match.group(2))
+    return values
+
+
+def last_stats_block(text: str) -> str:
+    """The newest dump of a ``stats.txt`` that gem5 appends to at every ``m5.stats.dump()``."""
+    start = text.rfind(_BEGIN)
+    if start < 0:
+        raise ToolError("gem5 stats.txt holds no statistics dump")
+    return text[start:]
+
+
+@dataclass(frozen=True)
+class StatPaths:
+    """gem5 object paths whose statistics the epoch reads (``SimObject.path()`` of each, after instantiation)."""
+
+    generators: tuple[str, ...]  # per tile: a PyTrafficGen
+    l2_caches: tuple[str, ...]  # per bank: the L2 controller's RubyCache (``...l2_controllersNNN.L2cache``)
+    routers: tuple[str, ...]  # per router: a GarnetRouter
+    network: str  # the GarnetNetwork
+
+
+@dataclass(frozen=True, eq=False)
+class EpochCounters:
+    """What gem5 measured in one epoch (since the previous stats reset)."""
+
+    tile_requests: np.ndarray
+    tile_latency_ticks: np.ndarray  # summed request-to-response latency of each tile's requests
+    bank_accesses: np.ndarray
+    bank_misses: np.ndarray
+    router_flits: np.ndarray
+    network_latency_ticks: float  # Garnet's mean packet latency (network + queueing)
+
+    def tile_latency_ns(self, fallback_ns: np.ndarray) -> np.ndarray:
+        """Mean latency of each tile's requests; ``fallback_ns`` where a tile sent none."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.tile_latency_ticks / self.tile_requests * (1e9 / TICKS_PER_S)
+        return np.where(self.tile_requests > 0, mean, fallback_ns)
+
+
+def counters_from_stats(stats: dict[str, float], paths: StatPaths) -> EpochCounters:
+    """Collect an epoch's counters from a parsed stats dump; a missing statistic is an error naming it."""
+
+    def get(name: str, default: float | None = None) -> float:
+        if name in stats:
+            return stats[name]
+        if default is not None:
+            return default
+        raise ToolError(f"gem5 statistic {name!r} is missing from the dump")
+
+    # gem5 omits zero-valued vectors and nozero stats, so counts default to 0; the generators' totals always print
+    reads = np.array([get(f"{g}.totalReads") for g in paths.generators])
+    writes = np.array([get(f"{g}.totalWrites") for g in paths.generators])
+    latency = np.array([get(f"{g}.totalReadLatency") + get(f"{g}.totalWriteLatency") for g in paths.generators])
+    hits = np.array([get(f"{c}.m_demand_hits", 0.0) for c in paths.l2_caches])
+    misses = np.array([get(f"{c}.m_demand_misses", 0.0) for c in paths.l2_caches])
+    flits = np.array([get(f"{r}.crossbar_activity", 0.0) for r in paths.routers])
+    packet_latency = get(f"{paths.network}.average_packet_latency", 0.0)
+    return EpochCounters(reads + writes, latency, hits + misses, misses, flits,
+                         packet_latency if np.isfinite(packet_latency) else 0.0)

@@ -1,0 +1,108 @@
+"""The 3D mesh as data: link counts, degrees, Garnet weights, XYZ routes under table routing, latencies."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ailfm.gem5_configs.topologies import build_mesh3d
+from ailfm.plugins.system import load_system
+
+
+@pytest.fixture(scope="module")
+def system():
+    return load_system("snuca-64")
+
+
+@pytest.fixture(scope="module")
+def mesh(system):
+    return build_mesh3d(system)
+
+
+def test_link_counts_and_degrees(mesh):
+    # 4 x 4 x 4: per layer 2 * (4*3 + 4*3) planar directed links, 2 * 16 * 3 vertical ones
+    axes = Counter(link.axis for link in mesh.links)
+    assert axes == {0: 4 * 2 * 4 * 3, 1: 4 * 2 * 4 * 3, 2: 2 * 16 * 3}
+    assert len(mesh.links) == 288 and [link.link_id for link in mesh.links] == list(range(288))
+    degree = mesh.degree()
+    xyz = mesh.coordinates
+    inner = np.all((xyz > 0) & (xyz < 3), axis=1)
+    corner = np.all((xyz == 0) | (xyz == 3), axis=1)
+    assert np.all(degree[inner] == 6) and np.all(degree[corner] == 3)
+    # every directed link has its reverse, with mirrored port names
+    pairs = {(link.src, link.dst): link for link in mesh.links}
+    for link in mesh.links:
+        back = pairs[(link.dst, link.src)]
+        assert (back.src_outport, back.dst_inport) == (link.dst_inport, link.src_outport)
+
+
+def test_weights_and_latencies_by_axis(mesh, system):
+    noc = system.noc
+    for link in mesh.links:
+        assert link.weight == link.axis + 1
+        expected = noc.tsv_latency_cycles if link.axis == 2 else noc.link_latency_cycles
+        assert link.latency_cycles == expected
+        assert np.abs(mesh.coordinates[link.src] - mesh.coordinates[link.dst]).sum() == 1
+        assert mesh.coordinates[link.src][link.axis] != mesh.coordinates[link.dst][link.axis]
+
+
+def _xyz_route(src, dst):
+    here, path = list(src), [tuple(src)]
+    for axis in range(3):
+        while here[axis] != dst[axis]:
+            here[axis] += 1 if dst[axis] > here[axis] else -1
+            path.append(tuple(here))
+    return path
+
+
+def test_table_routing_is_dimension_order_and_minimal(mesh):
+    xyz = [tuple(c) for c in mesh.coordinates]
+    rng = np.random.default_rng(0)
+    for src, dst in rng.integers(0, mesh.n_routers, size=(200, 2)):
+        path = mesh.route(int(src), int(dst))
+        assert [xyz[r] for r in path] == _xyz_route(xyz[src], xyz[dst])
+        assert len(path) - 1 == np.abs(mesh.coordinates[src] - mesh.coordinates[dst]).sum()
+
+
+def test_route_latency_matches_the_builtin_nuca_geometry(mesh, system):
+    """The one-way latency of every route equals the built-in model's (hops + 1) routers + planar + TSV links."""
+    noc = system.noc
+    rng = np.random.default_rng(1)
+    for src, dst in rng.integers(0, mesh.n_routers, size=(100, 2)):
+        delta = np.abs(mesh.coordinates[src] - mesh.coordinates[dst])
+        planar, vertical = delta[0] + delta[1], delta[2]
+        expected = ((planar + vertical + 1) * noc.router_latency_cycles + planar * noc.link_latency_cycles
+                    + vertical * noc.tsv_latency_cycles)
+        assert mesh.route_latency_cycles(mesh.route(int(src), int(dst))) == expected
+
+
+def test_vertical_latency_is_its_own_parameter(system):
+    slow_tsv = dataclasses.replace(system, noc=dataclasses.replace(system.noc, tsv_latency_cycles=5.0))
+    fast, slow = build_mesh3d(system), build_mesh3d(slow_tsv)
+    up = fast.route(0, 16)  # one layer straight up
+    assert slow.route_latency_cycles(up) - fast.route_latency_cycles(up) == 5 - system.noc.tsv_latency_cycles
+    across = fast.route(0, 1)
+    assert slow.route_latency_cycles(across) == fast.route_latency_cycles(across)
+
+
+def test_controller_placement(mesh, system):
+    assert np.array_equal(mesh.l1_router, np.arange(64))
+    assert len(mesh.bank_router) == system.n_banks == 128
+    assert np.array_equal(np.bincount(mesh.bank_router), np.full(64, 2))
+    dirs = mesh.coordinates[mesh.directory_router]
+    assert len(dirs) == system.memory.controllers and np.all(dirs[:, 2] == 0)
+    on_edge = (dirs[:, 0] == 0) | (dirs[:, 0] == 3) | (dirs[:, 1] == 0) | (dirs[:, 1] == 3)
+    assert on_edge.all()
+    assert mesh.flit_bytes * 8 == system.noc.link_width_bits
+
+
+def test_two_layer_system_and_latency_floor(system):
+    two = build_mesh3d(load_system("snuca-64-2l"))
+    assert (two.tiles_x, two.tiles_y, two.layers) == (8, 4, 2)
+    assert Counter(link.axis for link in two.links)[2] == 2 * 32
+    zero_tsv = dataclasses.replace(system, noc=dataclasses.replace(system.noc, tsv_latency_cycles=0.0))
+    floored = build_mesh3d(zero_tsv)
+    assert floored.latency_floor_applied and min(link.latency_cycles for link in floored.links) == 1
