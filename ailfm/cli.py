@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "ailfm.thermal.cli",
     "ailfm.traces.cli",
     "ailfm.mapping.cli",
+    "ailfm.plugins.cli",
 )
 
 

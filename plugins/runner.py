@@ -1,0 +1,119 @@
+"""Runs described as data: ``RunConfig`` -> workload, thermal model, governor -> ``SimulationResult``; and sweeps.
+
+Everything here takes and returns plain data so it pickles: ``sweep`` maps ``run_record`` over configs with any
+``concurrent.futures.Executor`` (a local process pool by default, ``Client(address).get_executor()`` for Dask). The
+simulation itself is deterministic; a config's ``seed`` picks the trace's request window (``generate_trace``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ailfm.errors import ConfigError
+from ailfm.plugins.chip_thermal import THERMAL_KINDS, build_thermal
+from ailfm.plugins.cosim import CoSimulation, SimulationResult
+from ailfm.plugins.governors import make_governor
+from ailfm.plugins.system import load_system
+from ailfm.plugins.workload import Workload, workload_from_trace
+
+TRACE_SUFFIXES = (".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One simulation. ``workload``: a shipped model name, a Hugging Face ``config.json`` path, or a trace file.
+
+    ``lengths``, ``requests``, ``instances`` and ``threads`` describe the serving scenario when the workload is a
+    model (see ``ailfm.traces.Scenario``); the default is the default scenario of ``ailfm compare`` and ``make run``.
+    """
+
+    system: str = "snuca-64"
+    workload: str = "llama-2-7b"
+    governor: str = "performance"
+    duration_s: float | None = 1.0
+    seed: int = 0
+    thermal: str = "fast"
+    lengths: str = "fixed:16,4"
+    requests: int = 3
+    instances: int = 3
+    threads: int = 16
+
+    def __post_init__(self):
+        if self.thermal not in THERMAL_KINDS:
+            raise ConfigError("thermal", f"unknown thermal model {self.thermal!r}; known: {', '.join(THERMAL_KINDS)}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ConfigError("duration", f"must be > 0 seconds, got {self.duration_s!r}")
+
+
+def load_workload(config: RunConfig) -> Workload:
+    """The workload a config names (trace files are validated on load by ``ailfm.traces.read_trace``)."""
+    from ailfm.traces import Scenario, generate_trace, read_trace
+
+    path = Path(config.workload)
+    if path.suffix in TRACE_SUFFIXES:
+        if not path.is_file():
+            raise ConfigError("workload", f"no such trace file: {path}")
+        return workload_from_trace(read_trace(path), name=path.stem)
+    scenario = Scenario(instances=config.instances, threads_per_instance=config.threads, requests=config.requests,
+                        lengths=config.lengths)
+    return workload_from_trace(generate_trace(config.workload, scenario, seed=config.seed))
+
+
+@lru_cache(maxsize=4)
+def _thermal(system_name: str, kind: str):
+    """Built once per process and reused (the loop resets it at the start of every run)."""
+    return build_thermal(load_system(system_name), kind)
+
+
+def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
+    """Simulate one config."""
+    system = load_system(config.system)
+    governor = make_governor(config.governor)
+    workload = load_workload(config)
+    sim = CoSimulation.for_workload(system, workload, _thermal(config.system, config.thermal), governor)
+    return sim.run(config.duration_s, progress=progress)
+
+
+def run_record(config: RunConfig) -> dict:
+    """A sweep's unit of work: the config, its summary, and the small per-epoch series the comparison plots use."""
+    result = run(config)
+    temperature_C = result.per_core["temperature_K"] - 273.15
+    return {
+        "config": dataclasses.asdict(config),
+        "summary": dict(result.summary),
+        "time_s": result.epochs["time_s"].to_numpy(),
+        "peak_temp_C": temperature_C.max(axis=1),
+        "mean_f_GHz": result.per_core["f_effective_GHz"].mean(axis=1),
+        "mean_core_temp_C": temperature_C.mean(axis=0),
+        "chip_power_W": result.epochs["chip_power_W"].to_numpy(),
+    }
+
+
+def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max_workers: int | None = None,
+          progress: bool = False) -> list[dict]:
+    """``run_record`` of every config, in order, on ``executor`` (default: a local process pool)."""
+    configs = list(configs)
+    if executor is None:
+        with ProcessPoolExecutor(max_workers=max_workers) as pool:
+            return sweep(configs, pool, progress=progress)
+    results = executor.map(run_record, configs)
+    if progress:
+        from tqdm import tqdm
+
+        results = tqdm(results, total=len(configs), desc="runs", unit="run")
+    return list(results)
+
+
+def comparison_table(records: list[dict]) -> pd.DataFrame:
+    """One row per run: the config's varying fields and every summary metric."""
+    rows = [{**r["config"], **r["summary"]} for r in records]
+    frame = pd.DataFrame(rows)
+    return frame.replace({np.inf: np.nan})

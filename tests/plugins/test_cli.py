@@ -1,0 +1,54 @@
+"""``ailfm simulate`` and ``ailfm compare`` end to end (short runs), including a sweep on a real Dask LocalCluster."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ailfm.cli import main
+from ailfm.plugins.cosim import SUMMARY_KEYS
+
+SHORT = ["--duration", "0.01", "--lengths", "fixed:4,2", "--quiet"]
+
+
+def test_simulate_writes_summary_and_timeline(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["simulate", "--governor", "ondemand", "--out", str(out), *SHORT]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary) and summary["config"]["governor"] == "ondemand"
+    timeline = pd.read_parquet(out / "timeline.parquet")
+    assert len(timeline) == 10 * 64
+    assert {"epoch", "core", "thread", "kernel", "f_GHz", "voltage_V", "power_W", "temperature_C",
+            "instructions"} <= set(timeline.columns)
+    assert "tokens_per_s" in capsys.readouterr().out
+
+
+def test_compare_on_a_dask_local_cluster(tmp_path, capsys):
+    from distributed import LocalCluster
+
+    out = tmp_path / "cmp"
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        code = main(["compare", "--governors", "performance,powersave", "--dask", cluster.scheduler_address,
+                     "--out", str(out), *SHORT])
+    assert code == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table["governor"]) == ["performance", "powersave"]
+    assert table.loc[1, "energy_j"] < table.loc[0, "energy_j"]
+    for name in ("temperature_timeline.png", "frequency_timeline.png", "layer_heatmaps.png", "metrics.png"):
+        assert (out / name).stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "performance" in printed and "powersave" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["simulate", "--governor", "nope"], "unknown governor 'nope'; known:"),
+    (["simulate", "--system", "snuca-1024"], "unknown system 'snuca-1024'"),
+    (["simulate", "--workload", "missing.parquet"], "no such trace file"),
+    (["simulate", "--duration", "-1"], "duration"),
+    (["compare", "--governors", "performance,nope"], "unknown governor 'nope'"),
+])
+def test_bad_options_are_named(tmp_path, capsys, argv, message):
+    assert main([*argv, "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
