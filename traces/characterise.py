@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -90,6 +91,13 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
         raise ToolError(f"{' '.join(cmd[:3])}... failed ({err.returncode}): {err.stderr.strip()[-500:]}") from None
 
 
+def _valgrind(tool_args: list[str], binary: Path, program_args: list) -> subprocess.CompletedProcess:
+    """Run ``binary`` under valgrind from its folder, by a relative name, with a fixed environment, so the
+    client's stack (and so its cache sets) lies out the same whatever the build folder is called."""
+    return _run(["valgrind", *tool_args, f"./{binary.name}", *map(str, program_args)], cwd=binary.parent,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"})
+
+
 def compile_kernel(kernel: KernelType, build_dir: Path) -> Path:
     """Compile one kernel with gcc; returns the binary."""
     binary = build_dir / kernel.value
@@ -111,26 +119,26 @@ def parse_cachegrind(path: Path) -> dict[str, int]:
     raise FormatError(path, None, "no summary line (did cachegrind finish?)")
 
 
-def cachegrind(binary: Path, calls: int, flush: bool, sizes: tuple[int, ...], llc_bytes: int,
-               work_dir: Path) -> tuple[dict[str, int], dict[str, float]]:
+def cachegrind(binary: Path, calls: int, flush: bool, sizes: tuple[int, ...],
+               llc_bytes: int) -> tuple[dict[str, int], dict[str, float]]:
     """Events of one run of ``binary CALLS FLUSH SIZES...`` and what it prints (``work_units``, ``bytes``)."""
-    out = work_dir / f"cg.{binary.name}.{calls}.{int(flush)}.out"
+    out = f"cg.{binary.name}.{calls}.{int(flush)}.out"
     cache = f"{L1_BYTES},{L1_WAYS},{LINE_BYTES}"
-    result = _run(["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", f"--I1={cache}",
-                   f"--D1={cache}", f"--LL={llc_bytes},{LLC_WAYS},{LINE_BYTES}", f"--cachegrind-out-file={out}",
-                   str(binary), str(calls), str(int(flush)), *map(str, sizes)])
+    result = _valgrind(["--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", f"--I1={cache}", f"--D1={cache}",
+                        f"--LL={llc_bytes},{LLC_WAYS},{LINE_BYTES}", f"--cachegrind-out-file={out}"],
+                       binary, [calls, int(flush), *sizes])
     printed = {k: float(v) for k, v in re.findall(r"^(work_units|bytes) (\d+)$", result.stdout, re.M)}
     if set(printed) != {"work_units", "bytes"}:
         raise ToolError(f"{binary.name} did not print work_units and bytes: {result.stdout[:200]!r}")
-    return parse_cachegrind(out), printed
+    return parse_cachegrind(binary.parent / out), printed
 
 
-def kernel_events(binary: Path, sizes: tuple[int, ...], *, cold: bool, llc_bytes: int,
-                  work_dir: Path) -> tuple[dict[str, int], dict[str, float]]:
+def kernel_events(binary: Path, sizes: tuple[int, ...], *, cold: bool,
+                  llc_bytes: int) -> tuple[dict[str, int], dict[str, float]]:
     """Events of one kernel call: cold = (1 call, flushed) - (0 calls, flushed); warm = (2 calls) - (1 call)."""
     calls = 1 if cold else 2
-    after, printed = cachegrind(binary, calls, cold, sizes, llc_bytes, work_dir)
-    before, _ = cachegrind(binary, calls - 1, cold, sizes, llc_bytes, work_dir)
+    after, printed = cachegrind(binary, calls, cold, sizes, llc_bytes)
+    before, _ = cachegrind(binary, calls - 1, cold, sizes, llc_bytes)
     return {e: after[e] - before.get(e, 0) for e in after}, printed
 
 
@@ -243,10 +251,10 @@ class CoreModel:
 
 def core_model(binary: Path, sizes: tuple[int, ...], mispredicts: int, work_dir: Path) -> CoreModel:
     """Model the core-bound cycles of one flushed kernel call with callgrind counts and llvm-mca."""
-    out = work_dir / f"cl.{binary.name}.out"
-    _run(["valgrind", "--tool=callgrind", "--dump-instr=yes", "--toggle-collect=ailfm_kernel",
-          f"--callgrind-out-file={out}", str(binary), "1", "1", *map(str, sizes)])
-    blocks = [b for b in basic_blocks(parse_callgrind_instructions(out), disassemble(binary))
+    out = f"cl.{binary.name}.out"
+    _valgrind(["--tool=callgrind", "--dump-instr=yes", "--toggle-collect=ailfm_kernel", f"--callgrind-out-file={out}"],
+              binary, [1, 1, *sizes])
+    blocks = [b for b in basic_blocks(parse_callgrind_instructions(binary.parent / out), disassemble(binary))
               if any(not t.split()[0].endswith("nop") for t in b[1])]
     per_block = mca_block_cycles([body for _, body in blocks], work_dir)
     cycles = sum(n * c for (n, _), (c, _, _) in zip(blocks, per_block, strict=True))
@@ -258,8 +266,8 @@ def characterise_kernel(kernel: KernelType, build_dir: Path, llc_bytes: int) -> 
     """One row of the table, measured."""
     binary = compile_kernel(kernel, build_dir)
     warm_sizes, cold_sizes = KERNEL_SIZES[kernel]
-    cold, printed = kernel_events(binary, cold_sizes, cold=True, llc_bytes=llc_bytes, work_dir=build_dir)
-    warm, _ = kernel_events(binary, warm_sizes, cold=False, llc_bytes=llc_bytes, work_dir=build_dir)
+    cold, printed = kernel_events(binary, cold_sizes, cold=True, llc_bytes=llc_bytes)
+    warm, _ = kernel_events(binary, warm_sizes, cold=False, llc_bytes=llc_bytes)
     model = core_model(binary, cold_sizes, cold["Bcm"] + cold["Bim"], build_dir)
     ir = cold["Ir"]
     per_ki = 1000.0 / ir

@@ -41,7 +41,11 @@ def test_parse_callgrind_skips_inclusive_call_costs(tmp_path):
 @pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason=f"needs {', '.join(TOOLS)} on PATH")
 def test_small_measurement_of_the_add_kernel(tmp_path, monkeypatch):
     monkeypatch.setitem(characterise.KERNEL_SIZES, KernelType.ADD, ((1024,), (16384,)))
-    row = characterise.characterise_kernel(KernelType.ADD, tmp_path, 256 * 1024)
+    folders = [tmp_path / "a", tmp_path / "a-much-longer-build-folder-name"]
+    for folder in folders:
+        folder.mkdir()
+    row, again = (characterise.characterise_kernel(KernelType.ADD, f, 256 * 1024) for f in folders)
+    assert row == again  # the same numbers whatever the build folder (fixed array and stack placement)
     # 8 elements per loop iteration: two loads, an add, a store, the index update and the branch
     assert float(row["instructions_per_unit"]) == pytest.approx(6 / 8, rel=0.01)
     # cold: every 64-byte line of a, b and c comes from memory once; warm: 36 KiB stays in a 256 KiB LLC

@@ -13,11 +13,13 @@
 #ifndef AILFM_HARNESS_H
 #define AILFM_HARNESS_H
 
+#include <alloca.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 typedef uint16_t f16;
 
@@ -34,13 +36,21 @@ static float frand(void) /* deterministic values in [-0.5, 0.5) */
     return (float)(rng_state >> 8) / 16777216.0f - 0.5f;
 }
 
+/* Arrays are mapped page by page from a fixed virtual address, so their cache sets do not depend on where
+ * the loader or valgrind happens to place the heap (which moves with the length of the program's path). */
+#define ARENA_BASE 0x100000000000ull
+
 static void *alloc(size_t bytes)
 {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "out of memory (%zu bytes)\n", bytes);
+    static uintptr_t next = ARENA_BASE;
+    const size_t size = (bytes + 4095) / 4096 * 4096;
+    void *p = mmap((void *)next, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p != (void *)next) {
+        fprintf(stderr, "cannot map %zu bytes at %#lx\n", bytes, (unsigned long)next);
         exit(1);
     }
+    next += size;
     return p;
 }
 
@@ -127,6 +137,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int calls = atoi(argv[1]);
+    /* Move the stack to the same address modulo 1 MiB (a cache's sets x line size) whatever the environment
+     * and path strings above it, so stack accesses fall in the same cache sets on every machine. */
+    volatile char *pad = alloca(((uintptr_t)__builtin_frame_address(0) - 4096) % (1u << 20) + 64);
+    pad[0] = 0;
     setup(argc - 3, argv + 3);
     if (atoi(argv[2])) flush_caches();
     for (int c = 0; c < calls; c++) ailfm_kernel();
