@@ -33,6 +33,7 @@ from typing import TextIO
 import numpy as np
 
 from ailfm.errors import AilfmError, ConfigError, FormatError
+from ailfm.thermal.block import package_config_of
 from ailfm.thermal.formats import (
     Floorplan,
     HotSpotConfig,
@@ -51,6 +52,7 @@ from ailfm.thermal.formats import (
 )
 from ailfm.thermal.formats.config import COMMAND_LINE_ONLY
 from ailfm.thermal.model import build_thermal_model, run_transient
+from ailfm.thermal.package import convection_resistance_K_per_W
 
 PROG = "ailfm-hotspot"
 # Set (to anything non-empty) to make stdout the final node state of the transient and nothing else, ``name<TAB>K`` per
@@ -219,7 +221,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
     if config.use_microchannels:
         raise ConfigError("-use_microchannels", "microfluidic cooling is not supported by ailfm-hotspot")
     if config.d is not None:
-        Path(config.d).write_text(dump_config_text(config))
+        Path(config.d).write_text(dump_config_text(config, _package_r_convec(config)))
     if config.model_type != "grid":
         for name in ("grid_steady_file", "grid_transient_file"):
             if getattr(config, name) is not None:
@@ -251,6 +253,16 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         if config.grid_steady_file is not None:
             write_grid_steady(config.grid_steady_file, list(steady_grid_maps(model, average).values()))
     print("Simulation complete.", file=out)
+
+
+def _package_r_convec(config: HotSpotConfig) -> float | None:
+    """The convection resistance HotSpot's package model sets before its ``-d`` dump (natural convection: at its
+    starting sink temperature), or ``None`` without ``-package_model_used 1``."""
+    package = package_config_of(config)
+    if package is None:
+        return None
+    return convection_resistance_K_per_W(package, s_sink_m=config.s_sink, k_sink_W_per_mK=config.k_sink,
+                                         ambient_K=config.ambient)
 
 
 def _transient(model, power: np.ndarray, dt_s: float, grid_transient_file: str | None, out: TextIO) -> np.ndarray:

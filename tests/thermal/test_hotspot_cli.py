@@ -133,6 +133,14 @@ def test_dump_config_matches_hotspot_dump(tmp_path, monkeypatch):
     if hotspot is not None:
         subprocess.run([hotspot, *base, "-d", "ours.dump"], cwd=work, capture_output=True, timeout=60, check=True)
         assert (work / "ours.dump").read_text().splitlines() == lines
+        # With the package model, HotSpot dumps the r_convec it computed.
+        (work / "package.config").write_text("-natural_convec 0\n-flow_type 1\n-sink_type 1\n-pin_diam 0.003\n"
+                                             "-rpm 2500\n")
+        package = [*base, "-package_model_used", "1", "-package_config_file", "package.config"]
+        assert main([*package, "-d", "ours.dump"]) == 0
+        ours = (work / "ours.dump").read_text()
+        subprocess.run([hotspot, *package, "-d", "ours.dump"], cwd=work, capture_output=True, timeout=60, check=True)
+        assert (work / "ours.dump").read_text() == ours
 
 
 def test_print_state_gives_a_valid_init_file(tmp_path, monkeypatch, capsys):
