@@ -45,6 +45,10 @@ _RUN_FLAGS = frozenset(
     {"p", "o", "d", "init_file", "init_temp", "steady_file", "grid_steady_file", "grid_transient_file",
      "sampling_intvl"}
 )
+# Output and init files a config file may name: switched off on every run unless the run sets them, so that HotSpot
+# never appends to or overwrites the user's files and an init file in the config cannot override -init_temp.
+_NO_OUTPUT_FILES = {"init_file": "(null)", "steady_file": "(null)", "grid_steady_file": "(null)",
+                    "grid_transient_file": "(null)"}
 _NODE_LINE = re.compile(r"^(\S+)\t(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)$")
 
 
@@ -133,7 +137,7 @@ class HotSpotBackend(ThermalModel):
         lines = ["\t".join(self.power_names)] + ["\t".join(repr(float(p)) for p in row) for row in np.atleast_2d(rows)]
         ptrace.write_text("\n".join(lines) + "\n")
         command = [self.executable]
-        for name, value in {**self._flags, "p": str(ptrace), **extra}.items():
+        for name, value in {**self._flags, "p": str(ptrace), **_NO_OUTPUT_FILES, **extra}.items():
             command += [f"-{name}", value]
         try:
             done = subprocess.run(command, cwd=self.cwd, capture_output=True, text=True, timeout=self.timeout_s)
@@ -242,3 +246,9 @@ class HotSpotBackend(ThermalModel):
     def close(self) -> None:
         """Delete the scratch directory of power traces and init files."""
         self._scratch.cleanup()
+
+    def __enter__(self) -> HotSpotBackend:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -198,3 +198,24 @@ def test_backend_on_a_3d_stack_agrees_with_the_builtin_model(tmp_path):
     assert list(backend.node_temperatures())[0].startswith("layer_0_")
     for row in power:
         assert np.max(np.abs(backend.step(row, 1e-3) - builtin.step(row, 1e-3))) <= TOLERANCE_K
+
+
+def test_files_named_in_the_config_neither_leak_nor_override(tmp_path):
+    """A config's -init_file starts reset(None) but not reset(T); its -steady_file is never written by the backend."""
+    _real_hotspot()
+    work = _ev6(tmp_path)
+    config = (work / "example.config").read_text()
+    config = config.replace("-init_file\t\t\t(null)", "-init_file\t\t\tsteady.init")
+    (work / "example.config").write_text(config.replace("-steady_file\t\t(null)", "-steady_file\t\tleak.steady"))
+    backend = HotSpotBackend(EV6_FLAGS, cwd=work)
+    power = _power(work, backend)
+    from_steady = read_ttrace(work / "out_from_steady.ttrace")
+    columns = [from_steady.names.index(name) for name in backend.output_names]
+    np.testing.assert_allclose(backend.step(power[0], SAMPLING_INTERVAL_S), from_steady.temperatures_K[0, columns],
+                               atol=0.011)
+    backend.reset(318.15)
+    from_ambient = read_ttrace(work / "out.ttrace")
+    np.testing.assert_allclose(backend.step(power[0], SAMPLING_INTERVAL_S), from_ambient.temperatures_K[0, columns],
+                               atol=0.011)
+    backend.steady(power[0])
+    assert not (work / "leak.steady").exists()
