@@ -6,15 +6,16 @@ cores are trace-driven ``PyTrafficGen``s. Each control epoch:
 1. the project's interval model (``BuiltinEngine``) says how many LLC accesses and DRAM misses each thread makes in
    the epoch and for how long it is busy, at its tile's frequency (so V/f scales the request rate: compute time
    ``I * CPI / f`` shrinks with f, memory stalls do not);
-2. ``thread_states`` turns that into generator states for the tile the thread is placed on: requests at a fixed
-   period spread over the busy time, alternating between a *resident* stream (the thread's LLC-resident data,
-   re-read cyclically: LLC hits once warm) and a *streamed* one (weights / KV cache swept linearly through a region
-   larger than the whole LLC: DRAM misses), in the trace's hit/miss proportion and read/write mix; idle for the rest;
+2. ``thread_states`` turns that into the states of the two generators of the tile the thread is placed on, each
+   sending requests at a fixed period spread over the busy time and idling for the rest: the *resident* generator
+   re-reads the thread's LLC-resident data cyclically (LLC hits once warm), the *streamed* one sweeps weights / KV
+   cache linearly through a region larger than the whole LLC (DRAM misses), in the trace's hit/miss proportion and
+   read/write mix;
 3. after a migration the new tile first replays the thread's private working set (cold L1: the refill goes to the
    LLC or DRAM as gem5's caches decide);
-4. gem5 simulates the epoch; ``counters_from_stats`` reads per-tile request latencies, per-bank LLC accesses and
-   misses and per-router flits from gem5's statistics, and the engine uses each tile's measured mean latency for
-   the next epoch (one epoch of lag, like the built-in contention model).
+4. gem5 simulates the epoch; ``counters_from_stats`` reads each generator's request latency (so per tile the LLC
+   hit latency and the DRAM miss latency), per-bank LLC accesses and misses and per-router flits from gem5's
+   statistics, and the engine uses them for the next epoch (one epoch of lag, like the built-in contention model).
 
 Every state's duration and period is in gem5 ticks (1 ps, gem5's default tick rate).
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ailfm.errors import ConfigError, ToolError
+from ailfm.errors import ToolError
 from ailfm.plugins.system import SystemDescription
 
 TICKS_PER_S = 10**12  # gem5's default global tick frequency (m5.ticks: 1 THz, 1 tick = 1 ps)
@@ -116,52 +117,63 @@ class ThreadCursor:
     stream: int = 0
 
 
-def request_period_ticks(requests: float, busy_s: float) -> int:
-    """Fixed request period that spreads ``requests`` over ``busy_s`` (at least 1 tick)."""
-    if requests <= 0:
-        raise ValueError("no requests to spread")
-    return max(1, int(busy_s * TICKS_PER_S // requests))
+@dataclass(frozen=True)
+class TileTraffic:
+    """One epoch of one tile: the states of its two generators (resident data and streamed data)."""
+
+    resident: tuple[GeneratorState, ...]
+    streamed: tuple[GeneratorState, ...]
+
+    @classmethod
+    def idle(cls, epoch_ticks: int) -> TileTraffic:
+        return cls((GeneratorState("idle", epoch_ticks),), (GeneratorState("idle", epoch_ticks),))
 
 
 def thread_states(amap: AddressMap, thread: int, cursor: ThreadCursor, *, llc_accesses: float,
                   dram_misses: float, busy_s: float, epoch_s: float, read_fraction: float,
-                  refill_bytes: float = 0.0, chunks: int = 8) -> list[GeneratorState]:
-    """One epoch of a thread's memory traffic as generator states (advances ``cursor``).
+                  refill_bytes: float = 0.0) -> TileTraffic:
+    """One epoch of a thread's memory traffic as the states of its tile's two generators (advances ``cursor``).
+
+    The resident generator re-reads the thread's LLC-resident data (``llc_accesses - dram_misses`` requests, LLC
+    hits once warm); the streamed generator sweeps its streamed region (``dram_misses`` requests, DRAM misses).
+    Both spread their requests evenly over ``busy_s`` and idle for the rest of the epoch, so both run concurrently
+    and gem5 measures each one's latency on its own.
 
     Parameters
     ----------
     llc_accesses, dram_misses : what the thread does in the epoch (DRAM misses are LLC accesses that miss).
     busy_s : time the thread issues or stalls (its requests are spread over it); it idles for the rest of the epoch.
     read_fraction : share of reads in [0, 1].
-    refill_bytes : private working set to replay first (after a migration; 0 otherwise).
-    chunks : the resident and streamed requests alternate in this many rounds, so both are spread over the epoch.
+    refill_bytes : private working set to replay first on the resident generator (after a migration; 0 otherwise).
     """
     epoch_ticks = seconds_to_ticks(epoch_s)
-    refill = int(round(refill_bytes / amap.line_bytes))
-    total = int(round(llc_accesses))
+    busy_ticks = min(seconds_to_ticks(max(busy_s, 0.0)), epoch_ticks)
+    refill = min(int(round(refill_bytes / amap.line_bytes)), amap.resident_bytes // amap.line_bytes)
     misses = int(round(min(max(dram_misses, 0.0), llc_accesses)))
-    if total + refill <= 0 or busy_s <= 0:
-        return [GeneratorState("idle", epoch_ticks)]
-    period = request_period_ticks(total + refill, min(busy_s, epoch_s))
+    hits = int(round(max(llc_accesses, 0.0))) - misses
     read_percent = int(round(100 * min(max(read_fraction, 0.0), 1.0)))
-    states: list[GeneratorState] = []
-    if refill:  # re-read the most recently used private data, from the start of the resident sweep backwards
-        lines = min(refill, amap.resident_bytes // amap.line_bytes)
-        start = (cursor.resident - lines * amap.line_bytes) % amap.resident_bytes
-        states += _sweep(amap.resident(thread), start, lines, amap.line_bytes, period, 100)
-    hits = total - misses
-    rounds = max(1, min(chunks, max(hits, misses)))
-    for hit_n, miss_n in zip(_split(hits, rounds), _split(misses, rounds), strict=True):
-        if hit_n:
-            states += _sweep(amap.resident(thread), cursor.resident, hit_n, amap.line_bytes, period, read_percent)
-            cursor.resident = (cursor.resident + hit_n * amap.line_bytes) % amap.resident_bytes
-        if miss_n:
-            states += _sweep(amap.streamed(thread), cursor.stream, miss_n, amap.line_bytes, period, read_percent)
-            cursor.stream = (cursor.stream + miss_n * amap.line_bytes) % amap.stream_bytes
+    resident: list[GeneratorState] = []
+    streamed: list[GeneratorState] = []
+    if busy_ticks > 0 and hits + refill > 0:
+        period = max(1, busy_ticks // (hits + refill))
+        if refill:  # re-read the most recently used private data: the lines just before the resident cursor
+            start = (cursor.resident - refill * amap.line_bytes) % amap.resident_bytes
+            resident += _sweep(amap.resident(thread), start, refill, amap.line_bytes, period, 100)
+        resident += _sweep(amap.resident(thread), cursor.resident, hits, amap.line_bytes, period, read_percent)
+        cursor.resident = (cursor.resident + hits * amap.line_bytes) % amap.resident_bytes
+    if busy_ticks > 0 and misses > 0:
+        period = max(1, busy_ticks // misses)
+        streamed += _sweep(amap.streamed(thread), cursor.stream, misses, amap.line_bytes, period, read_percent)
+        cursor.stream = (cursor.stream + misses * amap.line_bytes) % amap.stream_bytes
+    return TileTraffic(_pad(resident, epoch_ticks), _pad(streamed, epoch_ticks))
+
+
+def _pad(states: list[GeneratorState], epoch_ticks: int) -> tuple[GeneratorState, ...]:
+    """Idle after the last request so the states fill the epoch exactly."""
     used = sum(s.duration_ticks for s in states)
     if used < epoch_ticks:
         states.append(GeneratorState("idle", epoch_ticks - used))
-    return states
+    return tuple(states)
 
 
 def _sweep(region: tuple[int, int], offset: int, lines: int, line_bytes: int, period: int,
@@ -190,7 +202,7 @@ def _round_lines(n_bytes: float, line_bytes: int) -> int:
 
 
 class TileQueues:
-    """Per-tile queues of generator states, drained lazily by each tile's generator (see ``stream``).
+    """Queues of generator states, two per tile, drained lazily by the tile's generators (see ``stream``).
 
     The epoch loop ``push``es an epoch's states for every tile before advancing gem5; each tile's ``PyTrafficGen``
     pulls the next state when the current one's duration expires. An empty queue yields short idle states, so a
@@ -198,20 +210,21 @@ class TileQueues:
     """
 
     def __init__(self, n_tiles: int):
-        self._queues = [deque() for _ in range(n_tiles)]
+        self._queues = [deque() for _ in range(2 * n_tiles)]  # tile t: 2t resident, 2t + 1 streamed
 
-    def push(self, states_per_tile: Sequence[Sequence[GeneratorState]]) -> None:
-        if len(states_per_tile) != len(self._queues):
-            raise ValueError(f"expected states for {len(self._queues)} tiles, got {len(states_per_tile)}")
-        for queue, states in zip(self._queues, states_per_tile, strict=True):
-            queue.extend(states)
+    def push(self, traffic: Sequence[TileTraffic]) -> None:
+        if len(traffic) != len(self._queues) // 2:
+            raise ValueError(f"expected traffic for {len(self._queues) // 2} tiles, got {len(traffic)}")
+        for tile, t in enumerate(traffic):
+            self._queues[2 * tile].extend(t.resident)
+            self._queues[2 * tile + 1].extend(t.streamed)
 
-    def pending(self, tile: int) -> int:
-        return len(self._queues[tile])
+    def pending(self, tile: int, streamed: bool = False) -> int:
+        return len(self._queues[2 * tile + int(streamed)])
 
-    def stream(self, tile: int) -> Iterator[GeneratorState]:
-        """The endless state sequence of one tile (what its generator's ``start()`` iterates, once converted)."""
-        queue = self._queues[tile]
+    def stream(self, tile: int, streamed: bool = False) -> Iterator[GeneratorState]:
+        """The endless state sequence of one of a tile's generators (what its ``start()`` iterates, converted)."""
+        queue = self._queues[2 * tile + int(streamed)]
         while True:
             yield queue.popleft() if queue else GeneratorState("idle", IDLE_QUANTUM_TICKS)
 
@@ -223,7 +236,8 @@ def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int =
     """Share of reads in each kernel type's memory traffic, from the project's own kernel decomposition.
 
     A prefill of ``prompt_tokens`` and a decode step after it are decomposed (``ailfm.traces.pass_kernels``) and
-    bytes read / bytes touched summed per kernel type. Encoders have no decode step.
+    bytes read / bytes touched summed per kernel type. Encoders have no decode step. A kernel type the model never
+    runs gets NaN.
     """
     from ailfm.traces.decompose import pass_kernels
 
@@ -237,32 +251,27 @@ def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int =
                               strict=True):
             read[kind.value] = read.get(kind.value, 0.0) + float(r)
             touched[kind.value] = touched.get(kind.value, 0.0) + float(t)
-    missing = [name for name in kernel_type_names if touched.get(name, 0.0) <= 0]
-    if missing:
-        raise ConfigError("workload.kernel", f"no read/write mix for kernel types {missing} of model {model.name}")
-    return np.array([read[name] / touched[name] for name in kernel_type_names])
+    return np.array([read[name] / touched[name] if touched.get(name, 0.0) > 0 else np.nan
+                     for name in kernel_type_names])
 
 
 def kernel_states(rows, f_GHz: float, llc_latency_ns: float, dram_latency_ns: float, mlp: float,
                   read_fraction: np.ndarray, kernel_type: np.ndarray, amap: AddressMap, thread: int,
-                  cursor: ThreadCursor) -> list[GeneratorState]:
-    """A thread's kernel sequence (trace rows, per-thread columns) at a fixed frequency, one state group per kernel.
+                  cursor: ThreadCursor) -> list[TileTraffic]:
+    """A thread's kernel sequence (trace rows, per-thread columns) at a fixed frequency, one ``TileTraffic`` each.
 
     Each kernel lasts ``I * CPI / f + (A * L_llc + D * L_dram) / MLP`` (the built-in interval model), so a higher
     ``f_GHz`` shortens the compute part and raises the request rate; memory-bound kernels barely change. Used to
     replay one thread's trace on its own (calibration) without the co-simulation loop.
     """
-    states: list[GeneratorState] = []
     instructions = np.asarray(rows["instructions_per_thread"], dtype=float)
     cpi = np.asarray(rows["base_cpi"], dtype=float)
     llc = np.asarray(rows["llc_accesses_per_thread"], dtype=float)
     dram = np.asarray(rows["dram_misses_per_thread"], dtype=float)
     duration_s = kernel_duration_s(instructions, cpi, llc, dram, f_GHz, llc_latency_ns, dram_latency_ns, mlp)
-    for i in range(len(instructions)):
-        states += thread_states(amap, thread, cursor, llc_accesses=llc[i], dram_misses=dram[i],
-                                busy_s=duration_s[i], epoch_s=duration_s[i],
-                                read_fraction=float(read_fraction[kernel_type[i]]), chunks=1)
-    return states
+    return [thread_states(amap, thread, cursor, llc_accesses=llc[i], dram_misses=dram[i], busy_s=duration_s[i],
+                          epoch_s=duration_s[i], read_fraction=float(read_fraction[kernel_type[i]]))
+            for i in range(len(instructions))]
 
 
 def kernel_duration_s(instructions, cpi, llc_accesses, dram_misses, f_GHz: float, llc_latency_ns: float,
@@ -303,7 +312,8 @@ def last_stats_block(text: str) -> str:
 class StatPaths:
     """gem5 object paths whose statistics the epoch reads (``SimObject.path()`` of each, after instantiation)."""
 
-    generators: tuple[str, ...]  # per tile: a PyTrafficGen
+    resident_generators: tuple[str, ...]  # per tile: the PyTrafficGen of resident data
+    streamed_generators: tuple[str, ...]  # per tile: the PyTrafficGen of streamed data
     l2_caches: tuple[str, ...]  # per bank: the L2 controller's RubyCache (``...l2_controllersNNN.L2cache``)
     routers: tuple[str, ...]  # per router: a GarnetRouter
     network: str  # the GarnetNetwork
@@ -311,20 +321,38 @@ class StatPaths:
 
 @dataclass(frozen=True, eq=False)
 class EpochCounters:
-    """What gem5 measured in one epoch (since the previous stats reset)."""
+    """What gem5 measured in one epoch (since the previous stats reset); requests and summed latencies per tile."""
 
-    tile_requests: np.ndarray
-    tile_latency_ticks: np.ndarray  # summed request-to-response latency of each tile's requests
+    hit_requests: np.ndarray  # resident generator
+    hit_latency_ticks: np.ndarray
+    miss_requests: np.ndarray  # streamed generator
+    miss_latency_ticks: np.ndarray
     bank_accesses: np.ndarray
     bank_misses: np.ndarray
     router_flits: np.ndarray
     network_latency_ticks: float  # Garnet's mean packet latency (network + queueing)
 
-    def tile_latency_ns(self, fallback_ns: np.ndarray) -> np.ndarray:
-        """Mean latency of each tile's requests; ``fallback_ns`` where a tile sent none."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = self.tile_latency_ticks / self.tile_requests * (1e9 / TICKS_PER_S)
-        return np.where(self.tile_requests > 0, mean, fallback_ns)
+    def llc_latency_ns(self, fallback_ns: np.ndarray) -> np.ndarray:
+        """Mean latency of each tile's resident (LLC) requests; ``fallback_ns`` where it sent none."""
+        return _mean_ns(self.hit_latency_ticks, self.hit_requests, fallback_ns)
+
+    def miss_latency_ns(self, fallback_ns: np.ndarray) -> np.ndarray:
+        """Mean latency of each tile's streamed (DRAM) requests; ``fallback_ns`` where it sent none."""
+        return _mean_ns(self.miss_latency_ticks, self.miss_requests, fallback_ns)
+
+    def dram_extra_ns(self, fallback_ns: float) -> float:
+        """Chip-wide mean of what a DRAM miss adds to an LLC access (miss minus hit latency of the same tile)."""
+        both = (self.hit_requests > 0) & (self.miss_requests > 0)
+        if not both.any():
+            return fallback_ns
+        extra = self.miss_latency_ns(np.zeros(len(both))) - self.llc_latency_ns(np.zeros(len(both)))
+        return float(max(np.average(extra[both], weights=self.miss_requests[both]), 0.0))
+
+
+def _mean_ns(latency_ticks: np.ndarray, requests: np.ndarray, fallback_ns) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = latency_ticks / requests * (1e9 / TICKS_PER_S)
+    return np.where(requests > 0, mean, fallback_ns)
 
 
 def counters_from_stats(stats: dict[str, float], paths: StatPaths) -> EpochCounters:
@@ -337,13 +365,17 @@ def counters_from_stats(stats: dict[str, float], paths: StatPaths) -> EpochCount
             return default
         raise ToolError(f"gem5 statistic {name!r} is missing from the dump")
 
-    # gem5 omits zero-valued vectors and nozero stats, so counts default to 0; the generators' totals always print
-    reads = np.array([get(f"{g}.totalReads") for g in paths.generators])
-    writes = np.array([get(f"{g}.totalWrites") for g in paths.generators])
-    latency = np.array([get(f"{g}.totalReadLatency") + get(f"{g}.totalWriteLatency") for g in paths.generators])
+    def generator(paths_: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        requests = np.array([get(f"{g}.totalReads") + get(f"{g}.totalWrites") for g in paths_])
+        latency = np.array([get(f"{g}.totalReadLatency") + get(f"{g}.totalWriteLatency") for g in paths_])
+        return requests, latency
+
+    # the generators' totals always print; gem5 omits nozero cache stats, so those default to 0
+    hit_n, hit_lat = generator(paths.resident_generators)
+    miss_n, miss_lat = generator(paths.streamed_generators)
     hits = np.array([get(f"{c}.m_demand_hits", 0.0) for c in paths.l2_caches])
     misses = np.array([get(f"{c}.m_demand_misses", 0.0) for c in paths.l2_caches])
     flits = np.array([get(f"{r}.crossbar_activity", 0.0) for r in paths.routers])
     packet_latency = get(f"{paths.network}.average_packet_latency", 0.0)
-    return EpochCounters(reads + writes, latency, hits + misses, misses, flits,
+    return EpochCounters(hit_n, hit_lat, miss_n, miss_lat, hits + misses, misses, flits,
                          packet_latency if np.isfinite(packet_latency) else 0.0)
