@@ -9,23 +9,23 @@ with ``I`` instructions, ``A`` LLC accesses and ``D`` DRAM misses per thread, ``
 scale with f and memory-bound ones (GEMV in decode, attention over a long KV cache) barely do. A kernel ends when the
 slowest thread of its instance does (llama.cpp's barrier); threads that finish early spin at the barrier.
 
-Every epoch is simulated for all instances at once over a window of upcoming kernels, as (instance, kernel, thread)
-arrays: kernel end times are a cumulative sum of per-kernel maxima, gated by the arrival time of each kernel's
-request. Contention uses the previous epoch's traffic: M/D/1 waits on NoC links (``NucaModel``) and an asymptotic
-closed-queue bound on DRAM bandwidth (response time ``R >= MLP (B / mu - Z)`` with ``B`` busy threads, ``mu`` the
-line rate of all controllers and ``Z`` the non-DRAM time per miss).
+Each epoch scans every instance's upcoming kernels (``_scan.scan_epoch``, compiled): a kernel starts when the previous
+one ended and its request has arrived, and ends at its slowest thread; the kernel running at the end of the epoch
+keeps each thread's remaining share for the next. Contention uses the previous epoch's traffic: M/D/1 waits on NoC
+links (``NucaModel``) and an asymptotic closed-queue bound on DRAM bandwidth (response time
+``R >= MLP (B / mu - Z)``, ``B`` busy threads, ``mu`` the line rate of all controllers and ``Z`` the non-DRAM
+time per miss).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ailfm.plugins.engine._scan import scan_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
 from ailfm.plugins.workload import Workload
-
-_MIN_WINDOW = 16
 
 
 class BuiltinEngine(Engine):
@@ -46,6 +46,8 @@ class BuiltinEngine(Engine):
         self._request_ends = (next_request != w.request) | last_of_instance
         self._work_cycles = w.instructions * w.base_cpi
         self._mlp = system.core.memory_level_parallelism
+        self._finished = np.zeros(w.n_kernels, dtype=np.int64)  # scan output buffers, reused every epoch
+        self._finish_s = np.zeros(w.n_kernels)
         self._line_rate = system.memory.bandwidth_Bps / system.llc.line_bytes
         self.reset()
 
@@ -58,7 +60,6 @@ class BuiltinEngine(Engine):
         self._penalty_s = np.zeros((w.n_instances, w.threads_per_instance))
         self._thread_core = np.full(self.n_threads, -1)
         self._f_GHz = np.zeros(self.system.n_cores)
-        self._window = _MIN_WINDOW
         self._llc_latency_ns = self.nuca.mean_latency_ns.copy()
         self._dram_latency_ns = self.nuca.memory_latency_ns
         self._migrations = 0
@@ -129,76 +130,18 @@ class BuiltinEngine(Engine):
         placed = core >= 0
         f_thread = np.where(placed, self._f_GHz[np.maximum(core, 0)], 0.0)
         gated = f_thread <= 0  # clock-gated or not placed: no progress
-        inv_f_s = np.divide(1e-9, f_thread, out=np.full_like(f_thread, np.inf), where=~gated)
         llc_s = self._llc_latency_ns[np.maximum(core, 0)] * 1e-9 / self._mlp
-        llc_s = np.where(gated, np.inf, llc_s)
-        dram_s = np.where(gated, np.inf, self._dram_latency_ns * 1e-9 / self._mlp)
-
-        while True:  # widen the kernel window until it covers the epoch
-            window = self._window
-            index = self._kernel[:, None] + np.arange(window)
-            valid = index < self._instance_end[:, None]
-            idx = np.minimum(index, w.n_kernels - 1)
-            work = (np.arange(n_thr)[None, None, :] < w.active_threads[idx][:, :, None]).astype(float)
-            work[:, 0, :] = np.minimum(work[:, 0, :], self._remaining)
-            with np.errstate(invalid="ignore"):
-                comp = _scaled(work, self._work_cycles[idx][:, :, None] * inv_f_s[:, None, :])
-                stall = _scaled(work, w.llc_accesses[idx][:, :, None] * llc_s[:, None, :]
-                                + w.dram_misses[idx][:, :, None] * dram_s[:, None, :])
-            active = comp + stall
-            active[:, 0, :] += self._penalty_s
-            duration = np.where(valid, active.max(axis=2), np.inf)
-            ready = np.where(valid, w.ready_s[idx] - self._time_s, -np.inf)
-            cum = np.cumsum(duration, axis=1)
-            before = np.concatenate([np.zeros((n_inst, 1)), cum[:, :-1]], axis=1)
-            with np.errstate(invalid="ignore"):
-                end = cum + np.maximum(np.maximum.accumulate(ready - before, axis=1), 0.0)
-            n_done = (end <= dt_s).sum(axis=1)
-            if not np.any((n_done == window) & valid[:, -1]):
-                break
-            self._window = window * 4
-        self._window = max(_MIN_WINDOW, int(n_done.max()) * 2)
-
-        done = (np.arange(window)[None, :] < n_done[:, None])[:, :, None]
-        penalty_paid = np.where(n_done[:, None] > 0, self._penalty_s, 0.0)
-        comp_s = np.where(done, comp, 0.0).sum(axis=1)
-        stall_s = np.where(done, stall, 0.0).sum(axis=1) + penalty_paid
-        with np.errstate(invalid="ignore"):  # inf - inf of a gated thread, masked by ``done``
-            spin_s = np.where(done, duration[:, :, None] - active, 0.0).sum(axis=1)
-        share = np.where(done, work, 0.0)  # fraction of each kernel's per-thread work done
-        weighted_comp = np.where(done, comp * w.activity[idx][:, :, None], 0.0).sum(axis=1)
-
-        # the kernel each unfinished instance is in at the end of the epoch
-        rows = np.arange(n_inst)
-        p = np.minimum(n_done, window - 1)
-        partial = (n_done < window) & valid[rows, p]
-        start = np.maximum(np.where(p > 0, end[rows, np.maximum(p - 1, 0)], 0.0), ready[rows, p])
-        elapsed = np.where(partial, np.clip(dt_s - start, 0.0, dt_s), 0.0)[:, None]
-        penalty = np.where((p == 0)[:, None], self._penalty_s, 0.0)
-        in_penalty = np.minimum(elapsed, penalty)
-        work_p, comp_p, stall_p = work[rows, p], comp[rows, p], stall[rows, p]
-        full_p = comp_p + stall_p
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(full_p > 0, (elapsed - in_penalty) / full_p * work_p, work_p)
-        frac = np.where(partial[:, None] & np.isfinite(full_p), np.clip(frac, 0.0, work_p), 0.0)
-        part = np.divide(frac, work_p, out=np.zeros_like(frac), where=work_p > 0)  # share of this thread's time
-        comp_s += _scaled(part, comp_p)
-        stall_s += in_penalty + _scaled(part, stall_p)
-        spin_s += np.where(partial[:, None] & np.isfinite(full_p), elapsed - in_penalty - _scaled(part, full_p), 0.0)
-        weighted_comp += _scaled(part, comp_p) * w.activity[idx[rows, p]][:, None]
-        share[rows, p] += frac
-        instructions = (share * w.instructions[idx][:, :, None]).sum(axis=1)
-        llc_acc = (share * w.llc_accesses[idx][:, :, None]).sum(axis=1)
-        dram_miss = (share * w.dram_misses[idx][:, :, None]).sum(axis=1)
-
-        self._remaining = np.where(partial[:, None], work_p - frac, 0.0)
-        self._penalty_s = np.where(partial[:, None], penalty - in_penalty, 0.0)
-
-        finished = idx[done[:, :, 0]]
-        finish_s = end[done[:, :, 0]] + self._time_s
+        dram_s = self._dram_latency_ns * 1e-9 / self._mlp
+        comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss = np.zeros((7, n_inst, n_thr))
+        n_finished = scan_epoch(dt_s, self._time_s, self._kernel, self._instance_end, self._remaining,
+                                self._penalty_s, f_thread, llc_s, dram_s, self._work_cycles, w.instructions,
+                                w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads,
+                                comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss,
+                                self._finished, self._finish_s)
+        finished = self._finished[:n_finished]
+        finish_s = self._finish_s[:n_finished].copy()
         tokens = w.tokens[finished].astype(int)
         request_done = self._request_ends[finished]
-        self._kernel = self._kernel + n_done
         self._time_s += dt_s
         for values in (comp_s, stall_s, spin_s, weighted_comp):
             values[gated] = 0.0
@@ -247,9 +190,3 @@ class BuiltinEngine(Engine):
         other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
         bound_s = self._mlp * (busy_s / dt_s / self._line_rate - other_per_miss_s)
         self._dram_latency_ns = max(base_ns, bound_s * 1e9)
-
-
-def _scaled(weight: np.ndarray, time_s: np.ndarray) -> np.ndarray:
-    """``weight * time_s`` with 0 wherever the weight is 0 (an infinite time of no work is no time)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(weight > 0, weight * time_s, 0.0)
