@@ -50,7 +50,7 @@ from ailfm.thermal.formats import (
     write_steady,
     write_ttrace,
 )
-from ailfm.thermal.formats.config import COMMAND_LINE_ONLY
+from ailfm.thermal.formats.config import COMMAND_LINE_ONLY, NULL
 from ailfm.thermal.model import build_thermal_model, run_transient
 from ailfm.thermal.package import convection_resistance_K_per_W
 
@@ -59,8 +59,6 @@ PROG = "ailfm-hotspot"
 # node, as HotSniper's patched HotSpot prints it: HotSniper-style drivers save stdout as the next epoch's
 # init file (e.g. HotSniper's ``Temperature.init``), so the progress lines are left out.
 PRINT_STATE_ENV = "AILFM_HOTSPOT_PRINT_STATE"
-# HotSpot's spelling of "no file" in configuration files and -d dumps (util.h NULLFILE).
-NULL_FILE = "(null)"
 
 USAGE = f"""\
 Usage: {PROG} -f <file> -p <file> [-o <file>] [-c <file>] [-d <file>] [options]
@@ -170,7 +168,7 @@ def dump_config_text(config: HotSpotConfig, r_convec_K_per_W: float | None = Non
         if name == "r_convec" and r_convec_K_per_W is not None:
             value = r_convec_K_per_W
         if value is None:
-            text = NULL_FILE
+            text = NULL
         elif name == "detailed_3D":
             text = "on" if value else "off"
         elif isinstance(value, bool):
@@ -227,6 +225,9 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
             if getattr(config, name) is not None:
                 warn(f"Ignoring -{name} because grid model is not being used")
                 config = replace(config, **{name: None})
+    if config.o is None:
+        # Without a transient HotSpot never opens the init file (hotspot.c reads it only when do_transient).
+        config = replace(config, init_file=None)
     floorplan, layers = read_model_inputs(config, materials, warn=warn)
     model = build_thermal_model(config, floorplan=floorplan, layers=layers, materials=materials)
 

@@ -202,6 +202,15 @@ def test_user_errors_are_one_line_naming_the_culprit(extra, names, tmp_path, mon
         assert name in message
 
 
+def test_init_file_is_only_read_for_a_transient(tmp_path, monkeypatch):
+    """As in HotSpot, a steady-only run never opens -init_file; a transient does."""
+    work = _copy_case("ev6_block", tmp_path)
+    monkeypatch.chdir(work)
+    base = ["-c", "example.config", "-f", "ev6.flp", "-p", "gcc.ptrace", "-init_file", "missing.init"]
+    assert main([*base, "-steady_file", "ours.steady"]) == 0
+    assert main([*base, "-o", "ours.ttrace"]) == 1
+
+
 def test_missing_power_trace_flag_and_usage(tmp_path, monkeypatch, capsys):
     work = _copy_case("ev6_block", tmp_path)
     monkeypatch.chdir(work)
