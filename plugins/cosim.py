@@ -154,7 +154,7 @@ class CoSimulation:
 
             core_W = core.total_W + router_W
             uncore_W = float(bank_W.sum())
-            _append(records, placement, engine, activity, f_request, f_effective, dvfs, core_W, temperature,
+            _append(records, placement, activity, f_request, f_effective, dvfs, core_W, temperature,
                     throttled, n_cores)
             chip_rows.append((engine.time_s, float(core_W.sum()) + uncore_W, float(core_W.sum()), uncore_W,
                               float(outputs.max()) - 273.15, activity.tokens))
@@ -213,22 +213,19 @@ def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
     return placement
 
 
-def _append(records, placement, engine, activity, f_request, f_effective, dvfs, core_W, temperature, throttled,
+def _append(records, placement, activity, f_request, f_effective, dvfs, core_W, temperature, throttled,
             n_cores) -> None:
-    thread_of_core = np.full(n_cores, -1)
     placed = placement >= 0
+    thread_of_core = np.full(n_cores, -1)
     thread_of_core[placement[placed]] = np.flatnonzero(placed)
     kernel = np.full(n_cores, -1)
     kernel[placement[placed]] = activity.thread_kernel_type[placed]
-    records["thread"].append(thread_of_core)
-    records["kernel_type"].append(kernel)
-    records["f_GHz"].append(f_request)
-    records["f_effective_GHz"].append(f_effective)
-    records["voltage_V"].append(np.where(f_effective > 0, dvfs.voltage_V(f_effective), 0.0))
-    records["power_W"].append(core_W)
-    records["temperature_K"].append(temperature)
-    records["instructions"].append(activity.core_instructions)
-    records["dtm_throttled"].append(throttled)
+    for key, value in (("thread", thread_of_core), ("kernel_type", kernel), ("f_GHz", f_request),
+                       ("f_effective_GHz", f_effective),
+                       ("voltage_V", np.where(f_effective > 0, dvfs.voltage_V(f_effective), 0.0)),
+                       ("power_W", core_W), ("temperature_K", temperature),
+                       ("instructions", activity.core_instructions), ("dtm_throttled", throttled)):
+        records[key].append(value)
 
 
 def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],

@@ -57,7 +57,7 @@ class PowerModel:
         leakage = self.leakage_W(voltage, temperature_K)
         running = state == 0
         dynamic = np.where(running, dynamic, 0.0)
-        leakage = np.select([running, state == 1], [leakage, p.idle_power_W], p.gated_power_W)
+        leakage = np.where(running, leakage, np.where(state == 1, p.idle_power_W, p.gated_power_W))
         return CorePower(dynamic, leakage)
 
     def leakage_W(self, voltage_V, temperature_K) -> np.ndarray:

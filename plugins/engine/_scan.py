@@ -96,3 +96,39 @@ def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread
                 break
         kernel[i] = k
     return n_finished
+
+
+@njit(cache=True)
+def aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
+                    thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, n_cores):
+    """Per-core sums of the per-thread results (gated threads contribute nothing and are zeroed in place).
+
+    Returns (activity, busy, running, instructions, llc_accesses, dram_misses) per core.
+    """
+    activity = np.zeros(n_cores)
+    busy = np.zeros(n_cores)
+    running = np.zeros(n_cores, dtype=np.bool_)
+    instructions = np.zeros(n_cores)
+    llc = np.zeros(n_cores)
+    dram = np.zeros(n_cores)
+    n_instances, n_threads = core.shape
+    for i in range(n_instances):
+        for th in range(n_threads):
+            c = core[i, th]
+            if c < 0:
+                continue
+            if gated[i, th]:
+                comp_s[i, th] = 0.0
+                stall_s[i, th] = 0.0
+                spin_s[i, th] = 0.0
+                weighted_comp[i, th] = 0.0
+            running[c] = running_instance[i]
+            activity[c] += weighted_comp[i, th] + stall_activity * stall_s[i, th] + barrier_activity * spin_s[i, th]
+            busy[c] += comp_s[i, th] + stall_s[i, th] + spin_s[i, th]
+            instructions[c] += thread_instr[i, th]
+            llc[c] += thread_llc[i, th]
+            dram[c] += thread_dram[i, th]
+    for c in range(n_cores):
+        activity[c] = min(activity[c] / dt_s, 1.0)
+        busy[c] = min(busy[c] / dt_s, 1.0)
+    return activity, busy, running, instructions, llc, dram

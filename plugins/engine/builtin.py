@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import scan_epoch
+from ailfm.plugins.engine._scan import aggregate_cores, scan_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
@@ -91,22 +91,29 @@ class BuiltinEngine(Engine):
         f_GHz = np.asarray(f_GHz, dtype=float)
         thread_core = np.asarray(thread_core, dtype=int)
         n_cores = self.system.n_cores
-        if f_GHz.shape != (n_cores,) or np.any(f_GHz < 0) or not np.all(np.isfinite(f_GHz)):
+        if f_GHz.shape != (n_cores,) or not 0.0 <= f_GHz.min() <= f_GHz.max() < np.inf:
             raise ValueError(f"f_GHz must be {n_cores} finite non-negative values")
-        if thread_core.shape != (self.n_threads,) or np.any(thread_core >= n_cores) or np.any(thread_core < -1):
-            raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
-        placed = thread_core[thread_core >= 0]
-        if len(np.unique(placed)) != len(placed):
-            raise ValueError("two threads placed on one core")
+        if not np.array_equal(thread_core, self._thread_core):
+            if thread_core.shape != (self.n_threads,) or thread_core.min() < -1 or thread_core.max() >= n_cores:
+                raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
+            if np.bincount(thread_core + 1, minlength=n_cores + 1)[1:].max(initial=0) > 1:
+                raise ValueError("two threads placed on one core")
         penalty = self._penalty_s.reshape(-1)  # a view: writes go to the state
-        moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
-        penalty[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
-        self._migrations += int(moved.sum())
-        retuned = (thread_core >= 0) & ~moved & (f_GHz[np.maximum(thread_core, 0)] != self._f_GHz[
-            np.maximum(thread_core, 0)]) & (self._f_GHz[np.maximum(thread_core, 0)] > 0)
-        penalty[retuned] += self.system.dvfs.transition_latency_s
-        self._thread_core = thread_core.copy()
-        self._f_GHz = f_GHz.copy()
+        if not np.array_equal(thread_core, self._thread_core):
+            moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
+            if moved.any():
+                penalty[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
+                self._migrations += int(moved.sum())
+            self._thread_core = thread_core.copy()
+        else:
+            moved = None
+        if not np.array_equal(f_GHz, self._f_GHz):
+            core = np.maximum(thread_core, 0)
+            retuned = (thread_core >= 0) & (f_GHz[core] != self._f_GHz[core]) & (self._f_GHz[core] > 0)
+            if moved is not None:
+                retuned &= ~moved
+            penalty[retuned] += self.system.dvfs.transition_latency_s
+            self._f_GHz = f_GHz.copy()
 
     def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
         """Reschedule cost plus the cold-cache refill of a moved thread's working set (at most its private caches)."""
@@ -143,44 +150,27 @@ class BuiltinEngine(Engine):
         tokens = w.tokens[finished].astype(int)
         request_done = self._request_ends[finished]
         self._time_s += dt_s
-        for values in (comp_s, stall_s, spin_s, weighted_comp):
-            values[gated] = 0.0
-        activity = self._epoch_activity(core, comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc,
-                                        dram_miss, dt_s)
-        self._update_contention(activity, comp_s, stall_s, dt_s)
-        return EpochActivity(**activity, tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
-                             finished_requests=w.request[finished[request_done]],
-                             finish_times_s=finish_s[request_done])
-
-    def _epoch_activity(self, core, comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss,
-                        dt_s) -> dict:
-        p = self.system.power
-        n_cores = self.system.n_cores
-        placed = core >= 0
-        flat_core = core[placed]
-
-        def per_core(values):
-            return np.bincount(flat_core, weights=values[placed], minlength=n_cores)
-
-        switching = weighted_comp + p.stall_activity * stall_s + p.barrier_activity * spin_s
-        running = np.zeros(n_cores, dtype=bool)
-        running[core[placed & (self._kernel_at_start < self._instance_end)[:, None]]] = True
-        core_llc = per_core(llc_acc)
-        n_banks = self.system.n_banks
-        return dict(
-            dt_s=dt_s, core_activity=np.minimum(per_core(switching) / dt_s, 1.0),
-            core_busy=np.minimum(per_core(comp_s + stall_s + spin_s) / dt_s, 1.0), core_running=running,
-            core_instructions=per_core(instructions), core_llc_accesses=core_llc,
-            core_dram_misses=per_core(dram_miss), bank_accesses=np.full(n_banks, core_llc.sum() / n_banks),
+        power = self.system.power
+        activity, busy, running, core_instr, core_llc, core_dram = aggregate_cores(
+            core, gated, self._kernel_at_start < self._instance_end, comp_s, stall_s, spin_s, weighted_comp,
+            instructions, llc_acc, dram_miss, power.stall_activity, power.barrier_activity, dt_s, self.system.n_cores)
+        result = EpochActivity(
+            dt_s=dt_s, core_activity=activity, core_busy=busy, core_running=running, core_instructions=core_instr,
+            core_llc_accesses=core_llc, core_dram_misses=core_dram,
+            bank_accesses=np.full(self.system.n_banks, core_llc.sum() / self.system.n_banks),
             router_flits=self.nuca.router_flits(core_llc), thread_instructions=instructions.ravel(),
             thread_llc_accesses=llc_acc.ravel(), thread_dram_misses=dram_miss.ravel(),
             thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=self.current_kernel_type(),
-            memory_latency_ns=self._dram_latency_ns, llc_latency_ns=self._llc_latency_ns.copy())
+            tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
+            finished_requests=w.request[finished[request_done]], finish_times_s=finish_s[request_done],
+            memory_latency_ns=self._dram_latency_ns, llc_latency_ns=self._llc_latency_ns)
+        self._update_contention(core_llc, core_dram, comp_s, stall_s, dt_s)
+        return result
 
-    def _update_contention(self, activity: dict, comp_s, stall_s, dt_s) -> None:
+    def _update_contention(self, core_llc, core_dram, comp_s, stall_s, dt_s) -> None:
         """Next epoch's LLC (NoC M/D/1) and DRAM (closed-queue bound) latencies from this epoch's traffic."""
-        self._llc_latency_ns = self.nuca.latency_ns(activity["core_llc_accesses"] / dt_s)
-        misses = activity["core_dram_misses"].sum()
+        self._llc_latency_ns = self.nuca.latency_ns(core_llc / dt_s)
+        misses = core_dram.sum()
         base_ns = self.nuca.memory_latency_ns
         if misses <= 0:
             self._dram_latency_ns = base_ns
