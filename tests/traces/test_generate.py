@@ -155,3 +155,9 @@ def test_shipped_sample_is_the_head_of_the_azure_trace():
         sample = read_length_trace(Path(str(resources.files("ailfm.traces.data") / f"azure_{name}_sample.csv")))
         full = read_length_trace(folder / f"AzureLLMInferenceTrace_{name}.csv").head(len(sample))
         pd.testing.assert_frame_equal(sample, full)
+
+
+def test_shipped_samples_carry_their_citation():
+    for name in ("code", "conv"):
+        note = resources.files("ailfm.traces.data") / f"azure_{name}_sample.md"
+        assert "Splitwise" in note.read_text() and "CC-BY 4.0" in note.read_text()
