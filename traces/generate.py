@@ -54,7 +54,7 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
             tokens[-1, :] = 1
         parts.append({
             "phase": np.repeat(np.array(["prefill" if step_ids[0] == 0 else "decode"]), n_k * n_s),
-            "step": np.tile(step_ids, n_k).reshape(n_k, n_s).T.ravel(),
+            "step": np.repeat(step_ids, n_k),
             "layer": np.tile(table.layers, n_s),
             "op": np.tile(np.array(table.names), n_s),
             "kernel": np.tile(np.array([k.value for k in kinds]), n_s),

@@ -44,6 +44,12 @@ def test_columns_and_request_bookkeeping(azure_trace):
     np.testing.assert_array_equal(per_request["instance"].first().to_numpy(), [0, 1, 2])
     np.testing.assert_allclose(per_request["arrival_s"].first().to_numpy(), lengths["arrival_s"].to_numpy())
     assert (azure_trace["active_threads"] <= azure_trace["threads"]).all()
+    # execution order within an instance: requests in turn, each its prefill then its decode steps in order
+    for _, rows in azure_trace.groupby("instance"):
+        assert rows["request"].is_monotonic_increasing
+        assert all(r["step"].is_monotonic_increasing for _, r in rows.groupby("request"))
+    first = azure_trace[(azure_trace["request"] == 0) & (azure_trace["step"] == 0)]
+    assert first["op"].iloc[0] == "embedding" and first["op"].iloc[-1] == "lm_head"
 
 
 def test_fixed_batch_shape_and_scaling(gpt2):
