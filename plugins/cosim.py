@@ -17,7 +17,7 @@ import pandas as pd
 
 from ailfm.plugins.chip_thermal import ChipThermal
 from ailfm.plugins.engine.base import Engine, EpochActivity
-from ailfm.plugins.governors.base import Governor, GovernorContext, Observation
+from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.power import PowerModel
 from ailfm.plugins.system import SystemDescription
@@ -95,86 +95,102 @@ class CoSimulation:
                    request_arrival_s=workload.request_arrival_s, nuca=nuca)
 
     def run(self, duration_s: float | None = None, *, progress: bool = False) -> SimulationResult:
-        """Run until every request has finished or ``duration_s`` of simulated time has passed."""
+        """Run the governor until every request has finished or ``duration_s`` of simulated time has passed."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # the matrices are small: threads only add overhead
-            return self._run(duration_s, progress)
-
-    def _run(self, duration_s: float | None, progress: bool) -> SimulationResult:
-        system, engine, thermal, chip = self.system, self.engine, self.thermal, self.chip
-        dvfs, th = system.dvfs, system.thermal
-        n_cores, n_threads = system.n_cores, engine.n_threads
-        dt = th.epoch_s
-        max_epochs = int(np.ceil(duration_s / dt - 1e-9)) if duration_s else None
-        engine.reset()
-        thermal.reset(th.ambient_K)
-        self.governor.setup(self.context)
-        temperature = chip_core_temperatures(thermal, chip)
-        placement = _checked_placement(self.governor.initial_placement(temperature.copy()), n_threads, n_cores)
-        f_request = np.full(n_cores, dvfs.f_max_GHz)
-        throttled = np.zeros(n_cores, dtype=bool)
-        gated = np.zeros(n_cores, dtype=bool)
-        trigger_K, release_K = th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15
-        stop_K = trigger_K + th.dtm_stop_margin_K
-        obs = self._observation(0, 0.0, temperature, np.zeros(n_cores), f_request, f_request, throttled,
-                                placement, None, 0.0)
-        records: dict[str, list] = {k: [] for k in ("thread", "kernel_type", "f_GHz", "f_effective_GHz",
-                                                    "voltage_V", "power_W", "temperature_K", "instructions",
-                                                    "dtm_throttled")}
-        chip_rows = []
-        finish = np.full(len(self.request_arrival_s), np.nan)
-        decision_s, dtm_events, epoch = [], 0, 0
-        bar = _progress_bar(progress, max_epochs, f"{system.name} / {self.governor.name}")
-        wall_start = time.perf_counter()
-        while True:
-            start = time.perf_counter()
-            decision = self.governor.decide(obs)
-            decision_s.append(time.perf_counter() - start)
-            f_request = dvfs.snap_GHz(decision.f_GHz)
-            if decision.thread_core is not None:
-                placement = _checked_placement(decision.thread_core, n_threads, n_cores)
-            f_effective = np.where(gated, 0.0, np.where(throttled, dvfs.f_min_GHz, f_request))
-            engine.actuate(f_effective, placement)
-            activity = engine.advance(dt)
-
-            state = np.where(gated, _STATE_GATED, np.where(activity.core_running, _STATE_RUNNING, _STATE_IDLE))
-            core = self.power.core_power(f_effective, activity.core_activity, temperature, state)
-            router_W = self.power.router_power_W(activity.router_flits, dt)
-            bank_W = self.power.bank_power_W(activity.bank_accesses, dt)
-            outputs = thermal.step(chip.power_vector(core.total_W, bank_W, router_W), dt)
-            temperature = outputs[chip.core_output]
-
-            sensed = temperature if th.dtm_scope == "core" else np.full(n_cores, temperature.max())
-            hot, still = sensed >= trigger_K, sensed >= release_K
-            new_throttled = hot | (throttled & still)
-            dtm_events += int((new_throttled & ~throttled).sum())
-            gated = throttled & (temperature > stop_K)
-            throttled = new_throttled
-
-            core_W = core.total_W + router_W
-            uncore_W = float(bank_W.sum())
-            _append(records, placement, activity, f_request, f_effective, dvfs, core_W, temperature,
-                    throttled, n_cores)
-            chip_rows.append((engine.time_s, float(core_W.sum()) + uncore_W, float(core_W.sum()), uncore_W,
-                              float(outputs.max()) - 273.15, activity.tokens))
-            finish[activity.finished_requests] = activity.finish_times_s
-            epoch += 1
+            obs = self.start(duration_s)
+            bar = _progress_bar(progress, self._max_epochs, f"{self.system.name} / {self.governor.name}")
+            wall_start = time.perf_counter()
+            while not self.finished:
+                start = time.perf_counter()
+                decision = self.governor.decide(obs)
+                self._decision_s.append(time.perf_counter() - start)
+                obs = self.step(decision)
+                if bar is not None:
+                    bar.update(1)
             if bar is not None:
-                bar.update(1)
-            obs = self._observation(epoch, engine.time_s, temperature, core_W, f_request, f_effective, throttled,
-                                    placement, activity, uncore_W)
-            if engine.done or (max_epochs is not None and epoch >= max_epochs):
-                break
-        wall_s = time.perf_counter() - wall_start
-        if bar is not None:
-            bar.close()
-        epochs = pd.DataFrame(chip_rows, columns=["time_s", "chip_power_W", "core_power_W", "uncore_power_W",
-                                                  "peak_temp_C", "tokens"])
-        per_core = {k: np.array(v) for k, v in records.items()}
-        result = SimulationResult(system.name, self.governor.name, dt, epochs, per_core, self.kernel_type_names,
-                                  self.request_arrival_s, finish, completed=engine.done)
-        result.summary.update(summarise(result, th.t_max_C, dtm_events, engine.migrations, decision_s, wall_s))
+                bar.close()
+            return self.result(wall_s=time.perf_counter() - wall_start)
+
+    # -- stepping: run() uses these; so can a Gymnasium environment or an Oracle's look-ahead ------------------------
+    def start(self, duration_s: float | None = None) -> Observation:
+        """Reset engine, thermal model and governor; place the threads; return the first observation."""
+        system, engine, th = self.system, self.engine, self.system.thermal
+        n_cores = system.n_cores
+        self._max_epochs = int(np.ceil(duration_s / th.epoch_s - 1e-9)) if duration_s else None
+        engine.reset()
+        self.thermal.reset(th.ambient_K)
+        self.governor.setup(self.context)
+        self._temperature = chip_core_temperatures(self.thermal, self.chip)
+        self._placement = _checked_placement(self.governor.initial_placement(self._temperature.copy()),
+                                             engine.n_threads, n_cores)
+        self._throttled = np.zeros(n_cores, dtype=bool)
+        self._gated = np.zeros(n_cores, dtype=bool)
+        self._records = {k: [] for k in ("thread", "kernel_type", "f_GHz", "f_effective_GHz", "voltage_V",
+                                         "power_W", "temperature_K", "instructions", "dtm_throttled")}
+        self._chip_rows = []
+        self._finish = np.full(len(self.request_arrival_s), np.nan)
+        self._decision_s, self._dtm_events, self._epoch = [], 0, 0
+        f_max = np.full(n_cores, system.dvfs.f_max_GHz)
+        return self._observation(0, 0.0, self._temperature, np.zeros(n_cores), f_max, f_max, self._throttled,
+                                 self._placement, None, 0.0)
+
+    @property
+    def finished(self) -> bool:
+        """Every request has finished or the duration is used up."""
+        return self.engine.done or (self._max_epochs is not None and self._epoch >= self._max_epochs)
+
+    def step(self, decision: Decision) -> Observation:
+        """One epoch: actuate the decision (under DTM), advance, power, thermal step, DTM update, record."""
+        system, engine, chip = self.system, self.engine, self.chip
+        dvfs, th = system.dvfs, system.thermal
+        n_cores, dt = system.n_cores, th.epoch_s
+        f_request = dvfs.snap_GHz(decision.f_GHz)
+        if decision.thread_core is not None:
+            self._placement = _checked_placement(decision.thread_core, engine.n_threads, n_cores)
+        throttled, gated = self._throttled, self._gated
+        f_effective = np.where(gated, 0.0, np.where(throttled, dvfs.f_min_GHz, f_request))
+        engine.actuate(f_effective, self._placement)
+        activity = engine.advance(dt)
+
+        state = np.where(gated, _STATE_GATED, np.where(activity.core_running, _STATE_RUNNING, _STATE_IDLE))
+        core = self.power.core_power(f_effective, activity.core_activity, self._temperature, state)
+        router_W = self.power.router_power_W(activity.router_flits, dt)
+        bank_W = self.power.bank_power_W(activity.bank_accesses, dt)
+        outputs = self.thermal.step(chip.power_vector(core.total_W, bank_W, router_W), dt)
+        temperature = self._temperature = outputs[chip.core_output]
+
+        trigger_K, release_K = th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15
+        sensed = temperature if th.dtm_scope == "core" else np.full(n_cores, temperature.max())
+        new_throttled = (sensed >= trigger_K) | (throttled & (sensed >= release_K))
+        self._dtm_events += int((new_throttled & ~throttled).sum())
+        self._gated = throttled & (temperature > trigger_K + th.dtm_stop_margin_K)
+        self._throttled = new_throttled
+
+        core_W = core.total_W + router_W
+        uncore_W = float(bank_W.sum())
+        _append(self._records, self._placement, activity, f_request, f_effective, dvfs, core_W, temperature,
+                new_throttled, n_cores)
+        self._chip_rows.append((engine.time_s, float(core_W.sum()) + uncore_W, float(core_W.sum()), uncore_W,
+                                float(outputs.max()) - 273.15, activity.tokens))
+        self._finish[activity.finished_requests] = activity.finish_times_s
+        self._epoch += 1
+        self.last_activity = activity
+        return self._observation(self._epoch, engine.time_s, temperature, core_W, f_request, f_effective,
+                                 new_throttled, self._placement, activity, uncore_W)
+
+    def result(self, wall_s: float = float("nan")) -> SimulationResult:
+        """The records so far as a ``SimulationResult`` with its summary."""
+        th = self.system.thermal
+        epochs = pd.DataFrame(self._chip_rows, columns=["time_s", "chip_power_W", "core_power_W", "uncore_power_W",
+                                                        "peak_temp_C", "tokens"])
+        per_core = {k: np.array(v) for k, v in self._records.items()}
+        result = SimulationResult(self.system.name, self.governor.name, th.epoch_s, epochs, per_core,
+                                  self.kernel_type_names, self.request_arrival_s, self._finish.copy(),
+                                  completed=self.engine.done)
+        result.summary.update(summarise(result, th.t_max_C, self._dtm_events, self.engine.migrations,
+                                        self._decision_s, wall_s))
         return result
 
     def _observation(self, epoch, time_s, temperature, core_W, f_request, f_effective, throttled, placement,
@@ -251,7 +267,7 @@ def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrati
         "edp": energy * makespan,
         "migrations": int(migrations),
         "governor_us_per_decision": float(np.median(decision_s) * 1e6) if decision_s else 0.0,
-        "sim_speed_x_realtime": simulated_s / wall_s if wall_s > 0 else float("inf"),
+        "sim_speed_x_realtime": simulated_s / wall_s if wall_s > 0 else float("nan"),
         "tokens": tokens,
         "requests_finished": int(finished.sum()),
         "completed": bool(result.completed),

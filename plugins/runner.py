@@ -68,7 +68,7 @@ def load_workload(config: RunConfig) -> Workload:
 
 
 @lru_cache(maxsize=4)
-def _thermal(system_name: str, kind: str):
+def thermal_model(system_name: str, kind: str):
     """Built once per process and reused (the loop resets it at the start of every run)."""
     return build_thermal(load_system(system_name), kind)
 
@@ -78,7 +78,7 @@ def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
     system = load_system(config.system)
     governor = make_governor(config.governor)
     workload = load_workload(config)
-    sim = CoSimulation.for_workload(system, workload, _thermal(config.system, config.thermal), governor)
+    sim = CoSimulation.for_workload(system, workload, thermal_model(config.system, config.thermal), governor)
     return sim.run(config.duration_s, progress=progress)
 
 

@@ -55,8 +55,9 @@ def test_every_governor_makes_valid_decisions(name, system, context):
 
 
 def test_unknown_governor_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="known: coldest-core, conservative, ondemand, pcgov, pcmig, performance"):
+    with pytest.raises(ConfigError, match="unknown governor 'schedutil'; known: ") as err:
         make_governor("schedutil")
+    assert all(name in str(err.value) for name in BUILTIN_GOVERNORS)
 
 
 def test_every_governor_cites_a_source():
