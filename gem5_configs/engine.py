@@ -126,5 +126,5 @@ class Gem5Engine(BuiltinEngine):
                 refill_bytes=self._refill_bytes[thread])
         return traffic
 
-    def _update_contention(self, activity: dict, comp_s, stall_s, dt_s) -> None:
+    def _update_contention(self, *traffic) -> None:
         """Latencies come from gem5's measurement (``advance``), not from the analytic contention model."""

@@ -1,8 +1,4 @@
-"""Gem5Engine's book-keeping through the co-simulation loop, against a stand-in backend (never reported as gem5).
-
-The stand-in answers each epoch with latencies of its own (the analytic NUCA latency of the tile plus a fixed
-offset) so the tests can see that measured values, not the analytic ones, drive the next epoch.
-"""
+"""Gem5Engine's book-keeping through the co-simulation loop, against the stand-in backend of conftest.py."""
 
 from __future__ import annotations
 
@@ -10,76 +6,25 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError, ToolError
-from ailfm.gem5_configs.engine import Gem5Backend, Gem5Engine
-from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters, read_fractions
-from ailfm.plugins.chip_thermal import build_thermal
+from ailfm.gem5_configs.engine import Gem5Engine
 from ailfm.plugins.cosim import CoSimulation
 from ailfm.plugins.governors import make_governor
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import load_system
-from ailfm.plugins.workload import workload_from_trace
-from ailfm.traces import Scenario, generate_trace, load_model_config
-
-HIT_OFFSET_NS, MISS_EXTRA_NS = 3.0, 70.0
 
 
-class StandInBackend(Gem5Backend):
-    """Counts the requests of the states it is given and answers with made-up, deterministic latencies."""
-
-    def __init__(self, system):
-        self.hit_ns = NucaModel.build(system).mean_latency_ns + HIT_OFFSET_NS
-        self.n_banks = system.n_banks
-        self.traffic = []
-
-    def run_epoch(self, traffic, epoch_ticks):
-        self.traffic.append(traffic)
-        hits = np.array([sum(s.requests for s in t.resident) for t in traffic], dtype=float)
-        misses = np.array([sum(s.requests for s in t.streamed) for t in traffic], dtype=float)
-        for t in traffic:
-            assert sum(s.duration_ticks for s in t.resident) == sum(s.duration_ticks for s in t.streamed) == epoch_ticks
-        to_ticks = TICKS_PER_S * 1e-9
-        total = hits.sum() + misses.sum()
-        return EpochCounters(hits, hits * self.hit_ns * to_ticks, misses,
-                             misses * (self.hit_ns + MISS_EXTRA_NS) * to_ticks,
-                             np.full(self.n_banks, total / self.n_banks), np.full(self.n_banks, misses.sum() / 128),
-                             2 * (hits + misses), 1000.0)
-
-
-@pytest.fixture(scope="module")
-def system():
-    return load_system("snuca-64")
-
-
-@pytest.fixture(scope="module")
-def thermal(system):
-    return build_thermal(system, "fast", cells=8)
-
-
-@pytest.fixture(scope="module")
-def workload():
-    trace = generate_trace("gpt2-xl", Scenario(instances=2, threads_per_instance=4, requests=2, lengths="fixed:16,3"))
-    return workload_from_trace(trace)
-
-
-def _engine(system, workload):
-    fractions = read_fractions(load_model_config("gpt2-xl"), workload.kernel_type_names)
-    return Gem5Engine(system, workload, StandInBackend(system), fractions)
-
-
-def _run(system, thermal, workload, governor="performance", epochs=4):
-    engine = _engine(system, workload)
+def _run(stand_in_engine, system, thermal, workload, governor="performance", epochs=4):
+    engine = stand_in_engine(system, workload)
     sim = CoSimulation(system, engine, thermal, make_governor(governor), thread_instance=workload.thread_instance,
                        kernel_type_names=workload.kernel_type_names, request_arrival_s=workload.request_arrival_s)
     return engine, sim.run(duration_s=epochs * system.thermal.epoch_s)
 
 
-def test_measured_latencies_drive_the_next_epoch(system, thermal, workload):
-    engine, result = _run(system, thermal, workload)
+def test_measured_latencies_drive_the_next_epoch(system, thermal, workload, stand_in_engine):
+    engine, result = _run(stand_in_engine, system, thermal, workload)
     assert len(engine.counters) == len(result.epochs) == 4
     tiles = engine.thread_core
     expected = engine.backend.hit_ns[tiles]
     np.testing.assert_allclose(engine._llc_latency_ns[tiles], expected)  # measured, not the analytic NUCA value
-    assert engine._dram_latency_ns == pytest.approx(MISS_EXTRA_NS)
+    assert engine._dram_latency_ns == pytest.approx(engine.backend.miss_extra_ns)
     idle = np.setdiff1d(np.arange(system.n_cores), tiles)
     np.testing.assert_allclose(engine._llc_latency_ns[idle], engine.nuca.mean_latency_ns[idle])
     assert set(result.summary) >= {"energy_j", "peak_temp_c", "tokens_per_s"}
@@ -87,8 +32,8 @@ def test_measured_latencies_drive_the_next_epoch(system, thermal, workload):
     assert len(timeline) == 4 * system.n_cores and timeline["instructions"].sum() > 0
 
 
-def test_traffic_replays_each_threads_epoch_on_its_tile(system, workload):
-    engine = _engine(system, workload)
+def test_traffic_replays_each_threads_epoch_on_its_tile(system, workload, stand_in_engine):
+    engine = stand_in_engine(system, workload)
     placement = np.arange(workload.n_threads) * 3  # spread out: tiles 0, 3, 6, ...
     engine.actuate(np.full(system.n_cores, 2.0), placement)
     activity = engine.advance(1e-3)
@@ -103,10 +48,10 @@ def test_traffic_replays_each_threads_epoch_on_its_tile(system, workload):
     np.testing.assert_array_equal(activity.router_flits, engine.counters[-1].router_flits)  # gem5's, for power
 
 
-def test_frequency_scales_the_offered_rate(system, workload):
+def test_frequency_scales_the_offered_rate(system, workload, stand_in_engine):
     rates = []
     for f in (1.0, 4.0):
-        engine = _engine(system, workload)
+        engine = stand_in_engine(system, workload)
         engine.actuate(np.full(system.n_cores, f), np.arange(workload.n_threads))
         engine.advance(1e-3)
         traffic = engine.backend.traffic[-1]
@@ -114,8 +59,8 @@ def test_frequency_scales_the_offered_rate(system, workload):
     assert rates[1] > 1.5 * rates[0]
 
 
-def test_migration_replays_the_private_working_set_on_the_new_tile(system, workload):
-    engine = _engine(system, workload)
+def test_migration_replays_the_private_working_set_on_the_new_tile(system, workload, stand_in_engine):
+    engine = stand_in_engine(system, workload)
     f = np.full(system.n_cores, 3.0)
     placement = np.arange(workload.n_threads)
     engine.actuate(f, placement)
@@ -137,14 +82,14 @@ def test_migration_replays_the_private_working_set_on_the_new_tile(system, workl
         engine.backend.traffic[-1][40].resident[0].requests != first.requests  # no second refill
 
 
-def test_gem5_cannot_rewind(system, workload):
-    engine = _engine(system, workload)
+def test_gem5_cannot_rewind(system, workload, stand_in_engine):
+    engine = stand_in_engine(system, workload)
     engine.actuate(np.full(system.n_cores, 2.0), np.arange(workload.n_threads))
     engine.advance(1e-3)
     with pytest.raises(ToolError, match="rewind"):
         engine.reset()
     with pytest.raises(ValueError, match="read_fraction"):
-        Gem5Engine(system, workload, StandInBackend(system), np.ones(3))
+        Gem5Engine(system, workload, engine.backend, np.ones(3))
     no_mix = np.full(len(workload.kernel_type_names), np.nan)
     with pytest.raises(ConfigError, match="gemm"):
-        Gem5Engine(system, workload, StandInBackend(system), no_mix)
+        Gem5Engine(system, workload, engine.backend, no_mix)

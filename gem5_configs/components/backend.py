@@ -1,0 +1,62 @@
+"""``RunningGem5``: the ``Gem5Backend`` of a live gem5 process (gem5 only).
+
+Each epoch: queue the tiles' states, ``m5.simulate(epoch_ticks)`` (relative to now), dump and reset gem5's
+statistics, and read the new dump back from ``stats.txt``. A text dump is the one path that includes Ruby's and
+Garnet's collated statistics (they are computed in dump callbacks), so it is read rather than individual
+``resolveStat`` values; only the part appended since the previous epoch is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import m5
+
+from ailfm.errors import ToolError
+from ailfm.gem5_configs.engine import Gem5Backend
+from ailfm.gem5_configs.epoch import (
+    EpochCounters,
+    StatPaths,
+    TileQueues,
+    TileTraffic,
+    counters_from_stats,
+    last_stats_block,
+    parse_stats_block,
+)
+
+SIMULATE_LIMIT = "simulate() limit reached"  # the exit cause when m5.simulate(ticks) ran its ticks (simulate.cc)
+
+
+def stat_paths(board) -> StatPaths:
+    """Paths of the objects whose statistics an epoch reads (call after ``m5.instantiate()``)."""
+    cores = board.get_processor().get_cores()
+    hierarchy = board.get_cache_hierarchy()
+    return StatPaths(resident_generators=tuple(core.resident.path() for core in cores),
+                     streamed_generators=tuple(core.streamed.path() for core in cores),
+                     l2_caches=tuple(cache.path() for cache in hierarchy.l2_caches()),
+                     routers=tuple(router.path() for router in hierarchy.routers()),
+                     network=hierarchy.ruby_system.network.path())
+
+
+class RunningGem5(Gem5Backend):
+    """gem5 after ``m5.instantiate()``, advanced one epoch per ``run_epoch``."""
+
+    def __init__(self, queues: TileQueues, paths: StatPaths, stats_file: Path):
+        self.queues = queues
+        self.paths = paths
+        self.stats_file = Path(stats_file)
+        self._offset = 0
+
+    def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
+        self.queues.push(traffic)
+        event = m5.simulate(epoch_ticks)
+        if event.getCause() != SIMULATE_LIMIT:
+            raise ToolError(f"gem5 stopped before the end of the epoch: {event.getCause()} (code {event.getCode()})")
+        m5.stats.dump()
+        m5.stats.reset()
+        with open(self.stats_file, encoding="utf-8") as handle:
+            handle.seek(self._offset)
+            text = handle.read()
+            self._offset = handle.tell()
+        return counters_from_stats(parse_stats_block(last_stats_block(text)), self.paths)

@@ -1,0 +1,128 @@
+"""What ``run_ailfm.py`` does that needs no gem5: its options, the run description, and the outputs (plain Python).
+
+The options mirror ``ailfm simulate`` (same ``RunConfig``, same workload loading, same governors by name) with
+``--epochs`` instead of ``--duration`` and the gem5-only choices (``--dvfs``, ``--static-f-GHz``). The outputs are
+``ailfm simulate``'s ``summary.json`` and ``timeline.parquet`` (so results compare directly), plus
+``gem5_epochs.parquet``: what gem5 measured per epoch and tile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ailfm.errors import ConfigError
+from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
+from ailfm.plugins.cosim import SimulationResult
+from ailfm.plugins.runner import TRACE_SUFFIXES, RunConfig
+
+DVFS_MODES = ("rate", "stock")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = RunConfig()
+    parser = argparse.ArgumentParser(
+        prog="gem5.opt gem5_configs/run_ailfm.py",
+        description="AILFM co-simulation with gem5's memory system (NULL ISA, Ruby MESI_Two_Level, Garnet 3D mesh)")
+    parser.add_argument("--system", default=defaults.system, help="shipped system name or YAML path")
+    parser.add_argument("--workload", default=defaults.workload,
+                        help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
+    parser.add_argument("--governor", default=None,
+                        help="governor name (default performance; with --dvfs stock: the static levels)")
+    parser.add_argument("--governor-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument of the governor (repeatable; values read as YAML scalars)")
+    parser.add_argument("--epochs", type=int, required=True, help="control epochs to simulate")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="picks the trace's request window (default 0)")
+    parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal, help="thermal model")
+    parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
+    parser.add_argument("--requests", type=int, default=defaults.requests, help="requests served")
+    parser.add_argument("--instances", type=int, default=defaults.instances, help="inference instances")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads per instance")
+    parser.add_argument("--dvfs", choices=DVFS_MODES, default="rate",
+                        help="rate: the governor's V/f scales each tile's request rate (default); stock: gem5 clock "
+                             "and voltage domains per tile at static levels (--static-f-GHz)")
+    parser.add_argument("--static-f-GHz", default="max",
+                        help="with --dvfs stock: max, min, one frequency, or one per tile (comma-separated)")
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.epochs < 1:
+        raise ConfigError("epochs", f"must be at least 1, got {args.epochs}")
+    if args.dvfs == "stock" and args.governor not in (None, "gem5-static"):
+        raise ConfigError("governor", "with --dvfs stock the levels are static; leave --governor out")
+    args.governor_params = governor_params(args.governor_param)
+    return args
+
+
+def governor_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError("governor-param", f"expected KEY=VALUE, got {pair!r}")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def run_config(args: argparse.Namespace, epoch_s: float) -> RunConfig:
+    """The run as ``ailfm simulate`` would describe it (``duration_s`` = epochs x the system's epoch)."""
+    governor = "gem5-static" if args.dvfs == "stock" else (args.governor or "performance")
+    return RunConfig(system=args.system, workload=args.workload, governor=governor, duration_s=args.epochs * epoch_s,
+                     seed=args.seed, thermal=args.thermal, lengths=args.lengths, requests=args.requests,
+                     instances=args.instances, threads=args.threads)
+
+
+def workload_model(config: RunConfig):
+    """The model config behind a run's workload (for its kernels' read/write mix).
+
+    A model name or ``config.json`` names it directly; a trace file names it in its ``model`` attribute, which must
+    then be a shipped model.
+    """
+    from ailfm.traces import load_model_config, read_trace
+
+    if Path(config.workload).suffix in TRACE_SUFFIXES:
+        trace_model = read_trace(config.workload).attrs.get("model")
+        if not trace_model:
+            raise ConfigError("workload", f"trace {config.workload} does not name its model; the read/write mix of "
+                              "its kernels comes from the model's decomposition")
+        return load_model_config(trace_model)
+    return load_model_config(config.workload)
+
+
+def counters_frame(counters: list[EpochCounters], epoch_s: float) -> pd.DataFrame:
+    """Per (epoch, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators."""
+    n_tiles = len(counters[0].hit_requests) if counters else 0
+    to_ns = 1e9 / TICKS_PER_S
+    rows = []
+    for epoch, c in enumerate(counters):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows.append(pd.DataFrame({
+                "epoch": epoch, "time_s": (epoch + 1) * epoch_s, "tile": np.arange(n_tiles),
+                "llc_requests": c.hit_requests, "llc_latency_ns": c.hit_latency_ticks / c.hit_requests * to_ns,
+                "dram_requests": c.miss_requests, "dram_latency_ns": c.miss_latency_ticks / c.miss_requests * to_ns,
+                "router_flits": c.router_flits,
+                "chip_llc_misses": c.bank_misses.sum(), "chip_llc_accesses": c.bank_accesses.sum(),
+                "network_latency_ns": c.network_latency_ticks * to_ns}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, counters: list[EpochCounters],
+                  extra: dict) -> list[Path]:
+    """``summary.json`` and ``timeline.parquet`` as ``ailfm simulate`` writes them, and ``gem5_epochs.parquet``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {**result.summary, "config": dataclasses.asdict(config), **extra}
+    paths = [out / "summary.json", out / "timeline.parquet", out / "gem5_epochs.parquet"]
+    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
+    result.timeline().to_parquet(paths[1], index=False)
+    counters_frame(counters, result.epoch_s).to_parquet(paths[2], index=False)
+    return paths

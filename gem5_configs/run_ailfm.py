@@ -1,0 +1,87 @@
+"""AILFM on gem5: ``gem5.opt gem5_configs/run_ailfm.py --system S --workload W --governor G --epochs N --out DIR``.
+
+Needs a gem5 v24 ``NULL_MESI_Two_Level`` build (NULL ISA, Ruby MESI_Two_Level; see docs/gem5.md). The recipe:
+load the system YAML and the workload exactly as ``ailfm simulate`` does; build the board (trace-driven tiles, the
+S-NUCA hierarchy on the project's 3D-mesh Garnet network, memory channels at the die edge); instantiate; then the
+project's co-simulation loop runs with ``Gem5Engine``, whose every epoch is one ``m5.simulate(epoch_ticks)``
+followed by a stats dump; power, thermal model, DTM and the governor (ONNX ones included) are the project's own.
+Writes ``summary.json`` and ``timeline.parquet`` (as ``ailfm simulate``) and ``gem5_epochs.parquet`` into ``--out``.
+
+gem5's embedded Python may ignore ``PYTHONPATH`` and never activates a virtual environment, so the script adds
+site-packages itself (``site.addsitedir``, which also runs the ``.pth`` file of an editable install): the directory
+in ``AILFM_SITE_PACKAGES`` if set, else the repository's ``.venv``. ``gem5.opt -p <site-packages>`` works too.
+"""
+
+import os
+import site
+import sys
+import time
+from pathlib import Path
+
+
+def _add_site_packages() -> None:
+    chosen = os.environ.get("AILFM_SITE_PACKAGES")
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [Path(chosen)] if chosen else sorted((repo / ".venv" / "lib").glob("python3*/site-packages"))
+    for candidate in candidates:
+        if candidate.is_dir():
+            site.addsitedir(str(candidate))
+    try:
+        import ailfm  # noqa: F401
+    except ImportError:
+        sys.exit("run_ailfm.py: cannot import ailfm; install it (pip install -e .) into a Python 3.11 environment and "
+                 "set AILFM_SITE_PACKAGES to its site-packages, or pass gem5.opt -p <site-packages>")
+
+
+def main(argv: list[str]) -> int:
+    import m5
+    from m5.objects import Root
+
+    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.components.board import SnucaBoard
+    from ailfm.gem5_configs.engine import Gem5Engine
+    from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions
+    from ailfm.gem5_configs.recipe import parse_args, run_config, workload_model, write_outputs
+    from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
+    from ailfm.plugins.chip_thermal import build_thermal
+    from ailfm.plugins.cosim import CoSimulation
+    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.runner import load_workload
+    from ailfm.plugins.system import load_system
+
+    args = parse_args(argv)
+    system = load_system(args.system)
+    config = run_config(args, system.thermal.epoch_s)
+    workload = load_workload(config)
+    fractions = read_fractions(workload_model(config), workload.kernel_type_names)
+    if args.dvfs == "stock":
+        levels = static_levels_GHz(system, args.static_f_GHz)
+        governor, domains = StaticDvfs(levels), clock_domain_specs(system, levels)
+    else:
+        governor, domains = make_governor(config.governor, **args.governor_params), None
+
+    queues = TileQueues(system.n_cores)
+    board = SnucaBoard(system, AddressMap.for_system(system, workload.n_threads), queues, dvfs_domains=domains)
+    board._pre_instantiate()  # the stdlib Simulator's set-up, without handing it the loop
+    _root = Root(full_system=False, board=board)  # the tree's root; m5.instantiate() finds it
+    m5.instantiate()
+    board._post_instantiate()  # starts the tiles' generators on their (still empty) queues
+    backend = RunningGem5(queues, stat_paths(board), Path(m5.options.outdir) / "stats.txt")
+
+    engine = Gem5Engine(system, workload, backend, fractions)
+    sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,
+                       thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
+                       request_arrival_s=workload.request_arrival_s)
+    start = time.perf_counter()
+    result = sim.run(config.duration_s)
+    wall_s = time.perf_counter() - start
+    extra = {"engine": "gem5", "dvfs": args.dvfs, "gem5_wall_s_per_epoch": wall_s / max(len(result.epochs), 1),
+             "gem5_version": m5.defines.gem5Version}
+    for path in write_outputs(args.out, result, config, engine.counters, extra):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__m5_main__":
+    _add_site_packages()
+    sys.exit(main(sys.argv[1:]))

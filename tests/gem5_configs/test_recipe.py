@@ -1,0 +1,98 @@
+"""run_ailfm.py's options, run description and outputs (without gem5), and the real run (skipped without gem5.opt)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from reference_data import REPO
+
+from ailfm.errors import ConfigError
+from ailfm.gem5_configs.recipe import counters_frame, parse_args, run_config, workload_model, write_outputs
+from ailfm.plugins.cosim import SUMMARY_KEYS, CoSimulation
+from ailfm.plugins.governors import make_governor
+from ailfm.traces import Scenario, generate_trace, write_trace
+
+RUN_AILFM = REPO / "gem5_configs" / "run_ailfm.py"
+
+
+def test_options_mirror_ailfm_simulate():
+    args = parse_args(["--epochs", "20", "--out", "o", "--governor", "ondemand", "--governor-param", "up=0.8",
+                       "--governor-param", "path=policies/ail.onnx"])
+    assert args.governor_params == {"up": 0.8, "path": "policies/ail.onnx"}
+    config = run_config(args, epoch_s=1e-3)
+    assert config.duration_s == pytest.approx(0.02) and config.governor == "ondemand"
+    assert config.workload == "llama-2-7b" and config.system == "snuca-64"
+    stock = parse_args(["--epochs", "3", "--out", "o", "--dvfs", "stock", "--static-f-GHz", "2.0"])
+    assert run_config(stock, 1e-3).governor == "gem5-static"
+    with pytest.raises(ConfigError, match="governor"):
+        parse_args(["--epochs", "3", "--out", "o", "--dvfs", "stock", "--governor", "ondemand"])
+    with pytest.raises(ConfigError, match="epochs"):
+        parse_args(["--epochs", "0", "--out", "o"])
+    with pytest.raises(ConfigError, match="governor-param"):
+        parse_args(["--epochs", "1", "--out", "o", "--governor-param", "novalue"])
+
+
+def test_workload_model_from_name_or_trace(tmp_path):
+    args = parse_args(["--epochs", "1", "--out", "o", "--workload", "gpt2-xl"])
+    assert workload_model(run_config(args, 1e-3)).name == "gpt2-xl"
+    trace = generate_trace("gpt2-xl", Scenario(instances=1, threads_per_instance=2, requests=1, lengths="fixed:4,2"))
+    path = write_trace(tmp_path / "t.parquet", trace)
+    traced = parse_args(["--epochs", "1", "--out", "o", "--workload", str(path)])
+    assert workload_model(run_config(traced, 1e-3)).name == "gpt2-xl"
+    trace.attrs.clear()
+    bare = write_trace(tmp_path / "bare.parquet", trace)
+    with pytest.raises(ConfigError, match="does not name its model"):
+        workload_model(run_config(parse_args(["--epochs", "1", "--out", "o", "--workload", str(bare)]), 1e-3))
+
+
+def test_outputs_match_ailfm_simulate(tmp_path, system, thermal, workload, stand_in_engine):
+    engine = stand_in_engine(system, workload)
+    sim = CoSimulation(system, engine, thermal, make_governor("ondemand"), thread_instance=workload.thread_instance,
+                       kernel_type_names=workload.kernel_type_names, request_arrival_s=workload.request_arrival_s)
+    result = sim.run(duration_s=3e-3)
+    config = run_config(parse_args(["--epochs", "3", "--out", str(tmp_path)]), 1e-3)
+    paths = write_outputs(tmp_path, result, config, engine.counters, {"engine": "gem5"})
+    summary = json.loads(paths[0].read_text())
+    assert set(SUMMARY_KEYS) <= set(summary) and summary["config"]["governor"] == "performance"
+    timeline = pd.read_parquet(paths[1])
+    assert list(timeline.columns) == list(result.timeline().columns) and len(timeline) == 3 * system.n_cores
+    measured = pd.read_parquet(paths[2])
+    assert len(measured) == 3 * system.n_cores
+    last = measured[measured["epoch"] == 2].set_index("tile")
+    tiles = engine.thread_core
+    np.testing.assert_allclose(last.loc[tiles, "llc_latency_ns"], engine.backend.hit_ns[tiles])
+    assert counters_frame([], 1e-3).empty
+
+
+def test_run_script_imports_nothing_from_gem5_at_module_level():
+    spec = importlib.util.spec_from_file_location("run_ailfm_module", RUN_AILFM)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # __name__ is not __m5_main__: defines main() and stops
+    assert callable(module.main) and "m5" not in sys.modules
+
+
+def _gem5_binary() -> str | None:
+    return os.environ.get("GEM5") or shutil.which("gem5.opt")
+
+
+@pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
+def test_real_gem5_run_writes_the_outputs(tmp_path):
+    out = tmp_path / "run"
+    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--workload", "gpt2-xl",
+               "--governor", "ondemand", "--epochs", "2", "--requests", "1", "--instances", "1", "--threads", "4",
+               "--lengths", "fixed:8,2", "--out", str(out)]
+    env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "gem5" and set(SUMMARY_KEYS) <= set(summary)
+    measured = pd.read_parquet(out / "gem5_epochs.parquet")
+    assert (measured["llc_requests"] > 0).any() and (measured["llc_latency_ns"].dropna() > 0).all()
