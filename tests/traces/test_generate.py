@@ -132,6 +132,19 @@ def test_malformed_csv_trace_names_line_and_column(tmp_path, azure_trace):
         read_trace(path)
 
 
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("activity", 1.5, "must be <= 1"), ("active_threads", 99, "exceeds threads"), ("phase", "warmup", "prefill")])
+def test_out_of_range_values_are_named(tmp_path, azure_trace, column, value, message):
+    bad = azure_trace.head(3).copy()
+    bad[column] = bad[column].astype(object)
+    bad.loc[1, column] = value
+    path = tmp_path / "trace.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(FormatError, match=f"column {column}: .*{message}") as err:
+        read_trace(path)
+    assert err.value.line == 3
+
+
 def test_malformed_parquet_trace_names_row(tmp_path, azure_trace):
     path = tmp_path / "trace.parquet"
     bad = azure_trace.head(4).copy()
