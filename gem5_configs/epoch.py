@@ -27,6 +27,8 @@ import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -298,6 +300,15 @@ def parse_stats_block(text: str) -> dict[str, float]:
         if match:
             values[match.group(1)] = float(match.group(2))
     return values
+
+
+def stats_text_path(outdir: str | Path, stats_file: str) -> Path:
+    """Where gem5 writes its text statistics for ``--stats-file`` (a path or ``text://path?...``), in ``outdir``."""
+    url = urlsplit(stats_file)
+    if url.scheme not in ("", "text"):
+        raise ToolError(f"the epoch loop reads text statistics; gem5 was given --stats-file {stats_file}")
+    name = url.netloc + url.path if url.scheme else stats_file
+    return Path(outdir) / name  # gem5 creates relative names in its output directory; an absolute one stays
 
 
 def last_stats_block(text: str) -> str:

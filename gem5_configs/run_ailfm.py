@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     _root = Root(full_system=False, board=board)  # the tree's root; m5.instantiate() finds it
     m5.instantiate()
     board._post_instantiate()  # starts the tiles' generators on their (still empty) queues
-    backend = RunningGem5(queues, stat_paths(board), Path(m5.options.outdir) / "stats.txt")
+    backend = RunningGem5(queues, stat_paths(board))
 
     engine = Gem5Engine(system, workload, backend, fractions)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,

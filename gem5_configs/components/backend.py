@@ -9,7 +9,6 @@ Garnet's collated statistics (they are computed in dump callbacks), so it is rea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import m5
 
@@ -23,6 +22,7 @@ from ailfm.gem5_configs.epoch import (
     counters_from_stats,
     last_stats_block,
     parse_stats_block,
+    stats_text_path,
 )
 
 SIMULATE_LIMIT = "simulate() limit reached"  # the exit cause when m5.simulate(ticks) ran its ticks (simulate.cc)
@@ -42,10 +42,10 @@ def stat_paths(board) -> StatPaths:
 class RunningGem5(Gem5Backend):
     """gem5 after ``m5.instantiate()``, advanced one epoch per ``run_epoch``."""
 
-    def __init__(self, queues: TileQueues, paths: StatPaths, stats_file: Path):
+    def __init__(self, queues: TileQueues, paths: StatPaths):
         self.queues = queues
         self.paths = paths
-        self.stats_file = Path(stats_file)
+        self.stats_file = stats_text_path(m5.options.outdir, m5.options.stats_file)
         self._offset = 0
 
     def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:

@@ -29,8 +29,8 @@ class EdgeMemory(AbstractMemorySystem):
                               path=system.path)
         self._line_bytes = system.llc.line_bytes
         self._size = size_bytes
-        self.channels = [SimpleMemory(latency=f"{memory.latency_ns}ns", latency_var="0ns",
-                                      bandwidth=f"{memory.bandwidth_GBps_per_controller}GB/s")
+        bandwidth = f"{memory.bandwidth_GBps_per_controller * 1e9}B/s"  # in bytes: gem5 reads "GB/s" as GiB/s
+        self.channels = [SimpleMemory(latency=f"{memory.latency_ns}ns", latency_var="0ns", bandwidth=bandwidth)
                          for _ in range(memory.controllers)]
 
     @overrides(AbstractMemorySystem)

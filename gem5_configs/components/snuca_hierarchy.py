@@ -54,7 +54,7 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
     def incorporate_cache(self, board) -> None:
         requires(coherence_protocol_required=CoherenceProtocol.MESI_TWO_LEVEL)
         system, line = self._system, board.get_cache_line_size()
-        if line != system.llc.line_bytes:
+        if int(line) != system.llc.line_bytes:
             raise ConfigError("llc.line_bytes", f"the board's cache line is {line} bytes", path=system.path)
         core, llc = system.core, system.llc
         self.ruby_system = RubySystem()
@@ -68,7 +68,7 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
         self._l1_controllers = []
         for i, tile_core in enumerate(cores):
             clock = self._tile_clock_domains[i] if self._tile_clock_domains else board.get_clock_domain()
-            l1 = L1Cache(f"{core.l1i_kib}KiB", L1_ASSOC, f"{core.l1d_kib + core.l2_kib}KiB", L1_ASSOC, network,
+            l1 = L1Cache(_bytes(core.l1i_kib), L1_ASSOC, _bytes(core.l1d_kib + core.l2_kib), L1_ASSOC, network,
                          tile_core, system.n_banks, line, ISA.NULL, clock)
             l1.sequencer = RubySequencer(version=i, dcache=l1.L1Dcache, clk_domain=l1.clk_domain)
             l1.ruby_system = self.ruby_system
@@ -80,7 +80,7 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
 
         self._l2_controllers = []
         for _ in range(system.n_banks):
-            bank = L2Cache(f"{llc.bank_kib}KiB", L2_ASSOC, network, system.n_banks, line)
+            bank = L2Cache(_bytes(llc.bank_kib), L2_ASSOC, network, system.n_banks, line)
             bank.l2_response_latency = int(round(llc.bank_latency_cycles))
             bank.ruby_system = self.ruby_system
             self._l2_controllers.append(bank)
@@ -106,3 +106,8 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
 
     def routers(self) -> list:
         return list(self.ruby_system.network.routers)
+
+
+def _bytes(kib: float) -> str:
+    """A gem5 memory size (gem5 parses only whole numbers: "32.0KiB" is an error)."""
+    return f"{int(round(kib * 1024))}B"

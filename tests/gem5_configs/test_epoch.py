@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,7 @@ from ailfm.gem5_configs.epoch import (
     last_stats_block,
     parse_stats_block,
     read_fractions,
+    stats_text_path,
     thread_states,
 )
 from ailfm.plugins.system import load_system
@@ -190,3 +193,11 @@ def test_missing_generator_stat_names_it():
         counters_from_stats(stats, PATHS)
     with pytest.raises(ToolError, match="no statistics dump"):
         last_stats_block("")
+
+
+def test_stats_file_location_follows_gem5s_option(tmp_path):
+    assert stats_text_path("m5out", "stats.txt") == Path("m5out/stats.txt")
+    assert stats_text_path("m5out", "text://epochs.txt?desc=False") == Path("m5out/epochs.txt")
+    assert stats_text_path("m5out", str(tmp_path / "s.txt")) == tmp_path / "s.txt"
+    with pytest.raises(ToolError, match="text statistics"):
+        stats_text_path("m5out", "json://stats.json")
