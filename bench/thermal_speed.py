@@ -103,7 +103,7 @@ def bench_reference_cases(script: str) -> list[dict]:
                 "case": case_dir.name, "run": kind, "family": family, "ailfm_hotspot_s": round(wall_s, 3),
                 "ailfm_hotspot_cpu_s": round(cpu_s, 3), "in_process_s": round(in_process_s, 3),
                 "hotspot_s": round(hotspot_s, 3), "speedup": round(hotspot_s / wall_s, 3),
-                "speedup_in_process": round(hotspot_s / in_process_s, 3),
+                "speedup_in_process": round(hotspot_s / in_process_s, 3), "speedup_cpu": round(hotspot_s / cpu_s, 3),
                 "max_error_K": round(error_K, 3), "tolerance_K": 0.05 if kind == "steady" else 0.2,
                 "target_speedup": TARGET_SPEEDUP.get(family),
             })
@@ -166,19 +166,46 @@ def bench_step(folder: Path) -> dict:
     return result
 
 
-def markdown(rows: list[dict], step: dict) -> str:
-    lines = ["| case | run | HotSpot 7.0 (s) | ailfm-hotspot (s) [CPU] | speed-up | in-process (s) | speed-up | "
-             "target | max error (K) | tolerance (K) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def hotspot_now() -> dict | None:
+    """HotSpot itself on ev6_block's transient (3.4 s in case.json), now: how much the machine's load slows a run."""
+    hotspot = shutil.which(os.environ.get("HOTSPOT", "hotspot"))
+    case_dir = REFERENCE / "ev6_block"
+    if hotspot is None or not case_dir.is_dir():
+        return None
+    case = json.loads((case_dir / "case.json").read_text())
+    command = next(c for c in case["commands"] if "-o" in c and "-init_file" not in c)
+    with tempfile.TemporaryDirectory(prefix="ailfm-bench-") as tmp:
+        work = Path(tmp) / case_dir.name
+        shutil.copytree(case_dir, work)
+        argv = [hotspot, *command[1:-1], "hotspot_now.ttrace"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=work, capture_output=True, check=True)
+        wall_s = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"case": "ev6_block transient_from_ambient", "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
+            "case_json_wall_s": case["wall_seconds"]["transient_from_ambient"]}
+
+
+def markdown(rows: list[dict], step: dict, load: dict | None) -> str:
+    lines = ["| case | run | HotSpot 7.0 (s) | ailfm-hotspot wall (s) | speed-up | CPU (s) | speed-up | "
+             "in-process (s) | speed-up | target | max error (K) | tolerance (K) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         target = f">= {r['target_speedup']:g}x" if r["target_speedup"] else "-"
-        lines.append(f"| {r['case']} | {r['run']} | {r['hotspot_s']:.3g} | {r['ailfm_hotspot_s']:.2f} "
-                     f"[{r['ailfm_hotspot_cpu_s']:.2f}] | {r['speedup']:.3g}x | {r['in_process_s']:.2f} | "
-                     f"{r['speedup_in_process']:.3g}x | {target} | {r['max_error_K']:.3f} | {r['tolerance_K']} |")
+        lines.append(f"| {r['case']} | {r['run']} | {r['hotspot_s']:.3g} | {r['ailfm_hotspot_s']:.2f} | "
+                     f"{r['speedup']:.3g}x | {r['ailfm_hotspot_cpu_s']:.2f} | {r['speedup_cpu']:.3g}x | "
+                     f"{r['in_process_s']:.2f} | {r['speedup_in_process']:.3g}x | {target} | {r['max_error_K']:.3f} | "
+                     f"{r['tolerance_K']} |")
     median_ms = step["step_median_s"] * 1e3
     lines += ["", f"One 1 ms step, {step['stack']} ({step['nodes']} nodes): median {median_ms:.1f} ms "
               f"over {step['steps_timed']} steps (first step {step['first_step_s'] * 1e3:.0f} ms, model build "
               f"{step['build_s']:.2f} s)."]
+    if load is not None:
+        lines.append(f"HotSpot itself on {load['case']} during this run: {load['wall_s']:.2f} s wall, "
+                     f"{load['cpu_s']:.2f} s CPU (case.json: {load['case_json_wall_s']:.2f} s), so the machine's load "
+                     f"stretched wall times about {load['wall_s'] / load['case_json_wall_s']:.1f}x.")
     if step.get("hotspot_backend_epoch_s") is not None:
         lines.append(f"The same epoch through the HotSpot backend (one hotspot process): "
                      f"{step['hotspot_backend_epoch_s']:.2f} s.")
@@ -188,14 +215,17 @@ def markdown(rows: list[dict], step: dict) -> str:
 def main() -> int:
     if not REFERENCE.is_dir():
         print(f"reference data {REFERENCE} is absent: only the step benchmark runs", file=sys.stderr)
+    load_before = os.getloadavg()
     rows = bench_reference_cases(_console_script()) if REFERENCE.is_dir() else []
     with tempfile.TemporaryDirectory(prefix="ailfm-bench-stack-") as tmp:
         step = bench_step(Path(tmp))
+    load = hotspot_now()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "command": "python bench/thermal_speed.py", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "python": platform.python_version(), "reference_cases": rows, "step_1ms": step}, indent=1) + "\n")
-    print(markdown(rows, step))
+        "python": platform.python_version(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
+        "hotspot_now": load, "reference_cases": rows, "step_1ms": step}, indent=1) + "\n")
+    print(markdown(rows, step, load))
     return 0
 
 
