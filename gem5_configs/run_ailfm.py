@@ -8,29 +8,13 @@ followed by a stats dump; power, thermal model, DTM and the governor (ONNX ones 
 Writes ``summary.json`` and ``timeline.parquet`` (as ``ailfm simulate``) and ``gem5_epochs.parquet`` into ``--out``.
 
 gem5's embedded Python may ignore ``PYTHONPATH`` and never activates a virtual environment, so the script adds
-site-packages itself (``site.addsitedir``, which also runs the ``.pth`` file of an editable install): the directory
-in ``AILFM_SITE_PACKAGES`` if set, else the repository's ``.venv``. ``gem5.opt -p <site-packages>`` works too.
+site-packages itself (``sitepaths.py``): the directory in ``AILFM_SITE_PACKAGES`` if set, else the repository's
+``.venv``. ``gem5.opt -p <site-packages>`` works too.
 """
 
-import os
-import site
 import sys
 import time
 from pathlib import Path
-
-
-def _add_site_packages() -> None:
-    chosen = os.environ.get("AILFM_SITE_PACKAGES")
-    repo = Path(__file__).resolve().parents[1]
-    candidates = [Path(chosen)] if chosen else sorted((repo / ".venv" / "lib").glob("python3*/site-packages"))
-    for candidate in candidates:
-        if candidate.is_dir():
-            site.addsitedir(str(candidate))
-    try:
-        import ailfm  # noqa: F401
-    except ImportError:
-        sys.exit("run_ailfm.py: cannot import ailfm; install it (pip install -e .) into a Python 3.11 environment and "
-                 "set AILFM_SITE_PACKAGES to its site-packages, or pass gem5.opt -p <site-packages>")
 
 
 def main(argv: list[str]) -> int:
@@ -83,5 +67,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__m5_main__":
-    _add_site_packages()
+    from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
+
+    add_site_packages(Path(__file__).resolve().parents[1])
     sys.exit(main(sys.argv[1:]))

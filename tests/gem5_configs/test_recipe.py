@@ -16,6 +16,7 @@ from reference_data import REPO
 
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.recipe import counters_frame, parse_args, run_config, workload_model, write_outputs
+from ailfm.gem5_configs.sitepaths import add_site_packages
 from ailfm.plugins.cosim import SUMMARY_KEYS, CoSimulation
 from ailfm.plugins.governors import make_governor
 from ailfm.traces import Scenario, generate_trace, write_trace
@@ -72,11 +73,24 @@ def test_outputs_match_ailfm_simulate(tmp_path, system, thermal, workload, stand
     assert counters_frame([], 1e-3).empty
 
 
-def test_run_script_imports_nothing_from_gem5_at_module_level():
-    spec = importlib.util.spec_from_file_location("run_ailfm_module", RUN_AILFM)
+@pytest.mark.parametrize("script", [RUN_AILFM, REPO / "gem5_configs" / "calibrate_nuca.py"])
+def test_gem5_scripts_import_nothing_from_gem5_at_module_level(script):
+    spec = importlib.util.spec_from_file_location(f"{script.stem}_module", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # __name__ is not __m5_main__: defines main() and stops
     assert callable(module.main) and "m5" not in sys.modules
+
+
+def test_site_packages_from_the_environment(tmp_path, monkeypatch):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    site_dir = tmp_path / "site-packages"
+    site_dir.mkdir()
+    (site_dir / "editable.pth").write_text(f"{extra}\n")  # what an editable install leaves behind
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("AILFM_SITE_PACKAGES", str(site_dir))
+    add_site_packages(tmp_path)
+    assert str(site_dir) in sys.path and str(extra) in sys.path
 
 
 def _gem5_binary() -> str | None:

@@ -1,0 +1,94 @@
+"""NUCA calibration on gem5: ``gem5.opt gem5_configs/calibrate_nuca.py --system S --out DIR``.
+
+Measures every core's mean LLC hit latency on the gem5 system that ``run_ailfm.py`` builds: idle (one tile at a time,
+``--idle-rate`` reads per second) and under load (all tiles at ``--load-rate``), each after a warm-up epoch. Then
+compares with the built-in ``NucaModel`` and fits its NoC constants (``ailfm.gem5_configs.calibration``). Writes
+``calibration.csv`` (per core), ``fitted_noc.yaml`` (the fitted constants, to paste into or ``base:`` a system
+YAML) and ``calibration.json`` (mean and largest errors before and after the fit). Site-packages as for
+run_ailfm.py (``AILFM_SITE_PACKAGES`` or the repository's ``.venv``).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    import m5
+    import numpy as np
+    import yaml
+    from m5.objects import Root
+
+    from ailfm.gem5_configs.calibration import calibration_table, fit_nuca, probe_traffic
+    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.components.board import SnucaBoard
+    from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, TileQueues, seconds_to_ticks
+    from ailfm.plugins.system import load_system
+
+    parser = argparse.ArgumentParser(prog="gem5.opt gem5_configs/calibrate_nuca.py")
+    parser.add_argument("--system", default="snuca-64", help="shipped system name or YAML path")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--epoch-us", type=float, default=20.0, help="length of each probe epoch (default 20 us)")
+    parser.add_argument("--idle-rate", type=float, default=2e7, help="reads per second of the lone tile")
+    parser.add_argument("--load-rate", type=float, default=2e8, help="reads per second of every tile under load")
+    parser.add_argument("--load-epochs", type=int, default=5, help="measured epochs under load")
+    args = parser.parse_args(argv)
+
+    system = load_system(args.system)
+    n = system.n_cores
+    amap = AddressMap.for_system(system, n)
+    queues = TileQueues(n)
+    board = SnucaBoard(system, amap, queues)
+    board._pre_instantiate()
+    _root = Root(full_system=False, board=board)  # noqa: F841 (m5.instantiate() finds it)
+    m5.instantiate()
+    board._post_instantiate()
+    backend = RunningGem5(queues, stat_paths(board))
+    cursors = [ThreadCursor() for _ in range(n)]
+    epoch_s = args.epoch_us * 1e-6
+    ticks = seconds_to_ticks(epoch_s)
+
+    def epoch(active, rate):
+        return backend.run_epoch(probe_traffic(system, amap, cursors, active, rate, epoch_s), ticks)
+
+    idle_ns = np.empty(n)
+    for tile in range(n):
+        alone = np.arange(n) == tile
+        epoch(alone, args.idle_rate)  # warm the LLC with this tile's lines
+        idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
+    everyone = np.ones(n, dtype=bool)
+    epoch(everyone, args.load_rate)
+    loaded = [epoch(everyone, args.load_rate) for _ in range(args.load_epochs)]
+    load_ns = sum(c.hit_latency_ticks for c in loaded) / sum(c.hit_requests for c in loaded) * (1e9 / TICKS_PER_S)
+
+    fit = fit_nuca(system, idle_ns)
+    table = calibration_table(system, idle_ns, load_ns, fit)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "calibration.csv", index=False)
+    fitted = {"noc": {"link_latency_cycles": fit.system.noc.link_latency_cycles,
+                      "tsv_latency_cycles": fit.system.noc.tsv_latency_cycles},
+              "llc": {"bank_latency_cycles": fit.system.llc.bank_latency_cycles}}
+    (out / "fitted_noc.yaml").write_text(f"# fitted to gem5 by calibrate_nuca.py on {system.name}\n"
+                                         + yaml.safe_dump({"base": system.name, "name": f"{system.name}-gem5fit",
+                                                           "description": f"{system.name}, NoC fitted to gem5",
+                                                           **fitted}, sort_keys=False))
+    summary = {"system": system.name, "planar_hop_cycles": fit.planar_hop_cycles,
+               "vertical_hop_cycles": fit.vertical_hop_cycles, "constant_cycles": fit.constant_cycles,
+               "clipped": list(fit.clipped), "gem5_version": m5.defines.gem5Version}
+    for column in ("error_before", "error_after"):
+        summary[f"mean_abs_{column}"] = float(table[column].abs().mean())
+        summary[f"max_abs_{column}"] = float(table[column].abs().max())
+    summary["mean_load_over_idle"] = float(table["load_over_idle"].mean())
+    (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__m5_main__":
+    from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
+
+    add_site_packages(Path(__file__).resolve().parents[1])
+    sys.exit(main(sys.argv[1:]))
