@@ -110,3 +110,16 @@ def test_real_gem5_run_writes_the_outputs(tmp_path):
     assert summary["engine"] == "gem5" and set(SUMMARY_KEYS) <= set(summary)
     measured = pd.read_parquet(out / "gem5_epochs.parquet")
     assert (measured["llc_requests"] > 0).any() and (measured["llc_latency_ns"].dropna() > 0).all()
+
+
+def test_collect_tabulates_run_summaries(tmp_path, capsys):
+    from ailfm.gem5_configs.collect import collect, main
+
+    for name, governor, energy in (("ail", "ail", 1.5), ("stock", "gem5-static", 2.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(
+            {"energy_j": energy, "makespan_s": 0.02, "config": {"governor": governor}, "dvfs": "rate"}))
+    table = collect([tmp_path / "ail", tmp_path / "stock"])
+    assert table["governor"].tolist() == ["ail", "gem5-static"] and table["energy_j"].tolist() == [1.5, 2.0]
+    assert main([str(tmp_path / "ail"), "--csv", str(tmp_path / "t.csv")]) == 0 and (tmp_path / "t.csv").exists()
+    assert main([str(tmp_path / "missing")]) == 2 and "summary.json" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Side-by-side table of gem5 runs: ``python -m ailfm.gem5_configs.collect DIR... [--csv FILE]``.
+
+Each ``run_ailfm.py`` process writes one ``summary.json``; this reads several (for example AIL, ondemand and the
+stock-DVFS baseline on the same scenario) into one table with ``ailfm compare``'s columns, plus the DVFS mode and
+gem5's wall time per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ailfm.errors import AilfmError, FormatError
+from ailfm.plugins.cli import TABLE_COLUMNS
+
+EXTRA_COLUMNS = ("dvfs", "gem5_wall_s_per_epoch")
+
+
+def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """One row per run directory: its name, governor, DVFS mode and summary metrics."""
+    rows = []
+    for folder in map(Path, run_dirs):
+        path = folder / "summary.json"
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise FormatError(path, None, f"cannot read a run summary: {err}") from err
+        row = {"run": folder.name, "governor": summary.get("config", {}).get("governor")}
+        row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ailfm.gem5_configs.collect", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="output directories of run_ailfm.py")
+    parser.add_argument("--csv", help="also write the table here")
+    args = parser.parse_args(argv)
+    try:
+        table = collect(args.runs)
+    except AilfmError as err:
+        print(f"collect: error: {err}", file=sys.stderr)
+        return 2
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
