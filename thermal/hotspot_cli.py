@@ -51,7 +51,7 @@ from ailfm.thermal.formats import (
     write_ttrace,
 )
 from ailfm.thermal.formats.config import COMMAND_LINE_ONLY, NULL
-from ailfm.thermal.model import build_thermal_model, run_transient
+from ailfm.thermal.model import build_thermal_model
 from ailfm.thermal.package import convection_resistance_K_per_W
 
 PROG = "ailfm-hotspot"
@@ -267,15 +267,15 @@ def _package_r_convec(config: HotSpotConfig) -> float | None:
 
 
 def _transient(model, power: np.ndarray, dt_s: float, grid_transient_file: str | None, out: TextIO) -> np.ndarray:
-    """Temperatures after each power row; with a grid transient file, every row's grid is appended to it."""
-    out.write("".join(f"Computing temperatures for t = {k * dt_s:e}...\n" for k in range(len(power))))
-    if grid_transient_file is None:
-        return run_transient(model, power, dt_s)
+    """Temperatures after each power row, stepped row by row as HotSpot does; with a grid transient file, every
+    row's grid is appended to it."""
     rows = []
     for k, row in enumerate(power):
+        print(f"Computing temperatures for t = {k * dt_s:e}...", file=out)
         rows.append(model.step(row, dt_s))
-        append_grid_transient(grid_transient_file, k * dt_s, list(model.grid_maps().values()))
-    return np.array(rows)
+        if grid_transient_file is not None:
+            append_grid_transient(grid_transient_file, k * dt_s, list(model.grid_maps().values()))
+    return np.array(rows).reshape(len(power), len(model.output_names))
 
 
 def steady_grid_maps(model, power_W: np.ndarray) -> dict[str, np.ndarray]:

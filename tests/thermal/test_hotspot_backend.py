@@ -219,3 +219,22 @@ def test_files_named_in_the_config_neither_leak_nor_override(tmp_path):
                                atol=0.011)
     backend.steady(power[0])
     assert not (work / "leak.steady").exists()
+
+
+def test_auto_mode_keeps_replaying_grid_models(tmp_path, monkeypatch):
+    """A grid model's init file holds block averages only, so "auto" does not carry it over even when offered."""
+    script = shutil.which("ailfm-hotspot", path=str(Path(sys.executable).parent)) or shutil.which("ailfm-hotspot")
+    assert script is not None, "the ailfm-hotspot console script is not installed"
+    lcf = write_stack(ChipStack(tile_layers=2, tile_rows=2, tile_cols=2), tmp_path)
+    flags = {"model_type": "grid", "grid_rows": "8", "grid_cols": "8", "grid_layer_file": lcf.name}
+    monkeypatch.setenv(PRINT_STATE_ENV, "1")
+    power = np.random.default_rng(3).uniform(0.05, 3.0, size=(3, 24))
+    exact = build_thermal_model(resolve_config(flags, cwd=tmp_path)[0], layers=read_lcf(lcf))
+    auto = HotSpotBackend(flags, executable=script, cwd=tmp_path)
+    carried = HotSpotBackend(flags, executable=script, cwd=tmp_path, state_mode="init_file")
+    drift_K = 0.0
+    for row in power:
+        expected = exact.step(row, 1e-3)
+        assert np.max(np.abs(auto.step(row, 1e-3) - expected)) <= 0.011
+        drift_K = max(drift_K, float(np.max(np.abs(carried.step(row, 1e-3) - expected))))
+    assert drift_K > 0.5  # why auto does not switch: block-level init files lose the grid state
