@@ -189,6 +189,10 @@ def _error_of(argv, capsys) -> str:
     (["-p", "bad.ptrace"], ["bad.ptrace:2"]),
     (["-p", "short.ptrace"], ["short.ptrace", "no. of units"]),
     (["-p", "gcc.ptrace", "-init_file", "missing.init", "-o", "x.ttrace"], ["missing.init"]),
+    (["-p", "gcc.ptrace", "-detailed_3D", "on"], ["detailed_3D", "grid"]),
+    (["-p", "gcc.ptrace", "-model_type", "grid", "-use_microchannels", "1", "-detailed_3D", "on",
+      "-grid_layer_file", "ev6.lcf"], ["use_microchannels"]),
+    (["-p", "gcc.ptrace", "-model_type", "grid", "-grid_layer_file", "missing.lcf"], ["missing.lcf"]),
 ])
 def test_user_errors_are_one_line_naming_the_culprit(extra, names, tmp_path, monkeypatch, capsys):
     work = _copy_case("ev6_block", tmp_path)
