@@ -142,14 +142,16 @@ def bench_step(folder: Path) -> dict:
     start = time.perf_counter()
     model.step(power[0], STEP_S)
     first_s = time.perf_counter() - start
-    times = []
+    times, cpu_times = [], []
     for row in power[1:]:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         model.step(row, STEP_S)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - start_cpu)
     result = {"stack": f"{chip.name}: {chip.n_cores} cores, {chip.tile_layers} dies + TIMs, {STEP_CELLS}x{STEP_CELLS}",
               "nodes": int(model.circuit.network.n_nodes), "build_s": round(build_s, 3),
               "first_step_s": round(first_s, 4), "step_median_s": round(float(np.median(times)), 4),
+              "step_median_cpu_s": round(float(np.median(cpu_times)), 4),
               "steps_timed": TIMED_STEPS}
     try:
         from ailfm.thermal.hotspot_backend import HotSpotBackend
@@ -200,8 +202,8 @@ def markdown(rows: list[dict], step: dict, load: dict | None) -> str:
                      f"{r['tolerance_K']} |")
     median_ms = step["step_median_s"] * 1e3
     lines += ["", f"One 1 ms step, {step['stack']} ({step['nodes']} nodes): median {median_ms:.1f} ms "
-              f"over {step['steps_timed']} steps (first step {step['first_step_s'] * 1e3:.0f} ms, model build "
-              f"{step['build_s']:.2f} s)."]
+              f"({step['step_median_cpu_s'] * 1e3:.1f} ms CPU) over {step['steps_timed']} steps (first step "
+              f"{step['first_step_s'] * 1e3:.0f} ms, model build {step['build_s']:.2f} s)."]
     if load is not None:
         lines.append(f"HotSpot itself on {load['case']} during this run: {load['wall_s']:.2f} s wall, "
                      f"{load['cpu_s']:.2f} s CPU (case.json: {load['case_json_wall_s']:.2f} s), so the machine's load "
