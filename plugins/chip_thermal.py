@@ -68,7 +68,7 @@ def grid_circuit(system: SystemDescription, cells: int | None = None):
 
 
 def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int | None = None,
-                  moments: int = 2, solver: str = "auto") -> ThermalModel:
+                  moments: int = 4, solver: str = "auto") -> ThermalModel:
     """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient."""
     if kind not in THERMAL_KINDS:
         raise ConfigError("thermal", f"unknown thermal model {kind!r}; known: {', '.join(THERMAL_KINDS)}")

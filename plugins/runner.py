@@ -38,7 +38,7 @@ class RunConfig:
     system: str = "snuca-64"
     workload: str = "llama-2-7b"
     governor: str = "performance"
-    duration_s: float | None = 1.0
+    duration_s: float | None = 5.0
     seed: int = 0
     thermal: str = "fast"
     lengths: str = "fixed:16,4"

@@ -13,6 +13,47 @@ from numba import njit
 
 
 @njit(cache=True)
+def run_epoch(dt_s, now_s, core, f_core_GHz, llc_latency_ns, dram_latency_ns, mlp, kernel, instance_end, remaining,
+              penalty_s, work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
+              kernel_type, finished, finish_s, stall_activity, barrier_activity, n_cores):
+    """One epoch of every instance plus the per-core sums (see ``scan_epoch`` and ``aggregate_cores``).
+
+    Returns (n_finished, per-thread (comp_s, stall_s, instructions, llc, dram, kernel type at the end), per-core
+    (activity, busy, running, instructions, llc, dram)).
+    """
+    n_instances, n_threads = remaining.shape
+    f_thread = np.zeros((n_instances, n_threads))
+    llc_s = np.zeros((n_instances, n_threads))
+    gated = np.ones((n_instances, n_threads), dtype=np.bool_)
+    for i in range(n_instances):
+        for th in range(n_threads):
+            c = core[i, th]
+            if c >= 0:
+                f_thread[i, th] = f_core_GHz[c]
+                gated[i, th] = f_core_GHz[c] <= 0.0
+                llc_s[i, th] = llc_latency_ns[c] * 1e-9 / mlp
+    running_instance = kernel < instance_end
+    comp_s = np.zeros((n_instances, n_threads))
+    stall_s = np.zeros((n_instances, n_threads))
+    spin_s = np.zeros((n_instances, n_threads))
+    weighted_comp = np.zeros((n_instances, n_threads))
+    thread_instr = np.zeros((n_instances, n_threads))
+    thread_llc = np.zeros((n_instances, n_threads))
+    thread_dram = np.zeros((n_instances, n_threads))
+    n_finished = scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread, llc_s,
+                            dram_latency_ns * 1e-9 / mlp, work_cycles, instructions, llc_accesses, dram_misses,
+                            activity, ready_s, active_threads, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
+                            thread_llc, thread_dram, finished, finish_s)
+    cores = aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
+                            thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, n_cores)
+    current_type = np.empty((n_instances, n_threads), dtype=np.int64)
+    for i in range(n_instances):
+        for th in range(n_threads):
+            current_type[i, th] = kernel_type[kernel[i]] if kernel[i] < instance_end[i] else -1
+    return n_finished, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type, cores
+
+
+@njit(cache=True)
 def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread_GHz, llc_s, dram_s,
                work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
                comp_s, stall_s, spin_s, weighted_comp, thread_instr, thread_llc, thread_dram,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import aggregate_cores, scan_epoch
+from ailfm.plugins.engine._scan import run_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
@@ -130,37 +130,26 @@ class BuiltinEngine(Engine):
 
     # -- progress --------------------------------------------------------------------------------------------------
     def advance(self, dt_s: float) -> EpochActivity:
-        w = self.workload
-        n_inst, n_thr = w.n_instances, w.threads_per_instance
-        self._kernel_at_start = self._kernel.copy()
-        core = self._thread_core.reshape(n_inst, n_thr)
-        placed = core >= 0
-        f_thread = np.where(placed, self._f_GHz[np.maximum(core, 0)], 0.0)
-        gated = f_thread <= 0  # clock-gated or not placed: no progress
-        llc_s = self._llc_latency_ns[np.maximum(core, 0)] * 1e-9 / self._mlp
-        dram_s = self._dram_latency_ns * 1e-9 / self._mlp
-        comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss = np.zeros((7, n_inst, n_thr))
-        n_finished = scan_epoch(dt_s, self._time_s, self._kernel, self._instance_end, self._remaining,
-                                self._penalty_s, f_thread, llc_s, dram_s, self._work_cycles, w.instructions,
-                                w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads,
-                                comp_s, stall_s, spin_s, weighted_comp, instructions, llc_acc, dram_miss,
-                                self._finished, self._finish_s)
+        w, system = self.workload, self.system
+        core = self._thread_core.reshape(w.n_instances, w.threads_per_instance)
+        n_finished, comp_s, stall_s, instructions, llc_acc, dram_miss, kernel_type, cores = run_epoch(
+            dt_s, self._time_s, core, self._f_GHz, self._llc_latency_ns, self._dram_latency_ns, self._mlp,
+            self._kernel, self._instance_end, self._remaining, self._penalty_s, self._work_cycles, w.instructions,
+            w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads, w.kernel_type, self._finished,
+            self._finish_s, system.power.stall_activity, system.power.barrier_activity, system.n_cores)
+        activity, busy, running, core_instr, core_llc, core_dram = cores
         finished = self._finished[:n_finished]
         finish_s = self._finish_s[:n_finished].copy()
         tokens = w.tokens[finished].astype(int)
         request_done = self._request_ends[finished]
         self._time_s += dt_s
-        power = self.system.power
-        activity, busy, running, core_instr, core_llc, core_dram = aggregate_cores(
-            core, gated, self._kernel_at_start < self._instance_end, comp_s, stall_s, spin_s, weighted_comp,
-            instructions, llc_acc, dram_miss, power.stall_activity, power.barrier_activity, dt_s, self.system.n_cores)
         result = EpochActivity(
             dt_s=dt_s, core_activity=activity, core_busy=busy, core_running=running, core_instructions=core_instr,
             core_llc_accesses=core_llc, core_dram_misses=core_dram,
-            bank_accesses=np.full(self.system.n_banks, core_llc.sum() / self.system.n_banks),
+            bank_accesses=np.full(system.n_banks, core_llc.sum() / system.n_banks),
             router_flits=self.nuca.router_flits(core_llc), thread_instructions=instructions.ravel(),
             thread_llc_accesses=llc_acc.ravel(), thread_dram_misses=dram_miss.ravel(),
-            thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=self.current_kernel_type(),
+            thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=kernel_type.ravel(),
             tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
             finished_requests=w.request[finished[request_done]], finish_times_s=finish_s[request_done],
             memory_latency_ns=self._dram_latency_ns, llc_latency_ns=self._llc_latency_ns)

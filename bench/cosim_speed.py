@@ -1,0 +1,83 @@
+"""Co-simulator speed and fast-thermal-model accuracy on the default scenario.
+
+1. Speed: the default scenario of ``ailfm compare`` / ``make run`` (snuca-64, llama-2-7b, 3 instances x 16 threads,
+   3 requests of 16 prompt + 4 output tokens, governor ``performance`` with DTM), fast thermal model, one thread
+   (BLAS limited to one thread; numba's compile time excluded by a warm-up run). Target: >= 20x faster than real time.
+2. Accuracy: the per-epoch power maps of that run are replayed open-loop through the fast (reduced-order) model and
+   the exact grid model of the same stack (32 x 32 cells per layer); the worst core-temperature difference over all
+   cores and epochs is reported. Target: within 1 K.
+
+Run: ``python bench/cosim_speed.py`` (add ``--grid-cells N`` to change the reference grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from ailfm.plugins.chip_thermal import ChipThermal, build_thermal  # noqa: E402
+from ailfm.plugins.cosim import CoSimulation  # noqa: E402
+from ailfm.plugins.governors import make_governor  # noqa: E402
+from ailfm.plugins.runner import RunConfig, load_workload  # noqa: E402
+from ailfm.plugins.system import load_system  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid-cells", type=int, default=None, help="cells per side of the reference grid model")
+    parser.add_argument("--governor", default="performance")
+    args = parser.parse_args()
+
+    config = RunConfig(governor=args.governor)
+    system = load_system(config.system)
+    workload = load_workload(config)
+    start = time.perf_counter()
+    fast = build_thermal(system, "fast", cells=args.grid_cells)
+    build_fast_s = time.perf_counter() - start
+    sim = CoSimulation.for_workload(system, workload, fast, make_governor(config.governor))
+    sim.run(0.05)  # warm-up: numba compiles the engine's scan (cached on disk afterwards)
+    result = sim.run(config.duration_s)
+    summary = result.summary
+    print(f"scenario: {config}")
+    print(f"fast model: order {fast.order}, built in {build_fast_s:.1f} s")
+    print(f"simulated {result.epochs['time_s'].iloc[-1]:.3f} s in {len(result.epochs)} epochs, "
+          f"makespan {summary['makespan_s']:.3f} s, {summary['tokens_per_s']:.2f} tokens/s, "
+          f"peak {summary['peak_temp_c']:.1f} C, DTM events {summary['dtm_events']}")
+    print(f"speed: {summary['sim_speed_x_realtime']:.2f}x real time "
+          f"({1e6 / summary['sim_speed_x_realtime'] * system.thermal.epoch_s:.0f} us per 1 ms epoch; target >= 20x)")
+
+    start = time.perf_counter()
+    grid = build_thermal(system, "grid", cells=args.grid_cells)
+    build_grid_s = time.perf_counter() - start
+    chip = ChipThermal.of(system, grid)
+    core_W = result.per_core["power_W"]
+    bank_W = result.epochs["uncore_power_W"].to_numpy() / system.n_banks
+    fast.reset(system.thermal.ambient_K)
+    grid.reset(system.thermal.ambient_K)
+    worst, worst_epoch, fast_s, grid_s = 0.0, 0, 0.0, 0.0
+    for epoch in range(len(core_W)):
+        power = chip.power_vector(core_W[epoch], np.full(system.n_banks, bank_W[epoch]), np.zeros(system.n_cores))
+        t0 = time.perf_counter()
+        t_fast = fast.step(power, system.thermal.epoch_s)[chip.core_output]
+        t1 = time.perf_counter()
+        t_grid = grid.step(power, system.thermal.epoch_s)[chip.core_output]
+        t2 = time.perf_counter()
+        fast_s, grid_s = fast_s + t1 - t0, grid_s + t2 - t1
+        error = float(np.abs(t_fast - t_grid).max())
+        if error > worst:
+            worst, worst_epoch = error, epoch
+    n = len(core_W)
+    print(f"grid model: {grid.circuit.network.n_nodes} nodes, built in {build_grid_s:.1f} s")
+    print(f"thermal step: fast {1e6 * fast_s / n:.0f} us, grid {1e6 * grid_s / n:.0f} us per epoch")
+    print(f"fast vs grid: worst core-temperature difference {worst:.3f} K (epoch {worst_epoch} of {n}; target <= 1 K)")
+
+
+if __name__ == "__main__":
+    main()
