@@ -209,26 +209,50 @@ class TileQueues:
     The epoch loop ``push``es an epoch's states for every tile before advancing gem5; each tile's ``PyTrafficGen``
     pulls the next state when the current one's duration expires. An empty queue yields short idle states, so a
     generator never runs dry between epochs.
+
+    ``PyTrafficGen`` reads one state ahead (``pygen.cc`` advances its Python iterator as soon as it takes a state),
+    so it asks for the next epoch's first state while the current epoch's last state starts, before the loop can
+    push it, and gets an idle quantum instead. To keep every generator on the epoch grid, each queue counts the idle
+    time it handed out this way (its *debt*) and takes it back from the trailing idle state of the next push; a
+    generator thus starts each epoch at most a couple of quanta late, and never drifts further.
     """
 
     def __init__(self, n_tiles: int):
         self._queues = [deque() for _ in range(2 * n_tiles)]  # tile t: 2t resident, 2t + 1 streamed
+        self._debt_ticks = [0] * (2 * n_tiles)
 
     def push(self, traffic: Sequence[TileTraffic]) -> None:
         if len(traffic) != len(self._queues) // 2:
             raise ValueError(f"expected traffic for {len(self._queues) // 2} tiles, got {len(traffic)}")
         for tile, t in enumerate(traffic):
-            self._queues[2 * tile].extend(t.resident)
-            self._queues[2 * tile + 1].extend(t.streamed)
+            self._extend(2 * tile, t.resident)
+            self._extend(2 * tile + 1, t.streamed)
+
+    def _extend(self, index: int, states: Sequence[GeneratorState]) -> None:
+        states = list(states)
+        debt = self._debt_ticks[index]
+        if debt and states and states[-1].kind == "idle":
+            paid = min(debt, states[-1].duration_ticks)
+            self._debt_ticks[index] -= paid
+            if paid == states[-1].duration_ticks:
+                states.pop()
+            else:
+                states[-1] = GeneratorState("idle", states[-1].duration_ticks - paid)
+        self._queues[index].extend(states)
 
     def pending(self, tile: int, streamed: bool = False) -> int:
         return len(self._queues[2 * tile + int(streamed)])
 
     def stream(self, tile: int, streamed: bool = False) -> Iterator[GeneratorState]:
         """The endless state sequence of one of a tile's generators (what its ``start()`` iterates, converted)."""
-        queue = self._queues[2 * tile + int(streamed)]
+        index = 2 * tile + int(streamed)
+        queue = self._queues[index]
         while True:
-            yield queue.popleft() if queue else GeneratorState("idle", IDLE_QUANTUM_TICKS)
+            if queue:
+                yield queue.popleft()
+            else:
+                self._debt_ticks[index] += IDLE_QUANTUM_TICKS
+                yield GeneratorState("idle", IDLE_QUANTUM_TICKS)
 
 
 # ------------------------------------------------------------------------------------------------- kernel rows

@@ -201,3 +201,23 @@ def test_stats_file_location_follows_gem5s_option(tmp_path):
     assert stats_text_path("m5out", str(tmp_path / "s.txt")) == tmp_path / "s.txt"
     with pytest.raises(ToolError, match="text statistics"):
         stats_text_path("m5out", "json://stats.json")
+
+
+def test_generators_stay_on_the_epoch_grid_despite_reading_ahead():
+    """Replay PyTrafficGen's consumption (it pulls the next state as soon as it takes one, pygen.cc) for 200 epochs
+    pushed at the boundaries, with transitions at a boundary tick taken before the push (the worst order)."""
+    epoch, quantum = 1_000_000, IDLE_QUANTUM_TICKS
+    queues = TileQueues(1)
+    states = queues.stream(0)
+    current, ahead = next(states), next(states)  # start(): takes the first state and reads one ahead
+    end, first_request = current.duration_ticks, {}
+    for k in range(200):
+        busy = GeneratorState("linear", epoch // 2, 64 * k, 64 * k + 64, 64, epoch // 2, 100)
+        queues.push([TileTraffic((busy, GeneratorState("idle", epoch - epoch // 2)), ())])
+        while end <= (k + 1) * epoch:
+            start, current, ahead = end, ahead, next(states)
+            end = start + current.duration_ticks
+            if current.kind == "linear":
+                first_request[current.min_addr // 64] = start
+    late = np.array([first_request[k] - k * epoch for k in range(200)])
+    assert late.min() >= 0 and late.max() <= 2 * quantum  # bounded: no drift accumulates
