@@ -38,8 +38,8 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
     the LLC, so they stay hits. Reads only. A tile's first epoch warms the LLC; measure from the second on.
     """
     epoch_ticks = seconds_to_ticks(epoch_s)
-    period = max(1, int(round(1.0 / requests_per_s * 1e12)))
-    n = epoch_ticks // period
+    n = int(round(requests_per_s * epoch_s))
+    period = max(1, (epoch_ticks - 2) // max(n, 1))  # room for the extra tick of each sweep (at most 2: one wrap)
     traffic = []
     for tile in range(system.n_cores):
         if not active[tile] or n == 0:
@@ -53,11 +53,11 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
         while done < n:
             count = min(n - done, lines - cursor.resident // amap.line_bytes)
             start = lo + cursor.resident
-            states.append(GeneratorState("linear", count * period, start, start + count * amap.line_bytes,
-                                         amap.line_bytes, period, 100))
+            states.append(GeneratorState("linear", count * period + 1, start, start + count * amap.line_bytes,
+                                         amap.line_bytes, period, 100))  # + 1 tick: see epoch._sweep
             cursor.resident = (cursor.resident + count * amap.line_bytes) % (hi - lo)
             done += count
-        idle = epoch_ticks - n * period
+        idle = epoch_ticks - sum(state.duration_ticks for state in states)
         resident = tuple(states) + ((GeneratorState("idle", idle),) if idle else ())
         traffic.append(TileTraffic(resident, (GeneratorState("idle", epoch_ticks),)))
     return traffic

@@ -68,6 +68,13 @@ class GeneratorState:
     period_ticks: int = 0
     read_percent: int = 100
 
+    def __post_init__(self):
+        # gem5 treats a 0-tick duration as "forever" (BaseTrafficGen::transition), so it is never valid here
+        if self.kind not in ("linear", "idle") or self.duration_ticks < 1:
+            raise ValueError(f"invalid generator state {self}")
+        if self.kind == "linear" and (self.period_ticks < 1 or self.max_addr <= self.min_addr):
+            raise ValueError(f"invalid linear state {self}")
+
     @property
     def requests(self) -> int:
         return self.duration_ticks // self.period_ticks if self.kind == "linear" else 0
@@ -180,14 +187,18 @@ def _pad(states: list[GeneratorState], epoch_ticks: int) -> tuple[GeneratorState
 
 def _sweep(region: tuple[int, int], offset: int, lines: int, line_bytes: int, period: int,
            read_percent: int) -> list[GeneratorState]:
-    """Linear states over ``lines`` consecutive lines from ``offset`` in ``region``, split where it wraps."""
+    """Linear states over ``lines`` consecutive lines from ``offset`` in ``region``, split where it wraps.
+
+    A state of ``n`` requests lasts ``n`` periods plus one tick: the generator sends its first request one period
+    after entering a state and changes state before sending at the transition tick (``BaseTrafficGen::update``).
+    """
     start, end = region
     states = []
     while lines > 0:
         room = (end - start - offset) // line_bytes
         n = min(lines, room)
         lo = start + offset
-        states.append(GeneratorState("linear", n * period, lo, lo + n * line_bytes, line_bytes, period,
+        states.append(GeneratorState("linear", n * period + 1, lo, lo + n * line_bytes, line_bytes, period,
                                      read_percent))
         lines -= n
         offset = 0

@@ -90,6 +90,14 @@ def test_a_sweep_wraps_inside_its_region(amap):
     assert cursor.resident == 15 * 64
 
 
+def test_states_gem5_would_misread_are_rejected():
+    for bad in (dict(kind="idle", duration_ticks=0), dict(kind="linear", duration_ticks=10, period_ticks=0),
+                dict(kind="linear", duration_ticks=10, min_addr=64, max_addr=64, period_ticks=1),
+                dict(kind="random", duration_ticks=10)):
+        with pytest.raises(ValueError):
+            GeneratorState(**bad)
+
+
 def test_idle_thread_and_migration_refill(amap, system):
     idle = thread_states(amap, 0, ThreadCursor(), llc_accesses=0, dram_misses=0, busy_s=0, epoch_s=1e-3,
                          read_fraction=1)
