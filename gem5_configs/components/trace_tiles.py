@@ -19,6 +19,11 @@ from m5.objects import PyTrafficGen
 
 from ailfm.gem5_configs.epoch import GeneratorState, TileQueues
 
+#: A generator that sends nothing for ``progress_check`` is fatal in gem5 (``BaseTrafficGen::noProgress``; default
+#: 1 ms). A tile without a thread, or whose thread sends one request per epoch, is legitimately quiet for a whole
+#: epoch, so the limit is far above any control epoch; Ruby's own deadlock detector still guards the memory system.
+QUIET_TILE_LIMIT = "10s"
+
 
 def gem5_states(tgen, states: Iterator[GeneratorState]):
     """Our states as ``PyTrafficGen`` generator objects (``createLinear`` / ``createIdle``), lazily."""
@@ -37,8 +42,8 @@ class TraceTileCore(AbstractGeneratorCore):
 
     def __init__(self, tile: int, queues: TileQueues):
         super().__init__()
-        self.resident = PyTrafficGen()
-        self.streamed = PyTrafficGen()
+        self.resident = PyTrafficGen(progress_check=QUIET_TILE_LIMIT)
+        self.streamed = PyTrafficGen(progress_check=QUIET_TILE_LIMIT)
         self._tile = tile
         self._queues = queues
 
