@@ -104,7 +104,7 @@ class Gem5Engine(BuiltinEngine):
         traffic = self.epoch_traffic(activity, dt_s)
         counters = self.backend.run_epoch(traffic, seconds_to_ticks(dt_s))
         self.counters.append(counters)
-        self._refill_bytes[:] = 0.0
+        self._refill_bytes[activity.thread_busy_s > 0] = 0.0  # replayed; a thread that did not run keeps its refill
         # next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for DRAM
         # until some tile has sent both kinds)
         self._llc_latency_ns = counters.llc_latency_ns(self.nuca.mean_latency_ns)
