@@ -14,19 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from ailfm.plugins.chip_thermal import ChipThermal
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.power import PowerModel
+from ailfm.plugins.power import PowerModel, core_power_kernel
 from ailfm.plugins.system import SystemDescription
 from ailfm.thermal.base import ThermalModel
 
 SUMMARY_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
                 "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
                 "sim_speed_x_realtime")
-_STATE_RUNNING, _STATE_IDLE, _STATE_GATED = 0, 1, 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +79,11 @@ class CoSimulation:
         self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)
         self.kernel_type_names = tuple(kernel_type_names)
         self.request_arrival_s = np.asarray(request_arrival_s, dtype=float)
+        p, th = system.power, system.thermal
+        self._uncore_constants = np.array([p.llc_read_energy_nJ * 1e-9, p.llc_leakage_W_per_bank,
+                                           p.router_energy_pJ_per_flit * 1e-12, p.router_static_W])
+        self._dtm_constants = np.array([th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15,
+                                        th.dtm_trigger_C + 273.15 + th.dtm_stop_margin_K])
         self.context = GovernorContext(system, self.nuca, self.power, engine.n_threads,
                                        np.asarray(thread_instance), self.kernel_type_names,
                                        self.chip.thermal_resistance_K_per_W)
@@ -127,9 +132,7 @@ class CoSimulation:
                                              engine.n_threads, n_cores)
         self._throttled = np.zeros(n_cores, dtype=bool)
         self._gated = np.zeros(n_cores, dtype=bool)
-        self._records = {k: [] for k in ("thread", "kernel_type", "f_GHz", "f_effective_GHz", "voltage_V",
-                                         "power_W", "temperature_K", "instructions", "dtm_throttled")}
-        self._chip_rows = []
+        self._records = _Records(n_cores, self._max_epochs or 4096)
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_s, self._dtm_events, self._epoch = [], 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
@@ -143,49 +146,46 @@ class CoSimulation:
 
     def step(self, decision: Decision) -> Observation:
         """One epoch: actuate the decision (under DTM), advance, power, thermal step, DTM update, record."""
-        system, engine, chip = self.system, self.engine, self.chip
+        system, engine, chip, records = self.system, self.engine, self.chip, self._records
         dvfs, th = system.dvfs, system.thermal
-        n_cores, dt = system.n_cores, th.epoch_s
+        dt = th.epoch_s
         f_request = dvfs.snap_GHz(decision.f_GHz)
         if decision.thread_core is not None:
-            self._placement = _checked_placement(decision.thread_core, engine.n_threads, n_cores)
-        throttled, gated = self._throttled, self._gated
-        f_effective = np.where(gated, 0.0, np.where(throttled, dvfs.f_min_GHz, f_request))
+            self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
+        row = records.row(self._epoch)
+        f_effective = row["f_effective_GHz"]
+        effective_frequency(f_request, self._throttled, self._gated, dvfs.f_min_GHz, f_effective)
         engine.actuate(f_effective, self._placement)
         activity = engine.advance(dt)
 
-        state = np.where(gated, _STATE_GATED, np.where(activity.core_running, _STATE_RUNNING, _STATE_IDLE))
-        core = self.power.core_power(f_effective, activity.core_activity, self._temperature, state)
-        router_W = self.power.router_power_W(activity.router_flits, dt)
-        bank_W = self.power.bank_power_W(activity.bank_accesses, dt)
-        outputs = self.thermal.step(chip.power_vector(core.total_W, bank_W, router_W), dt)
+        power = np.zeros(len(self.thermal.power_names))
+        uncore_W = chip_power(f_effective, activity.core_activity, self._temperature, self._gated,
+                              activity.core_running, activity.router_flits, activity.bank_accesses,
+                              self.power.constants, self._uncore_constants, dt, chip.core_power_column,
+                              chip.bank_power_column, power, row["power_W"])
+        outputs = self.thermal.step(power, dt)
         temperature = self._temperature = outputs[chip.core_output]
+        self._dtm_events += dtm_update(temperature, self._throttled, self._gated, self._dtm_constants,
+                                       th.dtm_scope == "chip")
 
-        trigger_K, release_K = th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15
-        sensed = temperature if th.dtm_scope == "core" else np.full(n_cores, temperature.max())
-        new_throttled = (sensed >= trigger_K) | (throttled & (sensed >= release_K))
-        self._dtm_events += int((new_throttled & ~throttled).sum())
-        self._gated = throttled & (temperature > trigger_K + th.dtm_stop_margin_K)
-        self._throttled = new_throttled
-
-        core_W = core.total_W + router_W
-        uncore_W = float(bank_W.sum())
-        _append(self._records, self._placement, activity, f_request, f_effective, dvfs, core_W, temperature,
-                new_throttled, n_cores)
-        self._chip_rows.append((engine.time_s, float(core_W.sum()) + uncore_W, float(core_W.sum()), uncore_W,
-                                float(outputs.max()) - 273.15, activity.tokens))
+        row["f_GHz"][:] = f_request
+        row["temperature_K"][:] = temperature
+        row["instructions"][:] = activity.core_instructions
+        row["dtm_throttled"][:] = self._throttled
+        records.place(self._epoch, self._placement, activity.thread_kernel_type, dvfs)
+        core_total = float(row["power_W"].sum())
+        records.chip[self._epoch] = (engine.time_s, core_total + uncore_W, core_total, uncore_W,
+                                     float(outputs.max()) - 273.15, activity.tokens)
         self._finish[activity.finished_requests] = activity.finish_times_s
         self._epoch += 1
         self.last_activity = activity
-        return self._observation(self._epoch, engine.time_s, temperature, core_W, f_request, f_effective,
-                                 new_throttled, self._placement, activity, uncore_W)
+        return self._observation(self._epoch, engine.time_s, temperature, row["power_W"].copy(), f_request,
+                                 f_effective.copy(), self._throttled.copy(), self._placement, activity, uncore_W)
 
     def result(self, wall_s: float = float("nan")) -> SimulationResult:
         """The records so far as a ``SimulationResult`` with its summary."""
         th = self.system.thermal
-        epochs = pd.DataFrame(self._chip_rows, columns=["time_s", "chip_power_W", "core_power_W", "uncore_power_W",
-                                                        "peak_temp_C", "tokens"])
-        per_core = {k: np.array(v) for k, v in self._records.items()}
+        epochs, per_core = self._records.frames(self._epoch)
         result = SimulationResult(self.system.name, self.governor.name, th.epoch_s, epochs, per_core,
                                   self.kernel_type_names, self.request_arrival_s, self._finish.copy(),
                                   completed=self.engine.done)
@@ -229,19 +229,99 @@ def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
     return placement
 
 
-def _append(records, placement, activity, f_request, f_effective, dvfs, core_W, temperature, throttled,
-            n_cores) -> None:
-    placed = placement >= 0
-    thread_of_core = np.full(n_cores, -1)
-    thread_of_core[placement[placed]] = np.flatnonzero(placed)
-    kernel = np.full(n_cores, -1)
-    kernel[placement[placed]] = activity.thread_kernel_type[placed]
-    for key, value in (("thread", thread_of_core), ("kernel_type", kernel), ("f_GHz", f_request),
-                       ("f_effective_GHz", f_effective),
-                       ("voltage_V", np.where(f_effective > 0, dvfs.voltage_V(f_effective), 0.0)),
-                       ("power_W", core_W), ("temperature_K", temperature),
-                       ("instructions", activity.core_instructions), ("dtm_throttled", throttled)):
-        records[key].append(value)
+class _Records:
+    """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit)."""
+
+    PER_CORE = {"thread": np.int64, "kernel_type": np.int64, "f_GHz": float, "f_effective_GHz": float,
+                "voltage_V": float, "power_W": float, "temperature_K": float, "instructions": float,
+                "dtm_throttled": np.bool_}
+    CHIP = ("time_s", "chip_power_W", "core_power_W", "uncore_power_W", "peak_temp_C", "tokens")
+
+    def __init__(self, n_cores: int, capacity: int):
+        self.per_core = {k: np.zeros((capacity, n_cores), dtype=t) for k, t in self.PER_CORE.items()}
+        self.chip = np.zeros((capacity, len(self.CHIP)))
+
+    def row(self, epoch: int) -> dict[str, np.ndarray]:
+        if epoch >= len(self.chip):
+            self.per_core = {k: np.concatenate([v, np.zeros_like(v)]) for k, v in self.per_core.items()}
+            self.chip = np.concatenate([self.chip, np.zeros_like(self.chip)])
+        return {k: v[epoch] for k, v in self.per_core.items()}
+
+    def place(self, epoch: int, placement: np.ndarray, thread_kernel_type: np.ndarray, dvfs) -> None:
+        """Thread, kernel and voltage of each core (from the placement and the effective frequency)."""
+        pc = self.per_core
+        place_row(placement, thread_kernel_type, pc["f_effective_GHz"][epoch], dvfs.v_at_zero_V,
+                  dvfs.v_slope_V_per_GHz, pc["thread"][epoch], pc["kernel_type"][epoch], pc["voltage_V"][epoch])
+
+    def frames(self, n_epochs: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        epochs = pd.DataFrame(self.chip[:n_epochs], columns=list(self.CHIP))
+        epochs["tokens"] = epochs["tokens"].astype(np.int64)
+        return epochs, {k: v[:n_epochs].copy() for k, v in self.per_core.items()}
+
+
+@njit(cache=True)
+def place_row(placement, thread_kernel_type, f_effective, v0, slope, thread_out, kernel_out, voltage_out):
+    thread_out[:] = -1
+    kernel_out[:] = -1
+    for t in range(placement.shape[0]):
+        if placement[t] >= 0:
+            thread_out[placement[t]] = t
+            kernel_out[placement[t]] = thread_kernel_type[t]
+    for c in range(f_effective.shape[0]):
+        voltage_out[c] = v0 + slope * f_effective[c] if f_effective[c] > 0 else 0.0
+
+
+@njit(cache=True)
+def effective_frequency(f_request, throttled, gated, f_min, out):
+    """What DTM lets each core run at: 0 when clock-gated, f_min when throttled, the request otherwise."""
+    for c in range(out.shape[0]):
+        out[c] = 0.0 if gated[c] else (f_min if throttled[c] else f_request[c])
+
+
+@njit(cache=True)
+def chip_power(f_effective, activity, temperature_K, gated, running, router_flits, bank_accesses, core_constants,
+               uncore_constants, dt_s, core_column, bank_column, power_out, core_out_W):
+    """Power of the epoch into the thermal model's input vector; returns the LLC banks' total.
+
+    Cores through ``core_power_kernel`` (state: gated, running, else idle), each router adds its flits x energy +
+    static power to its tile's core block, banks their accesses x energy + leakage.
+    """
+    n_cores = f_effective.shape[0]
+    state = np.empty(n_cores, dtype=np.int64)
+    for c in range(n_cores):
+        state[c] = 2 if gated[c] else (0 if running[c] else 1)
+    dynamic, leakage = np.empty(n_cores), np.empty(n_cores)
+    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage)
+    bank_energy_J, bank_leakage_W, flit_energy_J, router_static_W = uncore_constants[:4]
+    for c in range(n_cores):
+        core_out_W[c] = dynamic[c] + leakage[c] + router_flits[c] * flit_energy_J / dt_s + router_static_W
+        power_out[core_column[c]] = core_out_W[c]
+    banks_W = 0.0
+    for b in range(bank_column.shape[0]):
+        bank_W = bank_accesses[b] * bank_energy_J / dt_s + bank_leakage_W
+        power_out[bank_column[b]] = bank_W
+        banks_W += bank_W
+    return banks_W
+
+
+@njit(cache=True)
+def dtm_update(temperature_K, throttled, gated, constants, chip_scope):
+    """DTM after a thermal step, in place; returns the number of cores newly throttled.
+
+    Throttle at or above the trigger, release below the release temperature; a core that was already throttled and
+    is still above trigger + stop margin is clock-gated for the next epoch. ``chip_scope`` senses the hottest core.
+    """
+    trigger_K, release_K, stop_K = constants[0], constants[1], constants[2]
+    hottest = temperature_K.max()
+    events = 0
+    for c in range(temperature_K.shape[0]):
+        sensed = hottest if chip_scope else temperature_K[c]
+        now = sensed >= trigger_K or (throttled[c] and sensed >= release_K)
+        gated[c] = throttled[c] and temperature_K[c] > stop_K
+        if now and not throttled[c]:
+            events += 1
+        throttled[c] = now
+    return events
 
 
 def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from ailfm.plugins.system import SystemDescription
 
@@ -112,10 +113,10 @@ class NucaModel:
         flow[cores, cores, :] += request_flits / n_tiles  # requests, spread over the bank tiles
         flow[cores, :, cores] += response_flits / n_tiles  # responses back to the core
         flow = flow.reshape(n_tiles, -1)
-        link_flits_per_access = np.asarray(pair_links.T @ flow.T)
-        router_flits_per_access = np.asarray(pair_routers.T @ flow.T)
+        link_flits_per_access = np.ascontiguousarray(pair_links.T @ flow.T)
+        router_flits_per_access = np.ascontiguousarray(pair_routers.T @ flow.T)
         crossed = pair_links.toarray().reshape(n_tiles, n_tiles, -1)
-        core_link_share = (crossed + crossed.transpose(1, 0, 2)).mean(axis=1)
+        core_link_share = np.ascontiguousarray((crossed + crossed.transpose(1, 0, 2)).mean(axis=1))
         return cls(system, mean_latency_ns, mean_hops, memory_network_ns, link_flits_per_access,
                    router_flits_per_access, core_link_share)
 
@@ -133,13 +134,28 @@ class NucaModel:
         """Each core's mean LLC latency; with access rates (and ``noc.contention``), plus M/D/1 link waits."""
         if llc_accesses_per_s is None or not self.system.noc.contention:
             return self.mean_latency_ns
-        rho = self.link_utilisation(llc_accesses_per_s)
-        wait_ns = rho / (2.0 * (1.0 - rho)) / self.system.noc.frequency_GHz  # M/D/1, service time one NoC cycle
-        return self.mean_latency_ns + self.core_link_share @ wait_ns
+        out = np.empty_like(self.mean_latency_ns)
+        contended_latency_kernel(self.mean_latency_ns, self.link_flits_per_access, self.core_link_share,
+                                 np.asarray(llc_accesses_per_s, dtype=float), self.system.noc.frequency_GHz, out)
+        return out
 
     def router_flits(self, llc_accesses: np.ndarray) -> np.ndarray:
         """Flits through each router for the given per-core LLC access counts (for router energy)."""
         return self.router_flits_per_access @ np.asarray(llc_accesses, dtype=float)
+
+
+@njit(cache=True)
+def contended_latency_kernel(mean_latency_ns, link_flits_per_access, core_link_share, llc_accesses_per_s,
+                             noc_GHz, out_ns):
+    """Mean latency plus the M/D/1 wait ``rho / (2 (1 - rho))`` NoC cycles of every link a core's traffic crosses."""
+    load = np.dot(link_flits_per_access, llc_accesses_per_s)
+    wait_ns = np.empty_like(load)
+    for link in range(load.shape[0]):
+        rho = min(load[link] / (noc_GHz * 1e9), MAX_LINK_UTILISATION)
+        wait_ns[link] = rho / (2.0 * (1.0 - rho)) / noc_GHz
+    extra = np.dot(core_link_share, wait_ns)
+    for c in range(out_ns.shape[0]):
+        out_ns[c] = mean_latency_ns[c] + extra[c]
 
 
 def _flits(message_bytes: int, link_width_bits: int) -> int:

@@ -17,8 +17,10 @@ All constants come from the system YAML (``power:``), where each is sourced.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+from numba import njit
 
 from ailfm.plugins.system import SystemDescription
 
@@ -39,9 +41,17 @@ class PowerModel:
 
     system: SystemDescription
 
+    @cached_property
+    def constants(self) -> np.ndarray:
+        """The core-power constants in the order ``core_power_kernel`` reads them."""
+        p, dvfs = self.system.power, self.system.dvfs
+        return np.array([dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz, p.core_capacitance_nF * 1e-9, p.leakage_ref_W,
+                         p.leakage_ref_V, p.leakage_voltage_exponent, p.leakage_ref_C + 273.15,
+                         p.leakage_beta_per_K, p.idle_power_W, p.gated_power_W])
+
     def core_power(self, f_GHz: np.ndarray, activity: np.ndarray, temperature_K: np.ndarray,
                    state: np.ndarray) -> CorePower:
-        """Per-core power.
+        """Per-core power (arrays broadcast together).
 
         Parameters
         ----------
@@ -50,21 +60,11 @@ class PowerModel:
         temperature_K : core temperature (leakage feedback).
         state : 0 = running a thread, 1 = idle (no thread), 2 = clock-gated (DTM stop).
         """
-        p = self.system.power
-        f = np.asarray(f_GHz, dtype=float)
-        voltage = self.system.dvfs.voltage_V(f)
-        dynamic = np.asarray(activity, dtype=float) * p.core_capacitance_nF * 1e-9 * voltage**2 * f * 1e9
-        leakage = self.leakage_W(voltage, temperature_K)
-        running = state == 0
-        dynamic = np.where(running, dynamic, 0.0)
-        leakage = np.where(running, leakage, np.where(state == 1, p.idle_power_W, p.gated_power_W))
-        return CorePower(dynamic, leakage)
-
-    def leakage_W(self, voltage_V, temperature_K) -> np.ndarray:
-        p = self.system.power
-        t_ref_K = p.leakage_ref_C + 273.15
-        return (p.leakage_ref_W * (np.asarray(voltage_V, dtype=float) / p.leakage_ref_V) ** p.leakage_voltage_exponent
-                * np.exp(p.leakage_beta_per_K * (np.asarray(temperature_K, dtype=float) - t_ref_K)))
+        f, a, t, st = np.broadcast_arrays(np.asarray(f_GHz, dtype=float), np.asarray(activity, dtype=float),
+                                          np.asarray(temperature_K, dtype=float), np.asarray(state, dtype=np.int64))
+        dynamic, leakage = np.empty(f.size), np.empty(f.size)
+        core_power_kernel(f.ravel(), a.ravel(), t.ravel(), st.ravel(), self.constants, dynamic, leakage)
+        return CorePower(dynamic.reshape(f.shape), leakage.reshape(f.shape))
 
     def bank_power_W(self, bank_accesses: np.ndarray, dt_s: float) -> np.ndarray:
         p = self.system.power
@@ -87,3 +87,18 @@ class PowerModel:
         fits = power <= np.asarray(budget_W, dtype=float)[:, None]
         index = np.where(fits.any(axis=1), len(levels) - 1 - np.argmax(fits[:, ::-1], axis=1), 0)
         return levels[index]
+
+
+@njit(cache=True)
+def core_power_kernel(f_GHz, activity, temperature_K, state, constants, dynamic_W, leakage_W):
+    """Dynamic ``a C V^2 f`` and leakage ``P_ref (V/V_ref)^k exp(beta (T - T_ref))`` per core (see module docstring);
+    idle cores draw the idle power, clock-gated ones the gated power, neither any dynamic power."""
+    v0, slope, capacitance_F, leak_W, leak_V, leak_exp, leak_ref_K, beta, idle_W, gated_W = constants[:10]
+    for c in range(f_GHz.shape[0]):
+        if state[c] == 0:
+            voltage = v0 + slope * f_GHz[c]
+            dynamic_W[c] = activity[c] * capacitance_F * voltage * voltage * f_GHz[c] * 1e9
+            leakage_W[c] = leak_W * (voltage / leak_V) ** leak_exp * np.exp(beta * (temperature_K[c] - leak_ref_K))
+        else:
+            dynamic_W[c] = 0.0
+            leakage_W[c] = idle_W if state[c] == 1 else gated_W

@@ -130,8 +130,8 @@ class DvfsSpec:
     def snap_GHz(self, f_GHz) -> np.ndarray:
         """The highest level not above each requested frequency, clipped to the grid."""
         levels = self.levels_GHz
-        index = np.searchsorted(levels, np.asarray(f_GHz, dtype=float) + 1e-9, side="right") - 1
-        return levels[np.clip(index, 0, len(levels) - 1)]
+        steps = np.floor((np.asarray(f_GHz, dtype=float) - self.f_min_GHz) / self.f_step_GHz + 1e-6)
+        return levels[np.clip(steps, 0, len(levels) - 1).astype(np.int64)]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numba import njit
 
 from ailfm.thermal.base import ThermalModel
 from ailfm.thermal.network import ThermalCircuit
@@ -81,10 +82,11 @@ class ReducedOrderThermalModel(ThermalModel):
         self.order = len(rates)
         self._rates_per_s = rates
         self._input = modes.T @ b_reduced  # modal forcing per watt
-        self._output = readout @ (basis @ modes)  # block rise per modal amplitude
+        self._output = np.ascontiguousarray(readout @ (basis @ modes))  # block rise per modal amplitude
         self._project = modes.T @ c_reduced @ basis.T  # full state -> modal amplitudes (C-orthogonal projection)
         self._steady_gain = self._output @ (self._input / rates[:, None])  # K per W, exact steady state
         self._dt_s = None
+        self._modes = np.zeros(self.order)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ class ReducedOrderThermalModel(ThermalModel):
         if isinstance(init, Mapping):
             raise ValueError("the reduced-order model starts from a uniform temperature (it has no HotSpot nodes)")
         rise = (self._init_K if init is None else float(init)) - self.ambient_K
-        self._modes = self._project @ np.full(self._project.shape[1], rise)
+        self._modes[:] = self._project @ np.full(self._project.shape[1], rise)
 
     def node_temperatures(self) -> dict[str, float]:
         """The reduced state has no HotSpot nodes: the block temperatures, by name."""
@@ -119,12 +121,24 @@ class ReducedOrderThermalModel(ThermalModel):
 
     def step(self, power_W: np.ndarray, dt_s: float) -> np.ndarray:
         power = self.check_power(power_W)
+        decay, gain = self.propagator(dt_s)
+        out = np.empty(len(self.output_names))
+        rom_step_kernel(decay, gain, self._output, self._modes, power, self.ambient_K, out)
+        return out
+
+    def propagator(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(modal decay, modal gain per watt) of one step of ``dt_s``, computed once per step length."""
         if dt_s != self._dt_s:
             decay = np.exp(-self._rates_per_s * dt_s)
-            self._decay, self._gain = decay, ((1.0 - decay) / self._rates_per_s)[:, None] * self._input
+            self._decay = decay
+            self._gain = np.ascontiguousarray(((1.0 - decay) / self._rates_per_s)[:, None] * self._input)
             self._dt_s = dt_s
-        self._modes = self._decay * self._modes + self._gain @ power
-        return self.ambient_K + self._output @ self._modes
+        return self._decay, self._gain
+
+    @property
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(modal amplitudes, output matrix): the arrays ``rom_step_kernel`` updates and reads, not copies."""
+        return self._modes, self._output
 
 
 def _orthonormal(block: np.ndarray, basis: np.ndarray | None, tolerance: float = 1e-8) -> np.ndarray:
@@ -136,3 +150,14 @@ def _orthonormal(block: np.ndarray, basis: np.ndarray | None, tolerance: float =
     diagonal = np.abs(np.diag(r))
     keep = diagonal > tolerance * max(diagonal.max(initial=0.0), 1e-300)
     return q[:, keep]
+
+
+@njit(cache=True)
+def rom_step_kernel(decay, gain, output, modes, power_W, ambient_K, out_K):
+    """``modes <- decay * modes + gain @ power`` in place; ``out_K = ambient + output @ modes``."""
+    forced = np.dot(gain, power_W)
+    for m in range(modes.shape[0]):
+        modes[m] = decay[m] * modes[m] + forced[m]
+    rise = np.dot(output, modes)
+    for b in range(out_K.shape[0]):
+        out_K[b] = ambient_K + rise[b]

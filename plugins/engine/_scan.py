@@ -173,3 +173,18 @@ def aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weig
         activity[c] = min(activity[c] / dt_s, 1.0)
         busy[c] = min(busy[c] / dt_s, 1.0)
     return activity, busy, running, instructions, llc, dram
+
+
+@njit(cache=True)
+def dram_latency_ns(misses, busy_s, current_ns, base_ns, mlp, line_rate_per_s, dt_s):
+    """DRAM response time for the next epoch: the asymptotic closed-queue bound ``R >= MLP (B / mu - Z)``.
+
+    ``B`` = busy threads (busy time / epoch), ``mu`` = line rate of all controllers, ``Z`` = non-DRAM time per miss
+    (busy time minus the DRAM stall at the current latency, per miss); never below the unloaded latency.
+    """
+    if misses <= 0.0:
+        return base_ns
+    dram_stall_s = misses * current_ns * 1e-9 / mlp
+    other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
+    bound_s = mlp * (busy_s / dt_s / line_rate_per_s - other_per_miss_s)
+    return max(base_ns, bound_s * 1e9)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import run_epoch
+from ailfm.plugins.engine._scan import dram_latency_ns, run_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
@@ -93,7 +93,7 @@ class BuiltinEngine(Engine):
         n_cores = self.system.n_cores
         if f_GHz.shape != (n_cores,) or not 0.0 <= f_GHz.min() <= f_GHz.max() < np.inf:
             raise ValueError(f"f_GHz must be {n_cores} finite non-negative values")
-        if not np.array_equal(thread_core, self._thread_core):
+        if thread_core.shape != self._thread_core.shape or (thread_core != self._thread_core).any():
             if thread_core.shape != (self.n_threads,) or thread_core.min() < -1 or thread_core.max() >= n_cores:
                 raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
             if np.bincount(thread_core + 1, minlength=n_cores + 1)[1:].max(initial=0) > 1:
@@ -107,7 +107,7 @@ class BuiltinEngine(Engine):
             self._thread_core = thread_core.copy()
         else:
             moved = None
-        if not np.array_equal(f_GHz, self._f_GHz):
+        if (f_GHz != self._f_GHz).any():
             core = np.maximum(thread_core, 0)
             retuned = (thread_core >= 0) & (f_GHz[core] != self._f_GHz[core]) & (self._f_GHz[core] > 0)
             if moved is not None:
@@ -159,13 +159,5 @@ class BuiltinEngine(Engine):
     def _update_contention(self, core_llc, core_dram, comp_s, stall_s, dt_s) -> None:
         """Next epoch's LLC (NoC M/D/1) and DRAM (closed-queue bound) latencies from this epoch's traffic."""
         self._llc_latency_ns = self.nuca.latency_ns(core_llc / dt_s)
-        misses = core_dram.sum()
-        base_ns = self.nuca.memory_latency_ns
-        if misses <= 0:
-            self._dram_latency_ns = base_ns
-            return
-        busy_s = (comp_s + stall_s).sum()
-        dram_stall_s = misses * self._dram_latency_ns * 1e-9 / self._mlp
-        other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
-        bound_s = self._mlp * (busy_s / dt_s / self._line_rate - other_per_miss_s)
-        self._dram_latency_ns = max(base_ns, bound_s * 1e9)
+        self._dram_latency_ns = dram_latency_ns(core_dram.sum(), (comp_s + stall_s).sum(), self._dram_latency_ns,
+                                                self.nuca.memory_latency_ns, self._mlp, self._line_rate, dt_s)

@@ -42,7 +42,7 @@ def test_router_flits_conserve_traffic(system, nuca):
 def test_power_points_reproduce_hotsniper_static_power(system):
     power = PowerModel(system)
     t_ref = system.power.leakage_ref_C + 273.15
-    leak = power.leakage_W(system.dvfs.voltage_V([1.0, 4.0]), t_ref)
+    leak = power.core_power(np.array([1.0, 4.0]), 0.0, t_ref, 0).leakage_W
     np.testing.assert_allclose(leak, [0.27, 0.92], rtol=0.01)
 
 
