@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "ailfm.traces.cli",
     "ailfm.mapping.cli",
     "ailfm.plugins.cli",
+    "ailfm.plugins.imitation.cli",
 )
 
 

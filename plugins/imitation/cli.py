@@ -1,0 +1,71 @@
+"""``ailfm ail train``: Oracle demonstrations + (active) DAgger -> an ONNX policy, resumable, on a pool or Dask."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from ailfm.errors import ConfigError
+
+
+def add_subcommands(subparsers) -> None:
+    ail = subparsers.add_parser("ail", help="AILFM imitation learning: train an ONNX governor from the Oracle")
+    commands = ail.add_subparsers(dest="ail_command", required=True, metavar="COMMAND")
+    train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
+                                              "(defaults reproduce the shipped 'ail' policy)")
+    from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
+
+    d = TrainConfig()
+    train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/, models/)")
+    train.add_argument("--method", choices=METHODS, default=d.method)
+    train.add_argument("--system", default=d.system, help="shipped system name or YAML path")
+    train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
+    train.add_argument("--iterations", type=int, default=d.iterations)
+    train.add_argument("--rollouts", type=int, default=d.rollouts, help="roll-outs per iteration")
+    train.add_argument("--epochs", type=int, default=d.epochs, help="epochs per roll-out after the warm-up")
+    train.add_argument("--threshold", type=float, default=d.threshold, help="active: ensemble spread to query at")
+    train.add_argument("--validation", type=int, default=d.validation, help="validation scenarios per iteration")
+    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
+    train.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    train.add_argument("--dask", metavar="ADDRESS", default=None, help="run on the Dask scheduler at ADDRESS")
+    train.add_argument("--max-new-shards", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ailfm.plugins.imitation.dagger import Interrupted, TrainConfig, train
+    from ailfm.plugins.imitation.policy import to_onnx
+
+    workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
+    if not workloads:
+        raise ConfigError("workloads", "name at least one training workload")
+    config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
+                         rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
+                         validation=args.validation, seed=args.seed)
+    try:
+        if args.dask:
+            from distributed import Client
+
+            with Client(args.dask) as client:
+                ensemble, record = train(config, args.out, client.get_executor(), progress=not args.quiet,
+                                         max_new_shards=args.max_new_shards)
+        else:
+            ensemble, record = train(config, args.out, max_workers=args.jobs, progress=not args.quiet,
+                                     max_new_shards=args.max_new_shards)
+    except Interrupted as stop:
+        print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
+        return 3
+    export = Path(args.export or Path(args.out) / "policy.onnx")
+    export.parent.mkdir(parents=True, exist_ok=True)
+    command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
+    export.write_bytes(to_onnx(ensemble.policy, f"{command}; config {json.dumps(config.to_json())}"))
+    for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
+        print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                     for k, v in values.items()))
+    print(f"wrote {export}")
+    return 0

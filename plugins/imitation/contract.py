@@ -1,0 +1,123 @@
+"""The ONNX governor contract: what a policy file must look like for ``--governor path/to/policy.onnx``.
+
+Input ``core_features``: float32, shape ``[n_cores, N_FEATURES]`` (first dimension symbolic), columns in the order
+``ailfm.plugins.imitation.features.FEATURE_NAMES`` of version ``FEATURE_VERSION``.
+Output ``core_actions``: float32, shape ``[n_cores, 2]``: column 0 is the requested V/f as a fraction of the level
+range (0 = f_min, 1 = f_max; clipped, then snapped down to the grid by the loop), column 1 a placement score (higher
+= a better core for a thread; threads move from low- to high-scoring free cores).
+``metadata_props`` must hold ``ailfm.contract`` (= ``CONTRACT_VERSION``), ``ailfm.feature_version``,
+``ailfm.feature_names`` (comma-separated, equal to ``FEATURE_NAMES``) and ``ailfm.outputs``; ``ailfm.training`` (how
+the model was made) is recommended. ``load_policy`` checks all of it and names what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ailfm.errors import ConfigError
+from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
+
+CONTRACT_VERSION = "ailfm-governor-onnx/1"
+INPUT_NAME = "core_features"
+OUTPUT_NAME = "core_actions"
+N_OUTPUTS = 2
+OUTPUT_SEMANTICS = "column 0: V/f fraction of [f_min, f_max]; column 1: placement score (higher = better core)"
+REQUIRED_METADATA = ("ailfm.contract", "ailfm.feature_version", "ailfm.feature_names", "ailfm.outputs")
+
+
+def contract_metadata(training: str) -> dict[str, str]:
+    """The metadata_props a conforming model carries."""
+    return {"ailfm.contract": CONTRACT_VERSION, "ailfm.feature_version": FEATURE_VERSION,
+            "ailfm.feature_names": ",".join(FEATURE_NAMES), "ailfm.outputs": OUTPUT_SEMANTICS,
+            "ailfm.training": training}
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A checked ONNX policy: an onnxruntime session on one thread, and the model's metadata."""
+
+    path: str
+    session: object
+    metadata: dict[str, str]
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {INPUT_NAME: features})[0]
+
+
+def _fail(path: Path, message: str):
+    raise ConfigError("governor", message, path=str(path))
+
+
+def check_model(model, path: Path) -> dict[str, str]:
+    """Check a parsed ``onnx.ModelProto`` against the contract; returns its metadata."""
+    from onnx import TensorProto
+
+    metadata = {p.key: p.value for p in model.metadata_props}
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        _fail(path, f"missing metadata_props {', '.join(missing)}: not an ailfm governor (see docs/ail.md)")
+    if metadata["ailfm.contract"] != CONTRACT_VERSION:
+        _fail(path, f"contract {metadata['ailfm.contract']!r}, this ailfm reads {CONTRACT_VERSION!r}")
+    if metadata["ailfm.feature_version"] != FEATURE_VERSION:
+        _fail(path, f"feature version {metadata['ailfm.feature_version']!r}, this ailfm computes {FEATURE_VERSION!r}")
+    names = tuple(metadata["ailfm.feature_names"].split(","))
+    if names != FEATURE_NAMES:
+        differ = next((i for i, (a, b) in enumerate(zip(names, FEATURE_NAMES, strict=False)) if a != b),
+                      min(len(names), N_FEATURES))
+        _fail(path, f"feature order differs from {FEATURE_VERSION} at column {differ} "
+                    f"({len(names)} names, expected {N_FEATURES})")
+    graph = model.graph
+    initialisers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initialisers]
+    if [i.name for i in inputs] != [INPUT_NAME]:
+        _fail(path, f"inputs {[i.name for i in inputs]}, expected exactly [{INPUT_NAME!r}]")
+    _check_tensor(path, inputs[0], TensorProto.FLOAT, N_FEATURES, "input")
+    outputs = [o for o in graph.output if o.name == OUTPUT_NAME]
+    if not outputs:
+        _fail(path, f"no output named {OUTPUT_NAME!r} (outputs: {[o.name for o in graph.output]})")
+    _check_tensor(path, outputs[0], TensorProto.FLOAT, N_OUTPUTS, "output")
+    return metadata
+
+
+def _check_tensor(path: Path, value, dtype: int, columns: int, what: str) -> None:
+    from onnx import TensorProto
+
+    tensor = value.type.tensor_type
+    if tensor.elem_type != dtype:
+        _fail(path, f"{what} {value.name!r} has dtype {TensorProto.DataType.Name(tensor.elem_type)}, expected FLOAT")
+    dims = tensor.shape.dim
+    shape = ["?" if not d.HasField("dim_value") else d.dim_value for d in dims]
+    if len(dims) != 2 or not dims[1].HasField("dim_value") or dims[1].dim_value != columns:
+        _fail(path, f"{what} {value.name!r} has shape {shape}, expected [n_cores, {columns}]")
+    if dims[0].HasField("dim_value"):
+        _fail(path, f"{what} {value.name!r} has a fixed first dimension {dims[0].dim_value}; it must be symbolic "
+                    "(n_cores) so the policy runs on any core count")
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and check an ONNX governor; ``ConfigError`` names the file and what is wrong."""
+    import onnx
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        _fail(path, "no such ONNX file")
+    try:
+        model = onnx.load_model(str(path))
+    except Exception as err:  # protobuf raises DecodeError and friends: the file is not an ONNX model
+        _fail(path, f"not an ONNX model ({type(err).__name__}: {err})")
+    if not model.graph.node and not model.graph.input:
+        _fail(path, "not an ONNX model (empty graph)")
+    metadata = check_model(model, path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        _fail(path, f"onnxruntime cannot load it: {err}")
+    return Policy(str(path), session, metadata)

@@ -1,0 +1,298 @@
+"""Imitation learning from the Oracle: behavioural cloning, DAgger, and active DAgger, resumable and parallel.
+
+Iteration 0 of every method rolls out the Oracle and labels every state it visits (the seed data set). Then, per
+iteration ``i >= 1`` of ``rollouts`` roll-outs:
+
+* ``bc``: the Oracle drives again and labels every state (behavioural cloning on Oracle-only trajectories);
+* ``dagger``: the current policy drives and the Oracle labels every visited state (DAgger with beta = 0 after
+  iteration 0, Ross, Gordon and Bagnell, AISTATS 2011);
+* ``active``: the current policy drives and the Oracle labels only the states where the policy's bootstrap ensemble
+  disagrees by more than ``threshold`` (query by committee).
+
+After each iteration the ensemble is retrained on everything gathered so far and its quality measured on fixed
+validation scenarios against the Oracle (``quality`` = the policy's instructions / the Oracle's, after the same
+warm-up; plus its time above T_max). Roll-outs and ensemble members run on a ``concurrent.futures.Executor`` (local
+process pool, or a Dask cluster's executor). Every roll-out is written as a Parquet shard the moment it finishes and
+recorded in ``manifest.json``; every trained ensemble is pickled. A run that is killed resumes from the manifest and,
+because each task's scenario comes from its own ``SeedSequence`` child and the data set is assembled in (iteration,
+task) order, ends with exactly the data and model of an uninterrupted run of the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pickle
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ailfm.errors import ConfigError
+from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
+from ailfm.plugins.imitation.oracle import OracleConfig
+from ailfm.plugins.imitation.policy import Ensemble
+from ailfm.plugins.imitation.rollout import RolloutResult, RolloutScenario, RolloutTask, rollout
+
+METHODS = ("bc", "dagger", "active")
+#: Leave-one-model-out split of issue 4: Llama-3-8B and ViT-L/16 are held out of training.
+TRAIN_WORKLOADS = ("llama-2-7b", "opt-6.7b", "mistral-7b", "bert-large", "gpt2-xl")
+HELD_OUT_WORKLOADS = ("llama-3-8b", "vit-l-16")
+TARGET_COLUMNS = ("target_f_fraction", "target_occupancy")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One imitation-learning run (the defaults reproduce the shipped policy: ``ailfm ail train``)."""
+
+    method: str = "active"
+    system: str = "snuca-64"
+    workloads: tuple[str, ...] = TRAIN_WORKLOADS
+    iterations: int = 5
+    rollouts: int = 4
+    warmup_epochs: tuple[int, int] = (40, 200)
+    epochs: int = 40
+    lengths: str = "fixed:16,4"
+    requests: int = 24  # enough that no instance runs out of work within a roll-out
+    instances: int = 3
+    threads: int = 16
+    threshold: float = 0.08
+    members: int = 4
+    validation: int = 3
+    seed: int = 0
+    thermal_cells: int | None = None
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ConfigError("method", f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
+        if self.iterations < 1 or self.rollouts < 1 or self.members < 1:
+            raise ConfigError("iterations", "iterations, rollouts and members must be at least 1")
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def _scenario(config: TrainConfig, rng: np.random.Generator, workloads: tuple[str, ...]) -> RolloutScenario:
+    return RolloutScenario(system=config.system, workload=str(rng.choice(workloads)),
+                           seed=int(rng.integers(0, 2**31)), lengths=config.lengths, requests=config.requests,
+                           instances=config.instances, threads=config.threads,
+                           warmup_epochs=int(rng.integers(config.warmup_epochs[0], config.warmup_epochs[1] + 1)),
+                           epochs=config.epochs, thermal_cells=config.thermal_cells)
+
+
+def iteration_scenarios(config: TrainConfig, iteration: int) -> list[RolloutScenario]:
+    """The roll-out scenarios of an iteration: one ``SeedSequence`` child (one RNG stream) per task."""
+    children = np.random.SeedSequence([config.seed, iteration]).spawn(config.rollouts)
+    return [_scenario(config, np.random.default_rng(child), config.workloads) for child in children]
+
+
+def validation_scenarios(config: TrainConfig) -> list[RolloutScenario]:
+    """Fixed scenarios (their own seed stream) on which every iteration's policy is scored."""
+    children = np.random.SeedSequence([config.seed, 10**6]).spawn(config.validation)
+    return [_scenario(config, np.random.default_rng(child), config.workloads) for child in children]
+
+
+def _mode(config: TrainConfig, iteration: int) -> str:
+    if iteration == 0 or config.method == "bc":
+        return "oracle"
+    return "all" if config.method == "dagger" else "active"
+
+
+# ---------------------------------------------------------------------------------------------------- shards
+
+
+def shard_frame(result: RolloutResult) -> pd.DataFrame:
+    """A roll-out's labels as a long table: one row per (state, core)."""
+    n_states, n_cores = result.targets.shape[:2]
+    frame = pd.DataFrame(result.features.reshape(-1, N_FEATURES), columns=list(FEATURE_NAMES))
+    for k, name in enumerate(TARGET_COLUMNS):
+        frame[name] = result.targets[..., k].reshape(-1)
+    frame["epoch"] = np.repeat(result.epochs, n_cores)
+    frame["core"] = np.tile(np.arange(n_cores), n_states).astype(np.int32)
+    return frame
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Checkpoint:
+    """``manifest.json`` + ``shards/*.parquet`` + ``models/*.pkl`` in one folder; each write is atomic."""
+
+    def __init__(self, folder: str | Path, config: TrainConfig):
+        self.folder = Path(folder)
+        (self.folder / "shards").mkdir(parents=True, exist_ok=True)
+        (self.folder / "models").mkdir(exist_ok=True)
+        self.path = self.folder / "manifest.json"
+        if self.path.is_file():
+            self.manifest = json.loads(self.path.read_text())
+            if self.manifest.get("config") != config.to_json():
+                raise ConfigError("out", "the folder holds a run with another configuration; use a new --out",
+                                  path=str(self.path))
+        else:
+            self.manifest = {"config": config.to_json(), "feature_version": FEATURE_VERSION, "shards": {},
+                             "iterations": {}}
+            self._save()
+
+    def _save(self) -> None:
+        _write_atomic(self.path, (json.dumps(self.manifest, indent=1, sort_keys=True) + "\n").encode())
+
+    @staticmethod
+    def key(iteration: int, task: int) -> str:
+        return f"it{iteration:03d}-task{task:03d}"
+
+    def has_shard(self, key: str) -> bool:
+        entry = self.manifest["shards"].get(key)
+        return entry is not None and (self.folder / entry["file"]).is_file()
+
+    def add_shard(self, key: str, result: RolloutResult) -> None:
+        file = Path("shards") / f"{key}.parquet"
+        tmp = self.folder / f"{file}.tmp"
+        shard_frame(result).to_parquet(tmp, index=False)
+        os.replace(tmp, self.folder / file)
+        self.manifest["shards"][key] = {
+            "file": str(file), "sha256": _sha256(self.folder / file), "states": int(result.states),
+            "queries": int(result.queries), "instructions": result.instructions, "tokens": result.tokens,
+            "time_above_tmax_s": result.time_above_tmax_s, "peak_temp_C": result.peak_temp_C}
+        self._save()
+
+    def shards_through(self, iteration: int) -> list[str]:
+        return sorted(k for k in self.manifest["shards"] if int(k[2:5]) <= iteration)
+
+    def data(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every label of iterations 0..iteration, in (iteration, task) order, as (X, Y)."""
+        frames = []
+        for key in self.shards_through(iteration):
+            entry = self.manifest["shards"][key]
+            path = self.folder / entry["file"]
+            if _sha256(path) != entry["sha256"]:
+                raise ConfigError("out", f"shard {key} does not match its checksum in the manifest", path=str(path))
+            frames.append(pd.read_parquet(path))
+        frame = pd.concat(frames, ignore_index=True)
+        return (frame[list(FEATURE_NAMES)].to_numpy(np.float32),
+                frame[list(TARGET_COLUMNS)].to_numpy(np.float64))
+
+    def model_path(self, iteration: int) -> Path:
+        return self.folder / "models" / f"ensemble-it{iteration:03d}.pkl"
+
+    def save_model(self, iteration: int, ensemble: Ensemble) -> None:
+        _write_atomic(self.model_path(iteration), pickle.dumps(ensemble))
+
+    def load_model(self, iteration: int) -> Ensemble | None:
+        path = self.model_path(iteration)
+        return pickle.loads(path.read_bytes()) if path.is_file() else None
+
+    def record_iteration(self, iteration: int, values: dict) -> None:
+        self.manifest["iterations"][str(iteration)] = values
+        self._save()
+
+
+class Interrupted(Exception):
+    """Raised when ``max_new_shards`` shards have been written (tests and users stopping a run early)."""
+
+
+# ---------------------------------------------------------------------------------------------------- the loop
+
+
+def _run_tasks(tasks: dict[str, RolloutTask], executor: Executor, progress: bool, description: str,
+               on_result) -> None:
+    futures = {executor.submit(rollout, task): key for key, task in tasks.items()}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(futures), desc=description, unit="rollout", leave=False)
+    try:
+        for future in as_completed(futures):
+            on_result(futures[future], future.result())
+            if bar is not None:
+                bar.update(1)
+    finally:
+        for future in futures:
+            future.cancel()
+        if bar is not None:
+            bar.close()
+
+
+def oracle_reference(config: TrainConfig, checkpoint: Checkpoint, executor: Executor, progress: bool) -> list[dict]:
+    """The Oracle's roll-outs of the validation scenarios (computed once, kept in the manifest)."""
+    if "oracle_validation" not in checkpoint.manifest:
+        tasks = {str(k): RolloutTask(s, "oracle", oracle=config.oracle)
+                 for k, s in enumerate(validation_scenarios(config))}
+        results: dict[str, RolloutResult] = {}
+        _run_tasks(tasks, executor, progress, "oracle validation", results.__setitem__)
+        checkpoint.manifest["oracle_validation"] = [_metrics(results[str(k)]) for k in range(len(tasks))]
+        checkpoint._save()
+    return checkpoint.manifest["oracle_validation"]
+
+
+def _metrics(result: RolloutResult) -> dict:
+    return {"instructions": result.instructions, "tokens": result.tokens, "peak_temp_C": result.peak_temp_C,
+            "time_above_tmax_s": result.time_above_tmax_s}
+
+
+def evaluate(config: TrainConfig, ensemble: Ensemble, reference: list[dict], executor: Executor,
+             progress: bool) -> dict:
+    """The ensemble's policy on the validation scenarios, relative to the Oracle."""
+    tasks = {str(k): RolloutTask(s, "none", ensemble, oracle=config.oracle)
+             for k, s in enumerate(validation_scenarios(config))}
+    results: dict[str, RolloutResult] = {}
+    _run_tasks(tasks, executor, progress, "validation", results.__setitem__)
+    ratios = [results[str(k)].instructions / reference[k]["instructions"] for k in range(len(tasks))
+              if reference[k]["instructions"] > 0]
+    return {"quality": float(np.mean(ratios)) if ratios else float("nan"),
+            "time_above_tmax_s": float(sum(results[k].time_above_tmax_s for k in results)),
+            "peak_temp_C": float(np.nanmax([results[k].peak_temp_C for k in results]))}
+
+
+def train(config: TrainConfig, out: str | Path, executor: Executor | None = None, *, max_workers: int | None = None,
+          progress: bool = True, max_new_shards: int | None = None) -> tuple[Ensemble, dict]:
+    """Run (or resume) an imitation-learning run; returns the final ensemble and the per-iteration record."""
+    if executor is None:
+        with ProcessPoolExecutor(max_workers=max_workers) as pool:
+            return train(config, out, pool, progress=progress, max_new_shards=max_new_shards)
+    checkpoint = Checkpoint(out, config)
+    reference = oracle_reference(config, checkpoint, executor, progress) if config.validation else []
+    written = [0]
+    ensemble = None
+    for iteration in range(config.iterations):
+        mode = _mode(config, iteration)
+        tasks = {}
+        for task_index, scenario in enumerate(iteration_scenarios(config, iteration)):
+            key = Checkpoint.key(iteration, task_index)
+            if not checkpoint.has_shard(key):
+                tasks[key] = RolloutTask(scenario, mode, ensemble if mode != "oracle" else None, config.threshold,
+                                         config.oracle)
+
+        def keep(key: str, result: RolloutResult) -> None:
+            if max_new_shards is not None and written[0] >= max_new_shards:
+                raise Interrupted(f"stopped after {written[0]} new shards")
+            checkpoint.add_shard(key, result)
+            written[0] += 1
+
+        if tasks:
+            _run_tasks(tasks, executor, progress, f"{config.method} iteration {iteration} ({mode})", keep)
+        ensemble = checkpoint.load_model(iteration)
+        if ensemble is None:
+            x, y = checkpoint.data(iteration)
+            ensemble = Ensemble.fit(x, y, seed=config.seed + iteration, members=config.members, executor=executor)
+            checkpoint.save_model(iteration, ensemble)
+        if str(iteration) not in checkpoint.manifest["iterations"]:
+            shards = [checkpoint.manifest["shards"][k] for k in checkpoint.shards_through(iteration)]
+            record = {"queries": int(sum(s["queries"] for s in shards)),
+                      "states": int(sum(s["states"] for s in shards))}
+            if reference:
+                record.update(evaluate(config, ensemble, reference, executor, progress))
+            checkpoint.record_iteration(iteration, record)
+    return ensemble, checkpoint.manifest["iterations"]

@@ -1,0 +1,200 @@
+"""The Oracle: for a state of the co-simulation, the placement and per-core V/f that maximise inference progress over
+a look-ahead horizon while every core stays at or below T_max.
+
+The action space (placements x levels^cores) is far too large to enumerate, so the Oracle searches it:
+
+1. **Mappings** (local search): the current placement, and every single-thread move from a source core (the
+   ``hot_sources`` hottest and the ``slow_sources`` highest-NUCA-latency cores running a thread) to a target core
+   (the ``cool_targets`` coolest and the ``fast_targets`` lowest-latency free cores). ``rounds`` > 1 repeats the
+   step from the best mapping found so far.
+2. **V/f per mapping** (linear thermal model): start every core at f_max; predict every core's temperature at each
+   epoch of the horizon with the reduced-order model, which is linear in power (power from each thread's last
+   switching activity, leakage at the target temperature); while a core exceeds ``T_max - margin``, lower by one
+   level the running core that contributes most to its temperature. All candidates go through this together as
+   batched matrix products. One candidate per margin in ``margins_K``.
+3. **Check** every candidate by full look-ahead simulation (``Lookahead``: engine, DTM, power with leakage feedback,
+   thermal), batched, and keep the one with the most instructions among those that stay at or below T_max (the
+   coolest one if none does).
+
+The action is held for the horizon in the look-ahead (receding horizon: the Oracle is asked again next epoch).
+``exhaustive_best`` enumerates the whole space on tiny systems to measure what the search misses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ailfm.plugins.chip_thermal import ChipThermal
+from ailfm.plugins.governors.base import Observation
+from ailfm.plugins.imitation.lookahead import LinearThermalView, Lookahead, LoopState
+from ailfm.plugins.nuca import NucaModel
+from ailfm.plugins.power import PowerModel
+from ailfm.plugins.system import SystemDescription
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """Search parameters (see the module docstring); the defaults are what the shipped policy was trained with."""
+
+    horizon: int = 4
+    margins_K: tuple[float, ...] = (0.0, 1.0)
+    rounds: int = 2
+    hot_sources: int = 2
+    slow_sources: int = 1
+    cool_targets: int = 2
+    fast_targets: int = 1
+
+
+@dataclass(frozen=True, eq=False)
+class OracleLabel:
+    placement: np.ndarray  # (n_threads,)
+    f_GHz: np.ndarray  # (n_cores,)
+    instructions: float  # look-ahead progress of the chosen action
+    safe: bool
+    evaluated: int  # candidates simulated
+
+
+class Oracle:
+    """Look-ahead search over (placement, per-core V/f) for one system (see the module docstring)."""
+
+    def __init__(self, system: SystemDescription, chip: ChipThermal, power: PowerModel, nuca: NucaModel,
+                 config: OracleConfig = OracleConfig()):
+        self.system, self.chip, self.power, self.nuca, self.config = system, chip, power, nuca, config
+        self.lookahead = Lookahead(system, chip, power)
+        self.levels = system.dvfs.levels_GHz
+
+    # -- V/f from the linear thermal model ---------------------------------------------------------------------------
+    def linear_levels(self, view: LinearThermalView, placements: np.ndarray, thread_activity: np.ndarray,
+                      thread_running: np.ndarray, bank_W: float, margin_K: float) -> np.ndarray:
+        """(N, n_cores) highest level indices the linear model keeps at or below ``T_max - margin_K``."""
+        system, chip = self.system, self.chip
+        n, n_cores = len(placements), system.n_cores
+        horizon, dt = self.config.horizon, system.thermal.epoch_s
+        target_K = system.thermal.t_max_K - margin_K
+        activity = np.zeros((n, n_cores))
+        running = np.zeros((n, n_cores), dtype=bool)
+        rows, threads = np.nonzero(placements >= 0)
+        cores = placements[rows, threads]
+        activity[rows, cores] = thread_activity[threads]
+        running[rows, cores] = thread_running[threads]
+        # power of every core at every level (N, n_cores, n_levels); idle cores draw idle power whatever the level
+        level_W = self.power.predict_core_W(self.levels[None, None, :], activity[..., None], target_K)
+        level_W = np.where(running[..., None], level_W, system.power.idle_power_W) + system.power.router_static_W
+        decay, gain = view.step_matrices(dt)
+        steps = decay[None, :] ** np.arange(1, horizon + 1)[:, None]  # (H, order)
+        out_core = view.output[chip.core_output]  # (n_cores, order)
+        free_K = view.ambient_K + (steps * view.modes) @ out_core.T  # (H, n_cores): no new power
+        forced = (1.0 - steps) / view.rates_per_s  # (H, order)
+        core_gain = view.input[:, chip.core_power_column]  # (order, n_cores)
+        bank_rise = (view.input[:, chip.bank_power_column].sum(axis=1) * bank_W)  # (order,)
+        # core j's power -> core i's temperature at the horizon's end (blame matrix)
+        blame = out_core @ (forced[-1][:, None] * core_gain)  # (n_cores, n_cores)
+        level = np.full((n, n_cores), len(self.levels) - 1)
+        index_n = np.arange(n)[:, None]
+        for _ in range(len(self.levels) * n_cores):
+            p = level_W[index_n, np.arange(n_cores)[None, :], level]  # (N, n_cores)
+            modal = p @ core_gain.T + bank_rise  # (N, order)
+            temperature = free_K[None] + (forced[None] * modal[:, None, :]) @ out_core.T  # (N, H, n_cores)
+            hot = temperature.max(axis=1) > target_K  # (N, n_cores)
+            lowerable = running & (level > 0)
+            if not (hot.any(axis=1) & lowerable.any(axis=1)).any():
+                break
+            share = np.where(lowerable[:, None, :], blame[None] * p[:, None, :], -np.inf)  # (N, i, j)
+            culprit = share.argmax(axis=2)  # (N, i)
+            lower = np.zeros((n, n_cores), dtype=bool)
+            candidate, victim = np.nonzero(hot & lowerable.any(axis=1, keepdims=True))
+            lower[candidate, culprit[candidate, victim]] = True
+            level = np.where(lower & lowerable, level - 1, level)
+        return level
+
+    # -- mappings ------------------------------------------------------------------------------------------------
+    def neighbour_placements(self, placement: np.ndarray, temperature_K: np.ndarray,
+                             thread_running: np.ndarray) -> np.ndarray:
+        """The placement and its single-thread moves (see the module docstring); (M, n_threads)."""
+        c, latency = self.config, self.nuca.mean_latency_ns
+        movable = np.flatnonzero((placement >= 0) & thread_running)
+        occupied = np.zeros(self.system.n_cores, dtype=bool)
+        occupied[placement[placement >= 0]] = True
+        free = np.flatnonzero(~occupied)
+        result = [placement]
+        if len(movable) == 0 or len(free) == 0:
+            return np.array(result)
+        src_core = placement[movable]
+        sources = np.unique(np.r_[movable[np.argsort(-temperature_K[src_core], kind="stable")[:c.hot_sources]],
+                                  movable[np.argsort(-latency[src_core], kind="stable")[:c.slow_sources]]])
+        targets = np.unique(np.r_[free[np.argsort(temperature_K[free], kind="stable")[:c.cool_targets]],
+                                  free[np.argsort(latency[free], kind="stable")[:c.fast_targets]]])
+        for thread, core in itertools.product(sources, targets):
+            moved = placement.copy()
+            moved[thread] = core
+            result.append(moved)
+        return np.array(result)
+
+    # -- the search ------------------------------------------------------------------------------------------------
+    def label(self, engine, thermal, state: LoopState, obs: Observation) -> OracleLabel:
+        """The Oracle's action at the loop state (engine and thermal model at the start of the coming epoch)."""
+        view = LinearThermalView.of(thermal)
+        placement = obs.thread_core
+        thread_running = obs.thread_kernel_type >= 0
+        thread_activity = np.where(placement >= 0, obs.activity[np.maximum(placement, 0)], 0.0)
+        bank_W = obs.uncore_power_W / self.system.n_banks
+        best = None
+        evaluated = 0
+        for _ in range(self.config.rounds):
+            start = placement if best is None else best[0]
+            placements = self.neighbour_placements(start, state.temperature_K, thread_running)
+            candidates_p, candidates_f = [], []
+            for margin in self.config.margins_K:
+                level = self.linear_levels(view, placements, thread_activity, thread_running, bank_W, margin)
+                candidates_p.append(placements)
+                candidates_f.append(self.levels[level])
+            # the linear model is conservative (leakage at the limit): also try one level more on limited cores
+            top = len(self.levels) - 1
+            candidates_p.append(placements)
+            candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
+            candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
+            result = self.lookahead.simulate(engine, view, state, candidates_p, candidates_f, self.config.horizon)
+            evaluated += len(candidates_p)
+            pick = _pick(result.instructions, result.safe, result.peak_core_K)
+            if best is None or _better(result.instructions[pick], result.safe[pick], best[2], best[3]):
+                best = (candidates_p[pick], candidates_f[pick], result.instructions[pick], bool(result.safe[pick]))
+            elif best is not None:
+                break  # the local search converged
+        return OracleLabel(best[0], best[1], float(best[2]), best[3], evaluated)
+
+    def exhaustive_best(self, engine, thermal, state: LoopState, thread_running: np.ndarray,
+                        batch: int = 256) -> OracleLabel:
+        """Every placement of the running threads and every level of their cores (idle cores at f_min): only for
+        tiny systems, to measure what ``label`` misses."""
+        view = LinearThermalView.of(thermal)
+        n_cores = self.system.n_cores
+        n_threads = len(thread_running)
+        placements = np.array(list(itertools.permutations(range(n_cores), n_threads)))
+        level_sets = np.array(list(itertools.product(range(len(self.levels)), repeat=n_threads)))
+        all_p = np.repeat(placements, len(level_sets), axis=0)
+        all_levels = np.tile(level_sets, (len(placements), 1))
+        f = np.full((len(all_p), n_cores), self.levels[0])
+        f[np.arange(len(all_p))[:, None], all_p] = self.levels[all_levels]
+        instructions, safe, peak = [], [], []
+        for start in range(0, len(all_p), batch):
+            r = self.lookahead.simulate(engine, view, state, all_p[start:start + batch], f[start:start + batch],
+                                        self.config.horizon)
+            instructions.append(r.instructions)
+            safe.append(r.safe)
+            peak.append(r.peak_core_K)
+        instructions, safe, peak = np.concatenate(instructions), np.concatenate(safe), np.concatenate(peak)
+        pick = _pick(instructions, safe, peak)
+        return OracleLabel(all_p[pick], f[pick], float(instructions[pick]), bool(safe[pick]), len(all_p))
+
+
+def _pick(instructions: np.ndarray, safe: np.ndarray, peak_K: np.ndarray) -> int:
+    if safe.any():
+        return int(np.argmax(np.where(safe, instructions, -np.inf)))
+    return int(np.argmin(peak_K))
+
+
+def _better(instructions: float, safe: bool, best_instructions: float, best_safe: bool) -> bool:
+    return (safe and not best_safe) or (safe == best_safe and instructions > best_instructions * (1 + 1e-9))

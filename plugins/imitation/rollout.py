@@ -1,0 +1,176 @@
+"""Roll-outs: run a scenario under a driver (the Oracle or the current policy), query the Oracle at visited states.
+
+A roll-out warms the chip up under ``performance`` (with DTM) for ``warmup_epochs`` so that states near T_max are
+visited, then hands control to the driver for ``epochs`` epochs. At every state after the warm-up the roll-out may
+ask the Oracle for its action (a label): always (``mode="oracle"``: behavioural cloning, the Oracle drives;
+``mode="all"``: DAgger, the policy drives), only where the policy's ensemble disagrees by more than ``threshold``
+(``mode="active"``), or never (``mode="none"``: evaluation). A roll-out is a pure function of its task, so it runs on
+any ``concurrent.futures.Executor`` and gives the same samples wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ailfm.plugins.governors.ail import OracleGovernor
+from ailfm.plugins.governors.base import Decision, Governor, Observation
+from ailfm.plugins.governors.cpufreq import Performance
+from ailfm.plugins.imitation.actions import coolest_placement, decision_from_outputs, level_fractions
+from ailfm.plugins.imitation.features import FeatureExtractor
+from ailfm.plugins.imitation.oracle import OracleConfig
+from ailfm.plugins.imitation.policy import Ensemble
+
+MODES = ("oracle", "all", "active", "none")
+
+
+@dataclass(frozen=True)
+class RolloutScenario:
+    """A system, a workload (shipped model name) and the serving scenario (see ``ailfm.traces.Scenario``)."""
+
+    system: str = "snuca-64"
+    workload: str = "llama-2-7b"
+    seed: int = 0
+    lengths: str = "fixed:16,4"
+    requests: int = 24
+    instances: int = 3
+    threads: int = 16
+    warmup_epochs: int = 60
+    epochs: int = 60
+    thermal_cells: int | None = None  # grid cells per layer of the thermal model (None: the system's)
+
+
+@dataclass(frozen=True)
+class RolloutTask:
+    scenario: RolloutScenario
+    mode: str
+    ensemble: Ensemble | None = None
+    threshold: float = 0.05
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode in ("all", "active", "none") and self.ensemble is None:
+            raise ValueError(f"mode {self.mode!r} needs a policy ensemble")
+
+
+@dataclass(frozen=True, eq=False)
+class RolloutResult:
+    features: np.ndarray  # (queries, n_cores, N_FEATURES) float32
+    targets: np.ndarray  # (queries, n_cores, 2) float32: Oracle V/f fraction, Oracle occupancy
+    epochs: np.ndarray  # (queries,) epoch of each labelled state
+    instructions: float  # progress under the driver after the warm-up
+    tokens: int
+    peak_temp_C: float
+    time_above_tmax_s: float
+    states: int  # states visited after the warm-up
+    queries: int
+
+
+class RolloutGovernor(Governor):
+    """Warm-up under ``performance``, then the task's driver; records Oracle labels where the task says."""
+
+    name = "ail-rollout"
+    source = "ailfm.plugins.imitation.rollout"
+
+    def __init__(self, task: RolloutTask):
+        self.task = task
+        self.oracle_governor = OracleGovernor(task.oracle)
+        self.warmup = Performance()
+        self.features, self.targets, self.label_epochs = [], [], []
+
+    def bind_simulation(self, simulation) -> None:
+        self.oracle_governor.bind_simulation(simulation)
+
+    def setup(self, context) -> None:
+        super().setup(context)
+        self.oracle_governor.setup(context)
+        self.warmup.setup(context)
+        self.extractor = FeatureExtractor(context)
+
+    def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
+        return coolest_placement(self.context)
+
+    def decide(self, obs: Observation) -> Decision:
+        features = self.extractor(obs)  # every epoch: keeps the phase average current
+        if obs.epoch < self.task.scenario.warmup_epochs:
+            return self.warmup.decide(obs)
+        task = self.task
+        if task.mode == "oracle":
+            return self._label(obs, features)
+        outputs, uncertainty = task.ensemble.predict(features)
+        if task.mode == "all" or (task.mode == "active" and uncertainty > task.threshold):
+            self._label(obs, features)
+        return decision_from_outputs(self.context, outputs, obs)
+
+    def _label(self, obs: Observation, features: np.ndarray) -> Decision:
+        label = self.oracle_governor.query(obs)
+        occupancy = np.zeros(self.context.n_cores, dtype=np.float32)
+        occupancy[label.placement[label.placement >= 0]] = 1.0
+        self.features.append(features.copy())
+        self.targets.append(np.stack([level_fractions(self.context, label.f_GHz), occupancy], axis=1))
+        self.label_epochs.append(obs.epoch)
+        return Decision(label.f_GHz, label.placement)
+
+
+@lru_cache(maxsize=4)
+def _thermal(system_name: str, cells: int | None):
+    from ailfm.plugins.chip_thermal import build_thermal
+    from ailfm.plugins.system import load_system
+
+    return build_thermal(load_system(system_name), "fast", cells=cells)
+
+
+@lru_cache(maxsize=16)
+def _workload(scenario: RolloutScenario):
+    from ailfm.plugins.workload import workload_from_trace
+    from ailfm.traces import Scenario, generate_trace
+
+    serving = Scenario(instances=scenario.instances, threads_per_instance=scenario.threads,
+                       requests=scenario.requests, lengths=scenario.lengths)
+    return workload_from_trace(generate_trace(scenario.workload, serving, seed=scenario.seed))
+
+
+def simulation(scenario: RolloutScenario, governor: Governor):
+    """The co-simulation of a scenario under a governor (look-ahead governors bound to it)."""
+    from ailfm.plugins.cosim import CoSimulation
+    from ailfm.plugins.system import load_system
+
+    sim = CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
+                                    _thermal(scenario.system, scenario.thermal_cells), governor)
+    bind = getattr(governor, "bind_simulation", None)
+    if bind is not None:
+        bind(sim)
+    return sim
+
+
+def rollout(task: RolloutTask) -> RolloutResult:
+    """Run one roll-out task (a unit of work for an Executor)."""
+    scenario = task.scenario
+    governor = RolloutGovernor(task)
+    result = simulation(scenario, governor).run((scenario.warmup_epochs + scenario.epochs)
+                                                * _epoch_s(scenario.system))
+    start = scenario.warmup_epochs
+    temperature_C = result.per_core["temperature_K"][start:] - 273.15
+    from ailfm.plugins.system import load_system
+
+    t_max_C = load_system(scenario.system).thermal.t_max_C
+    n_cores = result.per_core["temperature_K"].shape[1]
+    features = np.array(governor.features, dtype=np.float32).reshape(-1, n_cores, len(governor.extractor.buffer[0]))
+    return RolloutResult(
+        features=features, targets=np.array(governor.targets, dtype=np.float32).reshape(-1, n_cores, 2),
+        epochs=np.array(governor.label_epochs, dtype=np.int64),
+        instructions=float(result.per_core["instructions"][start:].sum()),
+        tokens=int(result.epochs["tokens"].iloc[start:].sum()),
+        peak_temp_C=float(temperature_C.max()) if temperature_C.size else float("nan"),
+        time_above_tmax_s=float((temperature_C.max(axis=1) > t_max_C).sum() * result.epoch_s),
+        states=int(len(temperature_C)), queries=len(governor.targets))
+
+
+def _epoch_s(system_name: str) -> float:
+    from ailfm.plugins.system import load_system
+
+    return load_system(system_name).thermal.epoch_s

@@ -1,0 +1,54 @@
+"""Active DAgger: the loop runs, checkpoints every roll-out, and resumes to exactly the uninterrupted result."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from ailfm.plugins.imitation.dagger import Checkpoint, Interrupted, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def config(tiny_system_path):
+    return TrainConfig(method="active", system=tiny_system_path, workloads=("llama-2-7b", "bert-large"),
+                       iterations=2, rollouts=3, warmup_epochs=(4, 8), epochs=3, lengths="fixed:4,2", requests=2,
+                       instances=1, threads=2, threshold=0.0, members=2, validation=1, thermal_cells=8)
+
+
+def _shards(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return {k: v["sha256"] for k, v in manifest["shards"].items()}, manifest
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_result(config, tmp_path):
+    with ThreadPoolExecutor(1) as pool:
+        whole, record = train(config, tmp_path / "whole", pool, progress=False)
+        with pytest.raises(Interrupted):
+            train(config, tmp_path / "cut", pool, progress=False, max_new_shards=4)
+        cut_shards, _ = _shards(tmp_path / "cut")
+        assert len(cut_shards) == 4  # iteration 0 (3 roll-outs) and one of iteration 1
+        resumed, resumed_record = train(config, tmp_path / "cut", pool, progress=False)
+    whole_shards, manifest = _shards(tmp_path / "whole")
+    resumed_shards, _ = _shards(tmp_path / "cut")
+    assert resumed_shards == whole_shards and len(whole_shards) == config.iterations * config.rollouts
+    x_whole, y_whole = Checkpoint(tmp_path / "whole", config).data(1)
+    x_cut, y_cut = Checkpoint(tmp_path / "cut", config).data(1)
+    assert np.array_equal(x_whole, x_cut) and np.array_equal(y_whole, y_cut)
+    assert len(x_whole) == 8 * sum(s["queries"] for s in manifest["shards"].values())
+    probe = x_whole[:16]
+    assert np.array_equal(whole.policy.predict(probe), resumed.policy.predict(probe))
+    assert record == resumed_record and set(record) == {"0", "1"}
+    assert 0 < record["1"]["queries"] and "quality" in record["1"]
+
+
+def test_a_folder_of_another_run_is_refused(config, tmp_path):
+    from dataclasses import replace
+
+    from ailfm.errors import ConfigError
+
+    Checkpoint(tmp_path, config)
+    with pytest.raises(ConfigError, match="another configuration"):
+        Checkpoint(tmp_path, replace(config, seed=1))

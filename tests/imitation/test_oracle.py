@@ -1,0 +1,86 @@
+"""The Oracle: its look-ahead reproduces the loop, it keeps below T_max, and it never beats exhaustive search."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ailfm.plugins.governors.ail import OracleGovernor
+from ailfm.plugins.governors.base import Decision
+from ailfm.plugins.imitation.lookahead import LinearThermalView, LoopState
+from ailfm.plugins.imitation.rollout import simulation
+
+HORIZON = 3
+
+
+class _Probe(OracleGovernor):
+    """f_max for ``start`` epochs, then at epoch ``start`` runs ``probe(self, obs)`` and holds ``action`` after."""
+
+    def __init__(self, start, probe):
+        super().__init__()
+        self.start, self.probe, self.action = start, probe, None
+
+    def decide(self, obs):
+        if obs.epoch < self.start:
+            return Decision(np.full(self.context.n_cores, self.context.system.dvfs.f_max_GHz))
+        if obs.epoch == self.start:
+            self.action = self.probe(self, obs)
+        return self.action
+
+
+def _state(obs):
+    return LoopState(obs.temperature_K, obs.dtm_throttled, obs.f_effective_GHz <= 0)
+
+
+def test_lookahead_reproduces_the_loop_and_candidates_are_independent(tiny_scenario):
+    predictions = {}
+
+    def probe(governor, obs):
+        sim = governor.simulation
+        f_a = np.full(governor.context.n_cores, 3.0)
+        f_b = np.full(governor.context.n_cores, 1.0)
+        moved = obs.thread_core.copy()
+        moved[0] = next(c for c in range(governor.context.n_cores) if c not in obs.thread_core)
+        placements = np.array([obs.thread_core, moved, obs.thread_core])
+        predictions["result"] = governor.oracle.lookahead.simulate(
+            sim.engine, LinearThermalView.of(sim.thermal), _state(obs), placements, np.array([f_a, f_b, f_a]),
+            HORIZON)
+        return Decision(f_a, obs.thread_core)
+
+    start = tiny_scenario.warmup_epochs
+    governor = _Probe(start, probe)
+    result = simulation(tiny_scenario, governor).run((start + HORIZON) * 1e-3)
+    predicted = predictions["result"]
+    actual_instructions = result.per_core["instructions"][start:start + HORIZON].sum()
+    actual_peak = result.per_core["temperature_K"][start:start + HORIZON].max()
+    assert np.isclose(predicted.instructions[0], actual_instructions, rtol=1e-9)
+    assert np.isclose(predicted.peak_core_K[0], actual_peak, atol=1e-6)
+    assert predicted.instructions[0] == predicted.instructions[2]
+    assert predicted.peak_core_K[0] == predicted.peak_core_K[2]
+    assert predicted.instructions[1] != predicted.instructions[0]
+
+
+def test_oracle_is_safe_and_never_beats_exhaustive_search(tiny_scenario):
+    found = {}
+
+    def probe(governor, obs):
+        sim = governor.simulation
+        found["oracle"] = label = governor.query(obs)
+        found["exhaustive"] = governor.oracle.exhaustive_best(sim.engine, sim.thermal, _state(obs),
+                                                              obs.thread_kernel_type >= 0)
+        return Decision(label.f_GHz, label.placement)
+
+    governor = _Probe(tiny_scenario.warmup_epochs, probe)
+    simulation(tiny_scenario, governor).run((tiny_scenario.warmup_epochs + 1) * 1e-3)
+    oracle, exhaustive = found["oracle"], found["exhaustive"]
+    assert exhaustive.evaluated == 56 * 16  # 8 * 7 placements of 2 threads x 4^2 levels
+    assert oracle.safe and exhaustive.safe
+    assert oracle.instructions <= exhaustive.instructions * (1 + 1e-12)
+    assert oracle.evaluated < exhaustive.evaluated / 10
+
+
+def test_oracle_rollout_labels_every_state_and_stays_below_tmax(oracle_rollout, tiny_scenario):
+    assert oracle_rollout.queries == oracle_rollout.states == tiny_scenario.epochs
+    assert oracle_rollout.time_above_tmax_s == 0.0
+    assert oracle_rollout.features.shape == (tiny_scenario.epochs, 8, 38)
+    fractions, occupancy = oracle_rollout.targets[..., 0], oracle_rollout.targets[..., 1]
+    assert np.all((fractions >= 0) & (fractions <= 1)) and np.all(occupancy.sum(axis=1) == tiny_scenario.threads)
