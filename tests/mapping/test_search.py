@@ -145,3 +145,42 @@ def test_cli_search_then_evaluate(tmp_path, capsys):
     assert main(["map", "evaluate", *scenario, "--mapping", str(out / "best_mapping.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["edp_Js"] == pytest.approx(table.set_index("method").loc["ga", "edp_Js"], rel=1e-9)
+
+
+def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
+                               "intermediate_size": 512, "num_hidden_layers": 2, "model_type": "llama"}))
+
+    def command(out):
+        return [sys.executable, "-m", "ailfm.cli", "map", "search", "--model", str(cfg), "--hardware", str(hw),
+                "--serving", "orca", "--slots", "8", "--micro-batches", "4", "--tensor-parallel", "2",
+                "--steps", "2", "--out", str(out), "--pop", "10", "--gen", "100", "--workers", "1",
+                "--checkpoint-every", "2", "--no-progress"]
+
+    hw = tmp_path / "hw.yaml"
+    hw.write_text("mesh: {cols: 3, rows: 2}\nchiplet_types:\n  a: {dataflow: os, macs: 256, buffer_KiB: 64}\n"
+                  "  b: {dataflow: ws, macs: 256, buffer_KiB: 64}\nlayout: [[a, b, a], [b, a, b]]\n")
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        log = killed / "search.csv"
+        if (killed / "checkpoint.pkl").exists() and log.exists() and len(log.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    proc.kill()
+    proc.wait()
+    assert not (killed / "best_mapping.json").exists()
+    subprocess.run(command(killed), check=True, stdout=subprocess.DEVNULL)
+    whole = tmp_path / "whole"
+    assert main(command(whole)[3:]) == 0  # the uninterrupted run, in-process
+    a = json.loads((killed / "best_mapping.json").read_text())
+    b = json.loads((whole / "best_mapping.json").read_text())
+    assert a["layer_to_chip"] == b["layer_to_chip"] and a["segmentation"] == b["segmentation"]
+    assert pd.read_csv(killed / "search.csv").best_edp.tolist() == pd.read_csv(whole / "search.csv").best_edp.tolist()
