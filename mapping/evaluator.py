@@ -141,6 +141,11 @@ class Evaluator:
         """Breakdowns and the schedule of one mapping."""
         return self._run(self.encoding.encode(mapping)[None, :], details=True)
 
+    @property
+    def compute_time_s(self) -> np.ndarray:
+        """(iterations, chiplet types, jobs) compute time of every job on every chiplet type (a copy)."""
+        return self._compute_s.copy()
+
     def compute_lower_bound_s(self) -> float:
         """No mapping is faster: per iteration, the longest job on its fastest chiplet type and the total work
         on the fastest types spread over all chiplets."""

@@ -8,7 +8,7 @@ traffic is striped evenly over all channels and over each channel's routers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -66,7 +66,6 @@ class Hardware:
     dram_channels: int = 4
     dram_channel_GBps: float = 64.0
     dram_pJ_per_bit: float = 20.0
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
         if self.mesh_cols < 1 or self.mesh_rows < 1:

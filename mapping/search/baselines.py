@@ -75,7 +75,7 @@ def tensor_data_parallel(ev: Evaluator) -> Mapping:
 
 def layer_compute_s(ev: Evaluator) -> np.ndarray:
     """Compute time of every layer summed over iterations and micro-batches (mean over chiplet types)."""
-    per_job = ev._compute_s.mean(axis=1).sum(axis=0)  # (J,)
+    per_job = ev.compute_time_s.mean(axis=1).sum(axis=0)  # (J,)
     return per_job.reshape(ev.encoding.n_micro_batches, ev.encoding.n_layers).sum(axis=0)
 
 
