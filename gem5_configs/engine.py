@@ -2,8 +2,8 @@
 
 gem5 in a NULL-ISA build has no cores, so the split is:
 
-* the project's interval model (``BuiltinEngine``) keeps the workload's book: kernels, barriers, tokens, requests,
-  DVFS and migration stalls, and each thread's compute time ``I * CPI / f``;
+* the project's interval model (``BuiltinEngine``, as ``IntervalModel``) keeps the workload's book: kernels,
+  barriers, tokens, requests, DVFS and migration stalls, and each thread's compute time ``I * CPI / f``;
 * gem5 times the memory system. Each epoch the thread's LLC accesses and DRAM misses become the states of its tile's
   two ``PyTrafficGen``s (``epoch.thread_states``: V/f scales the request rate because the interval model's busy time
   shrinks with f), gem5 runs the epoch through the L1s, the S-NUCA banks, the 3D-mesh Garnet NoC and DRAM, and the
@@ -35,7 +35,7 @@ from ailfm.gem5_configs.epoch import (
     seconds_to_ticks,
     thread_states,
 )
-from ailfm.plugins.engine.base import EpochActivity
+from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.engine.builtin import BuiltinEngine
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
@@ -50,8 +50,45 @@ class Gem5Backend(ABC):
         """Queue each tile's generator states, simulate ``epoch_ticks`` and return the epoch's counters."""
 
 
-class Gem5Engine(BuiltinEngine):
-    """The interval model's workload book-keeping with gem5's memory-system timing (see the module docstring).
+class IntervalModel(BuiltinEngine):
+    """The built-in engine's workload book-keeping with the memory latencies set from outside (gem5's).
+
+    ``set_latencies`` replaces the analytic NUCA and DRAM latencies; the analytic contention update is off; a
+    migration costs the reschedule plus the refill of the private working set at the new tile's current latency.
+    """
+
+    def set_latencies(self, llc_ns: np.ndarray, dram_ns: float) -> None:
+        self._llc_latency_ns = np.asarray(llc_ns, dtype=float).copy()
+        self._dram_latency_ns = float(dram_ns)
+
+    @property
+    def llc_latency_ns(self) -> np.ndarray:
+        return self._llc_latency_ns.copy()
+
+    @property
+    def dram_latency_ns(self) -> float:
+        return self._dram_latency_ns
+
+    def private_working_set_bytes(self, threads: np.ndarray) -> np.ndarray:
+        """What a moved thread must refill: its current kernel's working set, at most the private caches."""
+        w = self.workload
+        kernel = np.minimum(self._kernel[w.thread_instance[threads]], w.n_kernels - 1)
+        return np.minimum(w.working_set_bytes[kernel], self.system.core.private_working_set_bytes)
+
+    def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
+        lines = self.private_working_set_bytes(threads) / self.system.llc.line_bytes
+        refill_s = lines * self._llc_latency_ns[to_core] * 1e-9 / self._mlp
+        return self.system.migration.reschedule_cost_s + refill_s
+
+    def _update_contention(self, *traffic) -> None:
+        """Latencies come from gem5's measurement (``Gem5Engine.advance``), not from the analytic model."""
+
+
+class Gem5Engine(Engine):
+    """An ``Engine`` whose memory timing comes from gem5 (see the module docstring).
+
+    It wraps an ``IntervalModel`` rather than extending the built-in engine, so that nothing which special-cases
+    the built-in engine (a fused fast path, say) can step the workload without gem5.
 
     Parameters
     ----------
@@ -62,7 +99,8 @@ class Gem5Engine(BuiltinEngine):
 
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
                  read_fraction: np.ndarray, nuca: NucaModel | None = None):
-        self.backend = backend
+        self.system, self.workload, self.backend = system, workload, backend
+        self.n_threads = workload.n_threads
         self.read_fraction = np.asarray(read_fraction, dtype=float)
         if self.read_fraction.shape != (len(workload.kernel_type_names),):
             raise ValueError(f"read_fraction needs one value per kernel type ({len(workload.kernel_type_names)})")
@@ -70,45 +108,52 @@ class Gem5Engine(BuiltinEngine):
         unknown = [workload.kernel_type_names[k] for k in used if not 0 <= self.read_fraction[k] <= 1]
         if unknown:
             raise ConfigError("read_fraction", f"no read share in [0, 1] for the workload's kernel types {unknown}")
+        self.interval = IntervalModel(system, workload, nuca)
+        self.nuca = self.interval.nuca
         self.address_map = AddressMap.for_system(system, workload.n_threads)
         self.counters: list[EpochCounters] = []  # what gem5 measured, epoch by epoch
-        super().__init__(system, workload, nuca)
+        self.reset()
 
     def reset(self) -> None:
-        if getattr(self, "counters", None):
+        if self.counters:
             raise ToolError("gem5 cannot rewind a simulation: run one co-simulation per gem5.opt process")
-        super().reset()
+        self.interval.reset()
         self._cursors = [ThreadCursor() for _ in range(self.n_threads)]
         self._refill_bytes = np.zeros(self.n_threads)
 
+    @property
+    def done(self) -> bool:
+        return self.interval.done
+
+    @property
+    def time_s(self) -> float:
+        return self.interval.time_s
+
+    @property
+    def thread_core(self) -> np.ndarray:
+        return self.interval.thread_core
+
+    @property
+    def migrations(self) -> int:
+        return self.interval.migrations
+
     def actuate(self, f_GHz: np.ndarray, thread_core: np.ndarray) -> None:
         thread_core = np.asarray(thread_core, dtype=int)
-        old = self.thread_core
+        old = self.interval.thread_core
         moved = (thread_core != old) & (old >= 0) & (thread_core >= 0)
-        self._refill_bytes[moved] += self._private_working_set_bytes(np.flatnonzero(moved))
-        super().actuate(f_GHz, thread_core)
-
-    def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
-        """Reschedule cost plus the refill of the private working set at the new tile's measured LLC latency."""
-        lines = self._private_working_set_bytes(threads) / self.system.llc.line_bytes
-        refill_s = lines * self._llc_latency_ns[to_core] * 1e-9 / self._mlp
-        return self.system.migration.reschedule_cost_s + refill_s
-
-    def _private_working_set_bytes(self, threads: np.ndarray) -> np.ndarray:
-        w = self.workload
-        kernel = np.minimum(self._kernel[w.thread_instance[threads]], w.n_kernels - 1)
-        return np.minimum(w.working_set_bytes[kernel], self.system.core.private_working_set_bytes)
+        self._refill_bytes[moved] += self.interval.private_working_set_bytes(np.flatnonzero(moved))
+        self.interval.actuate(f_GHz, thread_core)
 
     def advance(self, dt_s: float) -> EpochActivity:
-        activity = super().advance(dt_s)
+        activity = self.interval.advance(dt_s)
         traffic = self.epoch_traffic(activity, dt_s)
         counters = self.backend.run_epoch(traffic, seconds_to_ticks(dt_s))
         self.counters.append(counters)
         self._refill_bytes[activity.thread_busy_s > 0] = 0.0  # replayed; a thread that did not run keeps its refill
         # next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for DRAM
         # until some tile has sent both kinds)
-        self._llc_latency_ns = counters.llc_latency_ns(self.nuca.mean_latency_ns)
-        self._dram_latency_ns = counters.dram_extra_ns(self._dram_latency_ns)
+        self.interval.set_latencies(counters.llc_latency_ns(self.nuca.mean_latency_ns),
+                                    counters.dram_extra_ns(self.interval.dram_latency_ns))
         return dataclasses.replace(activity, bank_accesses=counters.bank_accesses, router_flits=counters.router_flits)
 
     def epoch_traffic(self, activity: EpochActivity, dt_s: float) -> list[TileTraffic]:
@@ -116,7 +161,7 @@ class Gem5Engine(BuiltinEngine):
         epoch_ticks = seconds_to_ticks(dt_s)
         traffic = [TileTraffic.idle(epoch_ticks) for _ in range(self.system.n_cores)]
         kernel = activity.thread_kernel_type
-        for thread, core in enumerate(self._thread_core):
+        for thread, core in enumerate(self.interval.thread_core):
             if core < 0:
                 continue
             traffic[core] = thread_states(
@@ -125,6 +170,3 @@ class Gem5Engine(BuiltinEngine):
                 epoch_s=dt_s, read_fraction=float(self.read_fraction[kernel[thread]]) if kernel[thread] >= 0 else 1.0,
                 refill_bytes=self._refill_bytes[thread])
         return traffic
-
-    def _update_contention(self, *traffic) -> None:
-        """Latencies come from gem5's measurement (``advance``), not from the analytic contention model."""

@@ -23,10 +23,10 @@ def test_measured_latencies_drive_the_next_epoch(system, thermal, workload, stan
     assert len(engine.counters) == len(result.epochs) == 4
     tiles = engine.thread_core
     expected = engine.backend.hit_ns[tiles]
-    np.testing.assert_allclose(engine._llc_latency_ns[tiles], expected)  # measured, not the analytic NUCA value
-    assert engine._dram_latency_ns == pytest.approx(engine.backend.miss_extra_ns)
+    np.testing.assert_allclose(engine.interval.llc_latency_ns[tiles], expected)  # measured, not the analytic NUCA value
+    assert engine.interval.dram_latency_ns == pytest.approx(engine.backend.miss_extra_ns)
     idle = np.setdiff1d(np.arange(system.n_cores), tiles)
-    np.testing.assert_allclose(engine._llc_latency_ns[idle], engine.nuca.mean_latency_ns[idle])
+    np.testing.assert_allclose(engine.interval.llc_latency_ns[idle], engine.nuca.mean_latency_ns[idle])
     assert set(result.summary) >= {"energy_j", "peak_temp_c", "tokens_per_s"}
     timeline = result.timeline()
     assert len(timeline) == 4 * system.n_cores and timeline["instructions"].sum() > 0
@@ -73,7 +73,7 @@ def test_migration_replays_the_private_working_set_on_the_new_tile(system, workl
     first = engine.backend.traffic[-1][40].resident[0]
     lo, hi = engine.address_map.resident(0)
     assert first.kind == "linear" and first.read_percent == 100 and lo <= first.min_addr < hi
-    refill_lines = engine._private_working_set_bytes(np.array([0]))[0] // 64
+    refill_lines = engine.interval.private_working_set_bytes(np.array([0]))[0] // 64
     assert 0 < first.requests <= refill_lines
     assert engine.backend.traffic[-1][0].resident[0].kind == "idle"  # the old tile went quiet
     engine.actuate(f, moved)
