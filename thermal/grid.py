@@ -457,16 +457,18 @@ class GridCircuit(ThermalCircuit):
     # -- natural convection (package model) ----------------------------------------------------
     def mean_sink_rise(self, theta: np.ndarray) -> float:
         """Area-weighted mean sink temperature rise (HotSpot's calc_sink_temp_grid): the sink blocks under the
-        die, then the peripheral sink nodes by the areas they stand for, over the sink's whole area."""
+        die, then the peripheral sink nodes by the areas they stand for, over the sink's whole area (area no
+        block covers counts at 0 K, as in HotSpot)."""
         st, last = self.stack, self.layers[-1]
         ssp, w, h = st.s_spreader, self.width_m, self.height_m
-        sink_blocks = self._block_values(theta)[-len(last.block_names):] + self.ambient_K
-        extra = theta[-N_PACKAGE:] + self.ambient_K
-        total = float(sink_blocks @ (last.width_m * last.height_m))
-        total += float(extra[4:6].sum()) * 0.25 * (ssp + h) * (ssp - w)  # SINK_C_W, SINK_C_E
-        total += float(extra[6:8].sum()) * 0.25 * (ssp + w) * (ssp - h)  # SINK_C_N, SINK_C_S
-        total += float(extra[8:12].sum()) * 0.25 * (st.s_sink ** 2 - ssp ** 2)  # SINK_W .. SINK_S
-        return total / st.s_sink ** 2 - self.ambient_K
+        weights = np.concatenate([last.width_m * last.height_m,
+                                  np.full(2, 0.25 * (ssp + h) * (ssp - w)),  # SINK_C_W, SINK_C_E
+                                  np.full(2, 0.25 * (ssp + w) * (ssp - h)),  # SINK_C_N, SINK_C_S
+                                  np.full(4, 0.25 * (st.s_sink ** 2 - ssp ** 2))])  # SINK_W .. SINK_S
+        rises = np.concatenate([self._block_values(theta)[-len(last.block_names):], theta[-N_PACKAGE + 4:]])
+        sink_area = st.s_sink ** 2
+        # computed on rises, so that a sink at ambient gives exactly 0 rather than a rounding error of ~1e-13 K
+        return float(weights @ rises) / sink_area - self.ambient_K * (1.0 - weights.sum() / sink_area)
 
     def with_r_convec(self, r_convec_K_per_W: float) -> GridCircuit:
         """The same stack with another convection resistance (natural convection updates it)."""
