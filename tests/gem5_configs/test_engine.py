@@ -8,7 +8,7 @@ import pytest
 from ailfm.errors import ConfigError, ToolError
 from ailfm.gem5_configs.engine import Gem5Engine
 from ailfm.plugins.cosim import CoSimulation
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors import BUILTIN_GOVERNORS, make_governor
 
 
 def _run(stand_in_engine, system, thermal, workload, governor="performance", epochs=4):
@@ -93,3 +93,11 @@ def test_gem5_cannot_rewind(system, workload, stand_in_engine):
     no_mix = np.full(len(workload.kernel_type_names), np.nan)
     with pytest.raises(ConfigError, match="gemm"):
         Gem5Engine(system, workload, engine.backend, no_mix)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_GOVERNORS))
+def test_every_builtin_governor_runs_on_the_gem5_engine(name, system, thermal, workload, stand_in_engine):
+    """The same governor plugins as ``ailfm simulate`` (look-ahead ones need a rewindable engine: not on gem5)."""
+    engine, result = _run(stand_in_engine, system, thermal, workload, governor=name, epochs=3)
+    assert len(engine.counters) == len(result.epochs) == 3  # gem5 advanced every epoch
+    assert np.isfinite(result.summary["energy_j"]) and result.summary["energy_j"] > 0
