@@ -123,3 +123,17 @@ def test_collect_tabulates_run_summaries(tmp_path, capsys):
     assert table["governor"].tolist() == ["ail", "gem5-static"] and table["energy_j"].tolist() == [1.5, 2.0]
     assert main([str(tmp_path / "ail"), "--csv", str(tmp_path / "t.csv")]) == 0 and (tmp_path / "t.csv").exists()
     assert main([str(tmp_path / "missing")]) == 2 and "summary.json" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
+def test_real_gem5_calibration_writes_its_table(tmp_path):
+    out = tmp_path / "cal"
+    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(REPO / "gem5_configs" / "calibrate_nuca.py"),
+               "--epoch-us", "5", "--load-epochs", "1", "--out", str(out)]
+    env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = pd.read_csv(out / "calibration.csv")
+    assert len(table) == 64 and (table["gem5_idle_ns"] > 0).all()
+    assert json.loads((out / "calibration.json").read_text())["mean_abs_error_after"] <= \
+        json.loads((out / "calibration.json").read_text())["mean_abs_error_before"] + 1e-12
