@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from ailfm.plugins.chip_kernels import chip_power, dtm_update, effective_frequency, place_row
 from ailfm.plugins.chip_thermal import ChipThermal
 from ailfm.plugins.engine.base import Engine, EpochActivity
+from ailfm.plugins.fastpath import fused_epoch
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.power import PowerModel, core_power_kernel
+from ailfm.plugins.power import PowerModel
 from ailfm.plugins.system import SystemDescription
 from ailfm.thermal.base import ThermalModel
 
@@ -72,8 +73,14 @@ class CoSimulation:
 
     def __init__(self, system: SystemDescription, engine: Engine, thermal: ThermalModel, governor: Governor, *,
                  thread_instance: np.ndarray, kernel_type_names: tuple[str, ...],
-                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None):
+                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None, fast_path: bool = True):
+        from ailfm.plugins.engine.builtin import BuiltinEngine
+        from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
+
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
+        #: one compiled call per epoch (plugins/fastpath.py) when the pairing allows it
+        self.fast_path = fast_path and isinstance(engine, BuiltinEngine) and \
+            isinstance(thermal, ReducedOrderThermalModel)
         self.chip = ChipThermal.of(system, thermal)
         self.power = PowerModel(system)
         self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)
@@ -90,14 +97,14 @@ class CoSimulation:
 
     @classmethod
     def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,
-                     nuca: NucaModel | None = None) -> CoSimulation:
+                     nuca: NucaModel | None = None, fast_path: bool = True) -> CoSimulation:
         """The built-in engine over a ``Workload``."""
         from ailfm.plugins.engine.builtin import BuiltinEngine
 
         nuca = nuca or NucaModel.build(system)
         return cls(system, BuiltinEngine(system, workload, nuca), thermal, governor,
                    thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
-                   request_arrival_s=workload.request_arrival_s, nuca=nuca)
+                   request_arrival_s=workload.request_arrival_s, nuca=nuca, fast_path=fast_path)
 
     def run(self, duration_s: float | None = None, *, progress: bool = False) -> SimulationResult:
         """Run the governor until every request has finished or ``duration_s`` of simulated time has passed."""
@@ -126,6 +133,9 @@ class CoSimulation:
         self._max_epochs = int(np.ceil(duration_s / th.epoch_s - 1e-9)) if duration_s else None
         engine.reset()
         self.thermal.reset(th.ambient_K)
+        bind = getattr(self.governor, "bind_simulation", None)
+        if bind is not None:  # look-ahead governors (the Oracle) read the engine and thermal state
+            bind(self)
         self.governor.setup(self.context)
         self._temperature = chip_core_temperatures(self.thermal, self.chip)
         self._placement = _checked_placement(self.governor.initial_placement(self._temperature.copy()),
@@ -133,6 +143,9 @@ class CoSimulation:
         self._throttled = np.zeros(n_cores, dtype=bool)
         self._gated = np.zeros(n_cores, dtype=bool)
         self._records = _Records(n_cores, self._max_epochs or 4096)
+        self._not_moved = np.zeros(engine.n_threads, dtype=bool)
+        self._power_buffer = np.zeros(len(self.thermal.power_names))
+        self._output_buffer = np.zeros(len(self.thermal.output_names))
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_s, self._dtm_events, self._epoch = [], 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
@@ -146,6 +159,8 @@ class CoSimulation:
 
     def step(self, decision: Decision) -> Observation:
         """One epoch: actuate the decision (under DTM), advance, power, thermal step, DTM update, record."""
+        if self.fast_path:
+            return self._fused_step(decision)
         system, engine, chip, records = self.system, self.engine, self.chip, self._records
         dvfs, th = system.dvfs, system.thermal
         dt = th.epoch_s
@@ -178,9 +193,58 @@ class CoSimulation:
                                      float(outputs.max()) - 273.15, activity.tokens)
         self._finish[activity.finished_requests] = activity.finish_times_s
         self._epoch += 1
-        self.last_activity = activity
         return self._observation(self._epoch, engine.time_s, temperature, row["power_W"].copy(), f_request,
                                  f_effective.copy(), self._throttled.copy(), self._placement, activity, uncore_W)
+
+    def _fused_step(self, decision: Decision) -> Observation:
+        """``step`` in one compiled call (``plugins/fastpath.py``); same records, same observation."""
+        system, engine, records, rom, nuca = self.system, self.engine, self._records, self.thermal, self.nuca
+        dvfs, th, w = system.dvfs, system.thermal, engine.workload
+        dt, epoch = th.epoch_s, self._epoch
+        f_request = dvfs.snap_GHz(decision.f_GHz)
+        if decision.thread_core is not None:
+            self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
+        moved = self._not_moved
+        if decision.thread_core is not None or epoch == 0:
+            moved = engine._place(self._placement)
+        records.row(epoch)  # grows the buffers when needed
+        pc = records.per_core
+        decay, gain = rom.propagator(dt)
+        modes, output = rom.state
+        dram_state = np.array([engine._dram_latency_ns, nuca.memory_latency_ns])
+        (n_finished, events, uncore_W, activity, busy, core_instr, thread_busy, thread_instr, thread_llc,
+         thread_dram, kernel_type) = fused_epoch(
+            epoch, dt, engine._time_s, f_request, dvfs.f_min_GHz, self._throttled, self._gated, moved,
+            engine._thread_core, engine._thread_core.reshape(w.n_instances, w.threads_per_instance), engine._f_GHz,
+            dvfs.transition_latency_s, engine._llc_latency_ns, dram_state, engine._mlp, engine._line_rate,
+            engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s, engine._work_cycles,
+            w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads, w.kernel_type,
+            engine._finished, engine._finish_s, system.power.stall_activity, system.power.barrier_activity,
+            nuca.mean_latency_ns, nuca.link_flits_per_access, nuca.core_link_share, nuca.router_flits_per_access,
+            system.noc.frequency_GHz, system.noc.contention, self._temperature, self.power.constants,
+            self._uncore_constants, self.chip.core_power_column, self.chip.bank_power_column, system.n_banks,
+            self._power_buffer, decay, gain, output, modes, rom.ambient_K, self.chip.core_output,
+            self._output_buffer, self._dtm_constants, th.dtm_scope == "chip", dvfs.v_at_zero_V,
+            dvfs.v_slope_V_per_GHz, pc["thread"], pc["kernel_type"], pc["f_GHz"], pc["f_effective_GHz"],
+            pc["voltage_V"], pc["power_W"], pc["temperature_K"], pc["instructions"], pc["dtm_throttled"],
+            records.chip)
+        engine._dram_latency_ns = float(dram_state[0])
+        engine._time_s += dt
+        finished = engine._finished[:n_finished]
+        tokens = w.tokens[finished].astype(np.int64)
+        request_done = engine._request_ends[finished]
+        records.chip[epoch, 5] = tokens.sum()
+        self._finish[w.request[finished[request_done]]] = engine._finish_s[:n_finished][request_done]
+        self._dtm_events += events
+        self._epoch += 1
+        instructions = thread_instr.ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_kilo = np.where(instructions > 0, 1000.0 / instructions, 0.0)
+            thread_ips = np.where(thread_busy.ravel() > 0, instructions / thread_busy.ravel(), 0.0)
+        return Observation(self._epoch, engine._time_s, self._temperature.copy(), pc["power_W"][epoch].copy(),
+                           f_request, pc["f_effective_GHz"][epoch].copy(), busy, core_instr / dt, activity,
+                           self._throttled.copy(), self._placement.copy(), kernel_type.ravel(), thread_ips,
+                           thread_llc.ravel() * per_kilo, thread_dram.ravel() * per_kilo, uncore_W)
 
     def result(self, wall_s: float = float("nan")) -> SimulationResult:
         """The records so far as a ``SimulationResult`` with its summary."""
@@ -257,71 +321,6 @@ class _Records:
         epochs = pd.DataFrame(self.chip[:n_epochs], columns=list(self.CHIP))
         epochs["tokens"] = epochs["tokens"].astype(np.int64)
         return epochs, {k: v[:n_epochs].copy() for k, v in self.per_core.items()}
-
-
-@njit(cache=True)
-def place_row(placement, thread_kernel_type, f_effective, v0, slope, thread_out, kernel_out, voltage_out):
-    thread_out[:] = -1
-    kernel_out[:] = -1
-    for t in range(placement.shape[0]):
-        if placement[t] >= 0:
-            thread_out[placement[t]] = t
-            kernel_out[placement[t]] = thread_kernel_type[t]
-    for c in range(f_effective.shape[0]):
-        voltage_out[c] = v0 + slope * f_effective[c] if f_effective[c] > 0 else 0.0
-
-
-@njit(cache=True)
-def effective_frequency(f_request, throttled, gated, f_min, out):
-    """What DTM lets each core run at: 0 when clock-gated, f_min when throttled, the request otherwise."""
-    for c in range(out.shape[0]):
-        out[c] = 0.0 if gated[c] else (f_min if throttled[c] else f_request[c])
-
-
-@njit(cache=True)
-def chip_power(f_effective, activity, temperature_K, gated, running, router_flits, bank_accesses, core_constants,
-               uncore_constants, dt_s, core_column, bank_column, power_out, core_out_W):
-    """Power of the epoch into the thermal model's input vector; returns the LLC banks' total.
-
-    Cores through ``core_power_kernel`` (state: gated, running, else idle), each router adds its flits x energy +
-    static power to its tile's core block, banks their accesses x energy + leakage.
-    """
-    n_cores = f_effective.shape[0]
-    state = np.empty(n_cores, dtype=np.int64)
-    for c in range(n_cores):
-        state[c] = 2 if gated[c] else (0 if running[c] else 1)
-    dynamic, leakage = np.empty(n_cores), np.empty(n_cores)
-    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage)
-    bank_energy_J, bank_leakage_W, flit_energy_J, router_static_W = uncore_constants[:4]
-    for c in range(n_cores):
-        core_out_W[c] = dynamic[c] + leakage[c] + router_flits[c] * flit_energy_J / dt_s + router_static_W
-        power_out[core_column[c]] = core_out_W[c]
-    banks_W = 0.0
-    for b in range(bank_column.shape[0]):
-        bank_W = bank_accesses[b] * bank_energy_J / dt_s + bank_leakage_W
-        power_out[bank_column[b]] = bank_W
-        banks_W += bank_W
-    return banks_W
-
-
-@njit(cache=True)
-def dtm_update(temperature_K, throttled, gated, constants, chip_scope):
-    """DTM after a thermal step, in place; returns the number of cores newly throttled.
-
-    Throttle at or above the trigger, release below the release temperature; a core that was already throttled and
-    is still above trigger + stop margin is clock-gated for the next epoch. ``chip_scope`` senses the hottest core.
-    """
-    trigger_K, release_K, stop_K = constants[0], constants[1], constants[2]
-    hottest = temperature_K.max()
-    events = 0
-    for c in range(temperature_K.shape[0]):
-        sensed = hottest if chip_scope else temperature_K[c]
-        now = sensed >= trigger_K or (throttled[c] and sensed >= release_K)
-        gated[c] = throttled[c] and temperature_K[c] > stop_K
-        if now and not throttled[c]:
-            events += 1
-        throttled[c] = now
-    return events
 
 
 def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],

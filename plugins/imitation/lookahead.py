@@ -6,7 +6,8 @@ the power model with leakage feedback, and the thermal model. Candidates are ste
 of the engine (the compiled kernel scan is per instance), while power, DTM and the thermal step are single numpy
 operations over the candidate axis. The thermal model must be the fast reduced-order model, whose state is a vector of
 modal amplitudes ``z`` with ``z <- e^{-lambda dt} z + (1 - e^{-lambda dt}) / lambda * (W p)`` (linear in power), so
-the look-ahead of many candidates is two matrix products per epoch. ``LinearThermalView`` exposes that algebra.
+the look-ahead of many candidates is two matrix products per epoch. ``LinearThermalView`` exposes that algebra
+(from the model's public ``propagator`` and ``state``).
 """
 
 from __future__ import annotations
@@ -37,26 +38,30 @@ def fork_engine(engine: Engine) -> Engine:
 
 @dataclass(frozen=True, eq=False)
 class LinearThermalView:
-    """The reduced-order model's linear algebra, for batched prediction (read-only views of its matrices)."""
+    """One epoch of the reduced-order model as linear algebra, for batched prediction: ``z <- decay * z + gain @ p``
+    and ``T = ambient + output @ z`` (``propagator`` and ``state`` of ``ReducedOrderThermalModel``)."""
 
     ambient_K: float
-    rates_per_s: np.ndarray  # (order,)
-    input: np.ndarray  # (order, n_power) modal forcing per watt
+    decay: np.ndarray  # (order,)
+    gain: np.ndarray  # (order, n_power) modal forcing of one epoch per watt
     output: np.ndarray  # (n_output, order)
-    modes: np.ndarray  # (order,) current state
+    modes: np.ndarray  # (order,) current state (a copy)
 
     @classmethod
-    def of(cls, thermal) -> LinearThermalView:
+    def of(cls, thermal, dt_s: float) -> LinearThermalView:
         from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
 
         if not isinstance(thermal, ReducedOrderThermalModel):
             raise ConfigError("thermal", "the Oracle's look-ahead needs the fast (reduced-order) thermal model; "
                                          "run with --thermal fast")
-        return cls(thermal.ambient_K, thermal._rates_per_s, thermal._input, thermal._output, thermal._modes.copy())
+        decay, gain = thermal.propagator(dt_s)
+        modes, output = thermal.state
+        return cls(thermal.ambient_K, decay.copy(), gain, output, modes.copy())
 
-    def step_matrices(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
-        decay = np.exp(-self.rates_per_s * dt_s)
-        return decay, ((1.0 - decay) / self.rates_per_s)[:, None] * self.input
+    def steps(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """For k = 1..horizon epochs of constant power: (decay^k, sum_{j<k} decay^j), each (horizon, order)."""
+        decay_k = self.decay[None, :] ** np.arange(1, horizon + 1)[:, None]
+        return decay_k, (1.0 - decay_k) / (1.0 - self.decay)
 
 
 @dataclass
@@ -83,15 +88,16 @@ class Lookahead:
         self.system, self.chip, self.power = system, chip, power
 
     def simulate(self, engine: Engine, thermal: LinearThermalView, state: LoopState, placements: np.ndarray,
-                 f_request_GHz: np.ndarray, horizon: int) -> LookaheadResult:
+                 f_request_GHz: np.ndarray, horizon: int, guard_K: float = 0.0) -> LookaheadResult:
         """Hold each candidate's (placement, f) for ``horizon`` epochs; ``placements`` (N, n_threads), ``f`` (N,
-        n_cores) already on the V/f grid."""
+        n_cores) already on the V/f grid; ``safe`` means every core stays ``guard_K`` below T_max and the DTM
+        trigger."""
         system, chip = self.system, self.chip
         th, dvfs = system.thermal, system.dvfs
         dt = th.epoch_s
         n = len(placements)
         engines = [fork_engine(engine) for _ in range(n)]
-        decay, gain = thermal.step_matrices(dt)
+        decay, gain = thermal.decay, thermal.gain
         modes = np.broadcast_to(thermal.modes, (n, len(thermal.modes))).copy()
         temperature = np.broadcast_to(state.temperature_K, (n, system.n_cores)).copy()
         throttled = np.broadcast_to(state.throttled, temperature.shape).copy()
@@ -100,7 +106,7 @@ class Lookahead:
         stop_K = trigger_K + th.dtm_stop_margin_K
         instructions, tokens = np.zeros(n), np.zeros(n)
         peak = np.full(n, -np.inf)
-        n_power = len(thermal.input[0])
+        n_power = thermal.gain.shape[1]
         power_in = np.zeros((n, n_power))
         core_output = chip.core_output
         for _ in range(horizon):
@@ -127,4 +133,4 @@ class Lookahead:
             new_throttled = (sensed >= trigger_K) | (throttled & (sensed >= release_K))
             gated = throttled & (temperature > stop_K)
             throttled = new_throttled
-        return LookaheadResult(instructions, tokens, peak, peak < min(th.t_max_K, trigger_K))
+        return LookaheadResult(instructions, tokens, peak, peak < min(th.t_max_K, trigger_K) - guard_K)

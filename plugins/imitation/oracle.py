@@ -40,6 +40,7 @@ class OracleConfig:
     """Search parameters (see the module docstring); the defaults are what the shipped policy was trained with."""
 
     horizon: int = 4
+    guard_K: float = 1.0  # labels keep every core this far below T_max: room for the policy's imitation error
     margins_K: tuple[float, ...] = (0.0, 1.0)
     rounds: int = 2
     hot_sources: int = 2
@@ -72,8 +73,8 @@ class Oracle:
         """(N, n_cores) highest level indices the linear model keeps at or below ``T_max - margin_K``."""
         system, chip = self.system, self.chip
         n, n_cores = len(placements), system.n_cores
-        horizon, dt = self.config.horizon, system.thermal.epoch_s
-        target_K = system.thermal.t_max_K - margin_K
+        horizon = self.config.horizon
+        target_K = system.thermal.t_max_K - self.config.guard_K - margin_K
         activity = np.zeros((n, n_cores))
         running = np.zeros((n, n_cores), dtype=bool)
         rows, threads = np.nonzero(placements >= 0)
@@ -83,13 +84,11 @@ class Oracle:
         # power of every core at every level (N, n_cores, n_levels); idle cores draw idle power whatever the level
         level_W = self.power.predict_core_W(self.levels[None, None, :], activity[..., None], target_K)
         level_W = np.where(running[..., None], level_W, system.power.idle_power_W) + system.power.router_static_W
-        decay, gain = view.step_matrices(dt)
-        steps = decay[None, :] ** np.arange(1, horizon + 1)[:, None]  # (H, order)
+        decay_k, forced = view.steps(horizon)  # (H, order) each
         out_core = view.output[chip.core_output]  # (n_cores, order)
-        free_K = view.ambient_K + (steps * view.modes) @ out_core.T  # (H, n_cores): no new power
-        forced = (1.0 - steps) / view.rates_per_s  # (H, order)
-        core_gain = view.input[:, chip.core_power_column]  # (order, n_cores)
-        bank_rise = (view.input[:, chip.bank_power_column].sum(axis=1) * bank_W)  # (order,)
+        free_K = view.ambient_K + (decay_k * view.modes) @ out_core.T  # (H, n_cores): no new power
+        core_gain = view.gain[:, chip.core_power_column]  # (order, n_cores)
+        bank_rise = (view.gain[:, chip.bank_power_column].sum(axis=1) * bank_W)  # (order,)
         # core j's power -> core i's temperature at the horizon's end (blame matrix)
         blame = out_core @ (forced[-1][:, None] * core_gain)  # (n_cores, n_cores)
         level = np.full((n, n_cores), len(self.levels) - 1)
@@ -136,7 +135,7 @@ class Oracle:
     # -- the search ------------------------------------------------------------------------------------------------
     def label(self, engine, thermal, state: LoopState, obs: Observation) -> OracleLabel:
         """The Oracle's action at the loop state (engine and thermal model at the start of the coming epoch)."""
-        view = LinearThermalView.of(thermal)
+        view = LinearThermalView.of(thermal, self.system.thermal.epoch_s)
         placement = obs.thread_core
         thread_running = obs.thread_kernel_type >= 0
         thread_activity = np.where(placement >= 0, obs.activity[np.maximum(placement, 0)], 0.0)
@@ -156,7 +155,8 @@ class Oracle:
             candidates_p.append(placements)
             candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
             candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
-            result = self.lookahead.simulate(engine, view, state, candidates_p, candidates_f, self.config.horizon)
+            result = self.lookahead.simulate(engine, view, state, candidates_p, candidates_f, self.config.horizon,
+                                             self.config.guard_K)
             evaluated += len(candidates_p)
             pick = _pick(result.instructions, result.safe, result.peak_core_K)
             if best is None or _better(result.instructions[pick], result.safe[pick], best[2], best[3]):
@@ -169,7 +169,7 @@ class Oracle:
                         batch: int = 256) -> OracleLabel:
         """Every placement of the running threads and every level of their cores (idle cores at f_min): only for
         tiny systems, to measure what ``label`` misses."""
-        view = LinearThermalView.of(thermal)
+        view = LinearThermalView.of(thermal, self.system.thermal.epoch_s)
         n_cores = self.system.n_cores
         n_threads = len(thread_running)
         placements = np.array(list(itertools.permutations(range(n_cores), n_threads)))
@@ -181,7 +181,7 @@ class Oracle:
         instructions, safe, peak = [], [], []
         for start in range(0, len(all_p), batch):
             r = self.lookahead.simulate(engine, view, state, all_p[start:start + batch], f[start:start + batch],
-                                        self.config.horizon)
+                                        self.config.horizon, self.config.guard_K)
             instructions.append(r.instructions)
             safe.append(r.safe)
             peak.append(r.peak_core_K)

@@ -135,16 +135,12 @@ def _workload(scenario: RolloutScenario):
 
 
 def simulation(scenario: RolloutScenario, governor: Governor):
-    """The co-simulation of a scenario under a governor (look-ahead governors bound to it)."""
+    """The co-simulation of a scenario under a governor (it binds look-ahead governors when it starts)."""
     from ailfm.plugins.cosim import CoSimulation
     from ailfm.plugins.system import load_system
 
-    sim = CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
-                                    _thermal(scenario.system, scenario.thermal_cells), governor)
-    bind = getattr(governor, "bind_simulation", None)
-    if bind is not None:
-        bind(sim)
-    return sim
+    return CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
+                                     _thermal(scenario.system, scenario.thermal_cells), governor)
 
 
 def rollout(task: RolloutTask) -> RolloutResult:

@@ -42,7 +42,7 @@ def test_lookahead_reproduces_the_loop_and_candidates_are_independent(tiny_scena
         moved[0] = next(c for c in range(governor.context.n_cores) if c not in obs.thread_core)
         placements = np.array([obs.thread_core, moved, obs.thread_core])
         predictions["result"] = governor.oracle.lookahead.simulate(
-            sim.engine, LinearThermalView.of(sim.thermal), _state(obs), placements, np.array([f_a, f_b, f_a]),
+            sim.engine, LinearThermalView.of(sim.thermal, 1e-3), _state(obs), placements, np.array([f_a, f_b, f_a]),
             HORIZON)
         return Decision(f_a, obs.thread_core)
 
