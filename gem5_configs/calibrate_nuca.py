@@ -80,6 +80,8 @@ def main(argv: list[str]) -> int:
     for column in ("error_before", "error_after"):
         summary[f"mean_abs_{column}"] = float(table[column].abs().mean())
         summary[f"max_abs_{column}"] = float(table[column].abs().max())
+    for model, column in (("before", "builtin_ns"), ("after", "fitted_ns")):
+        summary[f"rms_error_ns_{model}"] = float(np.sqrt(((table[column] - table["gem5_idle_ns"]) ** 2).mean()))
     summary["mean_load_over_idle"] = float(table["load_over_idle"].mean())
     (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -135,5 +135,6 @@ def test_real_gem5_calibration_writes_its_table(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(out / "calibration.csv")
     assert len(table) == 64 and (table["gem5_idle_ns"] > 0).all()
-    assert json.loads((out / "calibration.json").read_text())["mean_abs_error_after"] <= \
-        json.loads((out / "calibration.json").read_text())["mean_abs_error_before"] + 1e-12
+    summary = json.loads((out / "calibration.json").read_text())
+    if not summary["clipped"]:  # least squares over the model's own parameter space cannot do worse than its start
+        assert summary["rms_error_ns_after"] <= summary["rms_error_ns_before"] + 1e-9
