@@ -70,10 +70,9 @@ class CoSimEnv(gym.Env):
     def step(self, action):
         f_GHz = self.levels_GHz[np.asarray(action, dtype=int)]
         obs = self._sim.step(Decision(f_GHz))
-        activity = self._sim.last_activity
         excess = np.maximum(obs.temperature_K - self.system.thermal.t_max_K, 0.0).sum()
-        reward = activity.core_instructions.sum() / activity.dt_s / 1e9 - self.penalty_per_K * excess
+        reward = obs.ips.sum() / 1e9 - self.penalty_per_K * excess
         terminated = self._sim.engine.done
         truncated = self._sim.finished and not terminated
         return self._features(obs), float(reward), bool(terminated), bool(truncated), {
-            "time_s": obs.time_s, "tokens": activity.tokens, "peak_temp_K": float(obs.temperature_K.max())}
+            "time_s": obs.time_s, "peak_temp_K": float(obs.temperature_K.max())}

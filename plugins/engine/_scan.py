@@ -188,3 +188,15 @@ def dram_latency_ns(misses, busy_s, current_ns, base_ns, mlp, line_rate_per_s, d
     other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
     bound_s = mlp * (busy_s / dt_s / line_rate_per_s - other_per_miss_s)
     return max(base_ns, bound_s * 1e9)
+
+
+@njit(cache=True)
+def retune(thread_core, f_new_GHz, f_GHz, moved, penalty_s, transition_s):
+    """Charge a DVFS transition to every thread whose running core changes level (moved threads already paid for
+    their move); then adopt the new levels in place (``f_GHz``)."""
+    for t in range(thread_core.shape[0]):
+        c = thread_core[t]
+        if c >= 0 and not moved[t] and f_new_GHz[c] != f_GHz[c] and f_GHz[c] > 0.0:
+            penalty_s[t] += transition_s
+    for c in range(f_GHz.shape[0]):
+        f_GHz[c] = f_new_GHz[c]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import dram_latency_ns, run_epoch
+from ailfm.plugins.engine._scan import dram_latency_ns, retune, run_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
@@ -98,22 +98,18 @@ class BuiltinEngine(Engine):
                 raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
             if np.bincount(thread_core + 1, minlength=n_cores + 1)[1:].max(initial=0) > 1:
                 raise ValueError("two threads placed on one core")
-        penalty = self._penalty_s.reshape(-1)  # a view: writes go to the state
-        if not np.array_equal(thread_core, self._thread_core):
-            moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
-            if moved.any():
-                penalty[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
-                self._migrations += int(moved.sum())
-            self._thread_core = thread_core.copy()
-        else:
-            moved = None
-        if (f_GHz != self._f_GHz).any():
-            core = np.maximum(thread_core, 0)
-            retuned = (thread_core >= 0) & (f_GHz[core] != self._f_GHz[core]) & (self._f_GHz[core] > 0)
-            if moved is not None:
-                retuned &= ~moved
-            penalty[retuned] += self.system.dvfs.transition_latency_s
-            self._f_GHz = f_GHz.copy()
+        moved = self._place(thread_core)
+        retune(self._thread_core, f_GHz, self._f_GHz, moved, self._penalty_s.reshape(-1),
+               self.system.dvfs.transition_latency_s)
+
+    def _place(self, thread_core: np.ndarray) -> np.ndarray:
+        """Move threads (charging migration costs); return which threads moved."""
+        moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
+        if moved.any():
+            self._penalty_s.reshape(-1)[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
+            self._migrations += int(moved.sum())
+        self._thread_core = thread_core.copy()
+        return moved
 
     def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
         """Reschedule cost plus the cold-cache refill of a moved thread's working set (at most its private caches)."""

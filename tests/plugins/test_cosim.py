@@ -80,3 +80,14 @@ def test_governors_differ_on_the_same_scenario(system, fast_thermal, hot_workloa
     tsp = CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor("tsp")).run(0.2)
     assert powersave.summary["peak_temp_c"] < tsp.summary["peak_temp_c"] <= system.thermal.t_max_C + 1.0
     assert powersave.epochs["core_power_W"].mean() < tsp.epochs["core_power_W"].mean()
+
+
+@pytest.mark.parametrize("governor", ["performance", "pcmig"])
+def test_fused_fast_path_matches_the_general_loop(system, fast_thermal, hot_workload, governor):
+    """The one-call-per-epoch path (plugins/fastpath.py) gives the same records as the seam-by-seam loop."""
+    runs = [CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor(governor),
+                                      fast_path=fast).run(0.05) for fast in (True, False)]
+    assert runs[0].summary["dtm_events"] == runs[1].summary["dtm_events"]
+    for key, values in runs[0].per_core.items():
+        np.testing.assert_allclose(values, runs[1].per_core[key], rtol=1e-9, atol=1e-9, err_msg=key)
+    np.testing.assert_allclose(runs[0].epochs.to_numpy(), runs[1].epochs.to_numpy(), rtol=1e-9, atol=1e-9)
