@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from ailfm.thermal.formats import read_grid_steady, read_ptrace, read_steady, read_ttrace
-from ailfm.thermal.grid import build_grid_circuit
 from ailfm.thermal.hotspot_cli import read_model_inputs, resolve_config
+from ailfm.thermal.model import build_thermal_model
 from ailfm.thermal.solvers.sparse import SparseSolver
 
 pytestmark = pytest.mark.skipif(shutil.which("hotspot") is None, reason="no hotspot binary on PATH")
@@ -37,32 +37,32 @@ STACK_LCF = ("0\nY\nY\n1.75e6\n0.01\n0.0001\ntop.flp\n\n1\nN\nN\n4e6\n0.25\n2e-5
              "2\nY\nY\n1.75e6\n0.01\n0.00015\nbottom.flp\n\n3\nY\nN\n4e6\n0.25\n2e-5\ntim.flp\n")
 
 
-def _compare_with_hotspot(work: Path, flags: dict[str, str]) -> None:
+def _compare_with_hotspot(work: Path, flags: dict[str, str], *, grid_maps: bool = True) -> None:
+    """Run hotspot (steady + grid steady, then transient) in ``work`` and compare with the built-in model."""
     args = [token for name, value in flags.items() for token in (f"-{name}", value)]
     for extra in (["-steady_file", "hs.steady", "-grid_steady_file", "hs.grid.steady"], ["-o", "hs.ttrace"]):
         subprocess.run(["hotspot", *args, *extra], cwd=work, check=True, capture_output=True, timeout=120)
     config, materials = resolve_config(flags, cwd=work)
     floorplan, layers = read_model_inputs(config, materials, cwd=work)
-    circuit = build_grid_circuit(config, floorplan=floorplan, layers=layers, materials=materials)
-    trace = read_ptrace(work / flags["p"]).reordered(circuit.power_names)
-    solver = SparseSolver(circuit.network)
+    model = build_thermal_model(config, floorplan=floorplan, layers=layers, materials=materials, solver="sparse")
+    assert isinstance(model.solver, SparseSolver)
+    trace = read_ptrace(work / flags["p"]).reordered(model.power_names)
 
-    theta = solver.steady(circuit.network.power_to_node @ trace.power_W.mean(axis=0))
     expected = read_steady(work / "hs.steady")
-    assert circuit.node_names == tuple(expected)
-    assert np.abs(circuit.named_nodes(theta) + config.ambient - list(expected.values())).max() <= STEADY_TOLERANCE_K
-    for grid_map, reference in zip(circuit.grid_maps(theta).values(), read_grid_steady(work / "hs.grid.steady"),
-                                   strict=True):
-        assert np.abs(grid_map + config.ambient - reference.reshape(grid_map.shape)).max() <= STEADY_TOLERANCE_K
+    steady = model.steady_node_temperatures(trace.power_W.mean(axis=0))
+    assert tuple(steady) == tuple(expected)
+    assert np.abs(np.array(list(steady.values())) - list(expected.values())).max() <= STEADY_TOLERANCE_K
+    if grid_maps:
+        circuit = model.circuit
+        theta = model.solver.steady(circuit.network.power_to_node @ trace.power_W.mean(axis=0))
+        maps = zip(circuit.grid_maps(theta).values(), read_grid_steady(work / "hs.grid.steady"), strict=True)
+        for grid_map, reference in maps:
+            assert np.abs(grid_map + config.ambient - reference.reshape(grid_map.shape)).max() <= STEADY_TOLERANCE_K
 
     expected_trace = read_ttrace(work / "hs.ttrace")
-    theta = np.full(circuit.network.n_nodes, config.init_temp - config.ambient)
-    got = []
-    for power in trace.power_W:
-        theta = solver.advance(theta, circuit.network.power_to_node @ power, config.sampling_intvl)
-        got.append(circuit.outputs(theta) + config.ambient)
-    index = [circuit.output_names.index(name) for name in expected_trace.names]
-    assert np.abs(np.array(got)[:, index] - expected_trace.temperatures_K).max() <= TRANSIENT_TOLERANCE_K
+    got = model.run(trace.power_W, config.sampling_intvl)
+    index = [model.output_names.index(name) for name in expected_trace.names]
+    assert np.abs(got[:, index] - expected_trace.temperatures_K).max() <= TRANSIENT_TOLERANCE_K
 
 
 def _write_ptrace(path: Path, names: list[str], rows: int, seed: int) -> None:
@@ -102,3 +102,17 @@ def test_two_dimensional_die_matches_hotspot(tmp_path, rows, cols, mode):
     _compare_with_hotspot(tmp_path, {
         "f": "ev6.flp", "p": "p.ptrace", "model_type": "grid", "grid_rows": str(rows), "grid_cols": str(cols),
         "grid_map_mode": mode, "sampling_intvl": "0.002", "init_temp": "330", "k_chip": "130", "p_chip": "1.6303e6"})
+
+
+def test_package_model_convection_matches_hotspot(tmp_path):
+    """``-package_model_used``: r_convec from HotSpot's default fan-and-fin sink with forced convection. (Natural
+    convection matched within 0.01 K in a scratch run, docs/thermal-grid.md, but HotSpot takes ~10 s on it.)"""
+    natural = 0
+    (tmp_path / "ev6.flp").write_text(EV6)
+    (tmp_path / "package.config").write_text(f"-natural_convec {natural}\n")
+    names = [line.split()[0] for line in EV6.splitlines()]
+    _write_ptrace(tmp_path / "p.ptrace", names, 3, 3)
+    _compare_with_hotspot(tmp_path, {
+        "f": "ev6.flp", "p": "p.ptrace", "model_type": "grid", "grid_rows": "16", "grid_cols": "16",
+        "package_model_used": "1", "package_config_file": str(tmp_path / "package.config"), "sampling_intvl": "0.01",
+        "init_temp": "330"}, grid_maps=not natural)
