@@ -1,8 +1,10 @@
 """NUCA calibration on gem5: ``gem5.opt gem5_configs/calibrate_nuca.py --system S --out DIR``.
 
 Measures every core's mean LLC hit latency on the gem5 system that ``run_ailfm.py`` builds: idle (one tile at a time,
-``--idle-rate`` reads per second) and under load (all tiles at ``--load-rate``), each after a warm-up epoch. Then
-compares with the built-in ``NucaModel`` and fits its NoC constants (``ailfm.gem5_configs.calibration``). Writes
+``--idle-rate`` reads per second) and under load (the threads of ``--load-workload``'s default scenario replaying
+their kernels, thread t on tile t, at ``--load-f-GHz``), each after a warm-up epoch. Then compares with the built-in
+``NucaModel`` (under load, with its contention at the access rates gem5 saw) and fits its NoC constants
+(``ailfm.gem5_configs.calibration``). Writes
 ``calibration.csv`` (per core), ``fitted_noc.yaml`` (the fitted constants, to paste into or ``base:`` a system
 YAML) and ``calibration.json`` (mean and largest errors before and after the fit). Site-packages as for
 run_ailfm.py (``AILFM_SITE_PACKAGES`` or the repository's ``.venv``).
@@ -20,18 +22,30 @@ def main(argv: list[str]) -> int:
     import yaml
     from m5.objects import Root
 
-    from ailfm.gem5_configs.calibration import calibration_table, fit_nuca, probe_traffic
+    from ailfm.gem5_configs.calibration import calibration_table, fit_nuca, probe_traffic, workload_traffic
     from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
-    from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, TileQueues, seconds_to_ticks
+    from ailfm.gem5_configs.epoch import (
+        TICKS_PER_S,
+        AddressMap,
+        ThreadCursor,
+        TileQueues,
+        TileTraffic,
+        read_fractions,
+        seconds_to_ticks,
+    )
+    from ailfm.plugins.runner import RunConfig, load_workload
     from ailfm.plugins.system import load_system
+    from ailfm.traces import load_model_config
 
     parser = argparse.ArgumentParser(prog="gem5.opt gem5_configs/calibrate_nuca.py")
     parser.add_argument("--system", default="snuca-64", help="shipped system name or YAML path")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--epoch-us", type=float, default=20.0, help="length of each probe epoch (default 20 us)")
     parser.add_argument("--idle-rate", type=float, default=2e7, help="reads per second of the lone tile")
-    parser.add_argument("--load-rate", type=float, default=2e8, help="reads per second of every tile under load")
+    parser.add_argument("--load-workload", default=RunConfig().workload,
+                        help="model whose default scenario (ailfm simulate's) loads the chip (default %(default)s)")
+    parser.add_argument("--load-f-GHz", type=float, default=None, help="the threads' frequency (default f_max)")
     parser.add_argument("--load-epochs", type=int, default=5, help="measured epochs under load")
     args = parser.parse_args(argv)
 
@@ -57,13 +71,21 @@ def main(argv: list[str]) -> int:
         alone = np.arange(n) == tile
         epoch(alone, args.idle_rate)  # warm the LLC with this tile's lines
         idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
-    everyone = np.ones(n, dtype=bool)
-    epoch(everyone, args.load_rate)
-    loaded = [epoch(everyone, args.load_rate) for _ in range(args.load_epochs)]
-    load_ns = sum(c.hit_latency_ticks for c in loaded) / sum(c.hit_requests for c in loaded) * (1e9 / TICKS_PER_S)
+    config = RunConfig(system=args.system, workload=args.load_workload)
+    workload = load_workload(config)
+    fractions = read_fractions(load_model_config(config.workload), workload.kernel_type_names)
+    f_GHz = args.load_f_GHz or system.dvfs.f_max_GHz
+    window_s = (args.load_epochs + 1) * epoch_s
+    backend.run_epoch(workload_traffic(system, workload, amap, cursors, fractions, f_GHz, window_s), ticks)  # warm
+    nothing = [TileTraffic((), ()) for _ in range(n)]  # the rest of the window is already queued
+    loaded = [backend.run_epoch(nothing, ticks) for _ in range(args.load_epochs)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load_ns = (sum(c.hit_latency_ticks for c in loaded) / sum(c.hit_requests for c in loaded)
+                   * (1e9 / TICKS_PER_S))
+    load_rate = sum(c.hit_requests + c.miss_requests for c in loaded) / (args.load_epochs * epoch_s)
 
     fit = fit_nuca(system, idle_ns)
-    table = calibration_table(system, idle_ns, load_ns, fit)
+    table = calibration_table(system, idle_ns, load_ns, load_rate, fit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "calibration.csv", index=False)
@@ -83,6 +105,10 @@ def main(argv: list[str]) -> int:
     for model, column in (("before", "builtin_ns"), ("after", "fitted_ns")):
         summary[f"rms_error_ns_{model}"] = float(np.sqrt(((table[column] - table["gem5_idle_ns"]) ** 2).mean()))
     summary["mean_load_over_idle"] = float(table["load_over_idle"].mean())
+    summary["load"] = {"workload": config.workload, "threads": workload.n_threads, "f_GHz": f_GHz}
+    for model in ("builtin", "fitted"):
+        error = table[f"{model}_load_ns"] / table["gem5_load_ns"] - 1.0
+        summary[f"mean_abs_load_error_{model}"] = float(error.abs().mean())
     (out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(json.dumps(summary, indent=2))

@@ -1,9 +1,10 @@
 """NUCA calibration against gem5: probe traffic, the per-core comparison, and the fit of the built-in constants.
 
 ``calibrate_nuca.py`` (run by gem5.opt) measures each core's mean LLC latency twice: *idle* (one tile at a time sends
-a light stream of LLC hits, the others are quiet) and *under load* (every tile sends at once). This module builds
-that probe traffic, compares the measurements with the built-in engine's ``NucaModel``, and fits the model's NoC
-constants to the idle measurements.
+a light stream of LLC hits, the others are quiet) and *under load* (every thread of a workload replays its kernels on
+its tile at once). This module builds that traffic, compares the measurements with the built-in engine's
+``NucaModel`` (under load: its M/D/1 contention at the access rates gem5 saw), and fits the model's NoC constants to
+the idle measurements.
 
 The built-in model's mean latency of core ``i`` (over all banks, NoC cycles) is linear in three terms:
 
@@ -24,9 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ailfm.gem5_configs.epoch import AddressMap, GeneratorState, ThreadCursor, TileTraffic, seconds_to_ticks
+from ailfm.gem5_configs.epoch import (
+    AddressMap,
+    GeneratorState,
+    ThreadCursor,
+    TileTraffic,
+    kernel_traffic,
+    seconds_to_ticks,
+)
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.workload import Workload
 
 
 def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[ThreadCursor], active: np.ndarray,
@@ -60,6 +69,42 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
         idle = epoch_ticks - sum(state.duration_ticks for state in states)
         resident = tuple(states) + ((GeneratorState("idle", idle),) if idle else ())
         traffic.append(TileTraffic(resident, (GeneratorState("idle", epoch_ticks),)))
+    return traffic
+
+
+def workload_traffic(system: SystemDescription, workload: Workload, amap: AddressMap, cursors: list[ThreadCursor],
+                     read_fraction: np.ndarray, f_GHz: float, window_s: float) -> list[TileTraffic]:
+    """Thread ``t`` of ``workload`` replays its instance's kernels back to back on tile ``t`` at ``f_GHz`` for at
+    least ``window_s``; other tiles idle. A kernel lasts as long as its slowest thread (the barrier), timed with the
+    built-in model's contention-free latency of the instance's farthest tile."""
+    nuca = NucaModel.build(system)
+    window_ticks = seconds_to_ticks(window_s)
+    w, traffic = workload, []
+    for tile in range(system.n_cores):
+        if tile >= w.n_threads:
+            traffic.append(TileTraffic.idle(window_ticks))
+            continue
+        instance, rank = divmod(tile, w.threads_per_instance)
+        tiles = np.arange(instance * w.threads_per_instance, (instance + 1) * w.threads_per_instance)
+        resident: list[GeneratorState] = []
+        streamed: list[GeneratorState] = []
+        used, start, end = 0, w.instance_start[instance], w.instance_start[instance + 1]
+        while used < window_ticks and start < end:
+            k = slice(start, min(start + 8, end))
+            for kernel in kernel_traffic(
+                    amap, tile, cursors[tile], instructions=w.instructions[k], cpi=w.base_cpi[k],
+                    llc_accesses=w.llc_accesses[k], dram_misses=w.dram_misses[k],
+                    read_fraction=read_fraction[w.kernel_type[k]], f_GHz=f_GHz,
+                    llc_latency_ns=float(nuca.mean_latency_ns[tiles].max()), dram_latency_ns=nuca.memory_latency_ns,
+                    mlp=system.core.memory_level_parallelism, active=rank < w.active_threads[k]):
+                resident += kernel.resident
+                streamed += kernel.streamed
+                used += sum(state.duration_ticks for state in kernel.resident)
+            start = k.stop
+        if used < window_ticks:  # the instance ran out of kernels
+            resident.append(GeneratorState("idle", window_ticks - used))
+            streamed.append(GeneratorState("idle", window_ticks - used))
+        traffic.append(TileTraffic(tuple(resident), tuple(streamed)))
     return traffic
 
 
@@ -102,13 +147,21 @@ def fit_nuca(system: SystemDescription, measured_ns: np.ndarray) -> NucaFit:
 
 
 def calibration_table(system: SystemDescription, idle_ns: np.ndarray, load_ns: np.ndarray,
-                      fit: NucaFit) -> pd.DataFrame:
-    """Per core: gem5's idle and loaded latency, the built-in model before and after the fit, relative errors."""
-    before = NucaModel.build(system).mean_latency_ns
-    after = NucaModel.build(fit.system).mean_latency_ns
+                      load_accesses_per_s: np.ndarray, fit: NucaFit) -> pd.DataFrame:
+    """Per core: gem5's idle and loaded latency and the built-in model's, before and after the fit.
+
+    The loaded comparison gives the built-in model the LLC access rates gem5 saw (its M/D/1 link contention); cores
+    without load traffic have NaN there.
+    """
+    before, after = NucaModel.build(system), NucaModel.build(fit.system)
+    rates = np.nan_to_num(np.asarray(load_accesses_per_s, dtype=float))
+    loaded = np.asarray(load_ns, dtype=float)
     xyz = system.geometry.tile_coordinates()
     return pd.DataFrame({
         "core": np.arange(system.n_cores), "x": xyz[:, 0], "y": xyz[:, 1], "layer": xyz[:, 2],
-        "gem5_idle_ns": idle_ns, "gem5_load_ns": load_ns, "builtin_ns": before, "fitted_ns": after,
-        "error_before": before / idle_ns - 1.0, "error_after": after / idle_ns - 1.0,
-        "load_over_idle": np.asarray(load_ns) / np.asarray(idle_ns)})
+        "gem5_idle_ns": idle_ns, "builtin_ns": before.mean_latency_ns, "fitted_ns": after.mean_latency_ns,
+        "error_before": before.mean_latency_ns / idle_ns - 1.0, "error_after": after.mean_latency_ns / idle_ns - 1.0,
+        "load_accesses_per_s": rates, "gem5_load_ns": loaded,
+        "builtin_load_ns": np.where(np.isnan(loaded), np.nan, before.latency_ns(rates)),
+        "fitted_load_ns": np.where(np.isnan(loaded), np.nan, after.latency_ns(rates)),
+        "load_over_idle": loaded / np.asarray(idle_ns)})

@@ -292,23 +292,26 @@ def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int =
                      for name in kernel_type_names])
 
 
-def kernel_states(rows, f_GHz: float, llc_latency_ns: float, dram_latency_ns: float, mlp: float,
-                  read_fraction: np.ndarray, kernel_type: np.ndarray, amap: AddressMap, thread: int,
-                  cursor: ThreadCursor) -> list[TileTraffic]:
-    """A thread's kernel sequence (trace rows, per-thread columns) at a fixed frequency, one ``TileTraffic`` each.
+def kernel_traffic(amap: AddressMap, thread: int, cursor: ThreadCursor, *, instructions, cpi, llc_accesses,
+                   dram_misses, read_fraction, f_GHz: float, llc_latency_ns: float, dram_latency_ns: float, mlp: float,
+                   active=None) -> list[TileTraffic]:
+    """A thread's kernel sequence (per-thread counts, one entry per kernel) at a fixed frequency, one
+    ``TileTraffic`` per kernel.
 
-    Each kernel lasts ``I * CPI / f + (A * L_llc + D * L_dram) / MLP`` (the built-in interval model), so a higher
-    ``f_GHz`` shortens the compute part and raises the request rate; memory-bound kernels barely change. Used to
-    replay one thread's trace on its own (calibration) without the co-simulation loop.
+    Each kernel lasts ``I * CPI / f + (A * L_llc + D * L_dram) / MLP`` (the built-in interval model, for the busiest
+    thread, which the others wait for at the barrier), so a higher ``f_GHz`` shortens the compute part and raises the
+    request rate, while memory-bound kernels barely change. A thread that is not ``active`` in a kernel idles through
+    it. Replays a thread's trace on its own, without the co-simulation loop (the calibration's loaded run).
     """
-    instructions = np.asarray(rows["instructions_per_thread"], dtype=float)
-    cpi = np.asarray(rows["base_cpi"], dtype=float)
-    llc = np.asarray(rows["llc_accesses_per_thread"], dtype=float)
-    dram = np.asarray(rows["dram_misses_per_thread"], dtype=float)
-    duration_s = kernel_duration_s(instructions, cpi, llc, dram, f_GHz, llc_latency_ns, dram_latency_ns, mlp)
-    return [thread_states(amap, thread, cursor, llc_accesses=llc[i], dram_misses=dram[i], busy_s=duration_s[i],
-                          epoch_s=duration_s[i], read_fraction=float(read_fraction[kernel_type[i]]))
-            for i in range(len(instructions))]
+    duration_s = kernel_duration_s(instructions, cpi, llc_accesses, dram_misses, f_GHz, llc_latency_ns,
+                                   dram_latency_ns, mlp)
+    active = np.ones(len(duration_s), dtype=bool) if active is None else np.asarray(active, dtype=bool)
+    read_fraction = np.broadcast_to(np.asarray(read_fraction, dtype=float), duration_s.shape)
+    return [thread_states(amap, thread, cursor, llc_accesses=float(llc_accesses[i]) if active[i] else 0.0,
+                          dram_misses=float(dram_misses[i]) if active[i] else 0.0,
+                          busy_s=float(duration_s[i]) if active[i] else 0.0, epoch_s=float(duration_s[i]),
+                          read_fraction=float(read_fraction[i]))
+            for i in range(len(duration_s))]
 
 
 def kernel_duration_s(instructions, cpi, llc_accesses, dram_misses, f_GHz: float, llc_latency_ns: float,

@@ -7,10 +7,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ailfm.gem5_configs.calibration import calibration_table, fit_nuca, hop_features, probe_traffic
-from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor
+from ailfm.gem5_configs.calibration import (
+    calibration_table,
+    fit_nuca,
+    hop_features,
+    probe_traffic,
+    workload_traffic,
+)
+from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, read_fractions
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import load_system
+from ailfm.traces import load_model_config
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +43,14 @@ def test_fit_recovers_constants_from_latencies(system):
     assert fit.system.noc.link_latency_cycles == pytest.approx(3.0)
     assert fit.system.noc.tsv_latency_cycles == pytest.approx(4.0)
     assert fit.system.llc.bank_latency_cycles == pytest.approx(14.0) and fit.clipped == ()
-    table = calibration_table(system, measured, measured * 1.2, fit)
+    loaded = np.where(np.arange(system.n_cores) < 48, measured * 1.2, np.nan)  # 48 threads under load
+    rates = np.where(np.isnan(loaded), 0.0, 5e7)
+    table = calibration_table(system, measured, loaded, rates, fit)
     np.testing.assert_allclose(table["error_after"], 0.0, atol=1e-12)
-    assert (table["error_before"] < 0).all() and np.allclose(table["load_over_idle"], 1.2)
+    assert (table["error_before"] < 0).all() and np.allclose(table["load_over_idle"][:48], 1.2)
+    contended = NucaModel.build(system).latency_ns(rates)
+    np.testing.assert_allclose(table["builtin_load_ns"][:48], contended[:48])  # the model at gem5's access rates
+    assert table["builtin_load_ns"][48:].isna().all() and (contended[:48] > table["builtin_ns"][:48]).all()
 
 
 def test_fit_clips_impossible_constants(system):
@@ -61,3 +73,24 @@ def test_probe_traffic_loads_only_the_active_tiles(system):
     assert all(s.read_percent == 100 for s in traffic[5].resident)
     for t in traffic:
         assert sum(s.duration_ticks for s in t.resident) == 2e-5 * TICKS_PER_S
+
+
+def test_workload_traffic_replays_each_thread_on_its_tile(system, workload):
+    amap = AddressMap.for_system(system, system.n_cores)
+    cursors = [ThreadCursor() for _ in range(system.n_cores)]
+    fractions = read_fractions(load_model_config("gpt2-xl"), workload.kernel_type_names)
+    window_s = 2e-4
+    traffic = workload_traffic(system, workload, amap, cursors, fractions, 4.0, window_s)
+    for tile, t in enumerate(traffic):
+        resident = sum(s.duration_ticks for s in t.resident)
+        assert resident == sum(s.duration_ticks for s in t.streamed) >= window_s * TICKS_PER_S  # in step, long enough
+        sent = sum(s.requests for s in t.resident + t.streamed)
+        assert (sent > 0) == (tile < workload.n_threads)
+        for s in t.resident + t.streamed:
+            if s.kind == "linear":
+                lo, hi = amap.resident(tile)
+                slo, shi = amap.streamed(tile)
+                assert lo <= s.min_addr < hi or slo <= s.min_addr < shi  # the thread's own data only
+    # threads of one instance replay the same kernels in step (the barrier): same durations kernel by kernel
+    first, second = traffic[0], traffic[1]
+    assert sum(s.duration_ticks for s in first.resident) == sum(s.duration_ticks for s in second.resident)

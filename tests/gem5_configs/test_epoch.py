@@ -20,7 +20,7 @@ from ailfm.gem5_configs.epoch import (
     TileTraffic,
     counters_from_stats,
     kernel_duration_s,
-    kernel_states,
+    kernel_traffic,
     last_stats_block,
     parse_stats_block,
     read_fractions,
@@ -123,12 +123,19 @@ def test_higher_frequency_raises_the_request_rate_less_for_memory_bound_kernels(
     assert np.all(fast < slow) and speedup[0] > 3 and speedup[1] < 1.2
 
     def periods(f_GHz):
-        traffic = kernel_states(rows, f_GHz, 20, 90, 2, np.array([1.0, 0.9]), np.array([0, 1]), amap, 0,
-                                ThreadCursor())
+        traffic = kernel_traffic(amap, 0, ThreadCursor(), instructions=rows["instructions_per_thread"],
+                                 cpi=rows["base_cpi"], llc_accesses=rows["llc_accesses_per_thread"],
+                                 dram_misses=rows["dram_misses_per_thread"], read_fraction=[1.0, 0.9], f_GHz=f_GHz,
+                                 llc_latency_ns=20, dram_latency_ns=90, mlp=2)
+        assert [t.resident[0].read_percent for t in traffic] == [100, 90]
         return [traffic[0].resident[0].period_ticks, traffic[1].streamed[0].period_ticks]
 
     assert periods(4.0)[0] < periods(1.0)[0] / 3  # compute-bound kernel: ~f times the rate
     assert periods(4.0)[1] > periods(1.0)[1] / 1.2  # memory-bound kernel: nearly the same rate
+    waiting = kernel_traffic(amap, 1, ThreadCursor(), instructions=[1e6], cpi=[0.5], llc_accesses=[2e3],
+                             dram_misses=[0], read_fraction=1.0, f_GHz=2.0, llc_latency_ns=20, dram_latency_ns=90,
+                             mlp=2, active=[False])
+    assert waiting[0] == TileTraffic.idle(waiting[0].resident[0].duration_ticks)  # idles through the kernel
 
 
 def test_tile_queues_feed_lazily_and_never_run_dry():
