@@ -205,11 +205,6 @@ def _sweep(region: tuple[int, int], offset: int, lines: int, line_bytes: int, pe
     return states
 
 
-def _split(n: int, parts: int) -> list[int]:
-    base, extra = divmod(n, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
 def _round_lines(n_bytes: float, line_bytes: int) -> int:
     return max(line_bytes, int(n_bytes // line_bytes) * line_bytes)
 
