@@ -269,7 +269,9 @@ def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int =
 
     A prefill of ``prompt_tokens`` and a decode step after it are decomposed (``ailfm.traces.pass_kernels``) and
     bytes read / bytes touched summed per kernel type. Encoders have no decode step. A kernel type the model never
-    runs gets NaN.
+    runs gets NaN. The mix is taken at one reference context (128 prompt tokens [inferred]) for the whole run: the
+    per-kernel mix moves little with context length (a GEMV reads its weights whatever the context), and a
+    thread's mix within an epoch is the mix of the kernel it ends the epoch in.
     """
     from ailfm.traces.decompose import pass_kernels
 
