@@ -144,6 +144,7 @@ class CoSimulation:
         self._gated = np.zeros(n_cores, dtype=bool)
         self._records = _Records(n_cores, self._max_epochs or 4096)
         self._not_moved = np.zeros(engine.n_threads, dtype=bool)
+        self._dram_state = np.array([0.0, self.nuca.memory_latency_ns])
         self._power_buffer = np.zeros(len(self.thermal.power_names))
         self._output_buffer = np.zeros(len(self.thermal.output_names))
         self._finish = np.full(len(self.request_arrival_s), np.nan)
@@ -201,50 +202,49 @@ class CoSimulation:
         system, engine, records, rom, nuca = self.system, self.engine, self._records, self.thermal, self.nuca
         dvfs, th, w = system.dvfs, system.thermal, engine.workload
         dt, epoch = th.epoch_s, self._epoch
-        f_request = dvfs.snap_GHz(decision.f_GHz)
         if decision.thread_core is not None:
             self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
         moved = self._not_moved
         if decision.thread_core is not None or epoch == 0:
             moved = engine._place(self._placement)
-        records.row(epoch)  # grows the buffers when needed
+            self._engine_core = engine._thread_core.reshape(w.n_instances, w.threads_per_instance)
+        if epoch >= len(records.chip):
+            records.row(epoch)  # grows the buffers
         pc = records.per_core
         decay, gain = rom.propagator(dt)
         modes, output = rom.state
-        dram_state = np.array([engine._dram_latency_ns, nuca.memory_latency_ns])
-        (n_finished, events, uncore_W, activity, busy, core_instr, thread_busy, thread_instr, thread_llc,
-         thread_dram, kernel_type) = fused_epoch(
-            epoch, dt, engine._time_s, f_request, dvfs.f_min_GHz, self._throttled, self._gated, moved,
-            engine._thread_core, engine._thread_core.reshape(w.n_instances, w.threads_per_instance), engine._f_GHz,
-            dvfs.transition_latency_s, engine._llc_latency_ns, dram_state, engine._mlp, engine._line_rate,
-            engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s, engine._work_cycles,
-            w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads, w.kernel_type,
-            engine._finished, engine._finish_s, system.power.stall_activity, system.power.barrier_activity,
-            nuca.mean_latency_ns, nuca.link_flits_per_access, nuca.core_link_share, nuca.router_flits_per_access,
-            system.noc.frequency_GHz, system.noc.contention, self._temperature, self.power.constants,
-            self._uncore_constants, self.chip.core_power_column, self.chip.bank_power_column, system.n_banks,
-            self._power_buffer, decay, gain, output, modes, rom.ambient_K, self.chip.core_output,
+        dram_state = self._dram_state
+        dram_state[0] = engine._dram_latency_ns
+        (n_finished, events, uncore_W, activity, busy, ips, thread_ips, thread_apki, thread_mpki,
+         kernel_type) = fused_epoch(
+            epoch, dt, engine._time_s, np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, dvfs.f_step_GHz,
+            dvfs.f_min_GHz, self._throttled, self._gated, moved, engine._thread_core, self._engine_core,
+            engine._f_GHz, dvfs.transition_latency_s, engine._llc_latency_ns, dram_state, engine._mlp,
+            engine._line_rate, engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s,
+            engine._work_cycles, w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s,
+            w.active_threads, w.kernel_type, engine._finished, engine._finish_s, system.power.stall_activity,
+            system.power.barrier_activity, nuca.mean_latency_ns, nuca.link_flits_per_access, nuca.core_link_share,
+            nuca.router_flits_per_access, system.noc.frequency_GHz, system.noc.contention, self._temperature,
+            self.power.constants, self._uncore_constants, self.chip.core_power_column, self.chip.bank_power_column,
+            system.n_banks, self._power_buffer, decay, gain, output, modes, rom.ambient_K, self.chip.core_output,
             self._output_buffer, self._dtm_constants, th.dtm_scope == "chip", dvfs.v_at_zero_V,
             dvfs.v_slope_V_per_GHz, pc["thread"], pc["kernel_type"], pc["f_GHz"], pc["f_effective_GHz"],
             pc["voltage_V"], pc["power_W"], pc["temperature_K"], pc["instructions"], pc["dtm_throttled"],
             records.chip)
         engine._dram_latency_ns = float(dram_state[0])
         engine._time_s += dt
-        finished = engine._finished[:n_finished]
-        tokens = w.tokens[finished].astype(np.int64)
-        request_done = engine._request_ends[finished]
-        records.chip[epoch, 5] = tokens.sum()
-        self._finish[w.request[finished[request_done]]] = engine._finish_s[:n_finished][request_done]
+        if n_finished:
+            finished = engine._finished[:n_finished]
+            tokens = w.tokens[finished]
+            records.chip[epoch, 5] = tokens.sum()
+            request_done = engine._request_ends[finished]
+            self._finish[w.request[finished[request_done]]] = engine._finish_s[:n_finished][request_done]
         self._dtm_events += events
         self._epoch += 1
-        instructions = thread_instr.ravel()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_kilo = np.where(instructions > 0, 1000.0 / instructions, 0.0)
-            thread_ips = np.where(thread_busy.ravel() > 0, instructions / thread_busy.ravel(), 0.0)
         return Observation(self._epoch, engine._time_s, self._temperature.copy(), pc["power_W"][epoch].copy(),
-                           f_request, pc["f_effective_GHz"][epoch].copy(), busy, core_instr / dt, activity,
-                           self._throttled.copy(), self._placement.copy(), kernel_type.ravel(), thread_ips,
-                           thread_llc.ravel() * per_kilo, thread_dram.ravel() * per_kilo, uncore_W)
+                           pc["f_GHz"][epoch].copy(), pc["f_effective_GHz"][epoch].copy(), busy, ips, activity,
+                           self._throttled.copy(), self._placement.copy(), kernel_type, thread_ips, thread_apki,
+                           thread_mpki, uncore_W)
 
     def result(self, wall_s: float = float("nan")) -> SimulationResult:
         """The records so far as a ``SimulationResult`` with its summary."""

@@ -21,9 +21,9 @@ from ailfm.plugins.thermal_rom import rom_step_kernel
 
 
 @njit(cache=True)
-def fused_epoch(epoch, dt_s, now_s, f_request, f_min, throttled, gated, moved, thread_core, core, f_engine,
-                transition_s, llc_latency_ns, dram_state, mlp, line_rate, kernel, instance_end, remaining, penalty_s,
-                work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
+def fused_epoch(epoch, dt_s, now_s, f_decided, levels, f_step, f_min, throttled, gated, moved, thread_core, core,
+                f_engine, transition_s, llc_latency_ns, dram_state, mlp, line_rate, kernel, instance_end, remaining,
+                penalty_s, work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
                 kernel_type, finished, finish_s, stall_activity, barrier_activity, mean_latency_ns,
                 link_flits_per_access, core_link_share, router_flits_per_access, noc_GHz, contention,
                 temperature_K, core_constants, uncore_constants, core_column, bank_column, n_banks, power_W,
@@ -31,7 +31,11 @@ def fused_epoch(epoch, dt_s, now_s, f_request, f_min, throttled, gated, moved, t
                 v0, slope, rec_thread, rec_kernel, rec_f, rec_f_effective, rec_voltage, rec_power, rec_temperature,
                 rec_instructions, rec_throttled, rec_chip):
     """One epoch (see the module docstring); returns what the observation needs that is not in the records."""
-    n_cores = f_request.shape[0]
+    n_cores = f_decided.shape[0]
+    f_request = rec_f[epoch]
+    for c in range(n_cores):  # snap to the V/f grid: the highest level not above the request (DvfsSpec.snap_GHz)
+        step = int(np.floor((f_decided[c] - f_min) / f_step + 1e-6))
+        f_request[c] = levels[min(max(step, 0), levels.shape[0] - 1)]
     f_effective = rec_f_effective[epoch]
     effective_frequency(f_request, throttled, gated, f_min, f_effective)
     retune(thread_core, f_effective, f_engine, moved, penalty_s.reshape(-1), transition_s)
@@ -63,7 +67,6 @@ def fused_epoch(epoch, dt_s, now_s, f_request, f_min, throttled, gated, moved, t
 
     place_row(thread_core, current_type.ravel(), f_effective, v0, slope, rec_thread[epoch], rec_kernel[epoch],
               rec_voltage[epoch])
-    rec_f[epoch][:] = f_request
     rec_temperature[epoch][:] = temperature_K
     rec_instructions[epoch][:] = core_instr
     rec_throttled[epoch][:] = throttled
@@ -73,5 +76,17 @@ def fused_epoch(epoch, dt_s, now_s, f_request, f_min, throttled, gated, moved, t
     rec_chip[epoch, 2] = core_total
     rec_chip[epoch, 3] = uncore_W
     rec_chip[epoch, 4] = outputs_K.max() - 273.15
-    return (n_finished, events, uncore_W, core_activity, core_busy, core_instr, comp_s + stall_s, thread_instr,
-            thread_llc, thread_dram, current_type)
+    n_threads = thread_core.shape[0]
+    thread_ips = np.zeros(n_threads)
+    thread_apki = np.zeros(n_threads)
+    thread_mpki = np.zeros(n_threads)
+    flat_instr, flat_busy = thread_instr.ravel(), (comp_s + stall_s).ravel()
+    flat_llc, flat_dram = thread_llc.ravel(), thread_dram.ravel()
+    for t in range(n_threads):
+        if flat_instr[t] > 0.0:
+            thread_apki[t] = 1000.0 * flat_llc[t] / flat_instr[t]
+            thread_mpki[t] = 1000.0 * flat_dram[t] / flat_instr[t]
+            if flat_busy[t] > 0.0:
+                thread_ips[t] = flat_instr[t] / flat_busy[t]
+    return (n_finished, events, uncore_W, core_activity, core_busy, core_instr / dt_s, thread_ips, thread_apki,
+            thread_mpki, current_type.ravel())
