@@ -111,10 +111,6 @@ class Request:
     new_tokens: int
     history_tokens: int
 
-    @property
-    def is_prefill(self) -> bool:
-        return self.history_tokens == 0 and self.new_tokens > 1
-
 
 @dataclass(frozen=True)
 class Iteration:
