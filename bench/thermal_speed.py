@@ -29,8 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ToolError
-from ailfm.thermal.floorplan_gen import ChipStack, write_stack
-from ailfm.thermal.formats import HotSpotConfig, read_grid_steady, read_lcf, read_steady, read_ttrace
+from ailfm.thermal.floorplan_gen import ChipStack, tile_layer_floorplan, write_stack
+from ailfm.thermal.formats import (
+    HotSpotConfig,
+    read_flp,
+    read_grid_steady,
+    read_lcf,
+    read_steady,
+    read_ttrace,
+    write_flp,
+)
 from ailfm.thermal.hotspot_cli import main as hotspot_main
 from ailfm.thermal.model import build_thermal_model
 
@@ -168,6 +176,38 @@ def bench_step(folder: Path) -> dict:
     return result
 
 
+def bench_block_epoch(folder: Path) -> dict:
+    """A HotSniper-style 2D many-core (8 x 8 cores of 0.887 mm, HotSniper's 8x8 floorplan size) in the block model:
+    one 1 ms step of the built-in model vs one ``hotspot`` process per epoch (what HotSniper pays every epoch)."""
+    chip = ChipStack(tile_layers=1, tile_rows=8, tile_cols=8, tile_width_m=0.887e-3, tile_height_m=0.887e-3,
+                     core_fraction=1.0, banks_per_tile=0)
+    write_flp(folder / "cores.flp", tile_layer_floorplan(chip, 0))
+    config = HotSpotConfig().with_flags({"model_type": "block", "f": str(folder / "cores.flp")})
+    model = build_thermal_model(config, floorplan=read_flp(folder / "cores.flp"))
+    power = np.random.default_rng(1).uniform(0.3, 5.0, size=(TIMED_STEPS + 1, len(model.power_names)))
+    model.step(power[0], STEP_S)
+    times = []
+    for row in power[1:]:
+        start = time.perf_counter()
+        model.step(row, STEP_S)
+        times.append(time.perf_counter() - start)
+    result = {"chip": "64 cores (8x8) of 0.887 mm, block model", "builtin_step_s": float(np.median(times))}
+    try:
+        from ailfm.thermal.hotspot_backend import HotSpotBackend
+
+        runs = (("hotspot_process_epoch_s", None), ("ailfm_hotspot_process_epoch_s", _console_script()))
+        for key, executable in runs:
+            with HotSpotBackend({"model_type": "block", "f": "cores.flp"}, executable=executable, cwd=folder,
+                                state_mode="replay") as backend:
+                start = time.perf_counter()
+                backend.step(power[0], STEP_S)
+                result[key] = time.perf_counter() - start
+    except ToolError as err:
+        result["hotspot_process_epoch_s"] = None
+        result["hotspot_backend_note"] = str(err)
+    return result
+
+
 def hotspot_now() -> dict | None:
     """HotSpot itself on ev6_block's transient (3.4 s in case.json), now: how much the machine's load slows a run."""
     hotspot = shutil.which(os.environ.get("HOTSPOT", "hotspot"))
@@ -190,7 +230,7 @@ def hotspot_now() -> dict | None:
             "case_json_wall_s": case["wall_seconds"]["transient_from_ambient"]}
 
 
-def markdown(rows: list[dict], step: dict, load: dict | None) -> str:
+def markdown(rows: list[dict], step: dict, load: dict | None, block: dict) -> str:
     lines = ["| case | run | HotSpot 7.0 (s) | ailfm-hotspot wall (s) | speed-up | CPU (s) | speed-up | "
              "in-process (s) | speed-up | target | max error (K) | tolerance (K) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -204,6 +244,11 @@ def markdown(rows: list[dict], step: dict, load: dict | None) -> str:
     lines += ["", f"One 1 ms step, {step['stack']} ({step['nodes']} nodes): median {median_ms:.1f} ms "
               f"({step['step_median_cpu_s'] * 1e3:.1f} ms CPU) over {step['steps_timed']} steps (first step "
               f"{step['first_step_s'] * 1e3:.0f} ms, model build {step['build_s']:.2f} s)."]
+    line = f"Block model, {block['chip']}: one 1 ms step {block['builtin_step_s'] * 1e6:.0f} us"
+    if block.get("hotspot_process_epoch_s") is not None:
+        line += (f"; one process per epoch (HotSniper's way): hotspot {block['hotspot_process_epoch_s'] * 1e3:.0f} ms, "
+                 f"ailfm-hotspot {block['ailfm_hotspot_process_epoch_s'] * 1e3:.0f} ms")
+    lines.append(line + ".")
     if load is not None:
         lines.append(f"HotSpot itself on {load['case']} during this run: {load['wall_s']:.2f} s wall, "
                      f"{load['cpu_s']:.2f} s CPU (case.json: {load['case_json_wall_s']:.2f} s), so the machine's load "
@@ -221,13 +266,15 @@ def main() -> int:
     rows = bench_reference_cases(_console_script()) if REFERENCE.is_dir() else []
     with tempfile.TemporaryDirectory(prefix="ailfm-bench-stack-") as tmp:
         step = bench_step(Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="ailfm-bench-block-") as tmp:
+        block = bench_block_epoch(Path(tmp))
     load = hotspot_now()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "command": "python bench/thermal_speed.py", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "python": platform.python_version(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
-        "hotspot_now": load, "reference_cases": rows, "step_1ms": step}, indent=1) + "\n")
-    print(markdown(rows, step, load))
+        "hotspot_now": load, "reference_cases": rows, "step_1ms": step, "block_epoch_1ms": block}, indent=1) + "\n")
+    print(markdown(rows, step, load, block))
     return 0
 
 
