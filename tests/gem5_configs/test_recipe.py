@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from ailfm.plugins.governors import make_governor
 from ailfm.traces import Scenario, generate_trace, write_trace
 
 RUN_AILFM = REPO / "gem5_configs" / "run_ailfm.py"
+SMOKE_SYSTEM = Path(__file__).with_name("gem5-smoke-2x2x2.yaml")  # 8 tiles: a gem5 run in seconds
 
 
 def test_options_mirror_ailfm_simulate():
@@ -39,6 +41,14 @@ def test_options_mirror_ailfm_simulate():
         parse_args(["--epochs", "0", "--out", "o"])
     with pytest.raises(ConfigError, match="governor-param"):
         parse_args(["--epochs", "1", "--out", "o", "--governor-param", "novalue"])
+
+
+def test_smoke_system_loads():
+    from ailfm.gem5_configs.topologies import build_mesh3d
+    from ailfm.plugins.system import load_system
+
+    smoke = load_system(SMOKE_SYSTEM)
+    assert (smoke.n_cores, smoke.n_banks, len(build_mesh3d(smoke).directory_router)) == (8, 16, 4)
 
 
 def test_workload_model_from_name_or_trace(tmp_path):
@@ -100,7 +110,8 @@ def _gem5_binary() -> str | None:
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
 def test_real_gem5_run_writes_the_outputs(tmp_path):
     out = tmp_path / "run"
-    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--workload", "gpt2-xl",
+    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--system", str(SMOKE_SYSTEM),
+               "--thermal", "fast", "--workload", "gpt2-xl",
                "--governor", "ondemand", "--epochs", "2", "--requests", "1", "--instances", "1", "--threads", "4",
                "--lengths", "fixed:8,2", "--out", str(out)]
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
@@ -129,12 +140,12 @@ def test_collect_tabulates_run_summaries(tmp_path, capsys):
 def test_real_gem5_calibration_writes_its_table(tmp_path):
     out = tmp_path / "cal"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(REPO / "gem5_configs" / "calibrate_nuca.py"),
-               "--epoch-us", "5", "--load-epochs", "1", "--out", str(out)]
+               "--system", str(SMOKE_SYSTEM), "--epoch-us", "5", "--load-epochs", "1", "--out", str(out)]
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(out / "calibration.csv")
-    assert len(table) == 64 and (table["gem5_idle_ns"] > 0).all()
+    assert len(table) == 8 and (table["gem5_idle_ns"] > 0).all()
     summary = json.loads((out / "calibration.json").read_text())
     if not summary["clipped"]:  # least squares over the model's own parameter space cannot do worse than its start
         assert summary["rms_error_ns_after"] <= summary["rms_error_ns_before"] + 1e-9
