@@ -145,8 +145,20 @@ class CoSimulation:
         self._records = _Records(n_cores, self._max_epochs or 4096)
         self._not_moved = np.zeros(engine.n_threads, dtype=bool)
         self._dram_state = np.array([0.0, self.nuca.memory_latency_ns])
+        if self.fast_path:
+            dvfs, p = system.dvfs, system.power
+            self._fast_params = np.array([
+                th.epoch_s, 0.0, dvfs.f_step_GHz, dvfs.f_min_GHz, dvfs.transition_latency_s, engine._mlp,
+                engine._line_rate, p.stall_activity, p.barrier_activity, system.noc.frequency_GHz,
+                self.thermal.ambient_K, dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz])
+            self._fast_constants = np.concatenate([self.power.constants, self._uncore_constants,
+                                                   self._dtm_constants])
+            _, gain = self.thermal.propagator(th.epoch_s)
+            _, output = self.thermal.state
+            self._gain_cores = np.ascontiguousarray(gain[:, self.chip.core_power_column])
+            self._gain_banks = np.ascontiguousarray(gain[:, self.chip.bank_power_column].sum(axis=1))
+            self._output_cores = np.ascontiguousarray(output[self.chip.core_output])
         self._power_buffer = np.zeros(len(self.thermal.power_names))
-        self._output_buffer = np.zeros(len(self.thermal.output_names))
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_s, self._dtm_events, self._epoch = [], 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
@@ -191,7 +203,7 @@ class CoSimulation:
         records.place(self._epoch, self._placement, activity.thread_kernel_type, dvfs)
         core_total = float(row["power_W"].sum())
         records.chip[self._epoch] = (engine.time_s, core_total + uncore_W, core_total, uncore_W,
-                                     float(outputs.max()) - 273.15, activity.tokens)
+                                     float(temperature.max()) - 273.15, activity.tokens)
         self._finish[activity.finished_requests] = activity.finish_times_s
         self._epoch += 1
         return self._observation(self._epoch, engine.time_s, temperature, row["power_W"].copy(), f_request,
@@ -211,26 +223,22 @@ class CoSimulation:
         if epoch >= len(records.chip):
             records.row(epoch)  # grows the buffers
         pc = records.per_core
-        decay, gain = rom.propagator(dt)
-        modes, output = rom.state
+        decay, _ = rom.propagator(dt)
+        modes, _ = rom.state
         dram_state = self._dram_state
         dram_state[0] = engine._dram_latency_ns
+        params = self._fast_params
+        params[1] = engine._time_s
         (n_finished, events, uncore_W, activity, busy, ips, thread_ips, thread_apki, thread_mpki,
          kernel_type) = fused_epoch(
-            epoch, dt, engine._time_s, np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, dvfs.f_step_GHz,
-            dvfs.f_min_GHz, self._throttled, self._gated, moved, engine._thread_core, self._engine_core,
-            engine._f_GHz, dvfs.transition_latency_s, engine._llc_latency_ns, dram_state, engine._mlp,
-            engine._line_rate, engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s,
-            engine._work_cycles, w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s,
-            w.active_threads, w.kernel_type, engine._finished, engine._finish_s, system.power.stall_activity,
-            system.power.barrier_activity, nuca.mean_latency_ns, nuca.link_flits_per_access, nuca.core_link_share,
-            nuca.router_flits_per_access, system.noc.frequency_GHz, system.noc.contention, self._temperature,
-            self.power.constants, self._uncore_constants, self.chip.core_power_column, self.chip.bank_power_column,
-            system.n_banks, self._power_buffer, decay, gain, output, modes, rom.ambient_K, self.chip.core_output,
-            self._output_buffer, self._dtm_constants, th.dtm_scope == "chip", dvfs.v_at_zero_V,
-            dvfs.v_slope_V_per_GHz, pc["thread"], pc["kernel_type"], pc["f_GHz"], pc["f_effective_GHz"],
-            pc["voltage_V"], pc["power_W"], pc["temperature_K"], pc["instructions"], pc["dtm_throttled"],
-            records.chip)
+            epoch, params, np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, self._throttled, self._gated,
+            moved, engine._thread_core, self._engine_core, engine._f_GHz, engine._llc_latency_ns, dram_state,
+            engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s, engine._kernel_table,
+            w.kernel_type, engine._finished, engine._finish_s, nuca.mean_latency_ns, nuca.link_flits_per_access,
+            nuca.core_link_share, nuca.router_flits_per_access, system.noc.contention, self._temperature,
+            self._fast_constants, self.chip.core_power_column, self.chip.bank_power_column, system.n_banks,
+            self._power_buffer, decay, self._gain_cores, self._gain_banks, self._output_cores, modes,
+            th.dtm_scope == "chip", records.floats, records.ints, records.throttled, records.chip)
         engine._dram_latency_ns = float(dram_state[0])
         engine._time_s += dt
         if n_finished:
@@ -294,21 +302,34 @@ def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
 
 
 class _Records:
-    """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit)."""
+    """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit).
 
-    PER_CORE = {"thread": np.int64, "kernel_type": np.int64, "f_GHz": float, "f_effective_GHz": float,
-                "voltage_V": float, "power_W": float, "temperature_K": float, "instructions": float,
-                "dtm_throttled": np.bool_}
+    The float fields share one (field, epoch, core) array and the integer fields another, so the compiled fast path
+    takes them as two arguments; ``per_core`` holds named views into them.
+    """
+
+    FLOATS = ("f_GHz", "f_effective_GHz", "voltage_V", "power_W", "temperature_K", "instructions")
+    INTS = ("thread", "kernel_type")
     CHIP = ("time_s", "chip_power_W", "core_power_W", "uncore_power_W", "peak_temp_C", "tokens")
 
     def __init__(self, n_cores: int, capacity: int):
-        self.per_core = {k: np.zeros((capacity, n_cores), dtype=t) for k, t in self.PER_CORE.items()}
+        self.floats = np.zeros((len(self.FLOATS), capacity, n_cores))
+        self.ints = np.zeros((len(self.INTS), capacity, n_cores), dtype=np.int64)
+        self.throttled = np.zeros((capacity, n_cores), dtype=np.bool_)
         self.chip = np.zeros((capacity, len(self.CHIP)))
+        self._views()
+
+    def _views(self) -> None:
+        self.per_core = {**{k: self.floats[i] for i, k in enumerate(self.FLOATS)},
+                         **{k: self.ints[i] for i, k in enumerate(self.INTS)}, "dtm_throttled": self.throttled}
 
     def row(self, epoch: int) -> dict[str, np.ndarray]:
         if epoch >= len(self.chip):
-            self.per_core = {k: np.concatenate([v, np.zeros_like(v)]) for k, v in self.per_core.items()}
+            self.floats = np.concatenate([self.floats, np.zeros_like(self.floats)], axis=1)
+            self.ints = np.concatenate([self.ints, np.zeros_like(self.ints)], axis=1)
+            self.throttled = np.concatenate([self.throttled, np.zeros_like(self.throttled)])
             self.chip = np.concatenate([self.chip, np.zeros_like(self.chip)])
+            self._views()
         return {k: v[epoch] for k, v in self.per_core.items()}
 
     def place(self, epoch: int, placement: np.ndarray, thread_kernel_type: np.ndarray, dvfs) -> None:

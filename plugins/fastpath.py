@@ -2,11 +2,12 @@
 
 ``CoSimulation.step`` calls the engine, the power model, the thermal model and DTM one after the other through their
 seams; each is a compiled kernel, but the Python between them (argument checks, small arrays, dataclasses) costs more
-than the arithmetic at this size. ``fused_epoch`` chains the very same kernels (``run_epoch``, ``retune``,
-``contended_latency_kernel``, ``dram_latency_ns``, ``chip_power``, ``rom_step_kernel``, ``dtm_update``,
-``place_row``) inside one compiled function, so an epoch costs a single call. It touches the engine's and the thermal
-model's state arrays in place, which is why it lives here and only serves ``BuiltinEngine`` +
-``ReducedOrderThermalModel``; ``tests/plugins/test_cosim.py`` checks it gives the same records as the general path.
+than the arithmetic at this size. ``fused_epoch`` chains the same kernels (``run_epoch``, ``retune``,
+``contended_latency_kernel``, ``dram_latency_ns``, ``chip_power``, ``dtm_update``, ``place_row``) and the
+reduced-order thermal step restricted to core temperatures inside one compiled function, so an epoch costs a single
+call. It updates the engine's and the thermal model's state arrays in place, which is why it lives here and only
+serves ``BuiltinEngine`` + ``ReducedOrderThermalModel``; ``tests/plugins/test_cosim.py`` checks it gives the same
+records as the general path.
 """
 
 from __future__ import annotations
@@ -17,20 +18,28 @@ from numba import njit
 from ailfm.plugins.chip_kernels import chip_power, dtm_update, effective_frequency, place_row
 from ailfm.plugins.engine._scan import dram_latency_ns, retune, run_epoch
 from ailfm.plugins.nuca import contended_latency_kernel
-from ailfm.plugins.thermal_rom import rom_step_kernel
 
 
 @njit(cache=True)
-def fused_epoch(epoch, dt_s, now_s, f_decided, levels, f_step, f_min, throttled, gated, moved, thread_core, core,
-                f_engine, transition_s, llc_latency_ns, dram_state, mlp, line_rate, kernel, instance_end, remaining,
-                penalty_s, work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
-                kernel_type, finished, finish_s, stall_activity, barrier_activity, mean_latency_ns,
-                link_flits_per_access, core_link_share, router_flits_per_access, noc_GHz, contention,
-                temperature_K, core_constants, uncore_constants, core_column, bank_column, n_banks, power_W,
-                decay, gain, output, modes, ambient_K, core_output, outputs_K, dtm_constants, chip_scope,
-                v0, slope, rec_thread, rec_kernel, rec_f, rec_f_effective, rec_voltage, rec_power, rec_temperature,
-                rec_instructions, rec_throttled, rec_chip):
-    """One epoch (see the module docstring); returns what the observation needs that is not in the records."""
+def fused_epoch(epoch, params, f_decided, levels, throttled, gated, moved, thread_core, core, f_engine,
+                llc_latency_ns, dram_state, kernel, instance_end, remaining, penalty_s, kernel_table, kernel_type,
+                finished, finish_s, mean_latency_ns, link_flits_per_access, core_link_share, router_flits_per_access,
+                contention, temperature_K, constants, core_column, bank_column, n_banks, power_W, decay, gain_cores,
+                gain_banks, output_cores, modes, chip_scope, rec_floats, rec_ints, rec_throttled, rec_chip):
+    """One epoch (see the module docstring); returns what the observation needs that is not in the records.
+
+    ``params``: epoch, now, V/f step, f_min, DVFS transition, MLP, DRAM line rate, stall and barrier activity, NoC
+    clock, ambient, V(f) intercept and slope. ``kernel_table`` rows: work cycles, instructions, LLC accesses, DRAM
+    misses, activity, ready time, active threads (``BuiltinEngine._kernel_table``). ``constants``: the core-power,
+    uncore and DTM constants, concatenated. ``rec_floats`` / ``rec_ints``: ``_Records``' field arrays.
+    """
+    dt_s, now_s, f_step, f_min, transition_s, mlp, line_rate = params[0], params[1], params[2], params[3], \
+        params[4], params[5], params[6]
+    stall_activity, barrier_activity, noc_GHz, ambient_K, v0, slope = params[7], params[8], params[9], params[10], \
+        params[11], params[12]
+    core_constants, uncore_constants, dtm_constants = constants[:10], constants[10:14], constants[14:17]
+    rec_f, rec_f_effective, rec_voltage, rec_power = rec_floats[0], rec_floats[1], rec_floats[2], rec_floats[3]
+    rec_temperature, rec_instructions = rec_floats[4], rec_floats[5]
     n_cores = f_decided.shape[0]
     f_request = rec_f[epoch]
     for c in range(n_cores):  # snap to the V/f grid: the highest level not above the request (DvfsSpec.snap_GHz)
@@ -41,8 +50,8 @@ def fused_epoch(epoch, dt_s, now_s, f_decided, levels, f_step, f_min, throttled,
     retune(thread_core, f_effective, f_engine, moved, penalty_s.reshape(-1), transition_s)
     n_finished, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type, cores = run_epoch(
         dt_s, now_s, core, f_engine, llc_latency_ns, dram_state[0], mlp, kernel, instance_end, remaining, penalty_s,
-        work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads, kernel_type,
-        finished, finish_s, stall_activity, barrier_activity, n_cores)
+        kernel_table[0], kernel_table[1], kernel_table[2], kernel_table[3], kernel_table[4], kernel_table[5],
+        kernel_table[6], kernel_type, finished, finish_s, stall_activity, barrier_activity, n_cores)
     core_activity, core_busy, core_running, core_instr, core_llc, core_dram = cores
 
     router_flits = np.dot(router_flits_per_access, core_llc)
@@ -51,9 +60,14 @@ def fused_epoch(epoch, dt_s, now_s, f_decided, levels, f_step, f_min, throttled,
     uncore_W = chip_power(f_effective, core_activity, temperature_K, gated, core_running, router_flits,
                           bank_accesses, core_constants, uncore_constants, dt_s, core_column, bank_column, power_W,
                           core_W)
-    rom_step_kernel(decay, gain, output, modes, power_W, ambient_K, outputs_K)
+    # the reduced-order thermal step (rom_step_kernel) restricted to what the loop reads: the engine's power maps
+    # are spanned by one column per core plus one for all banks alike, and only core temperatures are needed
+    forced = np.dot(gain_cores, core_W) + gain_banks * (uncore_W / n_banks)
+    for m in range(modes.shape[0]):
+        modes[m] = decay[m] * modes[m] + forced[m]
+    rise = np.dot(output_cores, modes)
     for c in range(n_cores):
-        temperature_K[c] = outputs_K[core_output[c]]
+        temperature_K[c] = ambient_K + rise[c]
     events = dtm_update(temperature_K, throttled, gated, dtm_constants, chip_scope)
 
     if contention:
@@ -65,17 +79,17 @@ def fused_epoch(epoch, dt_s, now_s, f_decided, levels, f_step, f_min, throttled,
             busy_s += comp_s[i, th] + stall_s[i, th]
     dram_state[0] = dram_latency_ns(core_dram.sum(), busy_s, dram_state[0], dram_state[1], mlp, line_rate, dt_s)
 
-    place_row(thread_core, current_type.ravel(), f_effective, v0, slope, rec_thread[epoch], rec_kernel[epoch],
+    place_row(thread_core, current_type.ravel(), f_effective, v0, slope, rec_ints[0, epoch], rec_ints[1, epoch],
               rec_voltage[epoch])
     rec_temperature[epoch][:] = temperature_K
     rec_instructions[epoch][:] = core_instr
-    rec_throttled[epoch][:] = throttled
+    rec_throttled[epoch, :] = throttled
     core_total = core_W.sum()
     rec_chip[epoch, 0] = now_s + dt_s
     rec_chip[epoch, 1] = core_total + uncore_W
     rec_chip[epoch, 2] = core_total
     rec_chip[epoch, 3] = uncore_W
-    rec_chip[epoch, 4] = outputs_K.max() - 273.15
+    rec_chip[epoch, 4] = temperature_K.max() - 273.15
     n_threads = thread_core.shape[0]
     thread_ips = np.zeros(n_threads)
     thread_apki = np.zeros(n_threads)

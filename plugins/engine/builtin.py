@@ -45,6 +45,10 @@ class BuiltinEngine(Engine):
         last_of_instance[np.maximum(self._instance_end - 1, 0)[np.diff(w.instance_start) > 0]] = True
         self._request_ends = (next_request != w.request) | last_of_instance
         self._work_cycles = w.instructions * w.base_cpi
+        # the per-kernel columns the compiled fast path reads, as one C-contiguous table (rows: see fused_epoch)
+        self._kernel_table = np.ascontiguousarray(np.stack([
+            self._work_cycles, w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s,
+            w.active_threads.astype(float)]))
         self._mlp = system.core.memory_level_parallelism
         self._finished = np.zeros(w.n_kernels, dtype=np.int64)  # scan output buffers, reused every epoch
         self._finish_s = np.zeros(w.n_kernels)
