@@ -4,16 +4,27 @@ Column 0 of a policy's output is the requested V/f as a fraction of the level ra
 Column 1 is a placement score: the running threads on the lowest-scoring occupied cores move to the highest-scoring
 free cores, pair by pair while the score gain exceeds ``margin`` (hysteresis against ping-pong), at most
 ``max_moves`` per epoch (a migration costs a reschedule plus a cold-cache refill, charged by the engine).
+
+A thermal shield bounds the learned V/f near the limit, where an imitation error costs a DTM event: a core within
+``SHIELD_STOP_K`` of T_max is sent to f_min, one within ``SHIELD_DOWN_K`` must step down ``SHIELD_STEPS`` levels from
+what it asked and ran at, and one within ``SHIELD_SLEW_K`` may run at most ``SHIELD_STEPS`` levels above its
+effective frequency of the last epoch (so a core released by DTM does not jump from f_min to f_max). The Oracle's
+labels keep every core ``OracleConfig.guard_K`` (1 K) below T_max, so the shield only acts where the policy errs.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
 MAX_MOVES = 4  # migrations per epoch [inferred: the Oracle's local search moves a few threads per epoch]
+SHIELD_STOP_K = 0.5  # [inferred; below DTM's trigger, measured safe by bench/ail_eval.py]
+SHIELD_DOWN_K = 1.2  # [inferred] just outside the Oracle's 1 K guard
+SHIELD_SLEW_K = 3.0  # [inferred] ~ the largest one-epoch rise of a core at f_max on snuca-64
+SHIELD_STEPS = 2
 
 
 def level_fractions(context: GovernorContext, f_GHz: np.ndarray) -> np.ndarray:
@@ -22,38 +33,82 @@ def level_fractions(context: GovernorContext, f_GHz: np.ndarray) -> np.ndarray:
     return (np.asarray(f_GHz, dtype=float) - dvfs.f_min_GHz) / max(dvfs.f_max_GHz - dvfs.f_min_GHz, 1e-12)
 
 
-def frequencies_from_fractions(context: GovernorContext, fraction: np.ndarray) -> np.ndarray:
+def frequencies_from_fractions(context: GovernorContext, fraction: np.ndarray, obs: Observation) -> np.ndarray:
+    """Output column 0 -> per-core frequency: nearest level, then the thermal shield (module docstring)."""
     dvfs = context.system.dvfs
-    steps = np.rint(np.clip(fraction, 0.0, 1.0) * (dvfs.f_max_GHz - dvfs.f_min_GHz) / dvfs.f_step_GHz)
-    return dvfs.f_min_GHz + steps * dvfs.f_step_GHz + 1e-9
+    return _shielded_levels(np.asarray(fraction, dtype=np.float64), obs.temperature_K, obs.f_GHz, obs.f_effective_GHz,
+                            dvfs.f_min_GHz, dvfs.f_max_GHz, dvfs.f_step_GHz, context.system.thermal.t_max_K)
 
 
 def moved_placement(score: np.ndarray, obs: Observation, margin: float = MOVE_MARGIN,
                     max_moves: int = MAX_MOVES) -> np.ndarray | None:
     """The placement after score-driven moves, or None when no thread moves."""
-    placement = obs.thread_core
-    movable = np.flatnonzero((placement >= 0) & (obs.thread_kernel_type >= 0))
-    if len(movable) == 0:
-        return None
-    occupied = np.zeros(len(score), dtype=bool)
-    occupied[placement[placement >= 0]] = True
+    new = obs.thread_core.astype(np.int64)
+    moved = _move_threads(np.asarray(score, dtype=np.float64), new, obs.thread_kernel_type.astype(np.int64),
+                          margin, max_moves)
+    return new if moved else None
+
+
+@njit(cache=True)
+def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, f_min, f_max, f_step, t_max_K):
+    """Compiled: a dozen numpy operations on 64 values cost more in call overhead than the whole loop."""
+    n = fraction.shape[0]
+    out = np.empty(n)
+    span = f_max - f_min
+    step = SHIELD_STEPS * f_step
+    for c in range(n):
+        f = f_min + np.rint(min(max(fraction[c], 0.0), 1.0) * span / f_step) * f_step + 1e-9
+        headroom = t_max_K - temperature_K[c]
+        running_at = max(f_effective_GHz[c], f_min)  # a DTM-throttled core runs at f_min whatever it asked
+        if headroom < SHIELD_STOP_K:
+            cap = f_min
+        elif headroom < SHIELD_DOWN_K:
+            cap = min(f_previous_GHz[c], running_at) - step
+        elif headroom < SHIELD_SLEW_K:
+            cap = running_at + step
+        else:
+            cap = f_max
+        out[c] = min(max(min(f, cap + 1e-9), f_min), f_max + 1e-9)
+    return out
+
+
+@njit(cache=True)
+def _move_threads(score, placement, kernel, margin, max_moves):
+    """Move the running threads of the lowest-scoring cores to the highest-scoring free cores, in place; returns the
+    number moved. Ties keep index order (stable sorts), as in a numpy version with ``kind="stable"``."""
+    n_cores = score.shape[0]
+    occupied = np.zeros(n_cores, dtype=np.bool_)
+    n_movable = 0
+    for t in range(placement.shape[0]):
+        if placement[t] >= 0:
+            occupied[placement[t]] = True
+            if kernel[t] >= 0:
+                n_movable += 1
+    movable = np.empty(n_movable, dtype=np.int64)
+    k = 0
+    for t in range(placement.shape[0]):
+        if placement[t] >= 0 and kernel[t] >= 0:
+            movable[k] = t
+            k += 1
     free = np.flatnonzero(~occupied)
-    n = min(max_moves, len(free), len(movable))
+    n = min(max_moves, free.shape[0], n_movable)
     if n == 0:
-        return None
-    worst = movable[np.argsort(score[placement[movable]], kind="stable")[:n]]
-    best_free = free[np.argsort(-score[free], kind="stable")[:n]]
-    gain = score[best_free] - score[placement[worst]]
-    take = gain > margin
-    if not take.any():
-        return None
-    new = placement.copy()
-    new[worst[take]] = best_free[take]
-    return new
+        return 0
+    movable_score = np.empty(n_movable)
+    for i in range(n_movable):
+        movable_score[i] = score[placement[movable[i]]]
+    worst = movable[np.argsort(movable_score, kind="mergesort")[:n]]
+    best_free = free[np.argsort(-score[free], kind="mergesort")[:n]]
+    moved = 0
+    for i in range(n):
+        if score[best_free[i]] - score[placement[worst[i]]] > margin:
+            placement[worst[i]] = best_free[i]
+            moved += 1
+    return moved
 
 
 def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation) -> Decision:
-    return Decision(frequencies_from_fractions(context, outputs[:, 0]), moved_placement(outputs[:, 1], obs))
+    return Decision(frequencies_from_fractions(context, outputs[:, 0], obs), moved_placement(outputs[:, 1], obs))
 
 
 def coolest_placement(context: GovernorContext) -> np.ndarray:

@@ -12,6 +12,7 @@ See docs/ail.md for the table of features.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ailfm.plugins.governors.base import GovernorContext, Observation
 
@@ -59,6 +60,13 @@ def _adjacency(context: GovernorContext) -> tuple[np.ndarray, np.ndarray, np.nda
     return normalised(planar), normalised(vertical), planar | np.eye(len(planar), dtype=bool)
 
 
+def _index_table(mask: np.ndarray, pad: int | None) -> np.ndarray:
+    """Row i lists the columns set in ``mask[i]``, padded to equal length with ``pad`` (None: with i itself)."""
+    width = int(mask.sum(axis=1).max())
+    return np.array([np.r_[np.flatnonzero(row), [i if pad is None else pad] * (width - row.sum())]
+                     for i, row in enumerate(mask)], dtype=np.int64)
+
+
 class FeatureExtractor:
     """Builds the (n_cores, N_FEATURES) float32 matrix of an observation; keeps the per-thread phase average.
 
@@ -74,17 +82,14 @@ class FeatureExtractor:
         self.t_max_K = system.thermal.t_max_K
         self.inv_range_K = 1.0 / (self.t_max_K - self.ambient_K)
         self.f_max_GHz = system.dvfs.f_max_GHz
-        self.planar, self.vertical, neighbourhood = _adjacency(context)
-        # each core's planar neighbourhood (itself included) as an index table padded with itself, for the max
-        width = int(neighbourhood.sum(axis=1).max())
-        self.neighbourhood = np.array([np.r_[np.flatnonzero(row), [c] * (width - row.sum())]
-                                       for c, row in enumerate(neighbourhood)], dtype=np.int64)
+        planar, vertical, neighbourhood = _adjacency(context)
+        self.planar_index, self.vertical_index = _index_table(planar > 0, -1), _index_table(vertical > 0, -1)
+        self.neighbourhood = _index_table(neighbourhood, None)
         vocabulary = {name: i for i, name in enumerate(KERNEL_VOCABULARY)}
         # workload kernel index -> vocabulary index; the extra last entry maps -1 (finished) to "no kernel"
         self.kernel_to_vocabulary = np.array([vocabulary.get(n, vocabulary["other"]) for n in context.kernel_type_names]
                                              + [_K], dtype=np.int64)
         self.kernel_is_prefill = np.array([n in PREFILL_KERNELS for n in context.kernel_type_names] + [False])
-        self.one_hot = np.vstack([np.eye(_K, dtype=np.float32), np.zeros((1, _K), dtype=np.float32)])
         self.phase = np.zeros(self.n_threads)
         self.buffer = np.zeros((self.n_cores, N_FEATURES), dtype=np.float32)
         layers = system.geometry.layers
@@ -94,7 +99,6 @@ class FeatureExtractor:
         self.buffer[:, _COLUMN["nuca_latency"]] = latency / latency.max()
         self._static_resistance = None
         self.buffer[:, _COLUMN["thread_density"]] = self.n_threads / self.n_cores
-        self._thread_block = slice(_COLUMN["phase_prefill"], _COLUMN["thread_dram_mpki"] + 1)
 
     def reset(self) -> None:
         self.phase[:] = 0.0
@@ -107,34 +111,83 @@ class FeatureExtractor:
     def __call__(self, obs: Observation) -> np.ndarray:
         if self._static_resistance is None:
             self._fill_resistance()
-        out = self.buffer
-        kernel = obs.thread_kernel_type  # -1 = finished -> last entry of the tables
-        placement = obs.thread_core
-        placed = placement >= 0
-        cores = placement[placed]
-        self.phase = (1.0 - PHASE_SMOOTHING) * self.phase + PHASE_SMOOTHING * self.kernel_is_prefill[kernel]
-        running = kernel >= 0
-        # per-thread block, scattered to the threads' cores (idle cores stay zero)
-        thread_rows = np.zeros((self.n_cores, _K + 5), dtype=np.float32)
-        thread_rows[cores, :_K] = self.one_hot[self.kernel_to_vocabulary[kernel[placed]]]
-        thread_rows[cores, _K:] = np.stack([self.phase, running, obs.thread_ips / IPS_SCALE,
-                                            obs.thread_llc_apki / MPKI_SCALE, obs.thread_dram_mpki / MPKI_SCALE],
-                                           axis=1)[placed]
-        out[:, : _K + 5] = thread_rows
-        rise = (obs.temperature_K - self.ambient_K) * self.inv_range_K
-        out[:, _COLUMN["temperature"]] = rise
-        out[:, _COLUMN["headroom"]] = (self.t_max_K - obs.temperature_K) / HEADROOM_SCALE_K
-        out[:, _COLUMN["layer_neighbour_temperature_mean"]] = self.planar @ rise
-        out[:, _COLUMN["layer_neighbourhood_temperature_max"]] = rise[self.neighbourhood].max(axis=1)
-        out[:, _COLUMN["vertical_neighbour_temperature_mean"]] = self.vertical @ rise
-        out[:, _COLUMN["f_request"]] = obs.f_GHz / self.f_max_GHz
-        out[:, _COLUMN["f_effective"]] = obs.f_effective_GHz / self.f_max_GHz
-        power = obs.power_W / POWER_SCALE_W
-        out[:, _COLUMN["power"]] = power
-        out[:, _COLUMN["utilisation"]] = obs.utilisation
-        out[:, _COLUMN["activity"]] = obs.activity
-        out[:, _COLUMN["dtm_throttled"]] = obs.dtm_throttled
-        out[:, _COLUMN["chip_temperature_mean"]] = rise.mean()
-        out[:, _COLUMN["chip_temperature_max"]] = rise.max()
-        out[:, _COLUMN["chip_power_mean"]] = power.mean()
-        return out
+        _fill_dynamic(self.buffer, obs.thread_kernel_type, obs.thread_core, self.phase, self.kernel_is_prefill,
+                      self.kernel_to_vocabulary, obs.thread_ips, obs.thread_llc_apki, obs.thread_dram_mpki,
+                      obs.temperature_K, obs.f_GHz, obs.f_effective_GHz, obs.power_W, obs.utilisation, obs.activity,
+                      obs.dtm_throttled, self.planar_index, self.vertical_index, self.neighbourhood, self.ambient_K,
+                      self.inv_range_K, self.t_max_K, self.f_max_GHz)
+        return self.buffer
+
+
+_C = _COLUMN
+_PHASE, _HAS, _IPS, _LLC, _DRAM = (_C[n] for n in ("phase_prefill", "has_thread", "thread_ips_G", "thread_llc_apki",
+                                                   "thread_dram_mpki"))
+_TEMP, _HEAD, _LMEAN, _LMAX, _VMEAN = (_C[n] for n in (
+    "temperature", "headroom", "layer_neighbour_temperature_mean", "layer_neighbourhood_temperature_max",
+    "vertical_neighbour_temperature_mean"))
+_FREQ, _FEFF, _POW, _UTIL, _ACT, _DTM = (_C[n] for n in ("f_request", "f_effective", "power", "utilisation",
+                                                         "activity", "dtm_throttled"))
+_CTMEAN, _CTMAX, _CPMEAN = _C["chip_temperature_mean"], _C["chip_temperature_max"], _C["chip_power_mean"]
+
+
+@njit(cache=True)
+def _fill_dynamic(out, kernel, placement, phase, kernel_is_prefill, kernel_to_vocabulary, thread_ips, llc_apki,
+                  dram_mpki, temperature_K, f_GHz, f_effective_GHz, power_W, utilisation, activity, throttled,
+                  planar_index, vertical_index, neighbourhood, ambient_K, inv_range_K, t_max_K, f_max_GHz):
+    """Every per-epoch column, in one compiled pass (numpy would take ~40 small-array operations, whose call
+    overhead alone exceeds the 50 us decision budget on 64 cores)."""
+    n_cores = out.shape[0]
+    n_threads = kernel.shape[0]
+    n_tables = kernel_to_vocabulary.shape[0]
+    for c in range(n_cores):
+        for j in range(_DRAM + 1):
+            out[c, j] = 0.0
+    for t in range(n_threads):
+        k = kernel[t] if kernel[t] >= 0 else n_tables - 1  # -1 (finished) -> the tables' last entry
+        phase[t] = (1.0 - PHASE_SMOOTHING) * phase[t] + (PHASE_SMOOTHING if kernel_is_prefill[k] else 0.0)
+        c = placement[t]
+        if c < 0:
+            continue
+        v = kernel_to_vocabulary[k]
+        if v < _K:
+            out[c, v] = 1.0
+        out[c, _PHASE] = phase[t]
+        out[c, _HAS] = 1.0 if kernel[t] >= 0 else 0.0
+        out[c, _IPS] = thread_ips[t] / IPS_SCALE
+        out[c, _LLC] = llc_apki[t] / MPKI_SCALE
+        out[c, _DRAM] = dram_mpki[t] / MPKI_SCALE
+    rise_sum, rise_max, power_sum = 0.0, -1e300, 0.0
+    for c in range(n_cores):
+        rise = (temperature_K[c] - ambient_K) * inv_range_K
+        out[c, _TEMP] = rise
+        out[c, _HEAD] = (t_max_K - temperature_K[c]) / HEADROOM_SCALE_K
+        rise_sum += rise
+        rise_max = max(rise_max, rise)
+        p = power_W[c] / POWER_SCALE_W
+        power_sum += p
+        out[c, _FREQ] = f_GHz[c] / f_max_GHz
+        out[c, _FEFF] = f_effective_GHz[c] / f_max_GHz
+        out[c, _POW] = p
+        out[c, _UTIL] = utilisation[c]
+        out[c, _ACT] = activity[c]
+        out[c, _DTM] = 1.0 if throttled[c] else 0.0
+        out[c, _LMEAN] = _mean_rise(planar_index[c], temperature_K, ambient_K, inv_range_K)
+        out[c, _VMEAN] = _mean_rise(vertical_index[c], temperature_K, ambient_K, inv_range_K)
+        hottest = -1e300
+        for n in neighbourhood[c]:
+            hottest = max(hottest, temperature_K[n])
+        out[c, _LMAX] = (hottest - ambient_K) * inv_range_K
+    for c in range(n_cores):
+        out[c, _CTMEAN] = rise_sum / n_cores
+        out[c, _CTMAX] = rise_max
+        out[c, _CPMEAN] = power_sum / n_cores
+
+
+@njit(cache=True)
+def _mean_rise(index, temperature_K, ambient_K, inv_range_K):
+    total, count = 0.0, 0
+    for n in index:
+        if n >= 0:
+            total += temperature_K[n]
+            count += 1
+    return (total / count - ambient_K) * inv_range_K
