@@ -78,9 +78,9 @@ class CoSimulation:
         from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
 
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
-        #: one compiled call per epoch (plugins/fastpath.py) when the pairing allows it
-        self.fast_path = fast_path and isinstance(engine, BuiltinEngine) and \
-            isinstance(thermal, ReducedOrderThermalModel)
+        #: one compiled call per epoch (plugins/fastpath.py) for exactly this pairing (subclasses may override what
+        #: the fused kernel inlines, so they take the seam-by-seam path)
+        self.fast_path = fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel
         self.chip = ChipThermal.of(system, thermal)
         self.power = PowerModel(system)
         self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)
