@@ -58,3 +58,53 @@ def test_gem5_only_modules_are_never_imported_by_the_pure_ones():
         modules = {n.module for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)}
         assert not any(m and (m.split(".")[0] in ("m5", "gem5") or ".components." in m or m.endswith("garnet_mesh3d"))
                        for m in modules), f"{path} imports gem5-only code"
+
+
+@pytest.fixture(scope="module")
+def simobject_params(simobject_classes) -> dict[str, tuple[set[str], list[str]]]:
+    """Per class defined in gem5's Python sources: its declared parameter names and its base classes."""
+    classes: dict[str, tuple[set[str], list[str]]] = {}
+    for py in (GEM5_SOURCE / "src").rglob("*.py"):
+        try:
+            tree = ast.parse(py.read_text(errors="replace"))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            params = set()
+            for item in node.body:
+                if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
+                    head = item.value.func
+                    while isinstance(head, ast.Attribute):
+                        head = head.value
+                    if isinstance(head, ast.Name) and head.id in ("Param", "VectorParam"):
+                        params.update(t.id for t in item.targets if isinstance(t, ast.Name))
+            bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+            known, known_bases = classes.get(node.name, (set(), []))
+            classes[node.name] = (known | params, known_bases + bases)
+    return classes
+
+
+def _all_params(name: str, classes, seen=()) -> set[str]:
+    params, bases = classes.get(name, (set(), []))
+    found = set(params)
+    for base in bases:
+        if base not in seen:
+            found |= _all_params(base, classes, seen + (name,))
+    return found
+
+
+@pytest.mark.parametrize("module", GEM5_ONLY)
+def test_keyword_arguments_are_parameters_gem5_declares(module, simobject_params):
+    """Every keyword given to an ``m5.objects`` SimObject constructor is a parameter of that class or a base."""
+    classes = simobject_params
+    path = REPO / module
+    imported = {name for package, name in _gem5_imports(path) if package == "m5.objects"}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported:
+            declared = _all_params(node.func.id, classes)
+            if not declared:  # not a SimObject with parameters (AddrRange and other parameter values)
+                continue
+            for keyword in node.keywords:
+                assert keyword.arg in declared, f"{module}: {node.func.id} has no parameter {keyword.arg!r}"
