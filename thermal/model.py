@@ -249,7 +249,8 @@ class CircuitThermalModel(ThermalModel):
             return np.array([self.step(row, dt_s) for row in rows]).reshape(len(rows), len(self.output_names))
         thetas = advance_many(self._theta, (self._power_to_node @ rows.T).T, dt_s)
         self._theta = thetas[-1].copy()
-        return self.circuit.outputs(thetas) + self.ambient_K
+        # ThermalCircuit.outputs takes one state vector: map it over the steps.
+        return np.array([self.circuit.outputs(theta) for theta in thetas]) + self.ambient_K
 
 
 def run_transient(model: ThermalModel, power_rows_W: np.ndarray, dt_s: float) -> np.ndarray:

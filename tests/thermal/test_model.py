@@ -74,9 +74,12 @@ def test_steady_leaves_the_state_alone_and_step_approaches_it():
     assert np.all(np.diff(distances) < 0)
 
 
-def test_run_equals_stepping_row_by_row():
+@pytest.mark.parametrize("model_type", ["block", "grid"])
+def test_run_equals_stepping_row_by_row(model_type):
     rows = np.random.default_rng(3).uniform(0, 10, size=(7, 3))
-    model = _model()
+    flags = {"grid_rows": "8", "grid_cols": "8"} if model_type == "grid" else {}
+    model = build_thermal_model(HotSpotConfig().with_flags({"model_type": model_type, **flags}),
+                                floorplan=FLOORPLAN, solver="eigen")
     by_run = model.run(rows, 2e-3)
     end_state = model.node_temperatures()
     model.reset()
