@@ -118,9 +118,6 @@ def resolve_config(flags: Mapping[str, str], *, cwd: str | os.PathLike | None = 
             warn(f"{path}: {', '.join('-' + n for n in ignored)} ignored: HotSpot reads it from the command line only")
         config = config.with_flags({n: v for n, v in from_file.items() if n not in COMMAND_LINE_ONLY}, source=str(path))
     config = config.with_flags(flags)
-    if not config.use_microchannels:
-        # HotSpot reads the microchannel flags only with -use_microchannels 1 (microchannel_config_add_from_strs).
-        config = replace(config, wall_material=None, coolant_material=None)
     materials = None
     if config.materials_file is not None:
         materials = read_materials(base / config.materials_file)

@@ -166,6 +166,14 @@ def test_with_materials_applies_named_materials_like_hotspot():
         replace(HotSpotConfig(), material_sink="copper").with_materials(materials)
 
 
+def test_microchannel_materials_apply_only_with_microchannels():
+    # HotSpot's shipped configs name -wall_material/-coolant_material but read them only with -use_microchannels 1.
+    unused = replace(HotSpotConfig(), wall_material="unobtainium")
+    assert unused.with_materials({}) == unused
+    with pytest.raises(ConfigError, match="wall_material"):
+        replace(unused, use_microchannels=True).with_materials({})
+
+
 def test_every_flag_is_documented():
     from reference_data import REPO
 

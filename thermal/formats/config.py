@@ -208,6 +208,8 @@ class HotSpotConfig:
             material_name = getattr(self, flag)
             if material_name is None:
                 continue
+            if flag in ("wall_material", "coolant_material") and not self.use_microchannels:
+                continue  # HotSpot reads the microchannel flags only with -use_microchannels 1
             if material_name not in materials:
                 known = ", ".join(materials) or "none: no materials file"
                 raise ConfigError(flag, f"material {material_name!r} not found (known: {known})")
