@@ -15,11 +15,12 @@ from ailfm.plugins.governors.ail import OracleGovernor
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.governors.cpufreq import Conservative, Ondemand, Performance, Powersave
 from ailfm.plugins.governors.migration import ColdestCore, PcMig
-from ailfm.plugins.governors.onnx_governor import OnnxGovernor
+from ailfm.plugins.governors.onnx_governor import AilGovernor, OnnxGovernor
 from ailfm.plugins.governors.tsp import PcGov, Tsp
 
 BUILTIN_GOVERNORS: dict[str, type[Governor]] = {
-    cls.name: cls for cls in (Performance, Powersave, Ondemand, Conservative, Tsp, PcGov, ColdestCore, PcMig)}
+    cls.name: cls for cls in (Performance, Powersave, Ondemand, Conservative, Tsp, PcGov, ColdestCore, PcMig,
+                          AilGovernor)}
 #: Governors that read the co-simulation's state (``bind_simulation``), so they run only inside a ``CoSimulation``.
 LOOKAHEAD_GOVERNORS: dict[str, type[Governor]] = {OracleGovernor.name: OracleGovernor}
 
