@@ -5,19 +5,24 @@ Column 1 is a placement score: the running threads on the lowest-scoring occupie
 free cores, pair by pair while the score gain exceeds ``margin`` (hysteresis against ping-pong), at most
 ``max_moves`` per epoch (a migration costs a reschedule plus a cold-cache refill, charged by the engine).
 
-A thermal shield bounds the learned V/f near the limit, where an imitation error costs a DTM event: a core within
-``SHIELD_STOP_K`` of T_max is sent to f_min, one within ``SHIELD_DOWN_K`` must step down ``SHIELD_STEPS`` levels from
-what it asked and ran at, and one within ``SHIELD_SLEW_K`` may run at most ``SHIELD_STEPS`` levels above its
+A thermal shield bounds the learned V/f near the limit, where an imitation error costs a DTM event. It reads, for
+each core, the hottest temperature of its thermal neighbourhood (itself and its one-hop neighbours within and across
+layers), because an idle core is heated by its busy neighbours and only they can cool it: a core whose neighbourhood
+is within ``SHIELD_STOP_K`` of T_max is sent to f_min, one within ``SHIELD_DOWN_K`` must step down ``SHIELD_STEPS``
+levels from what it asked and ran at, and one within ``SHIELD_SLEW_K`` may run at most ``SHIELD_STEPS`` levels above its
 effective frequency of the last epoch (so a core released by DTM does not jump from f_min to f_max). The Oracle's
 labels keep every core ``OracleConfig.guard_K`` (1 K) below T_max, so the shield only acts where the policy errs.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
 from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
+from ailfm.plugins.system import SystemDescription
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
 MAX_MOVES = 4  # migrations per epoch [inferred: the Oracle's local search moves a few threads per epoch]
@@ -37,7 +42,19 @@ def frequencies_from_fractions(context: GovernorContext, fraction: np.ndarray, o
     """Output column 0 -> per-core frequency: nearest level, then the thermal shield (module docstring)."""
     dvfs = context.system.dvfs
     return _shielded_levels(np.asarray(fraction, dtype=np.float64), obs.temperature_K, obs.f_GHz, obs.f_effective_GHz,
-                            dvfs.f_min_GHz, dvfs.f_max_GHz, dvfs.f_step_GHz, context.system.thermal.t_max_K)
+                            thermal_neighbourhood(context.system), dvfs.f_min_GHz, dvfs.f_max_GHz, dvfs.f_step_GHz,
+                            context.system.thermal.t_max_K)
+
+
+@lru_cache(maxsize=8)
+def thermal_neighbourhood(system: SystemDescription) -> np.ndarray:
+    """(n_cores, width) core indices: each core, its planar one-hop and its vertical neighbours (padded with itself)."""
+    xyz = system.geometry.tile_coordinates()
+    distance = np.abs(xyz[:, None, :] - xyz[None, :, :]).sum(axis=2)
+    near = distance <= 1
+    width = int(near.sum(axis=1).max())
+    return np.array([np.r_[np.flatnonzero(row), [i] * (width - row.sum())] for i, row in enumerate(near)],
+                    dtype=np.int64)
 
 
 def moved_placement(score: np.ndarray, obs: Observation, margin: float = MOVE_MARGIN,
@@ -50,7 +67,8 @@ def moved_placement(score: np.ndarray, obs: Observation, margin: float = MOVE_MA
 
 
 @njit(cache=True)
-def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, f_min, f_max, f_step, t_max_K):
+def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, neighbourhood, f_min, f_max, f_step,
+                     t_max_K):
     """Compiled: a dozen numpy operations on 64 values cost more in call overhead than the whole loop."""
     n = fraction.shape[0]
     out = np.empty(n)
@@ -58,7 +76,10 @@ def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, f
     step = SHIELD_STEPS * f_step
     for c in range(n):
         f = f_min + np.rint(min(max(fraction[c], 0.0), 1.0) * span / f_step) * f_step + 1e-9
-        headroom = t_max_K - temperature_K[c]
+        hottest = temperature_K[c]
+        for n in neighbourhood[c]:
+            hottest = max(hottest, temperature_K[n])
+        headroom = t_max_K - hottest
         running_at = max(f_effective_GHz[c], f_min)  # a DTM-throttled core runs at f_min whatever it asked
         if headroom < SHIELD_STOP_K:
             cap = f_min

@@ -24,12 +24,23 @@ def _obs(t_max_K, headroom_K, f_request, f_effective, placement=None, kernel=Non
 
 
 def test_levels_and_the_thermal_shield(context):
-    t_max = context.system.thermal.t_max_K
-    #              cool   slew band (throttled core)  down band   stop band   cool, fraction between levels
-    obs = _obs(t_max, [10.0, 2.0, 1.0, 0.2, 10.0], [4.0, 4.0, 3.0, 4.0, 4.0], [4.0, 1.0, 3.5, 4.0, 4.0])
-    f = frequencies_from_fractions(context, np.array([1.0, 1.0, 1.0, 1.0, 0.51]), obs)
-    assert np.allclose(f, [4.0, 1.2, 2.8, 1.0, 2.5], atol=1e-6)  # 0.51 of 1-4 GHz = 2.53 GHz -> nearest level 2.5
-    assert np.all(f <= 4.0 + 1e-6) and np.all(f >= 1.0)
+    system = context.system
+    t_max, n = system.thermal.t_max_K, system.n_cores
+    headroom, f_request, f_effective = np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0)
+    fraction = np.ones(n)
+    # cores 0, 10, 42, 63 have no common neighbours; core 21 is idle and hot, next to core 22 (same layer)
+    headroom[[10, 42, 63, 21]] = [2.0, 1.0, 0.2, 0.3]
+    f_effective[10] = 1.0  # throttled by DTM in the last epoch
+    f_request[42], f_effective[42] = 3.0, 3.5
+    fraction[0] = 0.51  # 0.51 of 1-4 GHz = 2.53 GHz -> nearest level 2.5
+    f = frequencies_from_fractions(context, fraction, _obs(t_max, headroom, f_request, f_effective))
+    assert np.isclose(f[0], 2.5, atol=1e-6)
+    assert np.isclose(f[10], 1.2, atol=1e-6)  # slew: at most 2 levels above what it ran at
+    assert np.isclose(f[42], 2.8, atol=1e-6)  # down: 2 levels below min(asked, ran)
+    assert np.isclose(f[63], 1.0, atol=1e-6)  # stop
+    assert np.isclose(f[22], 1.0, atol=1e-6)  # the idle hot neighbour stops core 22 too
+    far = [c for c in range(n) if min(abs(c - k) for k in (10, 42, 63, 21)) > 20]
+    assert np.allclose(f[far], 4.0, atol=1e-6)
 
 
 def test_threads_move_from_low_to_high_scores(context):
