@@ -44,6 +44,8 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
     parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal,
                         help="thermal model: fast (reduced order) or grid (exact)")
+    parser.add_argument("--grid-cells", type=int, default=None, metavar="N",
+                        help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
     parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
     parser.add_argument("--requests", type=int, default=defaults.requests, help="requests served")
     parser.add_argument("--instances", type=int, default=defaults.instances, help="inference instances")
@@ -55,7 +57,7 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
 def _config(args, governor: str, seed: int) -> RunConfig:
     return RunConfig(system=args.system, workload=args.workload, governor=governor, duration_s=args.duration,
                      seed=seed, thermal=args.thermal, lengths=args.lengths, requests=args.requests,
-                     instances=args.instances, threads=args.threads)
+                     instances=args.instances, threads=args.threads, grid_cells=args.grid_cells)
 
 
 def _simulate(args: argparse.Namespace) -> int:

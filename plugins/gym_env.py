@@ -48,8 +48,8 @@ class CoSimEnv(gym.Env):
         self.penalty_per_K = penalty_per_K
         self.system = load_system(self.config.system)
         self._workload = load_workload(self.config)
-        self._sim = CoSimulation.for_workload(self.system, self._workload,
-                                              thermal_model(self.config.system, self.config.thermal), _Placement())
+        thermal = thermal_model(self.config.system, self.config.thermal, self.config.grid_cells)
+        self._sim = CoSimulation.for_workload(self.system, self._workload, thermal, _Placement())
         n_cores = self.system.n_cores
         self.levels_GHz = self.system.dvfs.levels_GHz
         self.action_space = gym.spaces.MultiDiscrete(np.full(n_cores, len(self.levels_GHz)))

@@ -45,12 +45,15 @@ class RunConfig:
     requests: int = 3
     instances: int = 3
     threads: int = 16
+    grid_cells: int | None = None  # cells per side of the thermal grid (default: the system's thermal.stack)
 
     def __post_init__(self):
         if self.thermal not in THERMAL_KINDS:
             raise ConfigError("thermal", f"unknown thermal model {self.thermal!r}; known: {', '.join(THERMAL_KINDS)}")
         if self.duration_s is not None and not self.duration_s > 0:
             raise ConfigError("duration", f"must be > 0 seconds, got {self.duration_s!r}")
+        if self.grid_cells is not None and self.grid_cells < 1:
+            raise ConfigError("grid-cells", f"must be a positive integer, got {self.grid_cells!r}")
 
 
 def load_workload(config: RunConfig) -> Workload:
@@ -68,9 +71,9 @@ def load_workload(config: RunConfig) -> Workload:
 
 
 @lru_cache(maxsize=4)
-def thermal_model(system_name: str, kind: str):
+def thermal_model(system_name: str, kind: str, cells: int | None = None):
     """Built once per process and reused (the loop resets it at the start of every run)."""
-    return build_thermal(load_system(system_name), kind)
+    return build_thermal(load_system(system_name), kind, cells=cells)
 
 
 def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
@@ -78,7 +81,8 @@ def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
     system = load_system(config.system)
     governor = make_governor(config.governor)
     workload = load_workload(config)
-    sim = CoSimulation.for_workload(system, workload, thermal_model(config.system, config.thermal), governor)
+    thermal = thermal_model(config.system, config.thermal, config.grid_cells)
+    sim = CoSimulation.for_workload(system, workload, thermal, governor)
     return sim.run(config.duration_s, progress=progress)
 
 

@@ -59,6 +59,8 @@ class ReducedOrderThermalModel(ThermalModel):
         n = network.n_nodes
         readout = circuit.outputs(sp.identity(n, format="csr"))
         readout = readout.toarray() if sp.issparse(readout) else np.asarray(readout)
+        if readout.shape == (n, len(self.output_names)):  # circuits that read (samples, nodes) transpose it
+            readout = readout.T
         if readout.shape != (len(self.output_names), n):
             raise ValueError(f"{type(circuit).__name__}.outputs is not a linear readout; use map mode avg or center")
 

@@ -10,7 +10,7 @@ import pytest
 from ailfm.cli import main
 from ailfm.plugins.cosim import SUMMARY_KEYS
 
-SHORT = ["--duration", "0.01", "--lengths", "fixed:4,2", "--quiet"]
+SHORT = ["--duration", "0.01", "--lengths", "fixed:4,2", "--grid-cells", "8", "--quiet"]
 
 
 def test_simulate_writes_summary_and_timeline(tmp_path, capsys):

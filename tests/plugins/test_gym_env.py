@@ -13,7 +13,7 @@ def env():
     from ailfm.plugins.gym_env import CoSimEnv
     from ailfm.plugins.runner import RunConfig
 
-    return CoSimEnv(RunConfig(duration_s=0.02, lengths="fixed:4,2"))
+    return CoSimEnv(RunConfig(duration_s=0.02, lengths="fixed:4,2", grid_cells=8))
 
 
 def test_env_passes_the_gymnasium_checker(env):
