@@ -421,18 +421,19 @@ class GridCircuit(ThermalCircuit):
         self._init_weight = np.asarray(init.sum(axis=1)).ravel()
 
     def _block_values(self, theta: np.ndarray) -> np.ndarray:
-        """Per-block readout (rise) of every layer, by the configured map mode (xlate_temp_g2b)."""
+        """Per-block readout (rise) of every layer, by the configured map mode (xlate_temp_g2b); ``theta`` is
+        one state (n,) or a stack of states (k, n)."""
         if self._linear_readout is not None:
-            return self._linear_readout @ theta
-        gathered = theta[self._readout_cells]
+            return (self._linear_readout @ theta.T).T
+        gathered = theta[..., self._readout_cells]
         reduce = np.minimum if self.map_mode == "min" else np.maximum
-        return reduce.reduceat(gathered, self._readout_starts)
+        return reduce.reduceat(gathered, self._readout_starts, axis=-1)
 
     def outputs(self, theta: np.ndarray) -> np.ndarray:
-        return self._block_values(theta)[self._output_rows]
+        return self._block_values(theta)[..., self._output_rows]
 
     def named_nodes(self, theta: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._block_values(theta), theta[-N_PACKAGE:]])
+        return np.concatenate([self._block_values(theta), theta[..., -N_PACKAGE:]], axis=-1)
 
     def theta_from_named(self, rise_by_name: Mapping[str, float]) -> np.ndarray:
         """HotSpot's init-file semantics: a cell's temperature is ``sum(occupancy x T_block)`` over the

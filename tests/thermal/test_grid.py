@@ -285,3 +285,11 @@ def test_rejects_what_hotspot_rejects(tmp_path):
     layer = GridCircuit(chip_layers_of(outside), circuit.stack, 8, 8, 300.0).layers[0]
     with pytest.raises(ConfigError, match="outside the die"):
         map_blocks_to_cells(layer, 8, 8, 3e-3, 4e-3)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_readout_of_a_stack_of_states_matches_one_by_one(mode):
+    circuit = build_grid_circuit(_config(grid_map_mode=mode), floorplan=DIE)
+    thetas = np.random.default_rng(0).uniform(0, 50, size=(3, circuit.network.n_nodes))
+    np.testing.assert_allclose(circuit.outputs(thetas), [circuit.outputs(t) for t in thetas])
+    np.testing.assert_allclose(circuit.named_nodes(thetas), [circuit.named_nodes(t) for t in thetas])
