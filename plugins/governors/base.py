@@ -92,6 +92,11 @@ class Governor(ABC):
     name: ClassVar[str]
     source: ClassVar[str]
 
+    def bind_simulation(self, simulation) -> None:
+        """Called once by ``CoSimulation`` with itself, before ``setup``. Most governors never read it; a look-ahead
+        Oracle uses it to copy the engine and thermal state."""
+        self.simulation = simulation
+
     def setup(self, context: GovernorContext) -> None:
         """Called once before the run; keep what you need from the context."""
         self.context = context
