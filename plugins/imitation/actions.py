@@ -129,7 +129,14 @@ def _move_threads(score, placement, kernel, margin, max_moves):
 
 
 def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation) -> Decision:
-    return Decision(frequencies_from_fractions(context, outputs[:, 0], obs), moved_placement(outputs[:, 1], obs))
+    """Per-core V/f and moves; a moved thread keeps at most the V/f of the core it leaves (the prediction for its new
+    core was made from that core's features while it was free, and a free core's labels say nothing about load)."""
+    f_GHz = frequencies_from_fractions(context, outputs[:, 0], obs)
+    placement = moved_placement(outputs[:, 1], obs)
+    if placement is not None:
+        moved = placement != obs.thread_core
+        f_GHz[placement[moved]] = np.minimum(f_GHz[placement[moved]], f_GHz[obs.thread_core[moved]])
+    return Decision(f_GHz, placement)
 
 
 def coolest_placement(context: GovernorContext) -> np.ndarray:

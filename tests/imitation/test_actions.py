@@ -56,3 +56,20 @@ def test_threads_move_from_low_to_high_scores(context):
     assert np.sum(moved_placement(np.r_[np.zeros(8), np.ones(8)], _obs(350.0, np.zeros(16), np.zeros(16),
                                   np.zeros(16), many, np.zeros(8, dtype=int))) != many) == MAX_MOVES
     assert MOVE_MARGIN > 0
+
+
+def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
+    from ailfm.plugins.imitation.actions import decision_from_outputs
+
+    system = context.system
+    n = system.n_cores
+    outputs = np.zeros((n, 2))
+    outputs[:, 0] = 1.0  # f_max everywhere...
+    outputs[0, 0] = 0.0  # ...except the core of thread 0, at f_min
+    outputs[:, 1] = 0.5
+    outputs[0, 1], outputs[40, 1] = 0.0, 1.0  # thread 0 moves from core 0 to core 40
+    obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0), np.array([0, 1]),
+               np.array([0, 0]))
+    decision = decision_from_outputs(context, outputs, obs)
+    assert decision.thread_core.tolist() == [40, 1]
+    assert np.isclose(decision.f_GHz[40], 1.0, atol=1e-6) and np.isclose(decision.f_GHz[1], 4.0, atol=1e-6)
