@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ailfm.plugins.engine.builtin import BuiltinEngine
 from ailfm.plugins.workload import synthetic_workload
@@ -119,3 +121,19 @@ def test_every_instruction_of_the_trace_is_executed(system, tiny_trace_workload)
         executed += engine.advance(1e-3).thread_instructions.sum()
     expected = float((w.instructions * w.active_threads).sum())
     assert executed == pytest.approx(expected, rel=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(instructions=st.floats(1e3, 1e6), llc=st.floats(0, 5e4), dram=st.floats(0, 5e4), cpi=st.floats(0.2, 3.0),
+       f_low=st.sampled_from([1.0, 1.5, 2.2, 3.1]), step=st.sampled_from([0.1, 0.5, 1.0]))
+def test_higher_frequency_never_slows_any_kernel(system, instructions, llc, dram, cpi, f_low, step):
+    """Property: for any kernel characterisation, raising every core's f never lowers any thread's progress."""
+    kernel = {"instructions": instructions, "llc_accesses": llc, "dram_misses": dram, "base_cpi": cpi,
+              "activity": 0.5, "kernel_type": "k"}
+    workload = synthetic_workload([kernel], instances=1, threads=4, repeat=200)
+    progress = []
+    for f in (f_low, min(f_low + step, 4.0)):
+        engine = BuiltinEngine(system, workload)
+        engine.actuate(np.full(system.n_cores, f), np.arange(workload.n_threads))
+        progress.append(sum(engine.advance(1e-4).thread_instructions.sum() for _ in range(3)))
+    assert progress[1] >= progress[0] * (1 - 1e-12)
