@@ -57,12 +57,15 @@ def thermal_neighbourhood(system: SystemDescription) -> np.ndarray:
                     dtype=np.int64)
 
 
-def moved_placement(score: np.ndarray, obs: Observation, margin: float = MOVE_MARGIN,
-                    max_moves: int = MAX_MOVES) -> np.ndarray | None:
-    """The placement after score-driven moves, or None when no thread moves."""
+def moved_placement(score: np.ndarray, obs: Observation, system: SystemDescription, self_heating: np.ndarray,
+                    margin: float = MOVE_MARGIN, max_moves: int = MAX_MOVES) -> np.ndarray | None:
+    """The placement after score-driven moves, or None when no thread moves. A move needs a target whose steady
+    self-heating (K/W) is not above the source's and whose thermal neighbourhood is below ``T_max - SHIELD_SLEW_K``:
+    a thread moved to a hotter-running core at the same V/f heats it by up to ~9 K in one epoch (measured)."""
     new = obs.thread_core.astype(np.int64)
     moved = _move_threads(np.asarray(score, dtype=np.float64), new, obs.thread_kernel_type.astype(np.int64),
-                          margin, max_moves)
+                          margin, max_moves, self_heating, obs.temperature_K, thermal_neighbourhood(system),
+                          system.thermal.t_max_K - SHIELD_SLEW_K)
     return new if moved else None
 
 
@@ -94,7 +97,7 @@ def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, n
 
 
 @njit(cache=True)
-def _move_threads(score, placement, kernel, margin, max_moves):
+def _move_threads(score, placement, kernel, margin, max_moves, self_heating, temperature_K, neighbourhood, limit_K):
     """Move the running threads of the lowest-scoring cores to the highest-scoring free cores, in place; returns the
     number moved. Ties keep index order (stable sorts), as in a numpy version with ``kind="stable"``."""
     n_cores = score.shape[0]
@@ -122,8 +125,13 @@ def _move_threads(score, placement, kernel, margin, max_moves):
     best_free = free[np.argsort(-score[free], kind="mergesort")[:n]]
     moved = 0
     for i in range(n):
-        if score[best_free[i]] - score[placement[worst[i]]] > margin:
-            placement[worst[i]] = best_free[i]
+        source, target = placement[worst[i]], best_free[i]
+        hottest = temperature_K[target]
+        for m in neighbourhood[target]:
+            hottest = max(hottest, temperature_K[m])
+        if (score[target] - score[source] > margin and self_heating[target] <= self_heating[source] + 1e-9
+                and hottest < limit_K):
+            placement[worst[i]] = target
             moved += 1
     return moved
 
@@ -132,11 +140,17 @@ def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Ob
     """Per-core V/f and moves; a moved thread keeps at most the V/f of the core it leaves (the prediction for its new
     core was made from that core's features while it was free, and a free core's labels say nothing about load)."""
     f_GHz = frequencies_from_fractions(context, outputs[:, 0], obs)
-    placement = moved_placement(outputs[:, 1], obs)
+    placement = moved_placement(outputs[:, 1], obs, context.system, self_heating(context))
     if placement is not None:
         moved = placement != obs.thread_core
         f_GHz[placement[moved]] = np.minimum(f_GHz[placement[moved]], f_GHz[obs.thread_core[moved]])
     return Decision(f_GHz, placement)
+
+
+def self_heating(context: GovernorContext) -> np.ndarray:
+    """Each core's steady temperature rise per watt of its own power (the diagonal of the resistance matrix)."""
+    r_cc, _ = context.thermal_resistance_K_per_W
+    return np.ascontiguousarray(np.diag(r_cc))
 
 
 def coolest_placement(context: GovernorContext) -> np.ndarray:

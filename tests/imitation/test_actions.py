@@ -43,18 +43,29 @@ def test_levels_and_the_thermal_shield(context):
     assert np.allclose(f[far], 4.0, atol=1e-6)
 
 
-def test_threads_move_from_low_to_high_scores(context):
+def test_threads_move_from_low_to_high_scores_to_cores_that_run_no_hotter(context):
+    system = context.system
+    n = system.n_cores
     placement = np.array([0, 1, 2, 3])
     kernel = np.array([0, 0, -1, 0])  # thread 2 has finished: it never moves
-    score = np.array([0.1, 0.9, 0.0, 0.5, 0.95, 0.2, 0.6, 0.3])
-    obs = _obs(350.0, np.zeros(8), np.zeros(8), np.zeros(8), placement, kernel)
-    moved = moved_placement(score, obs)
+    score = np.full(n, 0.2)
+    score[[0, 1, 2, 3]] = [0.1, 0.9, 0.0, 0.5]
+    score[[4, 6]] = [0.95, 0.6]
+    heating = np.ones(n)
+    obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.zeros(n), np.zeros(n), placement, kernel)
     # worst running threads: 0 (0.1), then 3 (0.5); best free cores: 4 (0.95), then 6 (0.6)
-    assert moved.tolist() == [4, 1, 2, 3]  # 0.6 - 0.5 < margin: thread 3 stays
-    assert moved_placement(np.full(8, 0.5), obs) is None
+    assert moved_placement(score, obs, system, heating).tolist() == [4, 1, 2, 3]  # 0.6 - 0.5 < margin: 3 stays
+    assert moved_placement(np.full(n, 0.5), obs, system, heating) is None
+    hotter = heating.copy()
+    hotter[4] = 2.0  # core 4 heats up more per watt than core 0: no move there
+    assert moved_placement(score, obs, system, hotter) is None
+    near_limit = _obs(system.thermal.t_max_K, np.where(np.arange(n) == 8, 1.0, 10.0), np.zeros(n), np.zeros(n),
+                      placement, kernel)  # core 8 neighbours core 4
+    assert moved_placement(score, near_limit, system, heating) is None
     many = np.arange(8)
-    assert np.sum(moved_placement(np.r_[np.zeros(8), np.ones(8)], _obs(350.0, np.zeros(16), np.zeros(16),
-                                  np.zeros(16), many, np.zeros(8, dtype=int))) != many) == MAX_MOVES
+    crowd = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.zeros(n), np.zeros(n), many, np.zeros(8, dtype=int))
+    ranked = np.r_[np.zeros(8), np.ones(n - 8)]
+    assert np.sum(moved_placement(ranked, crowd, system, heating) != many) == MAX_MOVES
     assert MOVE_MARGIN > 0
 
 
@@ -68,6 +79,7 @@ def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
     outputs[0, 0] = 0.0  # ...except the core of thread 0, at f_min
     outputs[:, 1] = 0.5
     outputs[0, 1], outputs[40, 1] = 0.0, 1.0  # thread 0 moves from core 0 to core 40
+    context = SimpleNamespace(system=system, thermal_resistance_K_per_W=(np.eye(n), None))
     obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0), np.array([0, 1]),
                np.array([0, 0]))
     decision = decision_from_outputs(context, outputs, obs)
