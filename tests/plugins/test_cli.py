@@ -29,7 +29,7 @@ def test_compare_on_a_dask_local_cluster(tmp_path, capsys):
     from distributed import LocalCluster
 
     out = tmp_path / "cmp"
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         code = main(["compare", "--governors", "performance,powersave", "--dask", cluster.scheduler_address,
                      "--out", str(out), *SHORT])
     assert code == 0
