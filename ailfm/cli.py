@@ -23,7 +23,11 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ailfm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ailfm",
+        description="Thermal-aware LLM inference scheduling on 3D S-NUCA many-cores (AILFM) "
+        "and mapping exploration for multi-chiplet LLM accelerators (Compass).",
+    )
     parser.add_argument("--version", action="version", version=f"ailfm {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
