@@ -25,8 +25,8 @@ from ailfm.plugins.system import SystemDescription
 
 #: Engine attributes that never change after construction (or are scratch buffers used within one call): forks share
 #: them instead of copying (the workload alone holds thousands of kernels).
-_SHARED_ENGINE_ATTRIBUTES = ("workload", "system", "nuca", "_work_cycles", "_request_ends", "_instance_end",
-                             "_finished", "_finish_s")
+_SHARED_ENGINE_ATTRIBUTES = ("workload", "system", "nuca", "_work_cycles", "_kernel_table", "_request_ends",
+                             "_instance_end", "_finished", "_finish_s")
 
 
 def fork_engine(engine: Engine) -> Engine:
