@@ -94,7 +94,6 @@ class CoSimulation:
         self.context = GovernorContext(system, self.nuca, self.power, engine.n_threads,
                                        np.asarray(thread_instance), self.kernel_type_names,
                                        self.chip.thermal_resistance_K_per_W)
-        governor.bind_simulation(self)
 
     @classmethod
     def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,

@@ -93,8 +93,8 @@ class Governor(ABC):
     source: ClassVar[str]
 
     def bind_simulation(self, simulation) -> None:
-        """Called once by ``CoSimulation`` with itself, before ``setup``. Most governors never read it; a look-ahead
-        Oracle uses it to copy the engine and thermal state."""
+        """Called by ``CoSimulation.start`` with the simulation, before ``setup``. Most governors never read it;
+        a look-ahead Oracle uses it to copy the engine and thermal state."""
         self.simulation = simulation
 
     def setup(self, context: GovernorContext) -> None:
