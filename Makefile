@@ -21,7 +21,7 @@ $(STAMP_TEST): setup.cfg pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(BIN)/ailfm demo --out $(OUT)/demo
+	$(BIN)/ailfm compare --out $(OUT)/compare
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check .
