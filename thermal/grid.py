@@ -214,6 +214,20 @@ def _package_capacitances(pack: StackProperties, width_m: float, height_m: float
     return np.array([sp_x, sp_x, sp_y, sp_y, hs_x, hs_x, hs_y, hs_y, outer, outer, outer, outer])
 
 
+@dataclass(frozen=True, eq=False)
+class GridNetwork(RCNetwork):
+    """The grid model's ``RCNetwork``, with its layout: the first ``n_layers x rows x cols`` nodes are the cells
+    (layer-major, row-major in a layer), the rest the package nodes. The sparse solver's steady state uses it
+    for its cosine-transform preconditioner (``ailfm.thermal.solvers.spectral``)."""
+
+    grid_shape: tuple[int, int, int]
+
+    def __post_init__(self):
+        super().__post_init__()
+        if int(np.prod(self.grid_shape)) > self.n_nodes:
+            raise ValueError(f"grid of {self.grid_shape} cells exceeds the {self.n_nodes} nodes")
+
+
 class _Assembler:
     """Collects symmetric two-node conductances and conductances to ambient, then builds G."""
 
@@ -350,7 +364,7 @@ class GridCircuit(ThermalCircuit):
         capacitance[base:] = _package_capacitances(pack, self.width_m, self.height_m)
 
         power_to_node = self._power_matrix(n_nodes)
-        return RCNetwork(asm.matrix(), capacitance, asm.to_ambient, power_to_node)
+        return GridNetwork(asm.matrix(), capacitance, asm.to_ambient, power_to_node, (nl, rows, cols))
 
     def _power_matrix(self, n_nodes: int) -> sp.csr_matrix:
         """Node power from block power: occupancy x power density x cell area (xlate_vector_b2g)."""
