@@ -38,7 +38,7 @@ def add_subcommands(subparsers) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ailfm.plugins.imitation.dagger import Interrupted, TrainConfig, train
+    from ailfm.plugins.imitation.dagger import Checkpoint, Interrupted, TrainConfig, best_iteration, train
     from ailfm.plugins.imitation.policy import to_onnx
 
     workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
@@ -52,20 +52,23 @@ def _train(args: argparse.Namespace) -> int:
             from distributed import Client
 
             with Client(args.dask) as client:
-                ensemble, record = train(config, args.out, client.get_executor(), progress=not args.quiet,
+                _, record = train(config, args.out, client.get_executor(), progress=not args.quiet,
                                          max_new_shards=args.max_new_shards)
         else:
-            ensemble, record = train(config, args.out, max_workers=args.jobs, progress=not args.quiet,
+            _, record = train(config, args.out, max_workers=args.jobs, progress=not args.quiet,
                                      max_new_shards=args.max_new_shards)
     except Interrupted as stop:
         print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
         return 3
+    chosen = best_iteration(record) if config.validation else config.iterations - 1
+    ensemble = Checkpoint(args.out, config).load_model(chosen)
     export = Path(args.export or Path(args.out) / "policy.onnx")
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
-    export.write_bytes(to_onnx(ensemble.policy, f"{command}; config {json.dumps(config.to_json())}"))
+    training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
+    export.write_bytes(to_onnx(ensemble.policy, training))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))
-    print(f"wrote {export}")
+    print(f"wrote {export} (the policy of iteration {chosen}, best on validation)")
     return 0

@@ -296,3 +296,10 @@ def train(config: TrainConfig, out: str | Path, executor: Executor | None = None
                 record.update(evaluate(config, ensemble, reference, executor, progress))
             checkpoint.record_iteration(iteration, record)
     return ensemble, checkpoint.manifest["iterations"]
+
+
+def best_iteration(record: dict) -> int:
+    """The iteration whose ensemble scored best on the validation scenarios (the later one on ties): the one exported.
+    Validation quality moves by a few per cent between iterations (3 scenarios of 40 epochs), so the last iteration
+    is not always the best."""
+    return max((int(k) for k in record), key=lambda k: (record[str(k)].get("quality", float("-inf")), k))
