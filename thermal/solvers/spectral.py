@@ -105,20 +105,23 @@ class GridSteadySolver:
         # their cells: each extra node's links are lumped into one link from the conductance-weighted mean
         # of its cells, b b^T / sum(b) in place of diag(b), which is smaller (Cauchy-Schwarz), so P stays
         # positive definite, and exact for a uniform temperature along the edge.
-        coupling = g[:n_cells, n_cells:].toarray()
-        self._coupling_T = sp.csr_matrix(coupling.T)
         n_extra = g.shape[0] - n_cells
         self._extra = n_extra
         if n_extra:
-            link_sums = -coupling.sum(axis=0)
-            self._inverse_link_sums = np.divide(1.0, link_sums, out=np.zeros(n_extra), where=link_sums > 0)
-            self._cell_response = np.zeros_like(coupling)
+            coupling_T = g[n_cells:, :n_cells]  # B^T, the extra nodes' links to cells (G is symmetric)
+            link_sums = -np.asarray(coupling_T.sum(axis=1)).ravel()
             linked = np.flatnonzero(link_sums > 0)
-            self._cell_response[:, linked] = self._fast_solve(np.ascontiguousarray(coupling[:, linked].T)).T
-            h = coupling.T @ self._cell_response
-            eye = np.eye(n_extra)
-            small = np.block([[eye + h * self._inverse_link_sums[None, :], h],
-                              [eye, g[n_cells:, n_cells:].toarray()]])
+            n_linked = len(linked)
+            self._linked = linked
+            self._link_weight = 1.0 / link_sums[linked]
+            self._linked_coupling_T = sp.csr_matrix(coupling_T[linked])
+            # the uniform part's response to each linked node's links, one row per linked node
+            self._response = self._fast_solve(self._linked_coupling_T.toarray()) if n_linked else \
+                np.zeros((0, n_cells))
+            h = np.asarray(self._linked_coupling_T @ self._response.T)
+            select = np.eye(n_extra)[linked]
+            small = np.block([[np.eye(n_linked) + h * self._link_weight[None, :], h @ select],
+                              [select.T, g[n_cells:, n_cells:].toarray()]])
             self._small_lu = sla.lu_factor(small)
 
     def _fast_solve(self, residual: np.ndarray) -> np.ndarray:
@@ -138,10 +141,12 @@ class GridSteadySolver:
         cells = self._fast_solve(residual[: self.n_cells])
         if not self._extra:
             return cells
-        n_extra = self._extra
-        small = sla.lu_solve(self._small_lu, np.concatenate([self._coupling_T @ cells, residual[self.n_cells:]]))
-        lumped, extra = small[:n_extra], small[n_extra:]
-        return np.concatenate([cells - self._cell_response @ (self._inverse_link_sums * lumped + extra), extra])
+        n_linked = len(self._linked)
+        small = sla.lu_solve(self._small_lu, np.concatenate([self._linked_coupling_T @ cells,
+                                                             residual[self.n_cells:]]))
+        lumped, extra = small[:n_linked], small[n_linked:]
+        correction = np.einsum("ki,k->i", self._response, self._link_weight * lumped + extra[self._linked])
+        return np.concatenate([cells - correction, extra])
 
     def solve(self, power_W: np.ndarray) -> tuple[np.ndarray | None, int]:
         """theta with ``G theta = power_W`` to RELATIVE_RESIDUAL, and the iterations; (None, n) if CG stalls."""
