@@ -95,6 +95,17 @@ def test_random_stacks_agree_with_lu(seed):
     assert network.ambient_conductance_W_per_K @ theta == pytest.approx(power.sum(), rel=1e-9)
 
 
+@pytest.mark.parametrize(("rows", "cols"), [(1, 1), (1, 5), (4, 1)])
+def test_degenerate_grids_agree_with_lu(rows, cols):
+    layers = _random_circuit(0)
+    network = GridCircuit(layers.layers, layers.stack, rows, cols, 318.15, detailed=layers.detailed).network
+    power = network.power_to_node @ np.ones(network.power_to_node.shape[1])
+    theta, _ = GridSteadySolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
+                                network.grid_shape).solve(power)
+    exact = _lu_steady(network, power)
+    assert np.abs(theta - exact).max() <= 1e-9 * np.abs(exact).max()
+
+
 def _uniform_grid(shape: tuple[int, int, int], g_ns, g_we, g_z, g_ground) -> sp.csr_matrix:
     """The constant-coefficient layered operator with zero-flux edges, assembled by Kronecker products."""
     n_layers, rows, cols = shape
