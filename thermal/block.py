@@ -101,6 +101,19 @@ def package_config_of(config) -> PackageConfig | None:
     return PackageConfig() if config.package_config_file is None else read_package_config(config.package_config_file)
 
 
+def package_stack(config, materials=None) -> tuple[StackProperties, PackageConfig | None]:
+    """The layer properties and package description both models start from: with ``package_model_used`` the
+    convection resistance comes from the package (for natural convection, at HotSpot's starting guess of
+    ambient + 0.01 K; the model refines it)."""
+    stack = stack_properties(config, materials)
+    package = package_config_of(config)
+    if package is not None:
+        r_convec = convection_resistance_K_per_W(package, s_sink_m=stack.s_sink, k_sink_W_per_mK=stack.k_sink,
+                                                 ambient_K=float(config.ambient))
+        stack = replace(stack, r_convec=r_convec)
+    return stack, package
+
+
 def _floorplan_arrays(floorplan) -> tuple[tuple[str, ...], np.ndarray]:
     """Names and an (n, 4) array of [left, bottom, width, height] (m), shifted so the die starts at (0, 0)."""
     blocks = list(floorplan.blocks)
@@ -309,16 +322,10 @@ class BlockCircuit(ThermalCircuit):
 def build_block_circuit(config, floorplan, materials=None) -> BlockCircuit:
     """Build HotSpot's block-model circuit of ``floorplan`` under ``config`` (a ``HotSpotConfig``).
 
-    With ``package_model_used`` the convection resistance comes from the package description (for natural
-    convection, at HotSpot's starting guess of ambient + 0.01 K; the model refines it).
+    With ``package_model_used`` the convection resistance comes from the package description (``package_stack``).
     """
     if config.model_secondary:
         raise ConfigError("model_secondary", "the secondary heat path exists only in the grid model (as in HotSpot)")
     names, box = _floorplan_arrays(floorplan)
-    stack = stack_properties(config, materials)
-    package = package_config_of(config)
-    if package is not None:
-        r_convec = convection_resistance_K_per_W(package, s_sink_m=stack.s_sink, k_sink_W_per_mK=stack.k_sink,
-                                                 ambient_K=float(config.ambient))
-        stack = replace(stack, r_convec=r_convec)
+    stack, package = package_stack(config, materials)
     return BlockCircuit(names, box, stack, omit_lateral=bool(config.block_omit_lateral), package=package)

@@ -27,9 +27,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ailfm.errors import ConfigError
-from ailfm.thermal.block import StackProperties, package_config_of, stack_properties
+from ailfm.thermal.block import StackProperties, package_stack
 from ailfm.thermal.network import RCNetwork, ThermalCircuit
-from ailfm.thermal.package import PackageConfig, convection_resistance_K_per_W
+from ailfm.thermal.package import PackageConfig
 
 # HotSpot temperature.h: "fitting factor to match floworks (due to lumping)"; multiplies every capacitance.
 C_FACTOR = 0.333
@@ -554,12 +554,7 @@ def build_grid_circuit(config, *, floorplan=None, layers=None, materials=None) -
         raise ConfigError("model_secondary", "the secondary heat path (-model_secondary 1) is not supported "
                                              "by the built-in grid model")
     detailed = _is_on(getattr(config, "detailed_3D", False))
-    stack = stack_properties(config, materials)
-    package = package_config_of(config)
-    if package is not None:
-        r_convec = convection_resistance_K_per_W(package, s_sink_m=stack.s_sink, k_sink_W_per_mK=stack.k_sink,
-                                                 ambient_K=float(config.ambient))
-        stack = replace(stack, r_convec=r_convec)
+    stack, package = package_stack(config, materials)
     if layers:
         from ailfm.thermal.formats.flp import read_flp
 
