@@ -52,3 +52,17 @@ def test_a_folder_of_another_run_is_refused(config, tmp_path):
     Checkpoint(tmp_path, config)
     with pytest.raises(ConfigError, match="another configuration"):
         Checkpoint(tmp_path, replace(config, seed=1))
+
+
+def test_a_dask_cluster_gives_the_same_shards_as_a_local_pool(config, tmp_path):
+    from dataclasses import replace
+
+    from distributed import Client, LocalCluster
+
+    small = replace(config, iterations=1, rollouts=2, validation=0)
+    with ThreadPoolExecutor(1) as pool:
+        train(small, tmp_path / "local", pool, progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        train(small, tmp_path / "dask", client.get_executor(), progress=False)
+    assert _shards(tmp_path / "local")[0] == _shards(tmp_path / "dask")[0]
