@@ -26,7 +26,7 @@ def add_subcommands(subparsers) -> None:
 
     compare = subparsers.add_parser("compare", help="run several governors on the same scenario and compare them")
     _scenario_arguments(compare)
-    compare.add_argument("--governors", default="performance,ondemand,tsp,pcgov,coldest-core,pcmig",
+    compare.add_argument("--governors", default="performance,ondemand,tsp,pcgov,coldest-core,pcmig,ail",
                          help="comma-separated governor names")
     compare.add_argument("--seeds", default="0", help="comma-separated seeds; each governor runs every seed")
     compare.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
