@@ -146,6 +146,11 @@ class Evaluator:
         """(iterations, chiplet types, jobs) compute time of every job on every chiplet type (a copy)."""
         return self._compute_s.copy()
 
+    @property
+    def compute_energy_pJ(self) -> np.ndarray:
+        """(iterations, chiplet types, jobs) MAC + vector + buffer energy of every job on every chiplet type."""
+        return self._mac_pJ + self._vector_pJ + self._buffer_pJ
+
     def compute_lower_bound_s(self) -> float:
         """No mapping is faster: per iteration, the longest job on its fastest chiplet type and the total work
         on the fastest types spread over all chiplets."""
