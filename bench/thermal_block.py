@@ -39,6 +39,7 @@ from ailfm.thermal.formats import (
     write_ptrace,
     write_steady,
 )
+from ailfm.thermal.hotspot_cli import parse_command_line
 from ailfm.thermal.model import build_thermal_model
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "hotspot" / "ev6_block"
@@ -52,7 +53,7 @@ def ev6_parity() -> None:
     case = json.loads((REFERENCE / "case.json").read_text())
     files = {"c", "f", "p", "o", "steady_file", "init_file", "materials_file"}
     for command, label in zip(case["commands"], case["wall_seconds"], strict=True):
-        flags = dict(zip((name.lstrip("-") for name in command[1::2]), command[2::2], strict=True))
+        flags = parse_command_line(command[1:])
         config = HotSpotConfig().with_flags(read_config(REFERENCE / flags["c"]))
         config = config.with_flags({k: v for k, v in flags.items() if k not in files})
         if "init_file" in flags:

@@ -30,16 +30,12 @@ import numpy as np
 from ailfm.thermal.floorplan_gen import ChipStack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, read_grid_steady, read_lcf, read_ptrace, read_steady, read_ttrace
 from ailfm.thermal.grid import build_grid_circuit
-from ailfm.thermal.hotspot_cli import read_model_inputs, resolve_config
+from ailfm.thermal.hotspot_cli import parse_command_line, read_model_inputs, resolve_config
 from ailfm.thermal.model import CircuitThermalModel, build_thermal_model
 from ailfm.thermal.solvers.sparse import DEFAULT_ORDER, SparseSolver
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "hotspot"
 GRID_CASES = ("ev6_grid", "example3_two_layers", "snuca_2x4x4")
-
-
-def _flags(command: list[str]) -> dict[str, str]:
-    return dict(zip((name.lstrip("-") for name in command[1::2]), command[2::2], strict=True))
 
 
 class _Clock:
@@ -147,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = json.loads((case_dir / "case.json").read_text())
         walls = spec["wall_seconds"]
         for command in spec["commands"]:
-            flags = _flags(command)
+            flags = parse_command_line(command[1:])
             if "o" not in flags:
                 steady_case(case_dir, flags, walls["steady"], args.repeat)
             elif not args.steady_only:

@@ -40,6 +40,7 @@ from ailfm.thermal.formats import (
     write_flp,
 )
 from ailfm.thermal.hotspot_cli import main as hotspot_main
+from ailfm.thermal.hotspot_cli import parse_command_line
 from ailfm.thermal.model import build_thermal_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def bench_reference_cases(script: str) -> list[dict]:
     for case_dir in sorted(p for p in REFERENCE.iterdir() if (p / "case.json").is_file()):
         case = json.loads((case_dir / "case.json").read_text())
         for command in case["commands"]:
-            flags = dict(zip((n.lstrip("-") for n in command[1::2]), command[2::2], strict=True))
+            flags = parse_command_line(command[1:])
             argv = list(command[1:])
             for k in range(0, len(argv), 2):
                 if argv[k] in ("-o", "-steady_file", "-grid_steady_file"):

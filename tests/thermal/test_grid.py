@@ -35,7 +35,7 @@ from ailfm.thermal.grid import (
     chip_layer,
     map_blocks_to_cells,
 )
-from ailfm.thermal.hotspot_cli import read_model_inputs, resolve_config
+from ailfm.thermal.hotspot_cli import parse_command_line, read_model_inputs, resolve_config
 from ailfm.thermal.model import build_thermal_model
 from ailfm.thermal.solvers.sparse import SparseSolver
 
@@ -43,10 +43,6 @@ STEADY_TOLERANCE_K = 0.05
 TRANSIENT_TOLERANCE_K = 0.2
 # Rows of each reference transient checked here (the whole traces run in bench/thermal_grid_parity.py).
 TRANSIENT_ROWS = {"ev6_grid": 4, "example3_two_layers": 2, "snuca_2x4x4": 6}
-
-
-def _flags(command: list[str]) -> dict[str, str]:
-    return dict(zip((name.lstrip("-") for name in command[1::2]), command[2::2], strict=True))
 
 
 def _commands(kind: str):
@@ -57,7 +53,7 @@ def _commands(kind: str):
             params.append(pytest.param(case, None, id=f"{case}-shared-data-absent"))
             continue
         for command in json.loads(path.read_text())["commands"]:
-            flags = _flags(command)
+            flags = parse_command_line(command[1:])
             if ("o" in flags) == (kind == "transient"):
                 params.append(pytest.param(case, flags, id=f"{case}-{flags.get('o', 'steady')}"))
     return params

@@ -30,10 +30,6 @@ TRANSIENT_PREFIX_ROWS = {"ev6_block": None, "ev6_grid": 12, "example3_two_layers
 CASES = sorted(TRANSIENT_PREFIX_ROWS)
 
 
-def _flags(command: list[str]) -> dict[str, str]:
-    return dict(zip((name.lstrip("-") for name in command[1::2]), command[2::2], strict=True))
-
-
 def _case_commands():
     params = []
     for case in CASES:
@@ -42,7 +38,7 @@ def _case_commands():
             params.append(pytest.param(case, None, id=f"{case}-shared-data-absent"))
             continue
         for command in json.loads(path.read_text())["commands"]:
-            flags = _flags(command)
+            flags = parse_command_line(command[1:])
             params.append(pytest.param(case, command, id=f"{case}-{flags.get('o', 'steady')}"))
     return params
 
@@ -69,7 +65,7 @@ def _our_outputs(command: list[str]) -> list[str]:
 
 
 def _check_outputs(work: Path, command: list[str], prefix_rows: int | None) -> None:
-    flags = _flags(command)
+    flags = parse_command_line(command[1:])
     if "steady_file" in flags:
         expected = read_steady(work / flags["steady_file"])
         got = read_steady(work / ("ours_" + flags["steady_file"]))
@@ -96,7 +92,7 @@ def _check_outputs(work: Path, command: list[str], prefix_rows: int | None) -> N
 @pytest.mark.parametrize(("case", "command"), _case_commands())
 def test_reference_case_matches_hotspot(case, command, tmp_path, monkeypatch, capsys):
     work = _copy_case(case, tmp_path)
-    flags = _flags(command)
+    flags = parse_command_line(command[1:])
     if "grid" in command:
         pytest.importorskip("ailfm.thermal.grid", reason="the grid model has not landed")
     prefix_rows = TRANSIENT_PREFIX_ROWS[case] if "o" in flags else None

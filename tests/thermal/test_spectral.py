@@ -17,7 +17,7 @@ from reference_data import HOTSPOT_REFERENCE, require_shared
 from ailfm.thermal.block import stack_properties
 from ailfm.thermal.formats import Block, Floorplan, HotSpotConfig, read_ptrace
 from ailfm.thermal.grid import GridCircuit, build_grid_circuit, chip_layer
-from ailfm.thermal.hotspot_cli import read_model_inputs, resolve_config
+from ailfm.thermal.hotspot_cli import parse_command_line, read_model_inputs, resolve_config
 from ailfm.thermal.network import RCNetwork
 from ailfm.thermal.solvers import spectral
 from ailfm.thermal.solvers.sparse import SparseSolver, _factorise
@@ -35,7 +35,7 @@ def _lu_steady(network, power: np.ndarray) -> np.ndarray:
 def test_reference_cases_agree_with_lu_in_few_iterations(case):
     case_dir = require_shared(HOTSPOT_REFERENCE / case)
     command = json.loads((case_dir / "case.json").read_text())["commands"][0]
-    flags = dict(zip((name.lstrip("-") for name in command[1::2]), command[2::2], strict=True))
+    flags = parse_command_line(command[1:])
     config, materials = resolve_config(flags, cwd=case_dir)
     floorplan, layers = read_model_inputs(config, materials, cwd=case_dir)
     circuit = build_grid_circuit(config, floorplan=floorplan, layers=layers, materials=materials)
