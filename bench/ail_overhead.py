@@ -32,7 +32,7 @@ def main() -> None:
     while not sim.finished:
         observations.append(obs)
         obs = sim.step(governor.decide(obs))
-    stages = {"features": [], "onnxruntime": [], "actions": [], "total": []}
+    stages = {"features": [], "onnxruntime": [], "actions + shield": [], "total": []}
     from ailfm.plugins.imitation.actions import decision_from_outputs
 
     for k in range(args.repeats):
@@ -42,7 +42,8 @@ def main() -> None:
         t1 = time.perf_counter()
         outputs = governor.policy(features)
         t2 = time.perf_counter()
-        decision_from_outputs(governor.context, outputs, obs)
+        governor.shield.observe(obs)  # the twin's step is part of each decision's cost
+        decision_from_outputs(governor.context, outputs, obs, governor.shield)
         t3 = time.perf_counter()
         for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             stages[name].append(value * 1e6)

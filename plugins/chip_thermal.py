@@ -125,3 +125,30 @@ def _columns(names: tuple[str, ...], wanted: list[str], what: str) -> np.ndarray
         raise ConfigError("thermal", f"the thermal model has no {what} column for {missing[0]} "
                                      f"({len(missing)} missing); is it the system's stack?")
     return np.array([index[name] for name in wanted])
+
+
+@dataclass(frozen=True, eq=False)
+class ThermalTwin:
+    """A governor's own copy of the chip's reduced-order thermal model, as one epoch of linear algebra:
+    ``z <- decay * z + core_gain @ p_core + bank_gain * p_bank`` and ``T_core = ambient + core_output @ z``.
+
+    A model-predictive governor steps it with the powers it observes (as power sensors would report them), so it can
+    predict the next epoch's temperatures of any candidate action; under ``--thermal grid`` or gem5 it is the fast
+    model of the same stack, and the governor corrects its offset from the measured temperatures.
+    """
+
+    ambient_K: float
+    decay: np.ndarray  # (order,)
+    core_gain: np.ndarray  # (order, n_cores) modal forcing of one epoch per watt of each core block
+    bank_gain: np.ndarray  # (order,) the same for one watt in every LLC bank (the loop's banks share the uncore power)
+    core_output: np.ndarray  # (n_cores, order)
+
+    @classmethod
+    def of(cls, system: SystemDescription, thermal: ThermalModel) -> ThermalTwin:
+        """From the loop's model when it is the fast one, else from a fast model of the same stack."""
+        rom = thermal if isinstance(thermal, ReducedOrderThermalModel) else build_thermal(system, "fast")
+        chip = ChipThermal.of(system, rom)
+        decay, gain = rom.propagator(system.thermal.epoch_s)
+        _, output = rom.state
+        return cls(rom.ambient_K, decay.copy(), np.ascontiguousarray(gain[:, chip.core_power_column]),
+                   gain[:, chip.bank_power_column].sum(axis=1), np.ascontiguousarray(output[chip.core_output]))

@@ -9,6 +9,7 @@ clock-gated (a thermal trip) until it falls back under that line. ``run`` return
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ailfm.plugins.chip_kernels import chip_power, dtm_update, effective_frequency, place_row
-from ailfm.plugins.chip_thermal import ChipThermal
+from ailfm.plugins.chip_thermal import ChipThermal, ThermalTwin
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.fastpath import fused_epoch
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
@@ -93,7 +94,8 @@ class CoSimulation:
                                         th.dtm_trigger_C + 273.15 + th.dtm_stop_margin_K])
         self.context = GovernorContext(system, self.nuca, self.power, engine.n_threads,
                                        np.asarray(thread_instance), self.kernel_type_names,
-                                       self.chip.thermal_resistance_K_per_W)
+                                       self.chip.thermal_resistance_K_per_W,
+                                       functools.partial(ThermalTwin.of, system, thermal))
 
     @classmethod
     def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,

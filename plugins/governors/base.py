@@ -10,13 +10,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.power import PowerModel
 from ailfm.plugins.system import SystemDescription
+
+if TYPE_CHECKING:
+    from ailfm.plugins.chip_thermal import ThermalTwin
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,11 +70,19 @@ class GovernorContext:
     thread_instance: np.ndarray
     kernel_type_names: tuple[str, ...]
     resistance: Callable[[], tuple[np.ndarray, np.ndarray]]  # steady (core <- core, core <- bank) K/W, lazily
+    twin: Callable[[], ThermalTwin] | None = None  # linear thermal model, lazily (model-predictive governors)
 
     @cached_property
     def thermal_resistance_K_per_W(self) -> tuple[np.ndarray, np.ndarray]:
         """Steady-state core temperature rise per watt (core <- core, core <- bank), from the thermal model."""
         return self.resistance()
+
+    @cached_property
+    def thermal_twin(self) -> ThermalTwin:
+        """The governor's own linear model of the chip's thermal response (``ThermalTwin``)."""
+        if self.twin is None:
+            raise ValueError("this governor context has no thermal model (GovernorContext.twin)")
+        return self.twin()
 
     @property
     def n_cores(self) -> int:

@@ -2,7 +2,8 @@
 
 Per epoch: the observation's per-core feature matrix (``ailfm.plugins.imitation.features``) goes through the model on
 onnxruntime (one thread), and its two output columns become per-core V/f and thread moves
-(``ailfm.plugins.imitation.actions``). The file is checked against the contract when the governor is built
+(``ailfm.plugins.imitation.actions``), the V/f capped by the model-predictive thermal shield
+(``ailfm.plugins.imitation.shield``). The file is checked against the contract when the governor is built
 (``ailfm.plugins.imitation.contract``), so a wrong file fails before any simulation starts.
 """
 
@@ -34,9 +35,11 @@ class OnnxGovernor(Governor):
 
     def setup(self, context: GovernorContext) -> None:
         from ailfm.plugins.imitation.features import FeatureExtractor
+        from ailfm.plugins.imitation.shield import PredictiveShield
 
         super().setup(context)
         self.features = FeatureExtractor(context)
+        self.shield = PredictiveShield(context)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         from ailfm.plugins.imitation.actions import coolest_placement
@@ -46,7 +49,8 @@ class OnnxGovernor(Governor):
     def decide(self, obs: Observation) -> Decision:
         from ailfm.plugins.imitation.actions import decision_from_outputs
 
-        return decision_from_outputs(self.context, self.policy(self.features(obs)), obs)
+        self.shield.observe(obs)
+        return decision_from_outputs(self.context, self.policy(self.features(obs)), obs, self.shield)
 
 
 class AilGovernor(OnnxGovernor):

@@ -5,13 +5,8 @@ Column 1 is a placement score: the running threads on the lowest-scoring occupie
 free cores, pair by pair while the score gain exceeds ``margin`` (hysteresis against ping-pong), at most
 ``max_moves`` per epoch (a migration costs a reschedule plus a cold-cache refill, charged by the engine).
 
-A thermal shield bounds the learned V/f near the limit, where an imitation error costs a DTM event. It reads, for
-each core, the hottest temperature of its thermal neighbourhood (itself and its one-hop neighbours within and across
-layers), because an idle core is heated by its busy neighbours and only they can cool it: a core whose neighbourhood
-is within ``SHIELD_STOP_K`` of T_max is sent to f_min, one within ``SHIELD_DOWN_K`` must step down ``SHIELD_STEPS``
-levels from what it asked and ran at, and one within ``SHIELD_SLEW_K`` may run at most ``SHIELD_STEPS`` levels above its
-effective frequency of the last epoch (so a core released by DTM does not jump from f_min to f_max). The Oracle's
-labels keep every core ``OracleConfig.guard_K`` (1 K) below T_max, so the shield only acts where the policy errs.
+The V/f then passes the model-predictive thermal shield (``ailfm.plugins.imitation.shield``), which lowers it only
+where the governor's thermal model predicts a core above the limit in the coming epoch.
 """
 
 from __future__ import annotations
@@ -22,14 +17,12 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
+from ailfm.plugins.imitation.shield import PredictiveShield
 from ailfm.plugins.system import SystemDescription
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
 MAX_MOVES = 4  # migrations per epoch [inferred: the Oracle's local search moves a few threads per epoch]
-SHIELD_STOP_K = 0.5  # [inferred; below DTM's trigger, measured safe by bench/ail_eval.py]
-SHIELD_DOWN_K = 1.2  # [inferred] just outside the Oracle's 1 K guard
-SHIELD_SLEW_K = 3.0  # [inferred] ~ the largest one-epoch rise of a core at f_max on snuca-64
-SHIELD_STEPS = 2
+MOVE_HEADROOM_K = 3.0  # [inferred] ~ the largest one-epoch rise of a core at f_max on snuca-64
 
 
 def level_fractions(context: GovernorContext, f_GHz: np.ndarray) -> np.ndarray:
@@ -38,12 +31,12 @@ def level_fractions(context: GovernorContext, f_GHz: np.ndarray) -> np.ndarray:
     return (np.asarray(f_GHz, dtype=float) - dvfs.f_min_GHz) / max(dvfs.f_max_GHz - dvfs.f_min_GHz, 1e-12)
 
 
-def frequencies_from_fractions(context: GovernorContext, fraction: np.ndarray, obs: Observation) -> np.ndarray:
-    """Output column 0 -> per-core frequency: nearest level, then the thermal shield (module docstring)."""
+def frequencies_from_fractions(context: GovernorContext, fraction: np.ndarray) -> np.ndarray:
+    """Output column 0 -> per-core frequency: the nearest V/f level."""
     dvfs = context.system.dvfs
-    return _shielded_levels(np.asarray(fraction, dtype=np.float64), obs.temperature_K, obs.f_GHz, obs.f_effective_GHz,
-                            thermal_neighbourhood(context.system), dvfs.f_min_GHz, dvfs.f_max_GHz, dvfs.f_step_GHz,
-                            context.system.thermal.t_max_K)
+    steps = np.rint(np.clip(np.asarray(fraction, dtype=float), 0.0, 1.0) * (dvfs.f_max_GHz - dvfs.f_min_GHz)
+                    / dvfs.f_step_GHz)
+    return dvfs.levels_GHz[np.clip(steps.astype(np.int64), 0, len(dvfs.levels_GHz) - 1)]
 
 
 @lru_cache(maxsize=8)
@@ -60,40 +53,13 @@ def thermal_neighbourhood(system: SystemDescription) -> np.ndarray:
 def moved_placement(score: np.ndarray, obs: Observation, system: SystemDescription, self_heating: np.ndarray,
                     margin: float = MOVE_MARGIN, max_moves: int = MAX_MOVES) -> np.ndarray | None:
     """The placement after score-driven moves, or None when no thread moves. A move needs a target whose steady
-    self-heating (K/W) is not above the source's and whose thermal neighbourhood is below ``T_max - SHIELD_SLEW_K``:
+    self-heating (K/W) is not above the source's and whose thermal neighbourhood is below ``T_max - MOVE_HEADROOM_K``:
     a thread moved to a hotter-running core at the same V/f heats it by up to ~9 K in one epoch (measured)."""
     new = obs.thread_core.astype(np.int64)
     moved = _move_threads(np.asarray(score, dtype=np.float64), new, obs.thread_kernel_type.astype(np.int64),
                           margin, max_moves, self_heating, obs.temperature_K, thermal_neighbourhood(system),
-                          system.thermal.t_max_K - SHIELD_SLEW_K)
+                          system.thermal.t_max_K - MOVE_HEADROOM_K)
     return new if moved else None
-
-
-@njit(cache=True)
-def _shielded_levels(fraction, temperature_K, f_previous_GHz, f_effective_GHz, neighbourhood, f_min, f_max, f_step,
-                     t_max_K):
-    """Compiled: a dozen numpy operations on 64 values cost more in call overhead than the whole loop."""
-    n = fraction.shape[0]
-    out = np.empty(n)
-    span = f_max - f_min
-    step = SHIELD_STEPS * f_step
-    for c in range(n):
-        f = f_min + np.rint(min(max(fraction[c], 0.0), 1.0) * span / f_step) * f_step + 1e-9
-        hottest = temperature_K[c]
-        for n in neighbourhood[c]:
-            hottest = max(hottest, temperature_K[n])
-        headroom = t_max_K - hottest
-        running_at = max(f_effective_GHz[c], f_min)  # a DTM-throttled core runs at f_min whatever it asked
-        if headroom < SHIELD_STOP_K:
-            cap = f_min
-        elif headroom < SHIELD_DOWN_K:
-            cap = min(f_previous_GHz[c], running_at) - step
-        elif headroom < SHIELD_SLEW_K:
-            cap = running_at + step
-        else:
-            cap = f_max
-        out[c] = min(max(min(f, cap + 1e-9), f_min), f_max + 1e-9)
-    return out
 
 
 @njit(cache=True)
@@ -136,15 +102,17 @@ def _move_threads(score, placement, kernel, margin, max_moves, self_heating, tem
     return moved
 
 
-def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation) -> Decision:
-    """Per-core V/f and moves; a moved thread keeps at most the V/f of the core it leaves (the prediction for its new
-    core was made from that core's features while it was free, and a free core's labels say nothing about load)."""
-    f_GHz = frequencies_from_fractions(context, outputs[:, 0], obs)
+def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation,
+                          shield: PredictiveShield) -> Decision:
+    """Per-core V/f and moves, then the shield (``shield.observe(obs)`` must have seen ``obs``). A moved thread keeps
+    at most the V/f of the core it leaves (the prediction for its new core was made from that core's features while
+    it was free, and a free core's labels say nothing about load)."""
+    f_GHz = frequencies_from_fractions(context, outputs[:, 0])
     placement = moved_placement(outputs[:, 1], obs, context.system, self_heating(context))
     if placement is not None:
         moved = placement != obs.thread_core
         f_GHz[placement[moved]] = np.minimum(f_GHz[placement[moved]], f_GHz[obs.thread_core[moved]])
-    return Decision(f_GHz, placement)
+    return Decision(shield.limit(f_GHz, obs.thread_core if placement is None else placement, obs), placement)
 
 
 def self_heating(context: GovernorContext) -> np.ndarray:

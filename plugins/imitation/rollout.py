@@ -22,6 +22,7 @@ from ailfm.plugins.imitation.actions import coolest_placement, decision_from_out
 from ailfm.plugins.imitation.features import FeatureExtractor
 from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
+from ailfm.plugins.imitation.shield import PredictiveShield
 
 MODES = ("oracle", "all", "active", "none")
 
@@ -90,12 +91,14 @@ class RolloutGovernor(Governor):
         self.oracle_governor.setup(context)
         self.warmup.setup(context)
         self.extractor = FeatureExtractor(context)
+        self.shield = PredictiveShield(context)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         return coolest_placement(self.context)
 
     def decide(self, obs: Observation) -> Decision:
         features = self.extractor(obs)  # every epoch: keeps the phase average current
+        self.shield.observe(obs)  # every epoch: keeps the thermal twin in step
         if obs.epoch < self.task.scenario.warmup_epochs:
             return self.warmup.decide(obs)
         task = self.task
@@ -104,7 +107,7 @@ class RolloutGovernor(Governor):
         outputs, uncertainty = task.ensemble.predict(features)
         if task.mode == "all" or (task.mode == "active" and uncertainty > task.threshold):
             self._label(obs, features)
-        return decision_from_outputs(self.context, outputs, obs)
+        return decision_from_outputs(self.context, outputs, obs, self.shield)
 
     def _label(self, obs: Observation, features: np.ndarray) -> Decision:
         label = self.oracle_governor.query(obs)

@@ -1,4 +1,4 @@
-"""From policy outputs to decisions: nearest V/f level, the thermal shield, score-driven thread moves."""
+"""From policy outputs to decisions: nearest V/f level, score-driven thread moves (the shield: test_shield.py)."""
 
 from __future__ import annotations
 
@@ -23,24 +23,14 @@ def _obs(t_max_K, headroom_K, f_request, f_effective, placement=None, kernel=Non
                            thread_core=placement, thread_kernel_type=kernel)
 
 
-def test_levels_and_the_thermal_shield(context):
-    system = context.system
-    t_max, n = system.thermal.t_max_K, system.n_cores
-    headroom, f_request, f_effective = np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0)
-    fraction = np.ones(n)
-    # cores 0, 10, 42, 63 have no common neighbours; core 21 is idle and hot, next to core 22 (same layer)
-    headroom[[10, 42, 63, 21]] = [2.0, 1.0, 0.2, 0.3]
-    f_effective[10] = 1.0  # throttled by DTM in the last epoch
-    f_request[42], f_effective[42] = 3.0, 3.5
-    fraction[0] = 0.51  # 0.51 of 1-4 GHz = 2.53 GHz -> nearest level 2.5
-    f = frequencies_from_fractions(context, fraction, _obs(t_max, headroom, f_request, f_effective))
-    assert np.isclose(f[0], 2.5, atol=1e-6)
-    assert np.isclose(f[10], 1.2, atol=1e-6)  # slew: at most 2 levels above what it ran at
-    assert np.isclose(f[42], 2.8, atol=1e-6)  # down: 2 levels below min(asked, ran)
-    assert np.isclose(f[63], 1.0, atol=1e-6)  # stop
-    assert np.isclose(f[22], 1.0, atol=1e-6)  # the idle hot neighbour stops core 22 too
-    far = [c for c in range(n) if min(abs(c - k) for k in (10, 42, 63, 21)) > 20]
-    assert np.allclose(f[far], 4.0, atol=1e-6)
+def test_fractions_go_to_the_nearest_level(context):
+    n = context.system.n_cores
+    fraction = np.linspace(-0.2, 1.2, n)
+    f = frequencies_from_fractions(context, fraction)
+    levels = context.system.dvfs.levels_GHz
+    wanted = levels[np.argmin(np.abs(levels[None, :] - (1.0 + 3.0 * np.clip(fraction, 0, 1))[:, None]), axis=1)]
+    assert np.allclose(f, wanted)
+    assert np.isclose(frequencies_from_fractions(context, np.array([0.51]))[0], 2.5)  # 0.51 of 1-4 GHz = 2.53
 
 
 def test_threads_move_from_low_to_high_scores_to_cores_that_run_no_hotter(context):
@@ -82,6 +72,7 @@ def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
     context = SimpleNamespace(system=system, thermal_resistance_K_per_W=(np.eye(n), None))
     obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0), np.array([0, 1]),
                np.array([0, 0]))
-    decision = decision_from_outputs(context, outputs, obs)
+    no_shield = SimpleNamespace(limit=lambda f_GHz, placement, obs: f_GHz)  # far from the limit it changes nothing
+    decision = decision_from_outputs(context, outputs, obs, no_shield)
     assert decision.thread_core.tolist() == [40, 1]
     assert np.isclose(decision.f_GHz[40], 1.0, atol=1e-6) and np.isclose(decision.f_GHz[1], 4.0, atol=1e-6)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.chip_thermal import ChipThermal
+from ailfm.plugins.chip_thermal import ChipThermal, ThermalTwin
 from ailfm.plugins.governors import BUILTIN_GOVERNORS, GovernorContext, Observation, make_governor
 from ailfm.plugins.power import PowerModel
 
@@ -17,7 +17,8 @@ N_THREADS = 48
 def context(system, nuca, fast_thermal):
     chip = ChipThermal.of(system, fast_thermal)
     return GovernorContext(system, nuca, PowerModel(system), N_THREADS, np.repeat(np.arange(3), 16),
-                           ("gemm", "gemv"), chip.thermal_resistance_K_per_W)
+                           ("gemm", "gemv"), chip.thermal_resistance_K_per_W,
+                           lambda: ThermalTwin.of(system, fast_thermal))
 
 
 def random_observation(system, rng, epoch=None, placement=None) -> Observation:
