@@ -81,7 +81,7 @@ def run_map_search(args: argparse.Namespace) -> int:
     seeds = pins.apply(np.stack([enc.encode(m) for m in fixed.values()])) if args.seed_baselines else None
     settings = SearchSettings(pop_size=args.pop, n_gen=args.gen, seed=args.seed, objective=args.objective,
                               max_evaluations=args.max_evals, patience=args.patience,
-                              checkpoint_every=args.checkpoint_every)
+                              checkpoint_every=args.checkpoint_every, local_share=args.local_share)
     with open_executor(args.workers, args.dask) as (executor, n_workers):
         result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
                             checkpoint=out / "checkpoint.pkl", log_path=out / "search.csv",
@@ -177,6 +177,8 @@ def add_subcommands(subparsers) -> None:
     search.add_argument("--max-evals", type=_positive_int, default=None, help="evaluation budget")
     search.add_argument("--patience", type=_positive_int, default=None, help="early stop after G flat generations")
     search.add_argument("--checkpoint-every", type=_positive_int, default=10)
+    search.add_argument("--local-share", type=float, default=0.8,
+                        help="share of each generation's offspring made by local moves around the 4 best (0: plain GA)")
     search.add_argument("--pin", default=None, help="JSON like best_mapping.json; null marks free genes")
     search.add_argument("--no-seed-baselines", dest="seed_baselines", action="store_false",
                         help="start every search from random genomes only")

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ailfm.mapping.cost import job_costs
 from ailfm.mapping.encoding import Encoding, Mapping
@@ -64,6 +65,29 @@ class Details:
     finish_s: np.ndarray   # (I, B, L)
     chiplet: np.ndarray    # (B, L)
     time_by_bound_s: dict[str, float]  # summed job latency attributed to its bound: compute / nop / dram
+
+
+@njit(cache=True)
+def list_schedule(order: np.ndarray, chip: np.ndarray, pred: np.ndarray, latency: np.ndarray,
+                  n_chiplets: int) -> np.ndarray:
+    """Finish time of every job (rows, jobs + 1; the last column is the producer sentinel, always 0): jobs start
+    in program order ``order`` at max(their chiplet free, their producers finished). Compiled: the loop over
+    jobs is sequential, the rows (iteration x genome) are independent."""
+    rows, n_jobs = order.shape
+    finish = np.zeros((rows, n_jobs + 1))
+    free = np.zeros(n_chiplets + 1)
+    for r in range(rows):
+        free[:] = 0.0
+        for k in range(n_jobs):
+            j = order[r, k]
+            c = chip[r, j]
+            ready = 0.0
+            for p in pred[j]:
+                ready = max(ready, finish[r, p])
+            end = max(free[c], ready) + latency[r, j]
+            finish[r, j] = end
+            free[c] = end
+    return finish
 
 
 class Evaluator:
@@ -232,17 +256,7 @@ class Evaluator:
         }
         energy_pJ = sum(parts.values())
 
-        # list scheduling in program order
-        finish = np.zeros((rows, n_jobs + 1))
-        free = np.zeros((rows, n_ch + 1))
-        r1 = np.arange(rows)
-        for k in range(n_jobs):
-            j = order_r[:, k]
-            c = chip_r[r1, j]
-            ready = finish[r_idx, self._pred[j]].max(axis=1)
-            end = np.maximum(free[r1, c], ready) + latency[r1, j]
-            finish[r1, j] = end
-            free[r1, c] = end
+        finish = list_schedule(order_r, chip_r, self._pred, latency, n_ch)
         makespan = finish.max(axis=1)
         it_latency = np.maximum(makespan, dram_bytes.sum(axis=1) / self._dram_Bps).reshape(n_it, n_pop).T
         it_energy = (energy_pJ.sum(axis=1) * 1e-12).reshape(n_it, n_pop).T

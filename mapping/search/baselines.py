@@ -109,8 +109,8 @@ def layer_groups_mapping(ev: Evaluator, groups: list[np.ndarray]) -> Mapping:
     return _mapping(bits, chips)
 
 
-def gemini_lp(ev: Evaluator) -> Mapping:
-    """The best Gemini-like layer-pipelined mapping over several group sizes."""
+def gemini_candidates(ev: Evaluator) -> list[Mapping]:
+    """Gemini-like layer-pipelined mappings for every candidate layer grouping."""
     enc = ev.encoding
     layers = np.arange(enc.n_layers)
     stage_bits = _stage_bits(ev)
@@ -119,8 +119,13 @@ def gemini_lp(ev: Evaluator) -> Mapping:
     candidates.append(np.split(layers, np.arange(per_block, enc.n_layers, per_block)))
     for size in sorted({max(1, enc.n_chiplets // k) for k in (1, 2, 3, 4, 6)}):
         candidates.append(np.split(layers, np.arange(size, enc.n_layers, size)))
-    mappings = [layer_groups_mapping(ev, [np.asarray(g) for g in groups if len(g)]) for groups in candidates]
-    genomes = np.stack([enc.encode(m) for m in mappings])
+    return [layer_groups_mapping(ev, [np.asarray(g) for g in groups if len(g)]) for groups in candidates]
+
+
+def gemini_lp(ev: Evaluator) -> Mapping:
+    """The best Gemini-like layer-pipelined mapping over several group sizes."""
+    mappings = gemini_candidates(ev)
+    genomes = np.stack([ev.encoding.encode(m) for m in mappings])
     return mappings[int(np.argmin(ev.evaluate(genomes).edp))]
 
 
@@ -135,3 +140,4 @@ BASELINES = {
 
 def baseline_mappings(ev: Evaluator) -> dict[str, Mapping]:
     return {name: make(ev) for name, make in BASELINES.items()}
+

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 from pymoo.core.crossover import Crossover
+from pymoo.core.mating import Mating
 from pymoo.core.mutation import Mutation
+from pymoo.core.population import Population
 from pymoo.core.sampling import Sampling
 from pymoo.core.selection import Selection
 
@@ -273,3 +275,33 @@ class MappingMutation(Mutation):
         progress = 0.0 if algorithm is None else (algorithm.n_gen or 0) / self.n_gen
         out = np.stack([mutate(x.astype(np.int64), self.enc, random_state, progress) for x in X])
         return self.pins.apply(out)
+
+
+class EliteLocalSearchMating(Mating):
+    """Memetic mating: a fraction ``local_share`` of each generation's offspring are :func:`mutate` moves (the
+    same moves simulated annealing makes) applied to one of the ``n_elite`` best individuals; the rest come
+    from selection, crossover and mutation. With the GA's elitist survival this is a (mu + lambda) local
+    search around the incumbents inside the GA, so the evaluation budget is shared by exploitation and
+    recombination instead of recombination alone."""
+
+    def __init__(self, selection, crossover, mutation, enc: Encoding, pins: Pins, n_gen: int,
+                 local_share: float, n_elite: int, **kwargs):
+        super().__init__(selection, crossover, mutation, **kwargs)
+        self.enc, self.pins, self.n_gen = enc, pins, max(n_gen, 1)
+        self.local_share, self.n_elite = local_share, n_elite
+
+    def _do(self, problem, pop, n_offsprings, random_state=None, algorithm=None, **kwargs):
+        n_local = int(round(self.local_share * n_offsprings))
+        parts = []
+        if n_offsprings - n_local > 0:
+            parts.append(super()._do(problem, pop, n_offsprings - n_local, random_state=random_state,
+                                     algorithm=algorithm, **kwargs))
+        if n_local > 0:
+            f = pop.get("F")
+            edp = f[:, 0] if f.shape[1] == 1 else f[:, 0] * f[:, 1]
+            elite = np.argsort(edp, kind="stable")[:self.n_elite]
+            X = pop.get("X").astype(np.int64)[random_state.choice(elite, n_local)]
+            progress = 0.0 if algorithm is None else (algorithm.n_gen or 0) / self.n_gen
+            moves = np.stack([mutate(x, self.enc, random_state, progress) for x in X])
+            parts.append(Population.new("X", self.pins.apply(moves)))
+        return Population.merge(*parts) if len(parts) > 1 else parts[0]

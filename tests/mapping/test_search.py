@@ -52,6 +52,32 @@ def test_swap_micro_batch_rows_swaps_rows():
     assert len(rows) > 1
 
 
+def test_elite_local_search_mating_moves_around_the_elite():
+    from pymoo.core.population import Population
+    from pymoo.core.problem import Problem
+    from pymoo.operators.selection.rnd import RandomSelection
+
+    enc = Encoding(n_micro_batches=4, n_layers=10, n_chiplets=36)
+    rng = np.random.default_rng(0)
+    X = np.full((20, enc.n_genes), 35, np.int64)
+    X[:, :enc.n_bits] = 0
+    X[0, enc.n_bits:] = 0                      # the best individual: every job on chiplet 0
+    X[1:, enc.n_bits:] = rng.integers(1, 36, size=(19, enc.n_layers * enc.n_micro_batches))
+    pop = Population.new("X", X, "F", np.arange(20, dtype=float)[:, None])
+    pins = Pins.none(enc)
+    problem = Problem(n_var=enc.n_genes, n_obj=1, xl=0, xu=enc.upper_bounds(), vtype=int)
+
+    def offspring(local_share: float) -> np.ndarray:
+        mating = operators.EliteLocalSearchMating(
+            RandomSelection(), operators.SegmentCrossover(enc, pins), operators.MappingMutation(enc, pins, 10),
+            enc, pins, n_gen=10, local_share=local_share, n_elite=1)
+        return mating.do(problem, pop, 30, random_state=np.random.default_rng(1)).get("X")[:, enc.n_bits:]
+
+    near_best = (offspring(1.0) == 0).mean(axis=1)
+    assert (near_best > 0.5).all()             # every offspring is a small move away from the elite
+    assert ((offspring(0.0) == 0).mean(axis=1) > 0.5).sum() < 15  # plain mating: mostly children of the others
+
+
 @pytest.fixture(scope="module")
 def evaluator(tiny, mixed_hw):
     return Evaluator(tiny, mixed_hw)
