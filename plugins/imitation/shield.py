@@ -4,9 +4,11 @@ An imitation-learned policy errs now and then; near T_max an error costs a DTM e
 shield therefore checks every decision with the governor's own linear thermal model of the chip
 (``ailfm.plugins.chip_thermal.ThermalTwin``, stepped with the observed core and uncore powers, its offset from the
 measured temperatures carried forward): it predicts every core's temperature at the end of the coming epoch from the
-requested levels, and while a core is predicted above ``T_max - guard_K`` it lowers by one level the running core
-whose step down cools that core the most (often the core itself; for an idle core heated from beside or below, a
-neighbour). The policy's V/f is kept wherever it is safe, so the shield acts only where the policy errs.
+requested levels, and while a core is predicted above ``T_max - guard_K`` it lowers by one level a running core
+whose step down cools that core (often the core itself; for an idle core heated from beside or below, a
+neighbour): of those that cool it nearly as well as the best (``SPREAD``), the fastest, so that the cut is spread
+and no thread becomes the straggler its tensor-parallel instance waits for at every barrier. The policy's V/f is
+kept wherever it is safe, so the shield acts only where the policy errs.
 
 Power of the coming epoch per core and level: the power model (``ailfm.plugins.power``) at the level's voltage, with
 the highest switching activity the core's thread has shown so far in the run (a moved thread brings its own),
@@ -26,122 +28,136 @@ from ailfm.plugins.governors.base import GovernorContext, Observation
 #: margin below T_max of the predicted temperature [tuned on training workloads only (docs/ail.md): with it no run of
 #: BERT-large, Llama-2-7B, GPT2-XL or OPT-6.7B went above T_max; peaks 79.40-79.47 C]
 SHIELD_GUARD_K = 0.6
+#: water-filling: of the running cores whose one-level step cools a violator at least this fraction as well as the
+#: best one, the fastest steps down. Trimming only the single most effective core made stragglers that stall their
+#: instance at every barrier [tuned on training workloads (docs/ail.md): GPT2-XL 8.23 -> 8.63 tokens/s]
+SPREAD = 0.5
 
 
 class PredictiveShield:
     """Per-epoch cap on a governor's V/f from a one-epoch thermal prediction (see the module docstring).
 
     Call ``observe`` with every observation (it steps the thermal twin), then ``limit`` with the requested levels.
+    Both are a few compiled loops or one BLAS call each: the whole decision has a 50 us budget.
     """
 
     def __init__(self, context: GovernorContext, guard_K: float = SHIELD_GUARD_K):
         twin = context.thermal_twin
-        system = context.system
+        system, power = context.system, context.power
         self.context = context
-        self.ambient_K = twin.ambient_K
         self.decay = twin.decay
         self.core_gain = twin.core_gain
         self.bank_gain = twin.bank_gain
-        self.core_output = twin.core_output
         self.blame_K_per_W = np.ascontiguousarray(twin.core_output @ twin.core_gain)  # (n_cores, n_cores)
         self.bank_rise_K_per_W = twin.core_output @ twin.bank_gain  # (n_cores,) per watt in every bank
-        self.decayed_output = np.ascontiguousarray(twin.core_output * twin.decay[None, :])
+        #: next epoch's free response relative to now: T_next = T_now + (output * (decay - 1)) @ z + bank and core terms
+        self.free_change = np.ascontiguousarray(twin.core_output * (twin.decay - 1.0)[None, :])
         self.n_banks = system.n_banks
         self.limit_K = system.thermal.t_max_K - guard_K
         self.levels_GHz = system.dvfs.levels_GHz
-        self.constants = context.power.constants
+        self.constants = power.constants
+        v0, slope, capacitance_F, leak_W, leak_V, leak_exp = self.constants[:6]
+        voltage = v0 + slope * self.levels_GHz
+        self.dynamic_W_per_activity = capacitance_F * voltage**2 * self.levels_GHz * 1e9  # per level
+        self.leakage_W_at_reference = leak_W * (voltage / leak_V) ** leak_exp  # per level, at the reference T
         self.modes = np.zeros_like(twin.decay)  # the loop starts from ambient: z = 0
         self.free_K = np.full(context.n_cores, twin.ambient_K)
-        self.thread_activity = np.full(context.n_threads, np.nan)  # the highest each thread has shown; NaN: not yet
+        self.thread_activity = np.full(context.n_threads, -1.0)  # the highest each thread has shown; < 0: not yet
 
     def observe(self, obs: Observation) -> None:
         """Step the twin with the epoch the observation reports and predict the coming epoch without core power."""
         bank_W = obs.uncore_power_W / self.n_banks
         if obs.epoch > 0:
             self.modes = self.decay * self.modes + self.core_gain @ obs.power_W + self.bank_gain * bank_W
-            placed = obs.thread_core >= 0
-            observed = np.where(placed, obs.activity[np.maximum(obs.thread_core, 0)], np.nan)
-            self.thread_activity = np.fmax(observed, self.thread_activity)
-        offset_K = obs.temperature_K - (self.ambient_K + self.core_output @ self.modes)
-        self.free_K = self.ambient_K + self.decayed_output @ self.modes + self.bank_rise_K_per_W * bank_W + offset_K
+            _hold_peak(self.thread_activity, obs.thread_core, obs.activity)
+        # measured now + the twin's change over the coming epoch: the twin's offset from the sensors carries forward
+        self.free_K = obs.temperature_K + self.free_change @ self.modes + self.bank_rise_K_per_W * bank_W
 
     def limit(self, f_GHz: np.ndarray, placement: np.ndarray, obs: Observation) -> np.ndarray:
         """The requested per-core frequencies, lowered where the prediction exceeds the limit, for ``placement``."""
-        n_cores = self.context.n_cores
-        level = np.clip(np.searchsorted(self.levels_GHz, np.asarray(f_GHz, dtype=float) - 1e-9), 0,
-                        len(self.levels_GHz) - 1).astype(np.int64)
-        activity_so_far = np.nan_to_num(self.thread_activity, nan=1.0)  # never observed: assume the worst
-        running_before = _core_threads(obs.thread_core, obs.thread_kernel_type, activity_so_far, n_cores)[0]
-        running, activity = _core_threads(np.asarray(placement, dtype=np.int64), obs.thread_kernel_type,
-                                          activity_so_far, n_cores)
-        capped = _capped_levels(level, running, activity, running_before, obs.activity, obs.dtm_throttled,
-                                obs.f_effective_GHz, obs.power_W, obs.temperature_K, self.levels_GHz, self.constants,
-                                self.free_K, self.blame_K_per_W, self.limit_K)
-        return self.levels_GHz[capped]
+        level = _capped_levels(np.asarray(f_GHz, dtype=np.float64), self.levels_GHz,
+                               np.asarray(placement, dtype=np.int64), obs.thread_core, obs.thread_kernel_type,
+                               self.thread_activity, obs.activity, obs.dtm_throttled, obs.f_effective_GHz,
+                               obs.power_W, obs.temperature_K, self.constants, self.dynamic_W_per_activity,
+                               self.leakage_W_at_reference, self.free_K, self.blame_K_per_W, self.limit_K)
+        return self.levels_GHz[level]
 
 
 @njit(cache=True)
-def _core_threads(placement, kernel_type, thread_activity, n_cores):
-    """Per core: does an unfinished thread run there, and that thread's highest switching activity so far."""
-    running = np.zeros(n_cores, dtype=np.bool_)
-    activity = np.zeros(n_cores)
-    for t in range(placement.shape[0]):
-        c = placement[t]
-        if c >= 0 and kernel_type[t] >= 0:
-            running[c] = True
-            activity[c] = thread_activity[t]
-    return running, activity
+def _hold_peak(thread_activity, thread_core, core_activity):
+    """Each placed thread's highest switching activity so far, in place."""
+    for t in range(thread_core.shape[0]):
+        if thread_core[t] >= 0:
+            thread_activity[t] = max(thread_activity[t], core_activity[thread_core[t]])
 
 
 @njit(cache=True)
-def _core_W(f_GHz, activity, temperature_K, running, constants):
-    """``core_power_kernel`` for one core (running or idle): dynamic a C V^2 f plus V- and T-dependent leakage."""
+def _capped_levels(f_GHz, levels_GHz, placement, placement_before, kernel_type, thread_activity, core_activity,
+                   throttled, f_effective_GHz, power_W, temperature_K, constants, dynamic_W_per_activity,
+                   leakage_W_at_reference, free_K, blame, limit_K):
+    """Level indices: the requested ones, then, while a core is predicted above ``limit_K``, the running core whose
+    one-level step down cools the hottest violator most goes down one level."""
+    n, n_levels = f_GHz.shape[0], levels_GHz.shape[0]
     v0, slope, capacitance_F, leak_W, leak_V, leak_exp, leak_ref_K, beta, idle_W = constants[:9]
-    if not running:
-        return idle_W
-    voltage = v0 + slope * f_GHz
-    return (activity * capacitance_F * voltage * voltage * f_GHz * 1e9
-            + leak_W * (voltage / leak_V) ** leak_exp * np.exp(beta * (temperature_K - leak_ref_K)))
-
-
-@njit(cache=True)
-def _capped_levels(level, running, activity, running_before, activity_before, throttled, f_effective_GHz, power_W,
-                   temperature_K, levels_GHz, constants, free_K, blame, limit_K):
-    """Greedy: while a core is predicted above ``limit_K``, lower the running core whose one-level step cools the
-    hottest violator most; returns the level indices (a new array)."""
-    n = level.shape[0]
-    level = level.copy()
-    unexplained = np.empty(n)
+    level = np.empty(n, dtype=np.int64)
+    running = np.zeros(n, dtype=np.bool_)
+    ran = np.zeros(n, dtype=np.bool_)
+    activity = np.zeros(n)
+    for t in range(placement.shape[0]):
+        if kernel_type[t] >= 0:
+            if placement[t] >= 0:
+                running[placement[t]] = True
+                # never observed: assume the worst
+                activity[placement[t]] = thread_activity[t] if thread_activity[t] >= 0.0 else 1.0
+            if placement_before[t] >= 0:
+                ran[placement_before[t]] = True
     power = np.empty(n)
+    leakage_scale = np.empty(n)
     for c in range(n):
-        if throttled[c]:
-            level[c] = 0  # DTM holds it at f_min whatever it asks
-        was_running = running_before[c] and f_effective_GHz[c] > 0.0
-        modelled = _core_W(f_effective_GHz[c], activity_before[c], temperature_K[c], was_running, constants)
-        unexplained[c] = power_W[c] - modelled if f_effective_GHz[c] > 0.0 else 0.0
-        power[c] = _core_W(levels_GHz[level[c]], activity[c], temperature_K[c], running[c], constants) + unexplained[c]
+        k = 0
+        while k < n_levels - 1 and levels_GHz[k] < f_GHz[c] - 1e-9:
+            k += 1
+        level[c] = 0 if throttled[c] else k  # DTM holds a throttled core at f_min whatever it asks
+        leakage_scale[c] = np.exp(beta * (temperature_K[c] - leak_ref_K))
+        unexplained = 0.0  # what the model did not explain last epoch: router power, model error
+        f_ran = f_effective_GHz[c]
+        if f_ran > 0.0:
+            modelled = idle_W
+            if ran[c]:
+                voltage = v0 + slope * f_ran
+                modelled = (core_activity[c] * capacitance_F * voltage * voltage * f_ran * 1e9
+                            + leak_W * (voltage / leak_V) ** leak_exp * leakage_scale[c])
+            unexplained = power_W[c] - modelled
+        power[c] = unexplained + (activity[c] * dynamic_W_per_activity[level[c]]
+                                  + leakage_W_at_reference[level[c]] * leakage_scale[c] if running[c] else idle_W)
     predicted = free_K + blame @ power
     hopeless = np.zeros(n, dtype=np.bool_)
-    for _ in range(n * levels_GHz.shape[0]):
+    cooling, step_W = np.zeros(n), np.zeros(n)
+    for _ in range(n * n_levels):
         worst, excess = -1, 0.0
         for i in range(n):
             if not hopeless[i] and predicted[i] - limit_K > excess:
                 worst, excess = i, predicted[i] - limit_K
         if worst < 0:
             break
-        culprit, best_cooling, culprit_W = -1, 0.0, 0.0
+        best_cooling = 0.0
         for j in range(n):
+            cooling[j] = 0.0
             if running[j] and level[j] > 0 and not throttled[j]:
-                lower_W = _core_W(levels_GHz[level[j] - 1], activity[j], temperature_K[j], True, constants)
-                cooling = blame[worst, j] * (power[j] - unexplained[j] - lower_W)
-                if cooling > best_cooling:
-                    culprit, best_cooling, culprit_W = j, cooling, lower_W + unexplained[j]
+                k = level[j]
+                step_W[j] = (activity[j] * (dynamic_W_per_activity[k - 1] - dynamic_W_per_activity[k])
+                             + (leakage_W_at_reference[k - 1] - leakage_W_at_reference[k]) * leakage_scale[j])
+                cooling[j] = -blame[worst, j] * step_W[j]
+                best_cooling = max(best_cooling, cooling[j])
+        culprit = -1
+        for j in range(n):  # water-filling: of the cores that cool it nearly as well, the fastest one steps down
+            if cooling[j] > 0.0 and cooling[j] >= SPREAD * best_cooling and (culprit < 0 or level[j] > level[culprit]):
+                culprit = j
+        culprit_delta_W = step_W[culprit] if culprit >= 0 else 0.0
         if culprit < 0:
             hopeless[worst] = True  # nothing running can cool it further
             continue
-        delta_W = culprit_W - power[culprit]
         for i in range(n):
-            predicted[i] += blame[i, culprit] * delta_W
-        power[culprit] = culprit_W
+            predicted[i] += blame[i, culprit] * culprit_delta_W
         level[culprit] -= 1
     return level
