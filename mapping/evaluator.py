@@ -16,8 +16,10 @@ Per job (iteration i, micro-batch b, layer l) on its chiplet c:
 * DRAM: traffic striped over all channels; time = bytes / total DRAM bandwidth; energy = bytes x pJ/bit;
 * job latency = max(compute, NoP, DRAM) (communication overlaps compute, as in Compass);
 * list scheduling in program order: start = max(chiplet free, producers finished); an iteration's latency is
-  the last finish, but never less than its total DRAM traffic over the total DRAM bandwidth (a bound Compass
-  lacks: concurrent jobs share the DRAM channels).
+  the last finish, but never less than its total DRAM traffic over the total DRAM bandwidth, nor than the bytes
+  of its busiest mesh link over the link bandwidth (bounds Compass lacks: concurrent jobs share the DRAM
+  channels and the links; a job's own NoP time above sees only its own transfers). Link loads come from every
+  transfer's XY route and from the DRAM traffic striped over the DRAM routers.
 
 A scenario's latency and energy are sums over its iterations; EDP = latency x energy. This module imports
 neither pymoo nor optuna.
@@ -65,6 +67,7 @@ class Details:
     finish_s: np.ndarray   # (I, B, L)
     chiplet: np.ndarray    # (B, L)
     time_by_bound_s: dict[str, float]  # summed job latency attributed to its bound: compute / nop / dram
+    link_bytes: np.ndarray  # (I, links of Hardware.links) bytes each mesh link carries per iteration
 
 
 @njit(cache=True)
@@ -88,6 +91,29 @@ def list_schedule(order: np.ndarray, chip: np.ndarray, pred: np.ndarray, latency
             finish[r, j] = end
             free[c] = end
     return finish
+
+
+@njit(cache=True)
+def link_loads(src: np.ndarray, dst: np.ndarray, forwarded: np.ndarray, route: np.ndarray, route_hops: np.ndarray,
+               reads: np.ndarray, writes: np.ndarray, dram_in: np.ndarray, dram_out: np.ndarray) -> np.ndarray:
+    """(rows, links) bytes per link: every transfer (src, dst, bytes) added to the links of its route, each
+    chiplet's DRAM reads / writes spread over the links by their DRAM shares. Compiled loops (no BLAS threads:
+    a shared machine)."""
+    rows, n_edges = src.shape
+    n_links = dram_in.shape[1]
+    out = np.zeros((rows, n_links))
+    for r in range(rows):
+        for e in range(n_edges):
+            amount = forwarded[r, e]
+            if amount > 0.0:
+                a, b = src[r, e], dst[r, e]
+                for h in range(route_hops[a, b]):
+                    out[r, route[a, b, h]] += amount
+        for c in range(reads.shape[1]):
+            if reads[r, c] > 0.0 or writes[r, c] > 0.0:
+                for k in range(n_links):
+                    out[r, k] += reads[r, c] * dram_in[c, k] + writes[r, c] * dram_out[c, k]
+    return out
 
 
 class Evaluator:
@@ -147,6 +173,18 @@ class Evaluator:
         self._dram_in = np.vstack([d_in, np.zeros(4)])
         self._dram_out = np.vstack([d_out, np.zeros(4)])
         self._dram_hops = np.append(d_hops, 0.0)
+        n_links = len(hardware.links)
+        max_hops = max(1, int(hardware.hops.max()))
+        self._route = np.zeros((n_ch + 1, n_ch + 1, max_hops), np.int64)   # links of the XY route, padded
+        self._route_hops = np.zeros((n_ch + 1, n_ch + 1), np.int64)
+        for a in range(n_ch):
+            for b in range(n_ch):
+                on_route = np.flatnonzero(hardware.route_links[a, b])
+                self._route[a, b, :len(on_route)] = on_route
+                self._route_hops[a, b] = len(on_route)
+        dram_in_links, dram_out_links = hardware.dram_link_shares
+        self._dram_in_links = np.vstack([dram_in_links, np.zeros(n_links)])
+        self._dram_out_links = np.vstack([dram_out_links, np.zeros(n_links)])
         self._type_of_chip = np.append(np.asarray(hardware.chiplet_type), 0)
         self._link_Bps = hardware.nop_link_GBps * 1e9
         self._dram_Bps = hardware.dram_GBps * 1e9
@@ -183,6 +221,17 @@ class Evaluator:
         return float(per_it.sum())
 
     # ------------------------------------------------------------------------------------------ core
+    def _link_bytes(self, chip_r, src, dst, forwarded, dram_read, dram_write) -> np.ndarray:
+        """(rows, links) bytes every mesh link carries in an iteration: producer -> consumer transfers on their
+        XY routes, DRAM reads and writes striped over the DRAM routers and XY-routed."""
+        rows = chip_r.shape[0]
+        n_c = self.hardware.n_chiplets + 1
+        by_chip = (np.arange(rows)[:, None] * n_c + chip_r).ravel()
+        reads = np.bincount(by_chip, dram_read.ravel(), minlength=rows * n_c).reshape(rows, n_c)
+        writes = np.bincount(by_chip, dram_write.ravel(), minlength=rows * n_c).reshape(rows, n_c)
+        return link_loads(src, dst, forwarded, self._route, self._route_hops, reads, writes, self._dram_in_links,
+                          self._dram_out_links)
+
     def _run(self, genomes: np.ndarray, details: bool):
         enc = self.encoding
         n_pop = genomes.shape[0]
@@ -258,7 +307,10 @@ class Evaluator:
 
         finish = list_schedule(order_r, chip_r, self._pred, latency, n_ch)
         makespan = finish.max(axis=1)
-        it_latency = np.maximum(makespan, dram_bytes.sum(axis=1) / self._dram_Bps).reshape(n_it, n_pop).T
+        link_bytes = self._link_bytes(chip_r, src, dst, forwarded, dram_read, dram_write)
+        link_s = link_bytes.max(axis=1, initial=0.0) / self._link_Bps  # a 1 x 1 mesh has no links
+        it_latency = np.maximum(makespan, np.maximum(dram_bytes.sum(axis=1) / self._dram_Bps, link_s))
+        it_latency = it_latency.reshape(n_it, n_pop).T
         it_energy = (energy_pJ.sum(axis=1) * 1e-12).reshape(n_it, n_pop).T
         evaluation = Evaluation(it_latency.sum(axis=1), it_energy.sum(axis=1), it_latency, it_energy)
         if not details:
@@ -278,4 +330,5 @@ class Evaluator:
             chiplet=chip.reshape(n_mb, n_l),
             time_by_bound_s={name: float(latency[bound == k].sum()) for k, name in
                              enumerate(("compute", "nop", "dram"))},
+            link_bytes=link_bytes,
         )

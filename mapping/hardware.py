@@ -127,6 +127,44 @@ class Hardware:
             outbound[d] = self.direction_onehot_out(np.full(n, d), np.arange(n)).T @ w
         return inbound, outbound, self.hops @ w
 
+    @cached_property
+    def links(self) -> np.ndarray:
+        """(n_links, 2) directed mesh links as (from chiplet, to chiplet) between neighbouring routers."""
+        pairs = []
+        for c in range(self.n_chiplets):
+            x, y = self.xy[c]
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                if 0 <= x + dx < self.mesh_cols and 0 <= y + dy < self.mesh_rows:
+                    pairs.append((c, (y + dy) * self.mesh_cols + x + dx))
+        return np.asarray(pairs, np.int64).reshape(-1, 2)
+
+    @cached_property
+    def route_links(self) -> np.ndarray:
+        """(n, n, n_links) 0/1: the links of the XY route (x first, then y) from a source to a destination."""
+        n = self.n_chiplets
+        index = {tuple(pair): k for k, pair in enumerate(self.links.tolist())}
+        routes = np.zeros((n, n, len(index)))
+        for src in range(n):
+            for dst in range(n):
+                (x, y), (xd, yd) = self.xy[src], self.xy[dst]
+                here = src
+                while (x, y) != (xd, yd):
+                    if x != xd:
+                        x += 1 if xd > x else -1
+                    else:
+                        y += 1 if yd > y else -1
+                    nxt = y * self.mesh_cols + x
+                    routes[src, dst, index[(here, nxt)]] = 1.0
+                    here = nxt
+        return routes
+
+    @cached_property
+    def dram_link_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n, n_links) share of a chiplet's DRAM reads (striped over the DRAM routers, then XY-routed to it) on
+        every link, and likewise of its DRAM writes."""
+        w = self.dram_router_weight
+        return (np.einsum("r,rdl->dl", w, self.route_links), np.einsum("r,drl->dl", w, self.route_links))
+
     def direction_onehot(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """One-hot (..., 4) of the inbound link (W, E, N, S) of ``dst`` that an XY route from ``src`` uses
         (all zeros when src == dst)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -11,6 +13,7 @@ from ailfm.mapping.cost import job_costs
 from ailfm.mapping.encoding import Mapping
 from ailfm.mapping.evaluator import ENERGY_PARTS, Evaluator
 from ailfm.mapping.hardware import ChipletType, Hardware
+from ailfm.mapping.search import operators
 from ailfm.mapping.workload import build_jobs, layer_graph
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -122,3 +125,24 @@ def test_spreading_work_beats_one_chiplet_on_prefill(he36):
     lat_one = ev.evaluate_mapping(Mapping(zero_bits, one)).latency_s[0]
     lat_spread = ev.evaluate_mapping(Mapping(zero_bits, spread)).latency_s[0]
     assert lat_spread < lat_one / 4
+
+
+def test_xy_routes_and_link_loads_account_for_every_hop(tiny, mixed_hw):
+    # routes: one link per hop, x before y; the first link leaves the source, the last enters the destination
+    routes, links = mixed_hw.route_links, mixed_hw.links
+    assert np.array_equal(routes.sum(axis=2), mixed_hw.hops)
+    for a, b in [(0, 5), (5, 0), (2, 3)]:
+        used = links[routes[a, b] > 0]
+        assert a in used[:, 0] and b in used[:, 1] and b not in used[:, 0] and a not in used[:, 1]
+    ev = Evaluator(tiny, replace(mixed_hw, nop_link_GBps=0.01))
+    binds = []
+    for genome in operators.random_genomes(ev.encoding, 20, np.random.default_rng(3)):
+        d = ev.details(ev.encoding.decode(genome))
+        # link bytes summed over links = bytes x hops, i.e. the NoP energy
+        nop_J = d.link_bytes.sum() * 8 * ev.hardware.nop_pJ_per_bit_hop * 1e-12
+        assert nop_J == pytest.approx(d.energy_by_part_J["nop"], rel=1e-9)
+        # no iteration is shorter than its busiest link needs; with slow links the bound binds for some mappings
+        link_s = d.link_bytes.max(axis=1) / (ev.hardware.nop_link_GBps * 1e9)
+        assert (d.evaluation.iteration_latency_s[0] >= link_s * (1 - 1e-12)).all()
+        binds.append(np.isclose(d.evaluation.iteration_latency_s[0], link_s, rtol=1e-12).any())
+    assert any(binds)
