@@ -22,8 +22,14 @@ def main(argv: list[str]) -> int:
     import yaml
     from m5.objects import Root
 
-    from ailfm.gem5_configs.calibration import calibration_table, fit_nuca, probe_traffic, workload_traffic
-    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.calibration import (
+        calibration_table,
+        fit_nuca,
+        probe_traffic,
+        warm_traffic,
+        workload_traffic,
+    )
+    from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import (
         TICKS_PER_S,
@@ -47,6 +53,9 @@ def main(argv: list[str]) -> int:
                         help="model whose default scenario (ailfm simulate's) loads the chip (default %(default)s)")
     parser.add_argument("--load-f-GHz", type=float, default=None, help="the threads' frequency (default f_max)")
     parser.add_argument("--load-epochs", type=int, default=5, help="measured epochs under load")
+    parser.add_argument("--warm-us", type=float, default=100.0,
+                        help="before the loaded epochs, the loaded tiles read their resident data once in this "
+                             "long (default 100 us)")
     args = parser.parse_args(argv)
 
     system = load_system(args.system)
@@ -66,16 +75,22 @@ def main(argv: list[str]) -> int:
     def epoch(active, rate):
         return backend.run_epoch(probe_traffic(system, amap, cursors, active, rate, epoch_s), ticks)
 
+    # the warm-up epoch reads the tile's whole probed span once (half its resident region, twice the private
+    # caches), so the measured epoch that follows re-reads lines that are in the LLC but were evicted from the L1
+    probed_lines = amap.resident_bytes // 2 // amap.line_bytes
+    warm_rate = max(args.idle_rate, probed_lines / epoch_s)
     idle_ns = np.empty(n)
     for tile in range(n):
         alone = np.arange(n) == tile
-        epoch(alone, args.idle_rate)  # warm the LLC with this tile's lines
+        epoch(alone, warm_rate)
         idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
     config = RunConfig(system=args.system, workload=args.load_workload)
     workload = load_workload(config)
     fractions = read_fractions(load_model_config(config.workload), workload.kernel_type_names)
     f_GHz = args.load_f_GHz or system.dvfs.f_max_GHz
     window_s = (args.load_epochs + 1) * epoch_s
+    backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), args.warm_us * 1e-6),
+                      seconds_to_ticks(args.warm_us * 1e-6))
     backend.run_epoch(workload_traffic(system, workload, amap, cursors, fractions, f_GHz, window_s), ticks)  # warm
     nothing = [TileTraffic((), ()) for _ in range(n)]  # the rest of the window is already queued
     loaded = [backend.run_epoch(nothing, ticks) for _ in range(args.load_epochs)]
@@ -98,7 +113,7 @@ def main(argv: list[str]) -> int:
                                                            **fitted}, sort_keys=False))
     summary = {"system": system.name, "planar_hop_cycles": fit.planar_hop_cycles,
                "vertical_hop_cycles": fit.vertical_hop_cycles, "constant_cycles": fit.constant_cycles,
-               "clipped": list(fit.clipped), "gem5_version": m5.defines.gem5Version}
+               "clipped": list(fit.clipped), "gem5_version": gem5_version()}
     for column in ("error_before", "error_after"):
         summary[f"mean_abs_{column}"] = float(table[column].abs().mean())
         summary[f"max_abs_{column}"] = float(table[column].abs().max())
@@ -119,4 +134,9 @@ if __name__ == "__m5_main__":
     from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
 
     add_site_packages(Path(__file__).resolve().parents[1])
-    sys.exit(main(sys.argv[1:]))
+    from ailfm.errors import AilfmError
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except AilfmError as err:
+        sys.exit(f"calibrate_nuca.py: error: {err}")

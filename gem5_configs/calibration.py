@@ -72,6 +72,30 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
     return traffic
 
 
+def warm_traffic(system: SystemDescription, amap: AddressMap, tiles: np.ndarray, epoch_s: float
+                 ) -> list[TileTraffic]:
+    """One epoch in which each of ``tiles`` reads its thread's whole resident region of ``amap`` once, then idles.
+
+    Run before a loaded measurement, so that it starts with the threads' resident data in the LLC, as a running
+    thread's would be (a thread's cursor is unchanged: a whole sweep ends where it began). Make ``epoch_s`` long
+    enough for DRAM to deliver the regions (every read is a first touch).
+    """
+    epoch_ticks = seconds_to_ticks(epoch_s)
+    lines = amap.resident_bytes // amap.line_bytes
+    period = max(1, (epoch_ticks - 1) // lines)
+    traffic = []
+    for tile in range(system.n_cores):
+        if tile not in tiles:
+            traffic.append(TileTraffic.idle(epoch_ticks))
+            continue
+        lo, hi = amap.resident(tile)
+        sweep = GeneratorState("linear", lines * period + 1, lo, hi, amap.line_bytes, period, 100)
+        rest = epoch_ticks - sweep.duration_ticks
+        traffic.append(TileTraffic((sweep,) + ((GeneratorState("idle", rest),) if rest else ()),
+                                   (GeneratorState("idle", epoch_ticks),)))
+    return traffic
+
+
 def workload_traffic(system: SystemDescription, workload: Workload, amap: AddressMap, cursors: list[ThreadCursor],
                      read_fraction: np.ndarray, f_GHz: float, window_s: float) -> list[TileTraffic]:
     """Thread ``t`` of ``workload`` replays its instance's kernels back to back on tile ``t`` at ``f_GHz`` for at

@@ -13,6 +13,10 @@ gem5 in a NULL-ISA build has no cores, so the split is:
 * Migration reassigns a thread's streams to its new tile, which first replays the thread's private working set:
   the refill goes through the new tile's cold L1 to the LLC or DRAM as gem5's caches decide, and the thread is
   charged the reschedule cost plus that refill at the new tile's measured latency.
+* Optionally gem5 simulates only a *window* at the start of each epoch (``window_s``, time sampling): every thread
+  sends at the epoch's rates (its requests and busy time scaled by window / epoch), so gem5 measures the latencies
+  of the epoch's load, and the counters the power model uses (bank accesses, router flits) are scaled back to the
+  whole epoch. A migration's refill is replayed whole in the window (it is one event, not a rate).
 
 The backend (``Gem5Backend``) is the only part that touches ``m5``; ``components/backend.py`` implements it inside
 gem5.opt. gem5 cannot rewind, so an engine runs once per gem5 process.
@@ -95,11 +99,15 @@ class Gem5Engine(Engine):
     system, workload : as for ``BuiltinEngine``.
     backend : the running gem5 simulation.
     read_fraction : share of reads per kernel type (indexed like ``workload.kernel_type_names``).
+    window_s : simulate only this much of each epoch in gem5, at the epoch's rates (default: the whole epoch).
     """
 
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
-                 read_fraction: np.ndarray, nuca: NucaModel | None = None):
+                 read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None):
+        if window_s is not None and not 0 < window_s:
+            raise ConfigError("window", f"the simulated window must be positive, got {window_s!r} s")
         self.system, self.workload, self.backend = system, workload, backend
+        self.window_s = window_s
         self.n_threads = workload.n_threads
         self.read_fraction = np.asarray(read_fraction, dtype=float)
         if self.read_fraction.shape != (len(workload.kernel_type_names),):
@@ -146,27 +154,37 @@ class Gem5Engine(Engine):
 
     def advance(self, dt_s: float) -> EpochActivity:
         activity = self.interval.advance(dt_s)
-        traffic = self.epoch_traffic(activity, dt_s)
-        counters = self.backend.run_epoch(traffic, seconds_to_ticks(dt_s))
+        window_s = min(self.window_s or dt_s, dt_s)
+        traffic = self.epoch_traffic(activity, dt_s, window_s)
+        counters = self.backend.run_epoch(traffic, seconds_to_ticks(window_s))
         self.counters.append(counters)
         self._refill_bytes[activity.thread_busy_s > 0] = 0.0  # replayed; a thread that did not run keeps its refill
         # next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for DRAM
         # until some tile has sent both kinds)
         self.interval.set_latencies(counters.llc_latency_ns(self.nuca.mean_latency_ns),
                                     counters.dram_extra_ns(self.interval.dram_latency_ns))
-        return dataclasses.replace(activity, bank_accesses=counters.bank_accesses, router_flits=counters.router_flits)
+        scale = dt_s / window_s  # gem5 counted a window; the power model needs the whole epoch
+        return dataclasses.replace(activity, bank_accesses=counters.bank_accesses * scale,
+                                   router_flits=counters.router_flits * scale)
 
-    def epoch_traffic(self, activity: EpochActivity, dt_s: float) -> list[TileTraffic]:
-        """Per tile, the generator states replaying the epoch of the thread placed there (idle where none is)."""
-        epoch_ticks = seconds_to_ticks(dt_s)
-        traffic = [TileTraffic.idle(epoch_ticks) for _ in range(self.system.n_cores)]
+    def epoch_traffic(self, activity: EpochActivity, dt_s: float, window_s: float | None = None) -> list[TileTraffic]:
+        """Per tile, the generator states replaying the epoch of the thread placed there (idle where none is).
+
+        With ``window_s < dt_s`` each thread's requests and busy time are scaled by ``window_s / dt_s``, so the
+        window carries the epoch's rates.
+        """
+        window_s = dt_s if window_s is None else window_s
+        share = window_s / dt_s
+        traffic = [TileTraffic.idle(seconds_to_ticks(window_s)) for _ in range(self.system.n_cores)]
         kernel = activity.thread_kernel_type
         for thread, core in enumerate(self.interval.thread_core):
             if core < 0:
                 continue
             traffic[core] = thread_states(
-                self.address_map, thread, self._cursors[thread], llc_accesses=activity.thread_llc_accesses[thread],
-                dram_misses=activity.thread_dram_misses[thread], busy_s=activity.thread_busy_s[thread],
-                epoch_s=dt_s, read_fraction=float(self.read_fraction[kernel[thread]]) if kernel[thread] >= 0 else 1.0,
+                self.address_map, thread, self._cursors[thread],
+                llc_accesses=activity.thread_llc_accesses[thread] * share,
+                dram_misses=activity.thread_dram_misses[thread] * share, busy_s=activity.thread_busy_s[thread] * share,
+                epoch_s=window_s,
+                read_fraction=float(self.read_fraction[kernel[thread]]) if kernel[thread] >= 0 else 1.0,
                 refill_bytes=self._refill_bytes[thread])
         return traffic

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "and voltage domains per tile at static levels (--static-f-GHz)")
     parser.add_argument("--static-f-GHz", default="max",
                         help="with --dvfs stock: max, min, one frequency, or one per tile (comma-separated)")
+    parser.add_argument("--window-us", type=float, default=None,
+                        help="simulate only the first WINDOW_US microseconds of each epoch in gem5, at the epoch's "
+                             "request rates (time sampling; default: the whole epoch)")
     return parser
 
 
@@ -59,6 +62,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise ConfigError("epochs", f"must be at least 1, got {args.epochs}")
     if args.dvfs == "stock" and args.governor not in (None, "gem5-static"):
         raise ConfigError("governor", "with --dvfs stock the levels are static; leave --governor out")
+    if args.window_us is not None and not args.window_us > 0:
+        raise ConfigError("window-us", f"must be positive, got {args.window_us}")
     args.governor_params = governor_params(args.governor_param)
     return args
 
@@ -98,15 +103,26 @@ def workload_model(config: RunConfig):
     return load_model_config(config.workload)
 
 
-def counters_frame(counters: list[EpochCounters], epoch_s: float) -> pd.DataFrame:
-    """Per (epoch, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators."""
+def check_fits(config: RunConfig, n_threads: int, n_cores: int) -> None:
+    """One thread per tile: a scenario with more threads than tiles is refused before gem5 builds anything."""
+    if n_threads > n_cores:
+        raise ConfigError("threads", f"{n_threads} threads ({config.instances} instances x {config.threads}) do not "
+                          f"fit on the {n_cores} tiles of {config.system}; lower --instances or --threads")
+
+
+def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: float | None = None) -> pd.DataFrame:
+    """Per (epoch, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
+
+    Request and flit counts are what gem5 simulated: the whole epoch, or the first ``window_s`` of it.
+    """
     n_tiles = len(counters[0].hit_requests) if counters else 0
     to_ns = 1e9 / TICKS_PER_S
     rows = []
     for epoch, c in enumerate(counters):
         with np.errstate(divide="ignore", invalid="ignore"):
             rows.append(pd.DataFrame({
-                "epoch": epoch, "time_s": (epoch + 1) * epoch_s, "tile": np.arange(n_tiles),
+                "epoch": epoch, "time_s": (epoch + 1) * epoch_s, "simulated_s": window_s or epoch_s,
+                "tile": np.arange(n_tiles),
                 "llc_requests": c.hit_requests, "llc_latency_ns": c.hit_latency_ticks / c.hit_requests * to_ns,
                 "dram_requests": c.miss_requests, "dram_latency_ns": c.miss_latency_ticks / c.miss_requests * to_ns,
                 "router_flits": c.router_flits,
@@ -116,7 +132,7 @@ def counters_frame(counters: list[EpochCounters], epoch_s: float) -> pd.DataFram
 
 
 def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, counters: list[EpochCounters],
-                  extra: dict) -> list[Path]:
+                  extra: dict, window_s: float | None = None) -> list[Path]:
     """``summary.json`` and ``timeline.parquet`` as ``ailfm simulate`` writes them, and ``gem5_epochs.parquet``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,5 +140,5 @@ def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, 
     paths = [out / "summary.json", out / "timeline.parquet", out / "gem5_epochs.parquet"]
     paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     result.timeline().to_parquet(paths[1], index=False)
-    counters_frame(counters, result.epoch_s).to_parquet(paths[2], index=False)
+    counters_frame(counters, result.epoch_s, window_s).to_parquet(paths[2], index=False)
     return paths

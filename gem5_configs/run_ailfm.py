@@ -21,11 +21,11 @@ def main(argv: list[str]) -> int:
     import m5
     from m5.objects import Root
 
-    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.engine import Gem5Engine
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions
-    from ailfm.gem5_configs.recipe import parse_args, run_config, workload_model, write_outputs
+    from ailfm.gem5_configs.recipe import check_fits, parse_args, run_config, workload_model, write_outputs
     from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
     from ailfm.plugins.chip_thermal import build_thermal
     from ailfm.plugins.cosim import CoSimulation
@@ -37,6 +37,9 @@ def main(argv: list[str]) -> int:
     system = load_system(args.system)
     config = run_config(args, system.thermal.epoch_s)
     workload = load_workload(config)
+    check_fits(config, workload.n_threads, system.n_cores)
+    epoch_s = system.thermal.epoch_s
+    window_s = min(args.window_us * 1e-6, epoch_s) if args.window_us else None
     fractions = read_fractions(workload_model(config), workload.kernel_type_names)
     if args.dvfs == "stock":
         levels = static_levels_GHz(system, args.static_f_GHz)
@@ -52,7 +55,7 @@ def main(argv: list[str]) -> int:
     board._post_instantiate()  # starts the tiles' generators on their (still empty) queues
     backend = RunningGem5(queues, stat_paths(board))
 
-    engine = Gem5Engine(system, workload, backend, fractions)
+    engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,
                        thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
                        request_arrival_s=workload.request_arrival_s)
@@ -60,8 +63,8 @@ def main(argv: list[str]) -> int:
     result = sim.run(config.duration_s)
     wall_s = time.perf_counter() - start
     extra = {"engine": "gem5", "dvfs": args.dvfs, "gem5_wall_s_per_epoch": wall_s / max(len(result.epochs), 1),
-             "gem5_version": m5.defines.gem5Version}
-    for path in write_outputs(args.out, result, config, engine.counters, extra):
+             "gem5_window_s": window_s or epoch_s, "gem5_version": gem5_version()}
+    for path in write_outputs(args.out, result, config, engine.counters, extra, window_s):
         print(f"wrote {path}")
     return 0
 
@@ -70,4 +73,9 @@ if __name__ == "__m5_main__":
     from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
 
     add_site_packages(Path(__file__).resolve().parents[1])
-    sys.exit(main(sys.argv[1:]))
+    from ailfm.errors import AilfmError
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except AilfmError as err:
+        sys.exit(f"run_ailfm.py: error: {err}")

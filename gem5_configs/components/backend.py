@@ -8,6 +8,8 @@ Garnet's collated statistics (they are computed in dump callbacks), so it is rea
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
 
 import m5
@@ -26,6 +28,13 @@ from ailfm.gem5_configs.epoch import (
 )
 
 SIMULATE_LIMIT = "simulate() limit reached"  # the exit cause when m5.simulate(ticks) ran its ticks (simulate.cc)
+
+
+def gem5_version() -> str:
+    """The running gem5's version string (``_m5.core``; ``m5.defines`` holds only the build options)."""
+    from _m5 import core
+
+    return core.gem5Version
 
 
 def stat_paths(board) -> StatPaths:
@@ -47,9 +56,11 @@ class RunningGem5(Gem5Backend):
         self.paths = paths
         self.stats_file = stats_text_path(m5.options.outdir, m5.options.stats_file)
         self._offset = 0
+        self.epochs = 0
 
     def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
         self.queues.push(traffic)
+        start = time.perf_counter()
         event = m5.simulate(epoch_ticks)
         if event.getCause() != SIMULATE_LIMIT:
             raise ToolError(f"gem5 stopped before the end of the epoch: {event.getCause()} (code {event.getCode()})")
@@ -59,4 +70,9 @@ class RunningGem5(Gem5Backend):
             handle.seek(self._offset)
             text = handle.read()
             self._offset = handle.tell()
-        return counters_from_stats(parse_stats_block(last_stats_block(text)), self.paths)
+        counters = counters_from_stats(parse_stats_block(last_stats_block(text)), self.paths)
+        self.epochs += 1
+        print(f"gem5 epoch {self.epochs}: {epoch_ticks / 1e6:g} us simulated in {time.perf_counter() - start:.1f} s, "
+              f"{int(counters.hit_requests.sum() + counters.miss_requests.sum())} requests", file=sys.stderr,
+              flush=True)
+        return counters

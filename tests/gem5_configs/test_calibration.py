@@ -12,6 +12,7 @@ from ailfm.gem5_configs.calibration import (
     fit_nuca,
     hop_features,
     probe_traffic,
+    warm_traffic,
     workload_traffic,
 )
 from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, read_fractions
@@ -94,3 +95,17 @@ def test_workload_traffic_replays_each_thread_on_its_tile(system, workload):
     # threads of one instance replay the same kernels in step (the barrier): same durations kernel by kernel
     first, second = traffic[0], traffic[1]
     assert sum(s.duration_ticks for s in first.resident) == sum(s.duration_ticks for s in second.resident)
+
+
+def test_warm_traffic_reads_each_loaded_tiles_whole_resident_region_once(system):
+    amap = AddressMap.for_system(system, system.n_cores)
+    epoch_s = 1e-4
+    traffic = warm_traffic(system, amap, np.arange(3), epoch_s)
+    lines = amap.resident_bytes // amap.line_bytes
+    for tile, t in enumerate(traffic):
+        assert sum(s.duration_ticks for s in t.resident) == sum(s.duration_ticks for s in t.streamed) \
+            == epoch_s * TICKS_PER_S
+        assert sum(s.requests for s in t.resident) == (lines if tile < 3 else 0)
+        assert sum(s.requests for s in t.streamed) == 0
+    sweep = traffic[2].resident[0]
+    assert (sweep.min_addr, sweep.max_addr) == amap.resident(2)

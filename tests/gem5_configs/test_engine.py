@@ -101,3 +101,25 @@ def test_every_builtin_governor_runs_on_the_gem5_engine(name, system, thermal, w
     engine, result = _run(stand_in_engine, system, thermal, workload, governor=name, epochs=3)
     assert len(engine.counters) == len(result.epochs) == 3  # gem5 advanced every epoch
     assert np.isfinite(result.summary["energy_j"]) and result.summary["energy_j"] > 0
+
+
+def test_a_sampled_window_carries_the_epochs_rates_and_scales_the_counters_back(system, workload, stand_in_engine):
+    whole = stand_in_engine(system, workload)
+    sampled = stand_in_engine(system, workload)
+    sampled.window_s = 1e-4  # a tenth of the 1 ms epoch
+    placement = np.arange(workload.n_threads)
+    activities = []
+    for engine in (whole, sampled):
+        engine.actuate(np.full(system.n_cores, 3.0), placement)
+        activities.append(engine.advance(1e-3))
+    for engine, ticks in ((whole, 10**9), (sampled, 10**8)):
+        assert all(sum(s.duration_ticks for s in t.resident) == ticks for t in engine.backend.traffic[-1])
+    sent = [np.array([sum(s.requests for s in t.resident + t.streamed) for t in e.backend.traffic[-1]])
+            for e in (whole, sampled)]
+    busy = sent[0] > 100
+    np.testing.assert_allclose(sent[1][busy], sent[0][busy] / 10, rtol=0.02, atol=1)  # same rate, a tenth of the time
+    # the power model sees whole-epoch counts: the stand-in's flits are 2 per request, scaled back by 10
+    np.testing.assert_allclose(activities[1].router_flits, sampled.counters[-1].router_flits * 10)
+    np.testing.assert_allclose(activities[1].router_flits.sum(), activities[0].router_flits.sum(), rtol=0.02)
+    with pytest.raises(ConfigError, match="window"):
+        Gem5Engine(system, workload, whole.backend, sampled.read_fraction, window_s=0.0)

@@ -16,7 +16,14 @@ import pytest
 from reference_data import REPO
 
 from ailfm.errors import ConfigError
-from ailfm.gem5_configs.recipe import counters_frame, parse_args, run_config, workload_model, write_outputs
+from ailfm.gem5_configs.recipe import (
+    check_fits,
+    counters_frame,
+    parse_args,
+    run_config,
+    workload_model,
+    write_outputs,
+)
 from ailfm.gem5_configs.sitepaths import add_site_packages
 from ailfm.plugins.cosim import SUMMARY_KEYS, CoSimulation
 from ailfm.plugins.governors import make_governor
@@ -101,6 +108,15 @@ def test_site_packages_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AILFM_SITE_PACKAGES", str(site_dir))
     add_site_packages(tmp_path)
     assert str(site_dir) in sys.path and str(extra) in sys.path
+
+
+def test_more_threads_than_tiles_is_refused_before_gem5_builds_anything():
+    config = run_config(parse_args(["--epochs", "2", "--out", "o", "--system", str(SMOKE_SYSTEM)]), 1e-3)
+    with pytest.raises(ConfigError, match="48 threads .* 8 tiles"):
+        check_fits(config, 48, 8)
+    check_fits(config, 8, 8)
+    with pytest.raises(ConfigError, match="window-us"):
+        parse_args(["--epochs", "2", "--out", "o", "--window-us", "0"])
 
 
 def _gem5_binary() -> str | None:
