@@ -75,9 +75,9 @@ def main(argv: list[str]) -> int:
     def epoch(active, rate):
         return backend.run_epoch(probe_traffic(system, amap, cursors, active, rate, epoch_s), ticks)
 
-    # the warm-up epoch reads the tile's whole probed span once (half its resident region, twice the private
-    # caches), so the measured epoch that follows re-reads lines that are in the LLC but were evicted from the L1
-    probed_lines = amap.resident_bytes // 2 // amap.line_bytes
+    # the warm-up epoch reads the tile's whole resident region (twice the private caches) once, so the measured
+    # epoch that follows re-reads lines that are in the LLC but were evicted from the (LRU) L1
+    probed_lines = amap.resident_bytes // amap.line_bytes
     warm_rate = max(args.idle_rate, probed_lines / epoch_s)
     idle_ns = np.empty(n)
     for tile in range(n):

@@ -42,9 +42,9 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
                   requests_per_s: float, epoch_s: float) -> list[TileTraffic]:
     """One epoch in which each ``active`` tile re-reads its own data (LLC hits) at ``requests_per_s``.
 
-    Tile ``t`` sweeps the first half of thread ``t``'s resident region of ``amap`` (build it for ``n_cores``
-    threads): larger than the private caches, so every read reaches the LLC, and with every tile active still half
-    the LLC, so they stay hits. Reads only. A tile's first epoch warms the LLC; measure from the second on.
+    Tile ``t`` sweeps thread ``t``'s resident region of ``amap`` cyclically (build it for ``n_cores`` threads): larger
+    than the private caches, so every read reaches the LLC, and with every tile active at most the LLC's share per
+    tile, so they stay hits. Reads only. Warm the LLC first (an epoch of at least one whole sweep), then measure.
     """
     epoch_ticks = seconds_to_ticks(epoch_s)
     n = int(round(requests_per_s * epoch_s))
@@ -55,7 +55,7 @@ def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[Thr
             traffic.append(TileTraffic.idle(epoch_ticks))
             continue
         lo, _ = amap.resident(tile)
-        span = amap.resident_bytes // 2
+        span = amap.resident_bytes
         hi = lo + span
         lines = span // amap.line_bytes
         states, done, cursor = [], 0, cursors[tile]

@@ -36,10 +36,12 @@ from ailfm.errors import ToolError
 from ailfm.plugins.system import SystemDescription
 
 TICKS_PER_S = 10**12  # gem5's default global tick frequency (m5.ticks: 1 THz, 1 tick = 1 ps)
-#: The resident region spans this many times the private data capacity, so a linear sweep over it always misses the
-#: (LRU) private cache and reaches the LLC [inferred: any factor > 1 works for LRU; 4 leaves margin for the L1's
-#: associativity].
-RESIDENT_OVER_PRIVATE = 4
+#: The resident region spans this many times the private data capacity, so a cyclic sweep over it always misses the
+#: private cache (LRU, ``snuca_hierarchy``) and reaches the LLC [inferred: any factor > 1 works for LRU]. Kept small
+#: so that the threads' resident data stays in the LLC while their streams pass through it: with 48 threads of
+#: Llama-2-7B on snuca-64 a thread re-reads its region every ~25 us, while the streams bring ~4 new lines per 16-way
+#: LLC set in that time (measured rates of the interval model; a factor of 4 would need ~19 lines per set).
+RESIDENT_OVER_PRIVATE = 2
 #: The streamed region spans this many times the whole LLC, so a line is evicted before the sweep returns to it
 #: [inferred, same reasoning].
 STREAM_OVER_LLC = 2

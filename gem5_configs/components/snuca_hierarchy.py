@@ -9,7 +9,10 @@ interleaving, i.e. S-NUCA); the directories (one per memory channel) sit at the 
 Sizes and latencies come from the system YAML: L1D = the core's private data capacity (``l1d_kib + l2_kib``:
 MESI_Two_Level has one private level, so the private L2 is folded into it), L1I = ``l1i_kib``, an L2 bank =
 ``llc.bank_kib`` returning data after ``llc.bank_latency_cycles`` (``l2_response_latency``). Associativities
-are not in the YAML; 8-way L1 and 16-way L2 banks follow the stdlib examples [inferred].
+are not in the YAML; 8-way L1 and 16-way L2 banks follow the stdlib examples [inferred]. The L1D replaces LRU
+(gem5's Ruby default is tree-PLRU): the trace-driven tiles' LLC traffic is a cyclic sweep over twice the private
+capacity (``epoch.RESIDENT_OVER_PRIVATE``), which LRU always misses, so every request the trace counts as an LLC
+access reaches the LLC.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from gem5.components.cachehierarchies.ruby.caches.mesi_two_level.l2_cache import
 from gem5.isas import ISA
 from gem5.utils.override import overrides
 from gem5.utils.requires import requires
-from m5.objects import RubyPortProxy, RubySequencer, RubySystem
+from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem
 
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.topologies.garnet_mesh3d import Mesh3DGarnetNetwork
@@ -70,6 +73,7 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
             clock = self._tile_clock_domains[i] if self._tile_clock_domains else board.get_clock_domain()
             l1 = L1Cache(_bytes(core.l1i_kib), L1_ASSOC, _bytes(core.l1d_kib + core.l2_kib), L1_ASSOC, network,
                          tile_core, system.n_banks, line, ISA.NULL, clock)
+            l1.L1Dcache.replacement_policy = LRURP()  # a cyclic sweep over twice its capacity then always misses
             l1.sequencer = RubySequencer(version=i, dcache=l1.L1Dcache, clk_domain=l1.clk_domain)
             l1.ruby_system = self.ruby_system
             tile_core.connect_icache(l1.sequencer.in_ports)
