@@ -5,15 +5,11 @@ an evaluation budget and checkpoint: the pickled pymoo algorithm (population, it
 is written every ``checkpoint_every`` generations; a run restarted with the same arguments and checkpoint
 file continues from it and ends with the same result as an uninterrupted run.
 
-The single-objective GA is memetic: ``local_share`` (default 0.8) of each generation's offspring are
-single-operator mutation moves around the ``n_elite`` (4) best individuals (operators.EliteLocalSearchMating),
-the rest come from tournament selection, segment crossover and mutation (also one operator per move).
-Measured on scenario-table cases (bench/compass_scenarios.py settings, 24,000 evaluations, seed 0): the
-plain GA's population converged within ~60 generations; 80 % local moves took it from -17/-18 % to
--28/-36 % below the best fixed baseline on Llama-3-8B Orca code / GPT-3 6.7B vLLM conversation; shares
-0.5-0.95, 1-16 elites and a 0.2 -> 0.9 ramp were within noise (a few points); one operator per move (elite
-moves and the crossover children's mutation) instead of 1 + Poisson(0.5) gained about 4 points on average
-over five scenarios (-24.9 % -> -29.6 % on three).
+The single-objective GA is memetic: ``local_share`` (default 0.8) of each generation's offspring are mutation
+moves around the ``n_elite`` (4) best individuals (operators.EliteLocalSearchMating), the rest come from
+tournament selection, segment crossover and mutation. On the scenario table's Llama-3-8B / GPT-3 6.7B cases
+this took the GA from 17-18 % to 28-36 % below the best fixed baseline at the same 24,000 evaluations (plain GA:
+the population converged within ~60 generations; shares 0.5-0.95 and 1-16 elites were within a few points).
 """
 
 from __future__ import annotations
@@ -92,14 +88,12 @@ class SearchResult:
 
 def make_algorithm(evaluator: Evaluator, settings: SearchSettings, pins: Pins, seeds: np.ndarray | None):
     enc = evaluator.encoding
-    memetic = settings.objective == "edp" and settings.local_share > 0
     common = dict(pop_size=settings.pop_size, sampling=SeededSampling(enc, pins, seeds),
-                  crossover=SegmentCrossover(enc, pins),
-                  mutation=MappingMutation(enc, pins, settings.n_gen, single=memetic),
+                  crossover=SegmentCrossover(enc, pins), mutation=MappingMutation(enc, pins, settings.n_gen),
                   eliminate_duplicates=True)
     if settings.objective == "edp":
         selection = TournamentOfK(settings.tournament)
-        if memetic:
+        if settings.local_share > 0:
             common["mating"] = EliteLocalSearchMating(selection, common["crossover"], common["mutation"], enc, pins,
                                                       settings.n_gen, settings.local_share, settings.n_elite,
                                                       eliminate_duplicates=DefaultDuplicateElimination())

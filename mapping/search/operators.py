@@ -177,16 +177,14 @@ def operator_probabilities(progress: float) -> tuple[float, float]:
     return 0.1 + 0.2 * p, 0.3 - 0.25 * p
 
 
-def mutate(genome: np.ndarray, enc: Encoding, rng: np.random.Generator, progress: float,
-           single: bool = False) -> np.ndarray:
-    """With probability 0.3 a segmentation mutation; then 1 + Poisson(0.5) mapping operators (one if
-    ``single``), each drawn with weights from :func:`operator_probabilities` (small steps: the seeds are
-    already good mappings)."""
+def mutate(genome: np.ndarray, enc: Encoding, rng: np.random.Generator, progress: float) -> np.ndarray:
+    """With probability 0.3 a segmentation mutation; then 1 + Poisson(0.5) mapping operators, each drawn with
+    weights from :func:`operator_probabilities` (small steps: the seeds are already good mappings)."""
     out = mutate_segmentation(genome, enc, rng) if rng.random() < SEGMENTATION_MUTATION_PROBABILITY else genome
     local, disruptive = operator_probabilities(progress)
     ops = LOCAL_OPERATORS + DISRUPTIVE_OPERATORS
     weights = np.array([local] * len(LOCAL_OPERATORS) + [disruptive] * len(DISRUPTIVE_OPERATORS))
-    for _ in range(1 if single else 1 + rng.poisson(0.5)):
+    for _ in range(1 + rng.poisson(0.5)):
         out = ops[rng.choice(len(ops), p=weights / weights.sum())](out, enc, rng)
     return out
 
@@ -267,24 +265,24 @@ class SegmentCrossover(Crossover):
 
 
 class MappingMutation(Mutation):
-    """:func:`mutate` with progress = generation / planned generations (``single``: one operator per move)."""
+    """:func:`mutate` with progress = generation / planned generations."""
 
-    def __init__(self, enc: Encoding, pins: Pins, n_gen: int, single: bool = False):
+    def __init__(self, enc: Encoding, pins: Pins, n_gen: int):
         super().__init__(prob=1.0)
-        self.enc, self.pins, self.n_gen, self.single = enc, pins, max(n_gen, 1), single
+        self.enc, self.pins, self.n_gen = enc, pins, max(n_gen, 1)
 
     def _do(self, problem, X, *args, random_state=None, algorithm=None, **kwargs):
         progress = 0.0 if algorithm is None else (algorithm.n_gen or 0) / self.n_gen
-        out = np.stack([mutate(x.astype(np.int64), self.enc, random_state, progress, self.single) for x in X])
+        out = np.stack([mutate(x.astype(np.int64), self.enc, random_state, progress) for x in X])
         return self.pins.apply(out)
 
 
 class EliteLocalSearchMating(Mating):
-    """Memetic mating: a fraction ``local_share`` of each generation's offspring are single-operator
-    :func:`mutate` moves (``single=True``: the smallest of the moves simulated annealing makes) applied to one
-    of the ``n_elite`` best individuals; the rest come from selection, crossover and the mutation. With the GA's
-    elitist survival this is a (mu + lambda) local search around the incumbents inside the GA, so the
-    evaluation budget is shared by exploitation and recombination instead of recombination alone."""
+    """Memetic mating: a fraction ``local_share`` of each generation's offspring are :func:`mutate` moves (the
+    same moves simulated annealing makes) applied to one of the ``n_elite`` best individuals; the rest come
+    from selection, crossover and mutation. With the GA's elitist survival this is a (mu + lambda) local
+    search around the incumbents inside the GA, so the evaluation budget is shared by exploitation and
+    recombination instead of recombination alone."""
 
     def __init__(self, selection, crossover, mutation, enc: Encoding, pins: Pins, n_gen: int,
                  local_share: float, n_elite: int, **kwargs):
@@ -304,6 +302,6 @@ class EliteLocalSearchMating(Mating):
             elite = np.argsort(edp, kind="stable")[:self.n_elite]
             X = pop.get("X").astype(np.int64)[random_state.choice(elite, n_local)]
             progress = 0.0 if algorithm is None else (algorithm.n_gen or 0) / self.n_gen
-            moves = np.stack([mutate(x, self.enc, random_state, progress, single=True) for x in X])
+            moves = np.stack([mutate(x, self.enc, random_state, progress) for x in X])
             parts.append(Population.new("X", self.pins.apply(moves)))
         return Population.merge(*parts) if len(parts) > 1 else parts[0]
