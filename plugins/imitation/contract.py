@@ -44,7 +44,7 @@ class Policy:
     metadata: dict[str, str]
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {INPUT_NAME: features})[0]
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: features})[0]
 
 
 def _fail(path: Path, message: str):
@@ -116,6 +116,9 @@ def load_policy(path: str | Path) -> Policy:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # one thread never waits for another: spinning only burns the core (measured: 30 -> 20 us per 64-core call)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as err:
