@@ -177,9 +177,10 @@ class Evaluator:
         max_hops = max(1, int(hardware.hops.max()))
         self._route = np.zeros((n_ch + 1, n_ch + 1, max_hops), np.int64)   # links of the XY route, padded
         self._route_hops = np.zeros((n_ch + 1, n_ch + 1), np.int64)
+        route_links = hardware.route_links()
         for a in range(n_ch):
             for b in range(n_ch):
-                on_route = np.flatnonzero(hardware.route_links[a, b])
+                on_route = np.flatnonzero(route_links[a, b])
                 self._route[a, b, :len(on_route)] = on_route
                 self._route_hops[a, b] = len(on_route)
         dram_in_links, dram_out_links = hardware.dram_link_shares

@@ -138,9 +138,9 @@ class Hardware:
                     pairs.append((c, (y + dy) * self.mesh_cols + x + dx))
         return np.asarray(pairs, np.int64).reshape(-1, 2)
 
-    @cached_property
     def route_links(self) -> np.ndarray:
-        """(n, n, n_links) 0/1: the links of the XY route (x first, then y) from a source to a destination."""
+        """(n, n, n_links) 0/1: the links of the XY route (x first, then y) from a source to a destination.
+        Not cached: it is large and the Hardware object travels to every evaluation worker."""
         n = self.n_chiplets
         index = {tuple(pair): k for k, pair in enumerate(self.links.tolist())}
         routes = np.zeros((n, n, len(index)))
@@ -162,8 +162,8 @@ class Hardware:
     def dram_link_shares(self) -> tuple[np.ndarray, np.ndarray]:
         """(n, n_links) share of a chiplet's DRAM reads (striped over the DRAM routers, then XY-routed to it) on
         every link, and likewise of its DRAM writes."""
-        w = self.dram_router_weight
-        return (np.einsum("r,rdl->dl", w, self.route_links), np.einsum("r,drl->dl", w, self.route_links))
+        w, routes = self.dram_router_weight, self.route_links()
+        return np.einsum("r,rdl->dl", w, routes), np.einsum("r,drl->dl", w, routes)
 
     def direction_onehot(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """One-hot (..., 4) of the inbound link (W, E, N, S) of ``dst`` that an XY route from ``src`` uses

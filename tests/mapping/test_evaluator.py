@@ -129,7 +129,7 @@ def test_spreading_work_beats_one_chiplet_on_prefill(he36):
 
 def test_xy_routes_and_link_loads_account_for_every_hop(tiny, mixed_hw):
     # routes: one link per hop, x before y; the first link leaves the source, the last enters the destination
-    routes, links = mixed_hw.route_links, mixed_hw.links
+    routes, links = mixed_hw.route_links(), mixed_hw.links
     assert np.array_equal(routes.sum(axis=2), mixed_hw.hops)
     for a, b in [(0, 5), (5, 0), (2, 3)]:
         used = links[routes[a, b] > 0]
