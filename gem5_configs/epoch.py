@@ -360,13 +360,14 @@ def last_stats_block(text: str) -> str:
 
 @dataclass(frozen=True)
 class StatPaths:
-    """gem5 object paths whose statistics the epoch reads (``SimObject.path()`` of each, after instantiation)."""
+    """Names under which the epoch's statistics appear in gem5's text dump (``backend.stat_paths``)."""
 
     resident_generators: tuple[str, ...]  # per tile: the PyTrafficGen of resident data
     streamed_generators: tuple[str, ...]  # per tile: the PyTrafficGen of streamed data
-    l2_caches: tuple[str, ...]  # per bank: the L2 controller's RubyCache (``...l2_controllersNNN.L2cache``)
+    l2_caches: tuple[str, ...]  # per L2 controller: its RubyCache (``...l2_controllersN.L2cache``)
     routers: tuple[str, ...]  # per router: a GarnetRouter
     network: str  # the GarnetNetwork
+    banks_per_l2: int = 1  # the system's banks each L2 controller holds (``mesh3d.ruby_llc``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -423,8 +424,10 @@ def counters_from_stats(stats: dict[str, float], paths: StatPaths) -> EpochCount
     # the generators' totals always print; gem5 omits nozero cache stats, so those default to 0
     hit_n, hit_lat = generator(paths.resident_generators)
     miss_n, miss_lat = generator(paths.streamed_generators)
-    hits = np.array([get(f"{c}.m_demand_hits", 0.0) for c in paths.l2_caches])
-    misses = np.array([get(f"{c}.m_demand_misses", 0.0) for c in paths.l2_caches])
+    # per bank of the system description: a controller holding several banks splits its counts evenly
+    split = paths.banks_per_l2
+    hits = np.repeat([get(f"{c}.m_demand_hits", 0.0) / split for c in paths.l2_caches], split)
+    misses = np.repeat([get(f"{c}.m_demand_misses", 0.0) / split for c in paths.l2_caches], split)
     flits = np.array([get(f"{r}.crossbar_activity", 0.0) for r in paths.routers])
     packet_latency = get(f"{paths.network}.average_packet_latency", 0.0)
     return EpochCounters(hit_n, hit_lat, miss_n, miss_lat, hits + misses, misses, flits,

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "and voltage domains per tile at static levels (--static-f-GHz)")
     parser.add_argument("--static-f-GHz", default="max",
                         help="with --dvfs stock: max, min, one frequency, or one per tile (comma-separated)")
+    parser.add_argument("--warm-us", type=float, default=100.0,
+                        help="before the first epoch, every thread reads its LLC-resident data once in this long, "
+                             "outside any epoch (a warm LLC, as the built-in engine assumes; 0: start cold; "
+                             "default 100)")
     parser.add_argument("--window-us", type=float, default=None,
                         help="simulate only the first WINDOW_US microseconds of each epoch in gem5, at the epoch's "
                              "request rates (time sampling; default: the whole epoch)")
@@ -62,6 +66,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise ConfigError("epochs", f"must be at least 1, got {args.epochs}")
     if args.dvfs == "stock" and args.governor not in (None, "gem5-static"):
         raise ConfigError("governor", "with --dvfs stock the levels are static; leave --governor out")
+    if args.warm_us < 0:
+        raise ConfigError("warm-us", f"must be 0 or positive, got {args.warm_us}")
     if args.window_us is not None and not args.window_us > 0:
         raise ConfigError("window-us", f"must be positive, got {args.window_us}")
     args.governor_params = governor_params(args.governor_param)

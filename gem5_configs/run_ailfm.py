@@ -19,12 +19,14 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     import m5
+    import numpy as np
     from m5.objects import Root
 
+    from ailfm.gem5_configs.calibration import warm_traffic
     from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.engine import Gem5Engine
-    from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions
+    from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
     from ailfm.gem5_configs.recipe import check_fits, parse_args, run_config, workload_model, write_outputs
     from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
     from ailfm.plugins.chip_thermal import build_thermal
@@ -48,12 +50,16 @@ def main(argv: list[str]) -> int:
         governor, domains = make_governor(config.governor, **args.governor_params), None
 
     queues = TileQueues(system.n_cores)
-    board = SnucaBoard(system, AddressMap.for_system(system, workload.n_threads), queues, dvfs_domains=domains)
+    amap = AddressMap.for_system(system, workload.n_threads)
+    board = SnucaBoard(system, amap, queues, dvfs_domains=domains)
     board._pre_instantiate()  # the stdlib Simulator's set-up, without handing it the loop
     _root = Root(full_system=False, board=board)  # the tree's root; m5.instantiate() finds it
     m5.instantiate()
     board._post_instantiate()  # starts the tiles' generators on their (still empty) queues
     backend = RunningGem5(queues, stat_paths(board))
+    if args.warm_us > 0:  # thread t's resident data, read from tile t: the LLC holds it whichever tile runs t
+        warm_s = args.warm_us * 1e-6
+        backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), warm_s), seconds_to_ticks(warm_s))
 
     engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,

@@ -16,11 +16,17 @@ from pathlib import Path
 
 
 def add_site_packages(repo: Path) -> None:
-    """Add the chosen site-packages; exit with a one-line hint when ``ailfm`` still cannot be imported."""
+    """Put the chosen site-packages ahead of the interpreter's own; exit with a hint when ``ailfm`` cannot be
+    imported."""
     chosen = os.environ.get("AILFM_SITE_PACKAGES")
+    before = list(sys.path)
     for candidate in [Path(chosen)] if chosen else sorted((repo / ".venv" / "lib").glob("python3*/site-packages")):
         if candidate.is_dir():
             site.addsitedir(str(candidate))
+    # addsitedir appends, behind the system's dist-packages that gem5's interpreter already has; the environment's
+    # own packages must win (a system _cffi_backend 1.15 beside the venv's cffi 2.x stops numba, for one)
+    added = [path for path in sys.path if path not in before]
+    sys.path[:] = before[:1] + added + before[1:]
     try:
         import ailfm  # noqa: F401
     except ImportError:

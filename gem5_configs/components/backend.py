@@ -38,14 +38,36 @@ def gem5_version() -> str:
 
 
 def stat_paths(board) -> StatPaths:
-    """Paths of the objects whose statistics an epoch reads (call after ``m5.instantiate()``)."""
+    """Names under which an epoch's statistics appear in ``stats.txt`` (call after ``m5.instantiate()``).
+
+    Statistics groups and ``SimObject.path()`` number the elements of a vector of children differently: the groups
+    by ``_bindStatHierarchy`` without padding (``cores7``), paths with zero padding to the vector's width
+    (``cores07``). The generators' and caches' statistics belong to groups; Garnet's router and network statistics
+    are legacy ones named after the C++ object's path.
+    """
     cores = board.get_processor().get_cores()
     hierarchy = board.get_cache_hierarchy()
-    return StatPaths(resident_generators=tuple(core.resident.path() for core in cores),
-                     streamed_generators=tuple(core.streamed.path() for core in cores),
-                     l2_caches=tuple(cache.path() for cache in hierarchy.l2_caches()),
+    return StatPaths(resident_generators=tuple(group_name(core.resident) for core in cores),
+                     streamed_generators=tuple(group_name(core.streamed) for core in cores),
+                     l2_caches=tuple(group_name(cache) for cache in hierarchy.l2_caches()),
+                     banks_per_l2=hierarchy.banks_per_controller(),
                      routers=tuple(router.path() for router in hierarchy.routers()),
                      network=hierarchy.ruby_system.network.path())
+
+
+def group_name(obj) -> str:
+    """The statistics-group name of a SimObject: its path with vector elements numbered as the stats dump does."""
+    from m5.SimObject import isSimObjectVector
+
+    parts = []
+    while obj.get_parent() is not None:
+        parent, name = obj.get_parent(), obj.get_name()
+        for key, child in parent._children.items():
+            if isSimObjectVector(child) and len(child) > 1:
+                name = next((f"{key}{i}" for i, element in enumerate(child) if element is obj), name)
+        parts.append(name)
+        obj = parent
+    return ".".join(reversed(parts))
 
 
 class RunningGem5(Gem5Backend):

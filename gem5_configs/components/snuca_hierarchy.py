@@ -29,7 +29,7 @@ from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem
 
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.topologies.garnet_mesh3d import Mesh3DGarnetNetwork
-from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d
+from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d, ruby_llc
 from ailfm.plugins.system import SystemDescription
 
 MESI_TWO_LEVEL_VNETS = 3  # request, response, unblock (MESI_Two_Level-*.sm)
@@ -45,6 +45,9 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
 
     def __init__(self, system: SystemDescription, tile_clock_domains: list | None = None):
         super().__init__()
+        from m5.defines import buildEnv
+
+        system, self._banks_per_controller = ruby_llc(system, int(buildEnv.get("NUMBER_BITS_PER_SET", 64)))
         n_banks = system.n_banks
         if n_banks & (n_banks - 1):
             raise ConfigError("llc.banks_per_tile", f"MESI_Two_Level selects banks by address bits: {n_banks} "
@@ -103,6 +106,10 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
 
         self.ruby_system.sys_port_proxy = RubyPortProxy()
         board.connect_system_port(self.ruby_system.sys_port_proxy.in_ports)
+
+    def banks_per_controller(self) -> int:
+        """Banks of the system description that each Ruby L2 controller holds (``mesh3d.ruby_llc``)."""
+        return self._banks_per_controller
 
     def l2_caches(self) -> list:
         """The banks' ``RubyCache`` objects, bank order (their stats hold LLC hits and misses)."""

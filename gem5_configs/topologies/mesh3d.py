@@ -17,6 +17,7 @@ recorded in ``latency_floor_applied``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,6 +25,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
+from ailfm.errors import ConfigError
 from ailfm.plugins.nuca import memory_controller_tiles
 from ailfm.plugins.system import SystemDescription
 
@@ -33,6 +35,9 @@ PORTS = {
     (1, +1): ("North", "South", 2), (1, -1): ("South", "North", 2),
     (2, +1): ("Up", "Down", 3), (2, -1): ("Down", "Up", 3),
 }
+#: Ruby's controller sets (``NetDest``) hold at most this many controllers of one type unless gem5 is built with a
+#: larger ``NUMBER_BITS_PER_SET`` (gem5 v24 default 64, ``src/mem/ruby/Kconfig``); more is fatal at start-up.
+RUBY_SET_BITS = 64
 #: Garnet's smallest link latency, in cycles (``BasicLink.latency`` feeds a ``Cycles`` delay that must be positive).
 MIN_LINK_CYCLES = 1
 
@@ -165,3 +170,22 @@ def build_mesh3d(system: SystemDescription) -> Mesh3D:
 
 def _cycles(value: float) -> int:
     return max(MIN_LINK_CYCLES, int(round(value)))
+
+
+def ruby_llc(system: SystemDescription, max_controllers: int = RUBY_SET_BITS) -> tuple[SystemDescription, int]:
+    """The description gem5's Ruby builds its LLC from, and how many of the system's banks each L2 controller holds.
+
+    A Ruby build holds at most ``max_controllers`` controllers of one type (``RUBY_SET_BITS``). When the system has
+    more banks than that, each tile's ``llc.banks_per_tile`` banks become one L2 controller of their total size:
+    the same capacity, bank latency and tile, still statically line-interleaved over the tiles (line ``a`` lives on
+    tile ``a mod n_tiles`` instead of ``(a mod n_banks) // banks_per_tile``); the bank-level parallelism within a
+    tile is what is lost. Per-bank counters are then split evenly over the tile's banks for the power model.
+    """
+    if system.n_cores > max_controllers:
+        raise ConfigError("geometry", f"{system.n_cores} tiles: this gem5 build holds at most {max_controllers} L1 "
+                          "controllers (rebuild gem5 with a larger NUMBER_BITS_PER_SET)", path=system.path)
+    if system.n_banks <= max_controllers:
+        return system, 1
+    per_tile = system.llc.banks_per_tile
+    llc = dataclasses.replace(system.llc, banks_per_tile=1, bank_kib=system.llc.bank_kib * per_tile)
+    return dataclasses.replace(system, llc=llc), per_tile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,14 @@ def test_stats_dump_to_epoch_counters():
     np.testing.assert_array_equal(counters.bank_accesses, [1000, 0])  # bank 1 printed nothing (nozero): 0
     np.testing.assert_array_equal(counters.bank_misses, [100, 0])
     assert counters.router_flits.tolist() == [5000] and counters.network_latency_ticks == 12345.5
+
+
+def test_an_l2_controller_holding_several_banks_splits_its_counts_over_them():
+    stats = parse_stats_block(STATS)
+    merged = dataclasses.replace(PATHS, banks_per_l2=2)
+    counters = counters_from_stats(stats, merged)
+    np.testing.assert_array_equal(counters.bank_accesses, [500, 500, 0, 0])
+    np.testing.assert_array_equal(counters.bank_misses, [50, 50, 0, 0])
 
 
 def test_missing_generator_stat_names_it():

@@ -8,7 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from ailfm.errors import ConfigError
 from ailfm.gem5_configs.topologies import build_mesh3d
+from ailfm.gem5_configs.topologies.mesh3d import RUBY_SET_BITS, ruby_llc
 from ailfm.plugins.system import load_system
 
 
@@ -106,3 +108,16 @@ def test_two_layer_system_and_latency_floor(system):
     zero_tsv = dataclasses.replace(system, noc=dataclasses.replace(system.noc, tsv_latency_cycles=0.0))
     floored = build_mesh3d(zero_tsv)
     assert floored.latency_floor_applied and min(link.latency_cycles for link in floored.links) == 1
+
+
+def test_ruby_llc_merges_a_tiles_banks_only_beyond_rubys_set_size(system):
+    assert system.n_banks == 128 > RUBY_SET_BITS
+    merged, per_controller = ruby_llc(system)
+    assert per_controller == 2 and merged.n_banks == 64
+    assert merged.llc.bank_kib * merged.n_banks == system.llc.bank_kib * system.n_banks  # same capacity
+    assert merged.llc.bank_latency_cycles == system.llc.bank_latency_cycles
+    np.testing.assert_array_equal(build_mesh3d(merged).bank_router, np.arange(64))  # one controller per tile
+    same, one = ruby_llc(system, max_controllers=128)
+    assert same is system and one == 1
+    with pytest.raises(ConfigError, match="64 tiles"):
+        ruby_llc(system, max_controllers=32)
