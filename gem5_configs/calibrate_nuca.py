@@ -79,10 +79,15 @@ def main(argv: list[str]) -> int:
     # epoch that follows re-reads lines that are in the LLC but were evicted from the (LRU) L1
     probed_lines = amap.resident_bytes // amap.line_bytes
     warm_rate = max(args.idle_rate, probed_lines / epoch_s)
+    # a quiet microsecond after it lets the warm-up's last (DRAM) requests complete, so that their latencies are not
+    # counted in the measured epoch (a generator counts a request when its response arrives)
+    drain_ticks = seconds_to_ticks(1e-6)
+    quiet = [TileTraffic.idle(drain_ticks) for _ in range(n)]
     idle_ns = np.empty(n)
     for tile in range(n):
         alone = np.arange(n) == tile
         epoch(alone, warm_rate)
+        backend.run_epoch(quiet, drain_ticks)
         idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
     config = RunConfig(system=args.system, workload=args.load_workload)
     workload = load_workload(config)
@@ -90,7 +95,7 @@ def main(argv: list[str]) -> int:
     f_GHz = args.load_f_GHz or system.dvfs.f_max_GHz
     window_s = (args.load_epochs + 1) * epoch_s
     backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), args.warm_us * 1e-6),
-                      seconds_to_ticks(args.warm_us * 1e-6))
+                      seconds_to_ticks(args.warm_us * 1e-6))  # the loaded tiles' resident data into the LLC
     backend.run_epoch(workload_traffic(system, workload, amap, cursors, fractions, f_GHz, window_s), ticks)  # warm
     nothing = [TileTraffic((), ()) for _ in range(n)]  # the rest of the window is already queued
     loaded = [backend.run_epoch(nothing, ticks) for _ in range(args.load_epochs)]
@@ -104,9 +109,9 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "calibration.csv", index=False)
-    fitted = {"noc": {"link_latency_cycles": fit.system.noc.link_latency_cycles,
-                      "tsv_latency_cycles": fit.system.noc.tsv_latency_cycles},
-              "llc": {"bank_latency_cycles": fit.system.llc.bank_latency_cycles}}
+    fitted = {"noc": {"link_latency_cycles": float(fit.system.noc.link_latency_cycles),
+                      "tsv_latency_cycles": float(fit.system.noc.tsv_latency_cycles)},
+              "llc": {"bank_latency_cycles": float(fit.system.llc.bank_latency_cycles)}}  # plain floats for YAML
     (out / "fitted_noc.yaml").write_text(f"# fitted to gem5 by calibrate_nuca.py on {system.name}\n"
                                          + yaml.safe_dump({"base": system.name, "name": f"{system.name}-gem5fit",
                                                            "description": f"{system.name}, NoC fitted to gem5",
@@ -120,7 +125,7 @@ def main(argv: list[str]) -> int:
     for model, column in (("before", "builtin_ns"), ("after", "fitted_ns")):
         summary[f"rms_error_ns_{model}"] = float(np.sqrt(((table[column] - table["gem5_idle_ns"]) ** 2).mean()))
     summary["mean_load_over_idle"] = float(table["load_over_idle"].mean())
-    summary["load"] = {"workload": config.workload, "threads": workload.n_threads, "f_GHz": f_GHz}
+    summary["load"] = {"workload": config.workload, "threads": int(workload.n_threads), "f_GHz": float(f_GHz)}
     for model in ("builtin", "fitted"):
         error = table[f"{model}_load_ns"] / table["gem5_load_ns"] - 1.0
         summary[f"mean_abs_load_error_{model}"] = float(error.abs().mean())

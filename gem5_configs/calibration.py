@@ -109,7 +109,9 @@ def workload_traffic(system: SystemDescription, workload: Workload, amap: Addres
             traffic.append(TileTraffic.idle(window_ticks))
             continue
         instance, rank = divmod(tile, w.threads_per_instance)
-        tiles = np.arange(instance * w.threads_per_instance, (instance + 1) * w.threads_per_instance)
+        # the instance's tiles (on a system with fewer tiles than threads, those that exist)
+        tiles = np.arange(instance * w.threads_per_instance, min((instance + 1) * w.threads_per_instance,
+                                                                 system.n_cores))
         resident: list[GeneratorState] = []
         streamed: list[GeneratorState] = []
         used, start, end = 0, w.instance_start[instance], w.instance_start[instance + 1]

@@ -109,3 +109,19 @@ def test_warm_traffic_reads_each_loaded_tiles_whole_resident_region_once(system)
         assert sum(s.requests for s in t.streamed) == 0
     sweep = traffic[2].resident[0]
     assert (sweep.min_addr, sweep.max_addr) == amap.resident(2)
+
+
+def test_workload_traffic_uses_the_tiles_there_are_when_threads_outnumber_them():
+    from reference_data import REPO
+
+    from ailfm.plugins.workload import workload_from_trace
+    from ailfm.traces import Scenario, generate_trace
+
+    small = load_system(str(REPO / "tests" / "gem5_configs" / "gem5-smoke-2x2x2.yaml"))
+    trace = generate_trace("gpt2-xl", Scenario(instances=1, threads_per_instance=16, requests=1, lengths="fixed:16,3"))
+    many = workload_from_trace(trace)
+    assert many.n_threads == 16 > small.n_cores == 8
+    amap = AddressMap.for_system(small, small.n_cores)
+    fractions = read_fractions(load_model_config("gpt2-xl"), many.kernel_type_names)
+    traffic = workload_traffic(small, many, amap, [ThreadCursor() for _ in range(8)], fractions, 4.0, 5e-5)
+    assert len(traffic) == 8 and all(sum(s.requests for s in t.resident + t.streamed) > 0 for t in traffic)

@@ -129,12 +129,13 @@ def test_real_gem5_run_writes_the_outputs(tmp_path):
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--system", str(SMOKE_SYSTEM),
                "--thermal", "fast", "--workload", "gpt2-xl",
                "--governor", "ondemand", "--epochs", "2", "--requests", "1", "--instances", "1", "--threads", "4",
-               "--lengths", "fixed:8,2", "--out", str(out)]
+               "--lengths", "fixed:8,2", "--window-us", "50", "--warm-us", "20", "--out", str(out)]
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engine"] == "gem5" and set(SUMMARY_KEYS) <= set(summary)
+    assert summary["gem5_window_s"] == pytest.approx(5e-5) and summary["gem5_version"].startswith("24.")
     measured = pd.read_parquet(out / "gem5_epochs.parquet")
     assert (measured["llc_requests"] > 0).any() and (measured["llc_latency_ns"].dropna() > 0).all()
 
