@@ -17,7 +17,7 @@ import pandas as pd
 from ailfm.errors import AilfmError, FormatError
 from ailfm.plugins.cli import TABLE_COLUMNS
 
-EXTRA_COLUMNS = ("dvfs", "gem5_wall_s_per_epoch")
+EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
 
 
 def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
@@ -31,8 +31,18 @@ def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
             raise FormatError(path, None, f"cannot read a run summary: {err}") from err
         row = {"run": folder.name, "governor": summary.get("config", {}).get("governor")}
         row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
+        row.update(work_done(folder / "timeline.parquet", summary.get("energy_j")))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def work_done(timeline_path: Path, energy_j: float | None) -> dict:
+    """Instructions the run retired, per joule too: the comparable throughput when no token finishes in a short run
+    (20 ms of Llama-2-7B prefill, say). NaN without a timeline."""
+    if not timeline_path.exists():
+        return {"g_instructions": float("nan"), "g_instructions_per_j": float("nan")}
+    giga = float(pd.read_parquet(timeline_path, columns=["instructions"])["instructions"].sum()) / 1e9
+    return {"g_instructions": giga, "g_instructions_per_j": giga / energy_j if energy_j else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:

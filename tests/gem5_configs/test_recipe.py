@@ -147,8 +147,11 @@ def test_collect_tabulates_run_summaries(tmp_path, capsys):
         (tmp_path / name).mkdir()
         (tmp_path / name / "summary.json").write_text(json.dumps(
             {"energy_j": energy, "makespan_s": 0.02, "config": {"governor": governor}, "dvfs": "rate"}))
+    pd.DataFrame({"epoch": [0, 0], "instructions": [2e9, 1e9]}).to_parquet(tmp_path / "ail" / "timeline.parquet")
     table = collect([tmp_path / "ail", tmp_path / "stock"])
     assert table["governor"].tolist() == ["ail", "gem5-static"] and table["energy_j"].tolist() == [1.5, 2.0]
+    assert table["g_instructions"].iloc[0] == 3.0 and table["g_instructions_per_j"].iloc[0] == 2.0
+    assert np.isnan(table["g_instructions"].iloc[1])  # no timeline
     assert main([str(tmp_path / "ail"), "--csv", str(tmp_path / "t.csv")]) == 0 and (tmp_path / "t.csv").exists()
     assert main([str(tmp_path / "missing")]) == 2 and "summary.json" in capsys.readouterr().err
 
