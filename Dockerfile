@@ -3,7 +3,7 @@
 #
 #   docker build -t ailfm .
 #   docker run --rm -v "$PWD/out:/out" ailfm ailfm simulate --system snuca-64 --governor ail --out /out/builtin
-#   docker run --rm -v "$PWD/out:/out" ailfm gem5 /opt/ailfm/gem5_configs/run_ailfm.py --system snuca-64 --workload llama-2-7b --governor ail --epochs 20 --out /out/gem5
+#   docker run --rm -v "$PWD/out:/out" ailfm gem5 /opt/ailfm/gem5_configs/run_ailfm.py --system snuca-64 --workload llama-2-7b --governor ail --epochs 20 --window-us 50 --out /out/gem5
 FROM ghcr.io/gem5/devcontainer:v24-0
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
