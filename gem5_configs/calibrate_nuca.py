@@ -12,7 +12,6 @@ run_ailfm.py (``AILFM_SITE_PACKAGES`` or the repository's ``.venv``).
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -136,12 +135,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__m5_main__":
-    from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
+    from sitepaths import run_script  # gem5_configs/ is first on sys.path
 
-    add_site_packages(Path(__file__).resolve().parents[1])
-    from ailfm.errors import AilfmError
-
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except AilfmError as err:
-        sys.exit(f"calibrate_nuca.py: error: {err}")
+    run_script(main, __file__)

@@ -12,9 +12,7 @@ site-packages itself (``sitepaths.py``): the directory in ``AILFM_SITE_PACKAGES`
 ``.venv``. ``gem5.opt -p <site-packages>`` works too.
 """
 
-import sys
 import time
-from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
@@ -76,12 +74,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__m5_main__":
-    from sitepaths import add_site_packages  # gem5_configs/ is first on sys.path
+    from sitepaths import run_script  # gem5_configs/ is first on sys.path
 
-    add_site_packages(Path(__file__).resolve().parents[1])
-    from ailfm.errors import AilfmError
-
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except AilfmError as err:
-        sys.exit(f"run_ailfm.py: error: {err}")
+    run_script(main, __file__)

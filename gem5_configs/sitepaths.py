@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import site
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -33,3 +34,14 @@ def add_site_packages(repo: Path) -> None:
         sys.exit(f"{sys.argv[0]}: cannot import ailfm; install it (pip install -e .) into a Python "
                  f"{sys.version_info.major}.{sys.version_info.minor} environment and set AILFM_SITE_PACKAGES to its "
                  "site-packages, or pass gem5.opt -p <site-packages>")
+
+
+def run_script(main: Callable[[list[str]], int], script: str) -> None:
+    """Run a gem5 script's ``main`` as ``__m5_main__``: site-packages first, then ``ailfm``'s errors as one line."""
+    add_site_packages(Path(script).resolve().parents[1])
+    from ailfm.errors import AilfmError
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except AilfmError as err:
+        sys.exit(f"{Path(script).name}: error: {err}")
