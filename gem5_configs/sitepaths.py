@@ -31,9 +31,9 @@ def add_site_packages(repo: Path) -> None:
     try:
         import ailfm  # noqa: F401
     except ImportError:
-        sys.exit(f"{sys.argv[0]}: cannot import ailfm; install it (pip install -e .) into a Python "
-                 f"{sys.version_info.major}.{sys.version_info.minor} environment and set AILFM_SITE_PACKAGES to its "
-                 "site-packages, or pass gem5.opt -p <site-packages>")
+        _fail(f"{sys.argv[0]}: cannot import ailfm; install it (pip install -e .) into a Python "
+              f"{sys.version_info.major}.{sys.version_info.minor} environment and set AILFM_SITE_PACKAGES to its "
+              "site-packages, or pass gem5.opt -p <site-packages>")
 
 
 def run_script(main: Callable[[list[str]], int], script: str) -> None:
@@ -44,4 +44,11 @@ def run_script(main: Callable[[list[str]], int], script: str) -> None:
     try:
         sys.exit(main(sys.argv[1:]))
     except AilfmError as err:
-        sys.exit(f"{Path(script).name}: error: {err}")
+        _fail(f"{Path(script).name}: error: {err}")
+
+
+def _fail(message: str) -> None:
+    """Print the message and exit with status 1: gem5's embedded interpreter casts a ``SystemExit`` code to an int,
+    so ``sys.exit("message")`` aborts gem5 with a pybind11 cast_error and the message is never shown."""
+    print(message, file=sys.stderr, flush=True)
+    sys.exit(1)

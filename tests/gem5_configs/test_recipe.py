@@ -140,6 +140,18 @@ def test_real_gem5_run_writes_the_outputs(tmp_path):
     assert (measured["llc_requests"] > 0).any() and (measured["llc_latency_ns"].dropna() > 0).all()
 
 
+@pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
+def test_real_gem5_shows_a_bad_option_as_one_line(tmp_path):
+    """gem5 casts a SystemExit code to int: an error message must be printed, not passed to sys.exit."""
+    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--system", "no-such-system",
+               "--epochs", "1", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 1
+    assert "run_ailfm.py: error: system: unknown system 'no-such-system'" in done.stderr
+    assert "cast_error" not in done.stderr
+
+
 def test_collect_tabulates_run_summaries(tmp_path, capsys):
     from ailfm.gem5_configs.collect import collect, main
 
