@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.governors.base import GovernorContext, Observation
+from ailfm.plugins.power import core_power_kernel
 
 #: margin below T_max of the predicted temperature [tuned on training workloads only (docs/ail.md): with it no run of
 #: BERT-large, Llama-2-7B, GPT2-XL or OPT-6.7B went above T_max; peaks 79.40-79.47 C]
@@ -38,7 +39,7 @@ class PredictiveShield:
     """Per-epoch cap on a governor's V/f from a one-epoch thermal prediction (see the module docstring).
 
     Call ``observe`` with every observation (it steps the thermal twin), then ``limit`` with the requested levels.
-    Both are a few compiled loops or one BLAS call each: the whole decision has a 50 us budget.
+    Both are compiled loops: the whole decision has a 50 us budget.
     """
 
     def __init__(self, context: GovernorContext, guard_K: float = SHIELD_GUARD_K):
@@ -56,10 +57,10 @@ class PredictiveShield:
         self.limit_K = system.thermal.t_max_K - guard_K
         self.levels_GHz = system.dvfs.levels_GHz
         self.constants = power.constants
-        v0, slope, capacitance_F, leak_W, leak_V, leak_exp = self.constants[:6]
-        voltage = v0 + slope * self.levels_GHz
-        self.dynamic_W_per_activity = capacitance_F * voltage**2 * self.levels_GHz * 1e9  # per level
-        self.leakage_W_at_reference = leak_W * (voltage / leak_V) ** leak_exp  # per level, at the reference T
+        per_level = power.core_power(self.levels_GHz, 1.0, system.power.leakage_ref_C + 273.15,
+                                     np.zeros(len(self.levels_GHz), dtype=np.int64))
+        self.dynamic_W_per_activity = per_level.dynamic_W  # per level, at activity 1
+        self.leakage_W_at_reference = per_level.leakage_W  # per level, at the leakage reference temperature
         self.modes = np.zeros_like(twin.decay)  # the loop starts from ambient: z = 0
         self.free_K = np.full(context.n_cores, twin.ambient_K)
         self.thread_activity = np.full(context.n_threads, -1.0)  # the highest each thread has shown; < 0: not yet
@@ -117,7 +118,7 @@ def _capped_levels(f_GHz, levels_GHz, placement, placement_before, kernel_type, 
     """Level indices: the requested ones, then, while a core is predicted above ``limit_K``, the running core whose
     one-level step down cools the hottest violator most goes down one level."""
     n, n_levels = f_GHz.shape[0], levels_GHz.shape[0]
-    v0, slope, capacitance_F, leak_W, leak_V, leak_exp, leak_ref_K, beta, idle_W = constants[:9]
+    leak_ref_K, beta, idle_W = constants[6], constants[7], constants[8]
     level = np.empty(n, dtype=np.int64)
     running = np.zeros(n, dtype=np.bool_)
     ran = np.zeros(n, dtype=np.bool_)
@@ -130,6 +131,11 @@ def _capped_levels(f_GHz, levels_GHz, placement, placement_before, kernel_type, 
                 activity[placement[t]] = thread_activity[t] if thread_activity[t] >= 0.0 else 1.0
             if placement_before[t] >= 0:
                 ran[placement_before[t]] = True
+    # what the power model says each core drew last epoch (running what it ran, or idle)
+    state = np.where(ran, 0, 1)
+    modelled_dynamic_W, modelled_leakage_W = np.empty(n), np.empty(n)
+    core_power_kernel(f_effective_GHz, core_activity, temperature_K, state, constants, modelled_dynamic_W,
+                      modelled_leakage_W)
     power = np.empty(n)
     leakage_scale = np.empty(n)
     for c in range(n):
@@ -139,14 +145,8 @@ def _capped_levels(f_GHz, levels_GHz, placement, placement_before, kernel_type, 
         level[c] = 0 if throttled[c] else k  # DTM holds a throttled core at f_min whatever it asks
         leakage_scale[c] = np.exp(beta * (temperature_K[c] - leak_ref_K))
         unexplained = 0.0  # what the model did not explain last epoch: router power, model error
-        f_ran = f_effective_GHz[c]
-        if f_ran > 0.0:
-            modelled = idle_W
-            if ran[c]:
-                voltage = v0 + slope * f_ran
-                modelled = (core_activity[c] * capacitance_F * voltage * voltage * f_ran * 1e9
-                            + leak_W * (voltage / leak_V) ** leak_exp * leakage_scale[c])
-            unexplained = power_W[c] - modelled
+        if f_effective_GHz[c] > 0.0:
+            unexplained = power_W[c] - modelled_dynamic_W[c] - modelled_leakage_W[c]
         power[c] = unexplained + (activity[c] * dynamic_W_per_activity[level[c]]
                                   + leakage_W_at_reference[level[c]] * leakage_scale[c] if running[c] else idle_W)
     predicted = free_K + blame @ power
