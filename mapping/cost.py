@@ -13,10 +13,18 @@ nvdla      K x N         M          weights, reloaded per 16 M   none (broadcast
 eyeriss    K x M         N          inputs                       rows (partial-sum chain)
 =========  ============  =========  ===========================  ==========================
 
-cycles = ceil(D_rows / rows) * ceil(D_cols / cols) * (D_temporal + fill).  Buffer accesses: each operand is
-written into the buffer once when it arrives; the stationary operand is read once; a streamed operand is
+array cycles = ceil(D_rows / rows) * ceil(D_cols / cols) * (D_temporal + fill).  Buffer accesses: each operand
+is written into the buffer once when it arrives; the stationary operand is read once; a streamed operand is
 re-read once per tile of the spatial dimension it does not carry; an output whose reduction dimension K is
-spatial is accumulated in the buffer (one write per K tile and one read per K tile but the first).
+spatial is accumulated over the K tiles (one write per K tile, one read per K tile but the first).  Where those
+partial sums live depends on the design: ``ws`` keeps them in the unified buffer as 32-bit words (the MAC's
+32-bit add; the last K tile writes the 8-bit result), ``nvdla`` in its dedicated accumulator (CACC) and
+``eyeriss`` in the PE scratchpads, both counted as one byte per access as before.  The ``os`` and ``ws``
+buffers' array-side port moves rows + cols bytes per cycle (the operand bytes an output-stationary array
+consumes per cycle), so their GEMMs take max(array cycles, array-side buffer bytes / (rows + cols)) cycles.  The
+``ws`` partial sums and the port are what ZigZag charges for the same chiplet (zigzag_check.py; docs/compass.md):
+with them our weight-stationary latency on large-M GEMMs agrees with ZigZag's instead of being 2-4x below it.
+``nvdla`` and ``eyeriss`` (not cross-checked) keep an unlimited port.
 Spills: when neither input operand fits in half the buffer, the larger operand is re-streamed from DRAM once
 per half-buffer chunk of the smaller one (first-order blocking; Hong & Kung 1981 give the asymptotics).
 Element-wise operators run on a vector unit with one lane per array column.
@@ -44,13 +52,16 @@ SRAM_REF_pJ_PER_BYTE = 10.0 / 8
 SRAM_EXPONENT = np.log(100.0 / 10.0) / np.log(1024 / 8)  # 0.4746, from the 8 KiB and 1 MiB points
 NVDLA_STRIPE_ROWS = 16  # NVDLA reloads weights into the MAC cells per stripe of input rows (nvdla.org hw docs)
 
+PARTIAL_SUM_BYTES = 4  # 32-bit accumulation, as in MAC_pJ's 32-bit add
+
 M, K, N = 0, 1, 2
-# dataflow -> (row dim, col dim, temporal dim, systolic fill, weight reload stripe)
+# dataflow -> (row dim, col dim, temporal dim, systolic fill, weight reload stripe, bytes per partial-sum access,
+#              buffer port limited to rows + cols bytes per cycle)
 DATAFLOW_UNROLLING = {
-    "os": (M, N, K, "rows+cols", 0),
-    "ws": (K, N, M, "rows+cols", 0),
-    "nvdla": (K, N, M, "none", NVDLA_STRIPE_ROWS),
-    "eyeriss": (K, M, N, "rows", 0),
+    "os": (M, N, K, "rows+cols", 0, 0, True),
+    "ws": (K, N, M, "rows+cols", 0, PARTIAL_SUM_BYTES, True),
+    "nvdla": (K, N, M, "none", NVDLA_STRIPE_ROWS, 1, False),
+    "eyeriss": (K, M, N, "rows", 0, 1, False),
 }
 
 
@@ -62,12 +73,12 @@ def sram_pJ_per_byte(capacity_bytes: float) -> float:
 def gemm_cost(mkn: np.ndarray, chiplet: ChipletType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cycles, buffer bytes accessed and DRAM spill bytes of GEMMs (rows of ``mkn`` = M, K, N; 1-byte elements)."""
     rows, cols = chiplet.array_shape
-    r, c, t, fill_kind, stripe = DATAFLOW_UNROLLING[chiplet.dataflow]
+    r, c, t, fill_kind, stripe, psum_bytes, port_limited = DATAFLOW_UNROLLING[chiplet.dataflow]
     dims = np.asarray(mkn, float)
     tiles_r = np.ceil(dims[:, r] / rows)
     tiles_c = np.ceil(dims[:, c] / cols)
     fill = {"rows+cols": rows + cols, "rows": rows, "none": 0}[fill_kind]
-    cycles = tiles_r * tiles_c * (dims[:, t] + fill)
+    array_cycles = tiles_r * tiles_c * (dims[:, t] + fill)
     tiles = {r: tiles_r, c: tiles_c}
     size_in = dims[:, M] * dims[:, K]
     size_w = dims[:, K] * dims[:, N]
@@ -80,17 +91,17 @@ def gemm_cost(mkn: np.ndarray, chiplet: ChipletType) -> tuple[np.ndarray, np.nda
         other = c if spatial == r else r
         return size * tiles[other]
 
-    buffer = size_in + size_w + size_out  # arrival writes (inputs, weights) and the final read of the output
-    buffer = buffer + reads(size_in, (M, K))
     weight_reads = reads(size_w, (K, N))
     if stripe:
         weight_reads = np.maximum(weight_reads, size_w * np.ceil(dims[:, M] / stripe))
-    buffer = buffer + weight_reads
     if K == t:
-        buffer = buffer + size_out
+        output_traffic = size_out
     else:
         k_tiles = tiles[K]
-        buffer = buffer + size_out * (2 * k_tiles - 1)
+        output_traffic = size_out * np.where(k_tiles > 1, psum_bytes * (2 * k_tiles - 2) + 1, 1)
+    array_side = reads(size_in, (M, K)) + weight_reads + output_traffic
+    cycles = np.maximum(array_cycles, np.ceil(array_side / (rows + cols))) if port_limited else array_cycles
+    buffer = size_in + size_w + size_out + array_side  # + arrival writes (inputs, weights), final output read
     half = chiplet.buffer_bytes / 2
     small = np.minimum(size_in, size_w)
     large = np.maximum(size_in, size_w)

@@ -7,8 +7,9 @@ constants, not from ZigZag's example files:
 * operational array rows x cols (``ChipletType.array_shape``), 8-bit operands, one MAC = 0.3 pJ (cost.MAC_pJ);
 * one register word per PE for the stationary operand (outputs for ``os``, weights for ``ws``), free of charge (our
   model folds accumulation into the MAC's 32-bit add);
-* the chiplet buffer (``buffer_KiB``) shared by all PEs and all operands, 64-bit words at our Horowitz power-law
-  energy per byte x 8 (cost.sram_pJ_per_byte), wide enough never to stall the array (our model assumes that);
+* the chiplet buffer (``buffer_KiB``) shared by all PEs and all operands at our Horowitz power-law energy per byte
+  (cost.sram_pJ_per_byte), with an array-side and a DRAM-side port of rows + cols bytes per cycle each (the port
+  of our model; 32-bit partial sums of ``ws`` pass through it, as in ours);
 * DRAM behind it at the chiplet's NoP link bandwidth (the most one chiplet can receive) and the hardware's
   pJ/bit x 64 per 64-bit word.
 

@@ -23,3 +23,10 @@ def test_output_stationary_gemm_agrees_with_zigzag():
 def test_unsupported_dataflow_names_the_field():
     with pytest.raises(ConfigError, match="chiplet_types.e.dataflow"):
         accelerator_description(ChipletType("e", "eyeriss", 1024, 2048), 128.0, 20.0)
+
+
+def test_weight_stationary_prefill_gemm_agrees_with_zigzag():
+    # a prefill-sized tile: 127 K tiles of 32-bit partial sums pass the buffer port, in both models
+    check = cross_check(512, 4096, 512, ChipletType("ws", "ws", 1024, 2048), lpf_limit=4)
+    assert 0.85 < check.ratio("latency") < 1.15
+    assert 0.85 < check.ratio("buffer") < 1.15
