@@ -79,10 +79,13 @@ def layer_compute_s(ev: Evaluator) -> np.ndarray:
     return per_job.reshape(ev.encoding.n_micro_batches, ev.encoding.n_layers).sum(axis=0)
 
 
-def layer_groups_mapping(ev: Evaluator, groups: list[np.ndarray]) -> Mapping:
-    """Gemini-like allocation for the given consecutive-layer groups."""
+def layer_groups_mapping(ev: Evaluator, groups: list[np.ndarray], chiplet_type: int | None = None) -> Mapping:
+    """Gemini-like allocation for the given consecutive-layer groups (on every chiplet, or on one type's)."""
     enc, hw = ev.encoding, ev.hardware
     snake = snake_order(hw.mesh_cols, hw.mesh_rows)
+    if chiplet_type is not None:
+        snake = snake[np.asarray(hw.chiplet_type)[snake] == chiplet_type]
+    n_chiplets = len(snake)
     work = layer_compute_s(ev)
     chips = np.zeros((enc.n_micro_batches, enc.n_layers), np.int64)
     bits = np.zeros(enc.n_bits, np.int64)
@@ -90,18 +93,18 @@ def layer_groups_mapping(ev: Evaluator, groups: list[np.ndarray]) -> Mapping:
         if group[0] > 0:
             bits[group[0] - 1] = 1
         n = len(group)
-        if n >= enc.n_chiplets:
+        if n >= n_chiplets:
             counts = np.ones(n, int)
         else:
-            share = work[group] / max(work[group].sum(), 1e-30) * enc.n_chiplets
+            share = work[group] / max(work[group].sum(), 1e-30) * n_chiplets
             counts = np.maximum(1, np.floor(share).astype(int))
-            while counts.sum() > enc.n_chiplets:
+            while counts.sum() > n_chiplets:
                 counts[np.argmax(counts)] -= 1
-            while counts.sum() < enc.n_chiplets:  # hand out the rest by largest remaining share per chiplet
+            while counts.sum() < n_chiplets:  # hand out the rest by largest remaining share per chiplet
                 counts[np.argmax(share / (counts + 1))] += 1
         start = 0
         for layer, k in zip(group, counts, strict=True):
-            own = snake[(start + np.arange(k)) % enc.n_chiplets]
+            own = snake[(start + np.arange(k)) % n_chiplets]
             start += k
             k_used = min(k, enc.n_micro_batches)
             block = np.floor(np.arange(enc.n_micro_batches) * k_used / enc.n_micro_batches).astype(int)
@@ -109,17 +112,19 @@ def layer_groups_mapping(ev: Evaluator, groups: list[np.ndarray]) -> Mapping:
     return _mapping(bits, chips)
 
 
-def gemini_candidates(ev: Evaluator) -> list[Mapping]:
-    """Gemini-like layer-pipelined mappings for every candidate layer grouping."""
+def gemini_candidates(ev: Evaluator, chiplet_type: int | None = None) -> list[Mapping]:
+    """Gemini-like layer-pipelined mappings for every candidate layer grouping (on every chiplet, or one type's)."""
     enc = ev.encoding
+    n_chiplets = enc.n_chiplets if chiplet_type is None else ev.hardware.chiplet_type.count(chiplet_type)
     layers = np.arange(enc.n_layers)
     stage_bits = _stage_bits(ev)
     candidates = [[layers], np.split(layers, np.flatnonzero(stage_bits) + 1)]
     per_block = enc.n_layers // ev.workload.n_blocks
     candidates.append(np.split(layers, np.arange(per_block, enc.n_layers, per_block)))
-    for size in sorted({max(1, enc.n_chiplets // k) for k in (1, 2, 3, 4, 6)}):
+    for size in sorted({max(1, n_chiplets // k) for k in (1, 2, 3, 4, 6)}):
         candidates.append(np.split(layers, np.arange(size, enc.n_layers, size)))
-    return [layer_groups_mapping(ev, [np.asarray(g) for g in groups if len(g)]) for groups in candidates]
+    return [layer_groups_mapping(ev, [np.asarray(g) for g in groups if len(g)], chiplet_type)
+            for groups in candidates]
 
 
 def gemini_lp(ev: Evaluator) -> Mapping:
