@@ -29,28 +29,13 @@ from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import load_hardware
 from ailfm.mapping.models import load_model
 from ailfm.mapping.search.annealing import random_search, simulated_annealing
-from ailfm.mapping.search.baselines import baseline_mappings, gemini_candidates
+from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mappings
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.workload import load_lengths, make_workload
 
 MODELS = ("gpt3-6.7b", "gpt3-13b", "llama3-8b")
 STRATEGIES = ("chunked", "vllm", "orca")
 LENGTHS = ("azure-conv", "azure-code")
-
-
-def one_chiplet_per_layer_edp(ev: Evaluator) -> float:
-    """Diagnostic, not a baseline: the best Gemini-like grouping with all micro-batches of a layer on one chiplet
-    (weights read once per layer), the other end of the reuse / parallelism trade-off."""
-    enc = ev.encoding
-    genomes = [np.concatenate([m.segmentation, np.tile(m.layer_to_chip[:1], (enc.n_micro_batches, 1)).ravel()])
-               for m in gemini_candidates(ev)]
-    return float(ev.evaluate(np.stack(genomes)).edp.min())
-
-
-def gemini_one_type_edp(ev: Evaluator) -> float:
-    """Diagnostic, not a baseline: the best Gemini-like grouping placed on the chiplets of a single type."""
-    genomes = [ev.encoding.encode(m) for t in sorted(set(ev.hardware.chiplet_type)) for m in gemini_candidates(ev, t)]
-    return float(ev.evaluate(np.stack(genomes)).edp.min())
 
 
 def run_scenario(model: str, serving: str, lengths: str, hardware: str, pop: int, gen: int, seed: int) -> dict:
@@ -60,6 +45,9 @@ def run_scenario(model: str, serving: str, lengths: str, hardware: str, pop: int
     fixed = baseline_mappings(ev)
     seeds = np.stack([ev.encoding.encode(m) for m in fixed.values()])
     fixed_edp = dict(zip(fixed, ev.evaluate(seeds).edp, strict=True))
+    diagnostic = diagnostic_mappings(ev)
+    diagnostic_edp = dict(zip(diagnostic, ev.evaluate(np.stack([ev.encoding.encode(m) for m in
+                                                                 diagnostic.values()])).edp, strict=True))
     seconds = {}
     t = time.perf_counter()
     ga = run_search(ev, SearchSettings(pop_size=pop, n_gen=gen, seed=seed), seeds=seeds)
@@ -73,8 +61,7 @@ def run_scenario(model: str, serving: str, lengths: str, hardware: str, pop: int
            **{f"edp_{k}": v for k, v in fixed_edp.items()}, "best_fixed": best_fixed,
            "edp_best_fixed": fixed_edp[best_fixed], "edp_random_search": rs.best_edp,
            "edp_simulated_annealing": sa.best_edp, "edp_ga": ga.best_edp, "ga_latency_s": ga.best_latency_s,
-           "ga_energy_J": ga.best_energy_J, "edp_one_chiplet_per_layer": one_chiplet_per_layer_edp(ev),
-           "edp_gemini_one_type": gemini_one_type_edp(ev),
+           "ga_energy_J": ga.best_energy_J, **{f"edp_{k}": v for k, v in diagnostic_edp.items()},
            **{f"seconds_{k}": v for k, v in seconds.items()}, "seconds": time.perf_counter() - t0}
     print(f"{model:10s} {serving:8s} {lengths:11s} GA/best fixed {ga.best_edp / fixed_edp[best_fixed] - 1:+.1%} "
           f"GA/RS {ga.best_edp / rs.best_edp - 1:+.1%} GA/SA {ga.best_edp / sa.best_edp - 1:+.1%} "

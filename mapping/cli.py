@@ -69,7 +69,7 @@ def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:
 def run_map_search(args: argparse.Namespace) -> int:
     from ailfm.mapping import report
     from ailfm.mapping.search.annealing import random_search, simulated_annealing
-    from ailfm.mapping.search.baselines import baseline_mappings
+    from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mappings
     from ailfm.mapping.search.ga import SearchSettings, run_search
 
     out = Path(args.out)
@@ -92,10 +92,11 @@ def run_map_search(args: argparse.Namespace) -> int:
             "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed}
     (out / "best_mapping.json").write_text(best.to_json(**meta, layer_names=list(evaluator.layer_names)))
     rows = []
-    for name, mapping in fixed.items():
-        ev = evaluator.evaluate_mapping(mapping)
-        rows.append({"method": name, "kind": "fixed", "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
-                     "edp_Js": ev.edp[0], "evaluations": 1})
+    for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(evaluator))):
+        for name, mapping in mappings.items():
+            ev = evaluator.evaluate_mapping(mapping)
+            rows.append({"method": name, "kind": kind, "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
+                         "edp_Js": ev.edp[0], "evaluations": 1})
     budget = result.evaluations
     for name, run in (("random_search", random_search), ("simulated_annealing", simulated_annealing)):
         found = run(evaluator, budget, seed=args.seed, pins=pins, seeds=seeds)

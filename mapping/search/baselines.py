@@ -9,6 +9,9 @@
 * ``tensor_parallel``: one segment per stage; tile i of every layer on its own chiplet (spread over the mesh);
 * ``data_parallel``: one segment; micro-batch b runs every layer on its own chiplet;
 * ``tensor_data_parallel``: one segment per stage; (micro-batch b, tile i) on chiplet (b t + i) mod N.
+
+Two diagnostics (``DIAGNOSTICS``) are reported beside them but are not baselines: the Gemini-like groupings with
+one chiplet per layer, and on the chiplets of one type only.
 """
 
 from __future__ import annotations
@@ -127,11 +130,28 @@ def gemini_candidates(ev: Evaluator, chiplet_type: int | None = None) -> list[Ma
             for groups in candidates]
 
 
-def gemini_lp(ev: Evaluator) -> Mapping:
-    """The best Gemini-like layer-pipelined mapping over several group sizes."""
-    mappings = gemini_candidates(ev)
+def _lowest_edp(ev: Evaluator, mappings: list[Mapping]) -> Mapping:
     genomes = np.stack([ev.encoding.encode(m) for m in mappings])
     return mappings[int(np.argmin(ev.evaluate(genomes).edp))]
+
+
+def gemini_lp(ev: Evaluator) -> Mapping:
+    """The best Gemini-like layer-pipelined mapping over several group sizes."""
+    return _lowest_edp(ev, gemini_candidates(ev))
+
+
+def gemini_one_type(ev: Evaluator) -> Mapping:
+    """Diagnostic: the best Gemini-like grouping placed on the chiplets of a single type (a heterogeneity-aware
+    variant Gemini does not have; it shows how much of a search's gain is just avoiding the slower type)."""
+    return _lowest_edp(ev, [m for t in sorted(set(ev.hardware.chiplet_type)) for m in gemini_candidates(ev, t)])
+
+
+def one_chiplet_per_layer(ev: Evaluator) -> Mapping:
+    """Diagnostic: the best Gemini-like grouping with all micro-batches of a layer on one chiplet (weights read
+    once per layer), the other end of Gemini's reuse / parallelism trade-off."""
+    n_mb = ev.encoding.n_micro_batches
+    return _lowest_edp(ev, [_mapping(m.segmentation, np.tile(m.layer_to_chip[:1], (n_mb, 1)))
+                            for m in gemini_candidates(ev)])
 
 
 BASELINES = {
@@ -143,6 +163,17 @@ BASELINES = {
 }
 
 
+# reported beside the baselines, never used as seeds or as the reference of "best fixed"
+DIAGNOSTICS = {
+    "one_chiplet_per_layer": one_chiplet_per_layer,
+    "gemini_one_type": gemini_one_type,
+}
+
+
 def baseline_mappings(ev: Evaluator) -> dict[str, Mapping]:
     return {name: make(ev) for name, make in BASELINES.items()}
+
+
+def diagnostic_mappings(ev: Evaluator) -> dict[str, Mapping]:
+    return {name: make(ev) for name, make in DIAGNOSTICS.items()}
 

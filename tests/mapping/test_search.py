@@ -15,7 +15,7 @@ from ailfm.mapping.encoding import Encoding, Pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.search import operators
 from ailfm.mapping.search.annealing import random_search, simulated_annealing
-from ailfm.mapping.search.baselines import baseline_mappings
+from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mappings
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.search.problem import evaluate_population
 
@@ -167,6 +167,9 @@ def test_cli_search_then_evaluate(tmp_path, capsys):
     table = pd.read_csv(out / "baselines.csv")
     assert {"gemini_lp", "pipeline", "tensor_parallel", "data_parallel", "random_search",
             "simulated_annealing", "ga"} <= set(table.method)
+    assert set(table.method[table.kind == "diagnostic"]) == {"one_chiplet_per_layer", "gemini_one_type"}
+    best_fixed = table.edp_Js[table.kind == "fixed"].min()  # the diagnostics are not the reference
+    assert np.allclose(table.edp_vs_best_fixed, table.edp_Js / best_fixed - 1)
     capsys.readouterr()
     assert main(["map", "evaluate", *scenario, "--mapping", str(out / "best_mapping.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -210,3 +213,12 @@ def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path):
     b = json.loads((whole / "best_mapping.json").read_text())
     assert a["layer_to_chip"] == b["layer_to_chip"] and a["segmentation"] == b["segmentation"]
     assert pd.read_csv(killed / "search.csv").best_edp.tolist() == pd.read_csv(whole / "search.csv").best_edp.tolist()
+
+
+def test_diagnostics_use_one_type_and_one_chiplet_per_layer(tiny, mixed_hw):
+    ev = Evaluator(tiny, mixed_hw)
+    found = diagnostic_mappings(ev)
+    kinds = np.asarray(mixed_hw.chiplet_type)[found["gemini_one_type"].layer_to_chip]
+    assert len(np.unique(kinds)) == 1
+    per_layer = found["one_chiplet_per_layer"].layer_to_chip
+    assert (per_layer == per_layer[:1]).all()
