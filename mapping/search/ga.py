@@ -8,7 +8,8 @@ file continues from it and ends with the same result as an uninterrupted run.
 The single-objective GA is memetic: ``local_share`` (default 0.8) of each generation's offspring are mutation
 moves around the ``n_elite`` (4) best individuals (operators.EliteLocalSearchMating), the rest come from
 tournament selection, segment crossover and mutation. On the scenario table's Llama-3-8B / GPT-3 6.7B cases
-this took the GA from 17-18 % to 28-36 % below the best fixed baseline at the same 24,000 evaluations (plain GA:
+(measured with the earlier cost model, before the 32-bit WS partial sums) this took the GA from 17-18 % to
+28-36 % below the best fixed baseline at the same 24,000 evaluations (plain GA:
 the population converged within ~60 generations; shares 0.5-0.95 and 1-16 elites were within a few points).
 Moves of one operator instead of 1 + Poisson(0.5) looked better on five scenarios but not on the full table
 (-29.8 % vs -30.0 % on geometric mean), and simulated annealing with those moves beat that GA on GPT-3 6.7B
