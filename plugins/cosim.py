@@ -80,8 +80,10 @@ class CoSimulation:
 
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
         #: one compiled call per epoch (plugins/fastpath.py) for exactly this pairing (subclasses may override what
-        #: the fused kernel inlines, so they take the seam-by-seam path)
-        self.fast_path = fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel
+        #: the fused kernel inlines, so they take the seam-by-seam path; so does the optional bank wait, which the
+        #: fused kernel does not inline)
+        self.fast_path = (fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel
+                          and system.llc.bank_service_cycles is None)
         self.chip = ChipThermal.of(system, thermal)
         self.power = PowerModel(system)
         self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)

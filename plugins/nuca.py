@@ -6,7 +6,10 @@ planar links and the TSV links of a dimension-order (X, Y, then Z) route, and th
 the middle of the middle layers are closest, on average, to all banks: the performance heterogeneity AILFM exploits.
 
 Contention (optional) is an M/D/1 waiting time per directed link: a link serves one flit per NoC cycle, and its
-arrival rate comes from the LLC access rates of the previous epoch routed over the same paths.
+arrival rate comes from the LLC access rates of the previous epoch routed over the same paths. A second, separate
+option (``llc.bank_service_cycles``, off unless a system sets it) adds an M/D/1 wait at the banks: each bank serves
+one access at a time for that many NoC cycles, and static interleaving gives every bank the same share of all cores'
+accesses. Its constant is measured on gem5 by ``gem5_configs/calibrate_nuca.py`` (docs/gem5.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ailfm.plugins.system import SystemDescription
 
 _DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 MAX_LINK_UTILISATION = 0.95  # the M/D/1 wait diverges at 1; a saturated link is held just below it
+MAX_BANK_UTILISATION = 0.95  # likewise for a bank
 
 
 def _route(src: np.ndarray, dst: np.ndarray) -> tuple[list[int], list[int]]:
@@ -131,13 +135,32 @@ class NucaModel:
         return np.minimum(load / (self.system.noc.frequency_GHz * 1e9), MAX_LINK_UTILISATION)
 
     def latency_ns(self, llc_accesses_per_s: np.ndarray | None = None) -> np.ndarray:
-        """Each core's mean LLC latency; with access rates (and ``noc.contention``), plus M/D/1 link waits."""
-        if llc_accesses_per_s is None or not self.system.noc.contention:
+        """Each core's mean LLC latency; with access rates, plus M/D/1 link waits (``noc.contention``) and the bank
+        wait (``llc.bank_service_cycles``, when set)."""
+        if llc_accesses_per_s is None:
             return self.mean_latency_ns
-        out = np.empty_like(self.mean_latency_ns)
-        contended_latency_kernel(self.mean_latency_ns, self.link_flits_per_access, self.core_link_share,
-                                 np.asarray(llc_accesses_per_s, dtype=float), self.system.noc.frequency_GHz, out)
+        out = self.mean_latency_ns
+        if self.system.noc.contention:
+            out = np.empty_like(self.mean_latency_ns)
+            contended_latency_kernel(self.mean_latency_ns, self.link_flits_per_access, self.core_link_share,
+                                     np.asarray(llc_accesses_per_s, dtype=float), self.system.noc.frequency_GHz, out)
+        if self.system.llc.bank_service_cycles is not None:
+            out = out + self.bank_wait_ns(llc_accesses_per_s)
         return out
+
+    def bank_wait_ns(self, llc_accesses_per_s: np.ndarray) -> float:
+        """M/D/1 wait at a bank, ``rho / (2 (1 - rho)) * S`` cycles with ``S = llc.bank_service_cycles``.
+
+        Static interleaving sends every core's accesses to all banks alike, so each bank sees the chip's total rate
+        divided by the bank count, and every core waits the same. 0 when the term is off.
+        """
+        service = self.system.llc.bank_service_cycles
+        if service is None:
+            return 0.0
+        noc_GHz = self.system.noc.frequency_GHz
+        per_bank = float(np.sum(llc_accesses_per_s)) / self.system.n_banks
+        rho = min(per_bank * service / (noc_GHz * 1e9), MAX_BANK_UTILISATION)
+        return rho / (2.0 * (1.0 - rho)) * service / noc_GHz
 
     def router_flits(self, llc_accesses: np.ndarray) -> np.ndarray:
         """Flits through each router for the given per-core LLC access counts (for router energy)."""

@@ -28,6 +28,11 @@ def _num(**bounds) -> typing.Any:
     return field(metadata=bounds)
 
 
+def _optional_num(**bounds) -> typing.Any:
+    """A numeric field that a system may leave out (``None``: the model term it sets is off); bounds as ``_num``."""
+    return field(default=None, metadata={**bounds, "optional": True})
+
+
 def _choice(*options: str) -> typing.Any:
     return field(metadata={"choices": options})
 
@@ -82,6 +87,8 @@ class LlcSpec:
     bank_latency_cycles: float = _num(**_NON_NEGATIVE)
     line_bytes: int = _num(ge=1)
     interleaving: str = _choice("static")
+    #: optional M/D/1 queueing per bank (NucaModel.bank_wait_ns): NoC cycles a bank is busy per access; None = off
+    bank_service_cycles: float | None = _optional_num(gt=0.0)
 
 
 @dataclass(frozen=True)
@@ -331,6 +338,8 @@ def _build(cls, values: object, where: Where, prefix: str, path: str, exclude=fr
         if f.name in exclude:
             continue
         dotted = f"{prefix}{f.name}"
+        if f.name not in values and f.metadata.get("optional"):
+            continue
         if f.name not in values:
             section_loc = _located(where, section) if prefix else {"path": None, "line": None}
             raise ConfigError(dotted, "missing", path=section_loc["path"] or path, line=section_loc["line"])
@@ -342,6 +351,8 @@ def _convert(hint, f: dataclasses.Field, value: object, where: Where, dotted: st
     loc = _located(where, dotted)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where, prefix=f"{dotted}.", path=path)
+    if f.metadata.get("optional"):
+        hint = float  # an optional field is a number when given (``_optional_num``)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(dotted, f"expected true or false, got {value!r}", **loc)
