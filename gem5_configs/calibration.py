@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ailfm.errors import ConfigError
 from ailfm.gem5_configs.epoch import (
     AddressMap,
     GeneratorState,
@@ -97,10 +98,12 @@ def warm_traffic(system: SystemDescription, amap: AddressMap, tiles: np.ndarray,
 
 
 def workload_traffic(system: SystemDescription, workload: Workload, amap: AddressMap, cursors: list[ThreadCursor],
-                     read_fraction: np.ndarray, f_GHz: float, window_s: float) -> list[TileTraffic]:
+                     read_fraction: np.ndarray, f_GHz: float, window_s: float, dram: bool = True
+                     ) -> list[TileTraffic]:
     """Thread ``t`` of ``workload`` replays its instance's kernels back to back on tile ``t`` at ``f_GHz`` for at
     least ``window_s``; other tiles idle. A kernel lasts as long as its slowest thread (the barrier), timed with the
-    built-in model's contention-free latency of the instance's farthest tile."""
+    built-in model's contention-free latency of the instance's farthest tile. Without ``dram`` the DRAM misses are
+    sent as LLC hits (``epoch.kernel_traffic``): the same LLC access rates without DRAM traffic."""
     nuca = NucaModel.build(system)
     window_ticks = seconds_to_ticks(window_s)
     w, traffic = workload, []
@@ -122,7 +125,7 @@ def workload_traffic(system: SystemDescription, workload: Workload, amap: Addres
                     llc_accesses=w.llc_accesses[k], dram_misses=w.dram_misses[k],
                     read_fraction=read_fraction[w.kernel_type[k]], f_GHz=f_GHz,
                     llc_latency_ns=float(nuca.mean_latency_ns[tiles].max()), dram_latency_ns=nuca.memory_latency_ns,
-                    mlp=system.core.memory_level_parallelism, active=rank < w.active_threads[k]):
+                    mlp=system.core.memory_level_parallelism, active=rank < w.active_threads[k], dram=dram):
                 resident += kernel.resident
                 streamed += kernel.streamed
                 used += sum(state.duration_ticks for state in kernel.resident)
@@ -132,6 +135,41 @@ def workload_traffic(system: SystemDescription, workload: Workload, amap: Addres
             streamed.append(GeneratorState("idle", window_ticks - used))
         traffic.append(TileTraffic(tuple(resident), tuple(streamed)))
     return traffic
+
+
+def jittered(traffic: list[TileTraffic], jitter: float) -> list[TileTraffic]:
+    """The same traffic with each linear state's gaps drawn uniformly from ``period * (1 -+ jitter)`` (same mean).
+
+    ``workload_traffic`` sends every thread's requests at a fixed period from the same tick, so threads with equal
+    rates issue in step: their requests meet in the NoC in bursts however low the rate. Random gaps break the lock
+    step (``GeneratorState.max_period_ticks``); ``jitter`` in [0, 1).
+    """
+    if not 0.0 <= jitter < 1.0:
+        raise ConfigError("--load-jitter", f"must be in [0, 1), got {jitter}")
+
+    def spread(state: GeneratorState) -> GeneratorState:
+        if state.kind != "linear" or jitter == 0.0:
+            return state
+        low = max(1, int(round(state.period_ticks * (1.0 - jitter))))
+        return dataclasses.replace(state, period_ticks=low, max_period_ticks=2 * state.period_ticks - low)
+
+    return [TileTraffic(tuple(map(spread, t.resident)), tuple(map(spread, t.streamed))) for t in traffic]
+
+
+def idle_latencies(csv_path, n_cores: int) -> np.ndarray:
+    """The per-core ``gem5_idle_ns`` of a previous ``calibration.csv`` (core order), to skip the idle measurement."""
+    try:
+        table = pd.read_csv(csv_path)
+    except (OSError, pd.errors.ParserError) as err:
+        raise ConfigError("--idle-csv", f"cannot read it ({err})", path=str(csv_path)) from None
+    if not {"core", "gem5_idle_ns"} <= set(table.columns):
+        raise ConfigError("--idle-csv", "needs the columns core and gem5_idle_ns (a calibration.csv)",
+                          path=str(csv_path))
+    idle = table.set_index("core")["gem5_idle_ns"].reindex(range(n_cores)).to_numpy(dtype=float)
+    if not np.all(np.isfinite(idle) & (idle > 0)):
+        raise ConfigError("--idle-csv", f"needs a positive gem5_idle_ns for each of the {n_cores} cores",
+                          path=str(csv_path))
+    return idle
 
 
 def hop_features(system: SystemDescription) -> np.ndarray:
@@ -172,18 +210,46 @@ def fit_nuca(system: SystemDescription, measured_ns: np.ndarray) -> NucaFit:
     return NucaFit(float(planar), float(vertical), float(constant), fitted, clipped)
 
 
+def fit_bank_service(system: SystemDescription, load_ns: np.ndarray, load_accesses_per_s: np.ndarray
+                     ) -> float | None:
+    """``llc.bank_service_cycles`` that makes the model's loaded latency match gem5's on average (least squares).
+
+    The bank wait is the same for every core, so its least-squares value is the mean of gem5's loaded latency minus
+    the model's (``system``'s, without a bank term) over the loaded cores. With ``a`` accesses per NoC cycle per bank
+    the M/D/1 wait ``w = a S^2 / (2 (1 - a S))`` cycles inverts to ``S = sqrt(w^2 + 2 w / a) - w``. None when gem5
+    is not slower than the model or nothing was loaded.
+    """
+    system = dataclasses.replace(system, llc=dataclasses.replace(system.llc, bank_service_cycles=None))
+    rates = np.nan_to_num(np.asarray(load_accesses_per_s, dtype=float))
+    loaded = np.isfinite(np.asarray(load_ns, dtype=float)) & (rates > 0)
+    if not loaded.any():
+        return None
+    model_ns = NucaModel.build(system).latency_ns(rates)
+    wait_cycles = float(np.mean(np.asarray(load_ns)[loaded] - model_ns[loaded])) * system.noc.frequency_GHz
+    per_cycle = rates.sum() / system.n_banks / (system.noc.frequency_GHz * 1e9)
+    if wait_cycles <= 0:
+        return None
+    return float(np.sqrt(wait_cycles**2 + 2 * wait_cycles / per_cycle) - wait_cycles)
+
+
+def with_bank_service(system: SystemDescription, service_cycles: float | None) -> SystemDescription:
+    return dataclasses.replace(system, llc=dataclasses.replace(system.llc, bank_service_cycles=service_cycles))
+
+
 def calibration_table(system: SystemDescription, idle_ns: np.ndarray, load_ns: np.ndarray,
-                      load_accesses_per_s: np.ndarray, fit: NucaFit) -> pd.DataFrame:
+                      load_accesses_per_s: np.ndarray, fit: NucaFit, banked: SystemDescription | None = None
+                      ) -> pd.DataFrame:
     """Per core: gem5's idle and loaded latency and the built-in model's, before and after the fit.
 
     The loaded comparison gives the built-in model the LLC access rates gem5 saw (its M/D/1 link contention); cores
-    without load traffic have NaN there.
+    without load traffic have NaN there. With ``banked`` (the fitted system with ``llc.bank_service_cycles``), its
+    loaded latency too (``banked_load_ns``).
     """
     before, after = NucaModel.build(system), NucaModel.build(fit.system)
     rates = np.nan_to_num(np.asarray(load_accesses_per_s, dtype=float))
     loaded = np.asarray(load_ns, dtype=float)
     xyz = system.geometry.tile_coordinates()
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "core": np.arange(system.n_cores), "x": xyz[:, 0], "y": xyz[:, 1], "layer": xyz[:, 2],
         "gem5_idle_ns": idle_ns, "builtin_ns": before.mean_latency_ns, "fitted_ns": after.mean_latency_ns,
         "error_before": before.mean_latency_ns / idle_ns - 1.0, "error_after": after.mean_latency_ns / idle_ns - 1.0,
@@ -191,3 +257,20 @@ def calibration_table(system: SystemDescription, idle_ns: np.ndarray, load_ns: n
         "builtin_load_ns": np.where(np.isnan(loaded), np.nan, before.latency_ns(rates)),
         "fitted_load_ns": np.where(np.isnan(loaded), np.nan, after.latency_ns(rates)),
         "load_over_idle": loaded / np.asarray(idle_ns)})
+    if banked is not None:
+        table["banked_load_ns"] = np.where(np.isnan(loaded), np.nan, NucaModel.build(banked).latency_ns(rates))
+    return table
+
+
+def load_errors(table: pd.DataFrame, systems: dict[str, SystemDescription]) -> dict[str, float]:
+    """Mean absolute relative error of each system's model against a calibration table's loaded gem5 latencies.
+
+    ``table``: a ``calibration.csv`` (its per-core ``load_accesses_per_s`` and ``gem5_load_ns``), for instance of a
+    run at another load level than the one a system's constants were fitted at (the held-out check).
+    """
+    table = table.sort_values("core")
+    rates = np.nan_to_num(table["load_accesses_per_s"].to_numpy(dtype=float))
+    measured = table["gem5_load_ns"].to_numpy(dtype=float)
+    loaded = np.isfinite(measured) & (rates > 0)
+    return {name: float(np.mean(np.abs(NucaModel.build(s).latency_ns(rates)[loaded] / measured[loaded] - 1.0)))
+            for name, s in systems.items()}

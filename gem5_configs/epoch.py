@@ -59,7 +59,8 @@ class GeneratorState:
     """One ``PyTrafficGen`` state: ``kind`` "linear" (``createLinear``) or "idle" (``createIdle``).
 
     A linear state sends one ``block_bytes`` request every ``period_ticks`` over ``[min_addr, max_addr)``, with
-    ``read_percent`` % reads, for ``duration_ticks``.
+    ``read_percent`` % reads, for ``duration_ticks``. With ``max_period_ticks`` (0: the same) each gap is drawn
+    uniformly from ``[period_ticks, max_period_ticks]`` by gem5 (``LinearGen``), so generators do not stay in step.
     """
 
     kind: str
@@ -69,17 +70,21 @@ class GeneratorState:
     block_bytes: int = 64
     period_ticks: int = 0
     read_percent: int = 100
+    max_period_ticks: int = 0
 
     def __post_init__(self):
         # gem5 treats a 0-tick duration as "forever" (BaseTrafficGen::transition), so it is never valid here
         if self.kind not in ("linear", "idle") or self.duration_ticks < 1:
             raise ValueError(f"invalid generator state {self}")
-        if self.kind == "linear" and (self.period_ticks < 1 or self.max_addr <= self.min_addr):
+        if self.kind == "linear" and (self.period_ticks < 1 or self.max_addr <= self.min_addr
+                                      or 0 < self.max_period_ticks < self.period_ticks):
             raise ValueError(f"invalid linear state {self}")
 
     @property
     def requests(self) -> int:
-        return self.duration_ticks // self.period_ticks if self.kind == "linear" else 0
+        if self.kind != "linear":
+            return 0
+        return int(2 * self.duration_ticks // (self.period_ticks + (self.max_period_ticks or self.period_ticks)))
 
 
 @dataclass(frozen=True)
@@ -295,7 +300,7 @@ def read_fractions(model, kernel_type_names: Sequence[str], prompt_tokens: int =
 
 def kernel_traffic(amap: AddressMap, thread: int, cursor: ThreadCursor, *, instructions, cpi, llc_accesses,
                    dram_misses, read_fraction, f_GHz: float, llc_latency_ns: float, dram_latency_ns: float, mlp: float,
-                   active=None) -> list[TileTraffic]:
+                   active=None, dram: bool = True) -> list[TileTraffic]:
     """A thread's kernel sequence (per-thread counts, one entry per kernel) at a fixed frequency, one
     ``TileTraffic`` per kernel.
 
@@ -303,13 +308,15 @@ def kernel_traffic(amap: AddressMap, thread: int, cursor: ThreadCursor, *, instr
     thread, which the others wait for at the barrier), so a higher ``f_GHz`` shortens the compute part and raises the
     request rate, while memory-bound kernels barely change. A thread that is not ``active`` in a kernel idles through
     it. Replays a thread's trace on its own, without the co-simulation loop (the calibration's loaded run).
+    Without ``dram`` every LLC access is sent as a hit on the resident region (same kernel durations, so the same
+    LLC access rates, but no DRAM traffic): the LLC-only load of the calibration.
     """
     duration_s = kernel_duration_s(instructions, cpi, llc_accesses, dram_misses, f_GHz, llc_latency_ns,
                                    dram_latency_ns, mlp)
     active = np.ones(len(duration_s), dtype=bool) if active is None else np.asarray(active, dtype=bool)
     read_fraction = np.broadcast_to(np.asarray(read_fraction, dtype=float), duration_s.shape)
     return [thread_states(amap, thread, cursor, llc_accesses=float(llc_accesses[i]) if active[i] else 0.0,
-                          dram_misses=float(dram_misses[i]) if active[i] else 0.0,
+                          dram_misses=float(dram_misses[i]) if active[i] and dram else 0.0,
                           busy_s=float(duration_s[i]) if active[i] else 0.0, epoch_s=float(duration_s[i]),
                           read_fraction=float(read_fraction[i]))
             for i in range(len(duration_s))]

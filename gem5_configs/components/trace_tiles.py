@@ -31,7 +31,8 @@ def gem5_states(tgen, states: Iterator[GeneratorState]):
         if state.kind == "linear":
             # LinearGen issues addresses up to and including end_addr; the data limit stops it after one sweep
             yield tgen.createLinear(state.duration_ticks, state.min_addr, state.max_addr - state.block_bytes,
-                                    state.block_bytes, state.period_ticks, state.period_ticks, state.read_percent,
+                                    state.block_bytes, state.period_ticks,
+                                    state.max_period_ticks or state.period_ticks, state.read_percent,
                                     state.max_addr - state.min_addr)
         else:
             yield tgen.createIdle(state.duration_ticks)

@@ -5,14 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from ailfm.errors import ConfigError
 from ailfm.gem5_configs.calibration import (
     calibration_table,
+    fit_bank_service,
     fit_nuca,
     hop_features,
+    idle_latencies,
+    jittered,
+    load_errors,
     probe_traffic,
     warm_traffic,
+    with_bank_service,
     workload_traffic,
 )
 from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, read_fractions
@@ -125,3 +132,77 @@ def test_workload_traffic_uses_the_tiles_there_are_when_threads_outnumber_them()
     fractions = read_fractions(load_model_config("gpt2-xl"), many.kernel_type_names)
     traffic = workload_traffic(small, many, amap, [ThreadCursor() for _ in range(8)], fractions, 4.0, 5e-5)
     assert len(traffic) == 8 and all(sum(s.requests for s in t.resident + t.streamed) > 0 for t in traffic)
+
+
+def _loaded_rates(system, per_tile=6e7, threads=48):
+    return np.where(np.arange(system.n_cores) < threads, per_tile, 0.0)
+
+
+def test_bank_fit_recovers_the_service_time_and_validates_at_other_loads(system):
+    truth = with_bank_service(system, 18.0)
+    rates = _loaded_rates(system)
+    measured = np.where(rates > 0, NucaModel.build(truth).latency_ns(rates), np.nan)
+    service = fit_bank_service(system, measured, rates)
+    assert service == pytest.approx(18.0, rel=1e-9)
+    idle = NucaModel.build(system).mean_latency_ns
+    fit = fit_nuca(system, idle)
+    table = calibration_table(system, idle, measured, rates, fit, with_bank_service(fit.system, service))
+    np.testing.assert_allclose(table["banked_load_ns"][:48], measured[:48])
+    other = _loaded_rates(system, per_tile=1e8)  # another load level: the fitted term predicts it exactly here
+    held_out = table.assign(load_accesses_per_s=other,
+                            gem5_load_ns=np.where(other > 0, NucaModel.build(truth).latency_ns(other), np.nan))
+    errors = load_errors(held_out, {"links only": system, "banked": with_bank_service(system, service)})
+    assert errors["banked"] == pytest.approx(0.0, abs=1e-12) and errors["links only"] > 0.01
+
+
+def test_bank_fit_is_off_when_gem5_is_not_slower(system):
+    rates = _loaded_rates(system)
+    model = NucaModel.build(system).latency_ns(rates)
+    assert fit_bank_service(system, np.where(rates > 0, model - 0.5, np.nan), rates) is None
+    assert fit_bank_service(system, np.full(system.n_cores, np.nan), np.zeros(system.n_cores)) is None
+
+
+def test_jitter_keeps_the_mean_period_and_rejects_bad_values(system, workload):
+    amap = AddressMap.for_system(system, system.n_cores)
+    fractions = read_fractions(load_model_config("gpt2-xl"), workload.kernel_type_names)
+    traffic = workload_traffic(system, workload, amap, [ThreadCursor() for _ in range(system.n_cores)], fractions,
+                               4.0, 5e-5)
+    assert jittered(traffic, 0.0) == traffic
+    spread = jittered(traffic, 0.5)
+    for before, after in zip(traffic, spread, strict=True):
+        for a, b in zip(before.resident + before.streamed, after.resident + after.streamed, strict=True):
+            assert a.duration_ticks == b.duration_ticks
+            if a.kind == "linear":
+                assert b.period_ticks + b.max_period_ticks == 2 * a.period_ticks  # same mean gap
+                assert b.period_ticks <= a.period_ticks <= b.max_period_ticks
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="--load-jitter"):
+            jittered(traffic, bad)
+
+
+def test_llc_only_load_sends_every_access_as_a_hit(system, workload):
+    amap = AddressMap.for_system(system, system.n_cores)
+    fractions = read_fractions(load_model_config("gpt2-xl"), workload.kernel_type_names)
+
+    def load(dram):
+        return workload_traffic(system, workload, amap, [ThreadCursor() for _ in range(system.n_cores)], fractions,
+                                4.0, 5e-5, dram=dram)
+
+    full, llc_only = load(True), load(False)
+    for a, b in zip(full, llc_only, strict=True):
+        assert sum(s.requests for s in b.streamed) == 0
+        assert sum(s.duration_ticks for s in a.resident) == sum(s.duration_ticks for s in b.resident)
+        sent = sum(s.requests for s in a.resident + a.streamed)
+        assert abs(sum(s.requests for s in b.resident) - sent) <= 0.01 * sent + 8  # the same LLC accesses
+
+
+def test_idle_latencies_come_from_a_previous_table(system, tmp_path):
+    good = tmp_path / "calibration.csv"
+    idle = NucaModel.build(system).mean_latency_ns
+    pd.DataFrame({"core": np.arange(system.n_cores)[::-1], "gem5_idle_ns": idle[::-1]}).to_csv(good, index=False)
+    np.testing.assert_array_equal(idle_latencies(good, system.n_cores), idle)
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"core": [0, 1], "gem5_idle_ns": [30.0, 31.0]}).to_csv(short, index=False)
+    for bad in (short, tmp_path / "missing.csv"):
+        with pytest.raises(ConfigError, match="--idle-csv"):
+            idle_latencies(bad, system.n_cores)
