@@ -181,3 +181,33 @@ def test_real_gem5_calibration_writes_its_table(tmp_path):
     summary = json.loads((out / "calibration.json").read_text())
     if not summary["clipped"]:  # least squares over the model's own parameter space cannot do worse than its start
         assert summary["rms_error_ns_after"] <= summary["rms_error_ns_before"] + 1e-9
+
+
+@pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
+def test_real_gem5_llc_only_jittered_load_fits_the_bank_wait(tmp_path):
+    """The loaded options on real gem5: idle latencies from a table, LLC-only load, random gaps, the bank fit."""
+    from ailfm.plugins.nuca import NucaModel
+    from ailfm.plugins.system import load_system
+
+    smoke = load_system(str(SMOKE_SYSTEM))
+    idle_csv = tmp_path / "idle.csv"
+    pd.DataFrame({"core": np.arange(smoke.n_cores),
+                  "gem5_idle_ns": NucaModel.build(smoke).mean_latency_ns}).to_csv(idle_csv, index=False)
+    out = tmp_path / "cal"
+    command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(REPO / "gem5_configs" / "calibrate_nuca.py"),
+               "--system", str(SMOKE_SYSTEM), "--epoch-us", "5", "--load-epochs", "1", "--load-traffic", "llc",
+               "--load-jitter", "0.5", "--idle-csv", str(idle_csv), "--out", str(out)]
+    env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "calibration.json").read_text())
+    assert summary["load"]["traffic"] == "llc" and summary["load"]["jitter"] == 0.5
+    table = pd.read_csv(out / "calibration.csv")
+    assert (table["load_accesses_per_s"] > 0).any() and np.allclose(table["gem5_idle_ns"],
+                                                                    NucaModel.build(smoke).mean_latency_ns)
+    import yaml
+
+    fitted = yaml.safe_load((out / "fitted_noc.yaml").read_text())
+    # the fitted YAML turns the bank wait on exactly when gem5 was slower than the model under load
+    assert fitted["llc"].get("bank_service_cycles") == summary["bank_service_cycles"]
+    assert summary["bank_service_cycles"] is None or summary["bank_service_cycles"] > 0
