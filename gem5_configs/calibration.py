@@ -137,7 +137,7 @@ def workload_traffic(system: SystemDescription, workload: Workload, amap: Addres
     return traffic
 
 
-def jittered(traffic: list[TileTraffic], jitter: float) -> list[TileTraffic]:
+def jittered(traffic: list[TileTraffic], jitter: float, option: str = "--load-jitter") -> list[TileTraffic]:
     """The same traffic with each linear state's gaps drawn uniformly from ``period * (1 -+ jitter)`` (same mean).
 
     ``workload_traffic`` sends every thread's requests at a fixed period from the same tick, so threads with equal
@@ -145,7 +145,7 @@ def jittered(traffic: list[TileTraffic], jitter: float) -> list[TileTraffic]:
     step (``GeneratorState.max_period_ticks``); ``jitter`` in [0, 1).
     """
     if not 0.0 <= jitter < 1.0:
-        raise ConfigError("--load-jitter", f"must be in [0, 1), got {jitter}")
+        raise ConfigError(option, f"must be in [0, 1), got {jitter}")
 
     def spread(state: GeneratorState) -> GeneratorState:
         if state.kind != "linear" or jitter == 0.0:

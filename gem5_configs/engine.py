@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ailfm.errors import ConfigError, ToolError
+from ailfm.gem5_configs.calibration import jittered
 from ailfm.gem5_configs.epoch import (
     AddressMap,
     EpochCounters,
@@ -52,6 +53,20 @@ class Gem5Backend(ABC):
     @abstractmethod
     def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
         """Queue each tile's generator states, simulate ``epoch_ticks`` and return the epoch's counters."""
+
+
+class JitteredBackend(Gem5Backend):
+    """A backend whose generators draw every request gap from ``period x (1 -+ jitter)`` (same mean rate).
+
+    Fixed periods started on the same tick keep tiles with equal rates in lock step, and their requests meet in
+    the NoC in bursts (docs/gem5.md, loaded LLC latency); random gaps remove that artefact.
+    """
+
+    def __init__(self, backend: Gem5Backend, jitter: float):
+        self.backend, self.jitter = backend, jitter
+
+    def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
+        return self.backend.run_epoch(jittered(list(traffic), self.jitter, "--traffic-jitter"), epoch_ticks)
 
 
 class IntervalModel(BuiltinEngine):

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window-us", type=float, default=None,
                         help="simulate only the first WINDOW_US microseconds of each epoch in gem5, at the epoch's "
                              "request rates (time sampling; default: the whole epoch)")
+    parser.add_argument("--traffic-jitter", type=float, default=0.0,
+                        help="draw each request gap uniformly from period x (1 -+ JITTER), same mean, so the tiles' "
+                             "generators do not issue in lock step (0 <= JITTER < 1; default 0: fixed periods)")
     return parser
 
 
@@ -70,6 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise ConfigError("warm-us", f"must be 0 or positive, got {args.warm_us}")
     if args.window_us is not None and not args.window_us > 0:
         raise ConfigError("window-us", f"must be positive, got {args.window_us}")
+    if not 0.0 <= args.traffic_jitter < 1.0:
+        raise ConfigError("traffic-jitter", f"must be in [0, 1), got {args.traffic_jitter}")
     args.governor_params = governor_params(args.governor_param)
     return args
 

@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     from ailfm.gem5_configs.calibration import warm_traffic
     from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
-    from ailfm.gem5_configs.engine import Gem5Engine
+    from ailfm.gem5_configs.engine import Gem5Engine, JitteredBackend
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
     from ailfm.gem5_configs.recipe import check_fits, parse_args, run_config, workload_model, write_outputs
     from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
@@ -59,6 +59,8 @@ def main(argv: list[str]) -> int:
         warm_s = args.warm_us * 1e-6
         backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), warm_s), seconds_to_ticks(warm_s))
 
+    if args.traffic_jitter:
+        backend = JitteredBackend(backend, args.traffic_jitter)
     engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,
                        thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
@@ -66,7 +68,8 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     result = sim.run(config.duration_s)
     wall_s = time.perf_counter() - start
-    extra = {"engine": "gem5", "dvfs": args.dvfs, "gem5_wall_s_per_epoch": wall_s / max(len(result.epochs), 1),
+    extra = {"engine": "gem5", "dvfs": args.dvfs, "traffic_jitter": args.traffic_jitter,
+             "gem5_wall_s_per_epoch": wall_s / max(len(result.epochs), 1),
              "gem5_window_s": window_s or epoch_s, "gem5_version": gem5_version()}
     for path in write_outputs(args.out, result, config, engine.counters, extra, window_s):
         print(f"wrote {path}")

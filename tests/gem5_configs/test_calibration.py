@@ -22,6 +22,7 @@ from ailfm.gem5_configs.calibration import (
     with_bank_service,
     workload_traffic,
 )
+from ailfm.gem5_configs.engine import Gem5Backend, JitteredBackend
 from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, read_fractions
 from ailfm.plugins.nuca import NucaModel
 from ailfm.plugins.system import load_system
@@ -178,6 +179,24 @@ def test_jitter_keeps_the_mean_period_and_rejects_bad_values(system, workload):
     for bad in (-0.1, 1.0):
         with pytest.raises(ConfigError, match="--load-jitter"):
             jittered(traffic, bad)
+
+
+def test_jittered_backend_hands_gem5_the_jittered_traffic(system, workload):
+    amap = AddressMap.for_system(system, system.n_cores)
+    fractions = read_fractions(load_model_config("gpt2-xl"), workload.kernel_type_names)
+    traffic = workload_traffic(system, workload, amap, [ThreadCursor() for _ in range(system.n_cores)], fractions,
+                               4.0, 5e-5)
+
+    class Recording(Gem5Backend):
+        def run_epoch(self, traffic, epoch_ticks):
+            self.seen = (traffic, epoch_ticks)
+            return "counters"
+
+    inner = Recording()
+    assert JitteredBackend(inner, 0.5).run_epoch(traffic, 123) == "counters"
+    assert inner.seen == (jittered(traffic, 0.5), 123)
+    with pytest.raises(ConfigError, match="--traffic-jitter"):
+        JitteredBackend(inner, 1.0).run_epoch(traffic, 123)
 
 
 def test_llc_only_load_sends_every_access_as_a_hit(system, workload):

@@ -48,6 +48,10 @@ def test_options_mirror_ailfm_simulate():
         parse_args(["--epochs", "0", "--out", "o"])
     with pytest.raises(ConfigError, match="governor-param"):
         parse_args(["--epochs", "1", "--out", "o", "--governor-param", "novalue"])
+    assert parse_args(["--epochs", "1", "--out", "o"]).traffic_jitter == 0.0  # fixed periods unless asked
+    for bad in ("-0.1", "1.0"):
+        with pytest.raises(ConfigError, match="traffic-jitter"):
+            parse_args(["--epochs", "1", "--out", "o", "--traffic-jitter", bad])
 
 
 def test_smoke_system_loads():
@@ -124,18 +128,21 @@ def _gem5_binary() -> str | None:
 
 
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
-def test_real_gem5_run_writes_the_outputs(tmp_path):
+@pytest.mark.parametrize("jitter", [0.0, 0.9])
+def test_real_gem5_run_writes_the_outputs(tmp_path, jitter):
     out = tmp_path / "run"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(RUN_AILFM), "--system", str(SMOKE_SYSTEM),
                "--thermal", "fast", "--workload", "gpt2-xl",
                "--governor", "ondemand", "--epochs", "2", "--requests", "1", "--instances", "1", "--threads", "4",
-               "--lengths", "fixed:8,2", "--window-us", "50", "--warm-us", "20", "--out", str(out)]
+               "--lengths", "fixed:8,2", "--window-us", "50", "--warm-us", "20", "--traffic-jitter", str(jitter),
+               "--out", str(out)]
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["engine"] == "gem5" and set(SUMMARY_KEYS) <= set(summary)
     assert summary["gem5_window_s"] == pytest.approx(5e-5) and summary["gem5_version"].startswith("24.")
+    assert summary["traffic_jitter"] == jitter
     measured = pd.read_parquet(out / "gem5_epochs.parquet")
     assert (measured["llc_requests"] > 0).any() and (measured["llc_latency_ns"].dropna() > 0).all()
 
