@@ -2,7 +2,8 @@
 
 The he-36 chiplets (1024 MACs as 32 x 32, 2 MiB buffer, 1 GHz; output- and weight-stationary) run Llama-3-8B
 GEMM tiles of the mapping layers (tensor parallel 8): a prefill chunk and a decode micro-batch through the
-``out`` projection (K 4096, N 512) and the ``ffn1`` tile (K 4096, N 1792). Operands start and end in DRAM. Needs
+``out`` projection (K 4096, N 512) and the ``ffn1`` tile (K 4096, N 1792), and one decode request's attention GEMMs
+for one head at a 1,500-token context. Operands start and end in DRAM. Needs
 ``pip install 'ailfm[zigzag]'``. Prints one line per GEMM and dataflow with both models' latency and energy.
 
     python bench/compass_zigzag.py
@@ -16,7 +17,8 @@ from ailfm.mapping.hardware import ChipletType
 from ailfm.mapping.zigzag_check import cross_check
 
 GEMMS = {"prefill out": (512, 4096, 512), "prefill ffn1": (512, 4096, 1792),
-         "decode out": (8, 4096, 512), "decode ffn1": (64, 4096, 1792)}
+         "decode out": (8, 4096, 512), "decode ffn1": (64, 4096, 1792),
+         "decode QK^T, one head": (1, 128, 1500), "decode AV, one head": (1, 1500, 128)}
 
 
 def main() -> int:
