@@ -210,6 +210,11 @@ def fit_nuca(system: SystemDescription, measured_ns: np.ndarray) -> NucaFit:
     return NucaFit(float(planar), float(vertical), float(constant), fitted, clipped)
 
 
+def with_bank_service(system: SystemDescription, service_cycles: float | None) -> SystemDescription:
+    """``system`` with ``llc.bank_service_cycles`` set (None: the bank wait off)."""
+    return dataclasses.replace(system, llc=dataclasses.replace(system.llc, bank_service_cycles=service_cycles))
+
+
 def fit_bank_service(system: SystemDescription, load_ns: np.ndarray, load_accesses_per_s: np.ndarray
                      ) -> float | None:
     """``llc.bank_service_cycles`` that makes the model's loaded latency match gem5's on average (least squares).
@@ -219,7 +224,7 @@ def fit_bank_service(system: SystemDescription, load_ns: np.ndarray, load_access
     the M/D/1 wait ``w = a S^2 / (2 (1 - a S))`` cycles inverts to ``S = sqrt(w^2 + 2 w / a) - w``. None when gem5
     is not slower than the model or nothing was loaded.
     """
-    system = dataclasses.replace(system, llc=dataclasses.replace(system.llc, bank_service_cycles=None))
+    system = with_bank_service(system, None)
     rates = np.nan_to_num(np.asarray(load_accesses_per_s, dtype=float))
     loaded = np.isfinite(np.asarray(load_ns, dtype=float)) & (rates > 0)
     if not loaded.any():
@@ -230,10 +235,6 @@ def fit_bank_service(system: SystemDescription, load_ns: np.ndarray, load_access
     if wait_cycles <= 0:
         return None
     return float(np.sqrt(wait_cycles**2 + 2 * wait_cycles / per_cycle) - wait_cycles)
-
-
-def with_bank_service(system: SystemDescription, service_cycles: float | None) -> SystemDescription:
-    return dataclasses.replace(system, llc=dataclasses.replace(system.llc, bank_service_cycles=service_cycles))
 
 
 def calibration_table(system: SystemDescription, idle_ns: np.ndarray, load_ns: np.ndarray,
