@@ -15,13 +15,12 @@ idle fit with the bank term.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 
 import pandas as pd
 import yaml
 
-from ailfm.gem5_configs.calibration import load_errors
+from ailfm.gem5_configs.calibration import load_errors, with_bank_service
 from ailfm.plugins.system import load_system
 
 
@@ -34,7 +33,7 @@ def main() -> None:
     banked = load_system(args.fitted)
     with open(args.fitted, encoding="utf-8") as handle:
         base = load_system(yaml.safe_load(handle)["base"])
-    idle_fit = dataclasses.replace(banked, llc=dataclasses.replace(banked.llc, bank_service_cycles=None))
+    idle_fit = with_bank_service(banked, None)
     systems = {"builtin": base, "idle_fit": idle_fit, "idle_fit_bank": banked}
     rows = []
     for path in args.tables:

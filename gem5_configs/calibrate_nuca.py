@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
 
     from ailfm.gem5_configs.calibration import (
         calibration_table,
+        check_jitter,
         fit_bank_service,
         fit_nuca,
         idle_latencies,
@@ -69,6 +70,7 @@ def main(argv: list[str]) -> int:
                         help="before the loaded epochs, the loaded tiles read their resident data once in this "
                              "long (default 100 us)")
     args = parser.parse_args(argv)
+    check_jitter(args.load_jitter, "--load-jitter")  # before the idle probes, not after them
 
     system = load_system(args.system)
     n = system.n_cores

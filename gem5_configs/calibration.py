@@ -137,6 +137,13 @@ def workload_traffic(system: SystemDescription, workload: Workload, amap: Addres
     return traffic
 
 
+def check_jitter(jitter: float, option: str) -> float:
+    """``jitter`` if it is a valid request-gap jitter (in [0, 1)), else a ConfigError naming ``option``."""
+    if not 0.0 <= jitter < 1.0:
+        raise ConfigError(option, f"must be in [0, 1), got {jitter}")
+    return jitter
+
+
 def jittered(traffic: list[TileTraffic], jitter: float, option: str = "--load-jitter") -> list[TileTraffic]:
     """The same traffic with each linear state's gaps drawn uniformly from ``period * (1 -+ jitter)`` (same mean).
 
@@ -144,8 +151,7 @@ def jittered(traffic: list[TileTraffic], jitter: float, option: str = "--load-ji
     rates issue in step: their requests meet in the NoC in bursts however low the rate. Random gaps break the lock
     step (``GeneratorState.max_period_ticks``); ``jitter`` in [0, 1).
     """
-    if not 0.0 <= jitter < 1.0:
-        raise ConfigError(option, f"must be in [0, 1), got {jitter}")
+    check_jitter(jitter, option)
 
     def spread(state: GeneratorState) -> GeneratorState:
         if state.kind != "linear" or jitter == 0.0:

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ailfm.errors import ConfigError
+from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
 from ailfm.plugins.cosim import SimulationResult
 from ailfm.plugins.runner import TRACE_SUFFIXES, RunConfig
@@ -73,8 +74,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise ConfigError("warm-us", f"must be 0 or positive, got {args.warm_us}")
     if args.window_us is not None and not args.window_us > 0:
         raise ConfigError("window-us", f"must be positive, got {args.window_us}")
-    if not 0.0 <= args.traffic_jitter < 1.0:
-        raise ConfigError("traffic-jitter", f"must be in [0, 1), got {args.traffic_jitter}")
+    check_jitter(args.traffic_jitter, "traffic-jitter")
     args.governor_params = governor_params(args.governor_param)
     return args
 
