@@ -24,8 +24,9 @@ class LlmConfig:
     ``gated_ffn`` is True for SwiGLU feed-forward networks (three matrices: gate, up, down), False
     for GeLU MLPs (two). ``n_kv_heads < n_heads`` is grouped-query attention. ``n_experts > 0`` makes the FFN
     a mixture of experts: a router picks ``experts_per_token`` of ``n_experts`` FFNs of width ``d_ffn`` per
-    token, and a shared expert of width ``d_shared_expert`` (0: none) sees every token. ``notes`` are what the
-    reader of a config file chose not to model (printed with the run).
+    token, and a shared expert of width ``d_shared_expert`` (0: none) sees every token. ``attention_window > 0`` is
+    sliding-window attention (a query sees at most that many keys). ``notes`` are what the reader of a config
+    file chose not to model (printed with the run).
     """
 
     name: str
@@ -39,6 +40,7 @@ class LlmConfig:
     n_experts: int = 0
     experts_per_token: int = 0
     d_shared_expert: int = 0
+    attention_window: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
@@ -47,7 +49,7 @@ class LlmConfig:
                 raise ConfigError(name, f"must be > 0, got {getattr(self, name)}")
         if self.n_heads % self.n_kv_heads:
             raise ConfigError("n_kv_heads", f"{self.n_kv_heads} does not divide n_heads={self.n_heads}")
-        if self.n_experts < 0 or self.d_shared_expert < 0:
+        if self.n_experts < 0 or self.d_shared_expert < 0 or self.attention_window < 0:
             raise ConfigError("n_experts", "expert counts and widths must be >= 0")
         if self.n_experts and not 1 <= self.experts_per_token <= self.n_experts:
             raise ConfigError("experts_per_token", f"must be in 1..n_experts={self.n_experts}, "
@@ -101,6 +103,9 @@ HF_FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "d_expert": ("moe_intermediate_size",),
     "d_shared_expert": ("shared_expert_intermediate_size",),
 }
+# Sliding-window attention on some layers only (interleaved with full attention).
+_PER_LAYER_WINDOW = {"layer_types", "sliding_window_pattern"}
+_PER_LAYER_WINDOW_TYPES = {"gemma2", "gemma3", "gemma3_text", "cohere2"}
 # Architectures whose blocks are not a decoder of Q/K/V heads + FFN: refused with the field that says so.
 _UNSUPPORTED = {
     "kv_lora_rank": "multi-head latent attention (DeepSeek-V2/V3) is not modelled",
@@ -161,13 +166,16 @@ def model_from_hf_dict(doc: dict, lines: Lines, name: str, prefix: str = "") -> 
     act = str(doc.get("hidden_act") or doc.get("activation_function") or "gelu").lower()
     model_type = str(doc.get("model_type", "")).lower()
     gated = act in _GATED_ACTIVATIONS or model_type in _GATED_MODEL_TYPES
-    notes = []
-    window = doc.get("sliding_window")
-    if isinstance(window, int) and not isinstance(window, bool) and doc.get("use_sliding_window", True) is not False:
-        notes.append(f"{name}: sliding_window {window} not modelled: attention reads the whole context "
-                     "(an upper bound beyond the window)")
+    window, notes = 0, []
+    if doc.get("sliding_window") is not None and doc.get("use_sliding_window", True) is not False:
+        window = int(positive(require(doc, "sliding_window", lines, int, prefix=prefix.rstrip(".")),
+                              prefix + "sliding_window", lines))
+        if _PER_LAYER_WINDOW & set(doc) or model_type in _PER_LAYER_WINDOW_TYPES:
+            notes.append(f"{name}: sliding_window {window} applies to some layers only: the mapped blocks use "
+                         "full-context attention (an upper bound for the windowed layers)")
+            window = 0
     return LlmConfig(name, d_model, n_heads, n_kv, d_head, d_ffn, gated, n_blocks, n_experts, **moe,
-                     notes=tuple(notes))
+                     attention_window=window, notes=tuple(notes))
 
 
 def _present(doc: dict, quantity: str) -> str:

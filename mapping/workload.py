@@ -241,8 +241,8 @@ class TensorSplit:
                 counts = sorted(((size, sizes.count(size)) for size in set(sizes)), reverse=True)
                 parts.append(f"{what} {', '.join(f'{n} tiles of {size}' for size, n in counts)}")
         if sum(self.kv_heads) > model.n_kv_heads:
-            parts.append(f"the {model.n_kv_heads} K/V heads are projected on {sum(self.kv_heads)} tiles "
-                         "(cache written once, read by each)")
+            parts.append(f"the {model.n_kv_heads} K/V heads are projected {sum(self.kv_heads)} times, on every "
+                         "tile that uses them (cache written once, read by each)")
         if not parts:
             return None
         return (f"tensor_parallel {self.tiles} splits {model.name} unevenly: {'; '.join(parts)}; "
@@ -481,12 +481,14 @@ def build_jobs(workload: ServingWorkload, bytes_per_element: int = 1) -> JobOper
                 elif stage == 1:
                     # the query heads of one K/V group share its K and V: their rows stack into one GEMM's M
                     for r in reqs:
-                        ctx = r.history_tokens + r.new_tokens
+                        ctx, history = r.history_tokens + r.new_tokens, r.history_tokens
+                        if m.attention_window:  # sliding window: no query sees more keys than the window
+                            ctx, history = min(ctx, m.attention_window), min(history, m.attention_window - 1)
                         for q, count in sorted(Counter(split.head_groups[tile]).items()):
                             gemms.append((job, r.new_tokens * q, m.d_head, ctx, count))
                             gemms.append((job, r.new_tokens * q, ctx, m.d_head, count))
                         elts.append((job, r.new_tokens * ctx * heads, OPS_SOFTMAX))
-                        kv_read[i, b, layer] += r.history_tokens * 2 * kv * m.d_head
+                        kv_read[i, b, layer] += history * 2 * kv * m.d_head
                     out[i, b, layer] = n_tok * heads * m.d_head
                 elif stage == 2:
                     gemms.append((job, n_tok, m.n_heads * m.d_head, d_t, 1))
