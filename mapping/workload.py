@@ -234,19 +234,22 @@ class TensorSplit:
 
     def note(self, model: LlmConfig) -> str | None:
         """One line on what is uneven or replicated, None when every tile is alike."""
-        parts = []
+        uneven = []
         for what, sizes in (("heads", self.heads), ("d_model columns", self.model_cols),
                             ("FFN columns", self.ffn_cols), ("shared-expert columns", self.shared_cols)):
             if len(set(sizes)) > 1:
                 counts = sorted(((size, sizes.count(size)) for size in set(sizes)), reverse=True)
-                parts.append(f"{what} {', '.join(f'{n} tiles of {size}' for size, n in counts)}")
+                tiles = ", ".join(f"{n} {_plural(n, 'tile')} of {size}" for size, n in counts)
+                uneven.append(f"{what} {tiles}")
+        parts = [f"uneven split ({'; '.join(uneven)}), the largest tile bounds each stage"] if uneven else []
         if sum(self.kv_heads) > model.n_kv_heads:
-            parts.append(f"the {model.n_kv_heads} K/V heads are projected {sum(self.kv_heads)} times, on every "
-                         "tile that uses them (cache written once, read by each)")
-        if not parts:
-            return None
-        return (f"tensor_parallel {self.tiles} splits {model.name} unevenly: {'; '.join(parts)}; "
-                "the largest tile bounds each stage")
+            parts.append(f"{model.n_kv_heads} K/V {_plural(model.n_kv_heads, 'head')} projected "
+                         f"{sum(self.kv_heads)} times, on every tile that uses them (cache written once, read by each)")
+        return f"tensor_parallel {self.tiles} on {model.name}: {'; '.join(parts)}" if parts else None
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
 
 
 def split_tensors(model: LlmConfig, tiles: int) -> TensorSplit:

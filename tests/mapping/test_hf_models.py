@@ -101,7 +101,7 @@ def test_straddling_tiles_project_every_group_they_use():
     assert split.heads == (5, 5, 5, 5, 4, 4)
     assert split.head_groups == ((5,), (2, 3), (4, 1), (5,), (1, 3), (4,))
     assert split.kv_owned == (1, 1, 1, 0, 1, 0)
-    assert "the 4 K/V heads are projected 9 times" in split.note(model)
+    assert "4 K/V heads projected 9 times" in split.note(model)
 
 
 @settings(max_examples=60, deadline=None)
