@@ -1,10 +1,13 @@
-"""Fast steady state of HotSpot's grid model: a cosine-transform preconditioner for conjugate gradients.
+"""Fast solves on HotSpot's grid: a cosine-transform preconditioner for conjugate gradients.
 
+Used for the steady state (``G theta = p``) and for the transient's step matrices (``(C + s G) x = b``,
+``ailfm.thermal.solvers.sparse``): both are a layered grid operator plus a per-node diagonal.
 In the grid model every layer without per-cell materials joins its cells by the same two lateral
-conductances (north-south and east-west), with no flux through the die's edges, and joins each cell
-to the one below by the same vertical conductance. That operator is the sum of Kronecker products of
-1D Neumann Laplacians, which the type-II discrete cosine transform diagonalises (Strang 1999, "The
-discrete cosine transform", SIAM Review 41): in the cosine basis of the rows x cols cells the
+conductances (north-south and east-west), with no flux through the die's edges, joins each cell
+to the one below by the same vertical conductance, and gives every cell of a layer the same diagonal term
+(the sink's link to ambient; the heat capacity in a step matrix). That operator is the sum of Kronecker
+products of 1D Neumann Laplacians, which the type-II discrete cosine transform diagonalises (Strang 1999,
+"The discrete cosine transform", SIAM Review 41): in the cosine basis of the rows x cols cells the
 problem falls apart into rows x cols independent tridiagonal systems across the L layers, solved
 directly in O(N log N) (the "fast Poisson solver" of Buzbee, Golub and Nielson 1970, with a
 tridiagonal solve across layers).
@@ -17,12 +20,14 @@ The real network deviates from that uniform operator in two places, handled as f
   conductance-weighted mean of its cells: ``b b^T / sum(b)`` in place of the diagonal ``diag(b)`` the
   links add to their cells, which no cosine basis diagonalises. The lumped term is smaller
   (Cauchy-Schwarz), so the preconditioner stays positive definite, and exact for a uniform edge;
-* per-cell materials (``-detailed_3D on``): the preconditioner takes each layer's mean conductances.
+* per-cell materials (``-detailed_3D on``): the preconditioner takes each layer's mean conductances and
+  mean diagonal.
 
-What remains is a symmetric positive definite preconditioner ``P`` close to ``G``: preconditioned
+What remains is a symmetric positive definite preconditioner ``P`` close to the matrix: preconditioned
 conjugate gradients on ``G theta = p`` reach a relative residual of 1e-12 in 13-19 iterations on the
-reference cases. The caller falls back to a sparse LU when the structure does not fit (the constructor
-raises ValueError) or CG does not converge (``GridSteadySolver.solve`` returns None).
+reference cases, and on a step matrix ``C + s G`` of 0.1-2 ms in 2-5 (the capacities dominate). The caller
+falls back to a sparse LU when the structure does not fit (the constructor raises ValueError) or CG does not
+converge (``GridSolver.solve`` returns None).
 """
 
 from __future__ import annotations
@@ -45,16 +50,18 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
 
 
-class GridSteadySolver:
-    """Preconditioned CG for ``G theta = p`` on a layered ``n_layers x rows x cols`` grid plus extra nodes.
+class GridSolver:
+    """Preconditioned CG for ``M x = b`` on a layered ``n_layers x rows x cols`` grid plus extra nodes.
 
     Parameters
     ----------
     conductance_W_per_K : sparse matrix, shape (n, n)
-        Symmetric positive definite; the first ``n_layers * rows * cols`` nodes are the cells, layer-major,
-        row-major inside a layer; the remaining nodes (HotSpot's package nodes) are few.
+        ``M``: ``G``, or a step matrix ``C + s G``. Symmetric positive definite; the first
+        ``n_layers * rows * cols`` nodes are the cells, layer-major, row-major inside a layer; the remaining
+        nodes (HotSpot's package nodes) are few.
     ambient_conductance_W_per_K : ndarray, shape (n,)
-        Each node's conductance to ambient (part of the diagonal of G).
+        The part of M's diagonal that is not a link between nodes: each node's conductance to ambient
+        (for ``C + s G``: ``C + s`` times it).
     grid_shape : (n_layers, rows, cols)
     """
 
@@ -148,14 +155,19 @@ class GridSteadySolver:
         correction = np.einsum("ki,k->i", self._response, self._link_weight * lumped + extra[self._linked])
         return np.concatenate([cells - correction, extra])
 
-    def solve(self, power_W: np.ndarray) -> tuple[np.ndarray | None, int]:
-        """theta with ``G theta = power_W`` to RELATIVE_RESIDUAL, and the iterations; (None, n) if CG stalls."""
+    def solve(self, power_W: np.ndarray, *, relative_residual: float = RELATIVE_RESIDUAL,
+              initial: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
+        """x with ``M x = power_W`` to ``relative_residual`` (of ``||power_W||``) from ``initial`` (default 0),
+        and the iterations; (None, n) if CG stalls."""
         b = np.asarray(power_W, dtype=float)
-        target = RELATIVE_RESIDUAL * np.sqrt(_dot(b, b))
-        x = np.zeros_like(b)
-        if target == 0.0:
+        target = relative_residual * np.sqrt(_dot(b, b))
+        if initial is None:
+            x, r = np.zeros_like(b), b.copy()
+        else:
+            x = np.array(initial, dtype=float)
+            r = b - self.conductance @ x
+        if np.sqrt(_dot(r, r)) <= target:
             return x, 0
-        r = b.copy()
         z = self._precondition(r)
         d = z
         rz = _dot(r, z)
