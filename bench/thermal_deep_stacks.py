@@ -44,8 +44,25 @@ AMBIENT_K = 318.15
 SAMPLING_S = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3)
 
 
-def draw_case(seed: int) -> dict:
-    """The description of case ``seed`` (plain data, JSON-able); same seed, same case."""
+def draw_case(seed: int, *, cells: int | None = None, samples: int | None = None,
+              tile_layers: int | None = None) -> dict:
+    """The description of case ``seed`` (plain data, JSON-able); same seed, same case.
+
+    ``cells`` (a square grid), ``samples`` and ``tile_layers`` override what the seed draws (the speed benchmark's
+    64x64 stacks)."""
+    case = _drawn_case(seed)
+    if cells is not None:
+        case["grid"] = [cells, cells]
+    if samples is not None:
+        case["samples"] = samples
+    if tile_layers is not None:
+        case["chip"]["tile_layers"] = tile_layers
+    if (cells, samples, tile_layers) != (None, None, None):
+        case["chip"]["name"] = f"deep{seed}-{case['chip']['tile_layers']}x{case['grid'][0]}x{case['samples']}"
+    return case
+
+
+def _drawn_case(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     tile_rows, tile_cols = (int(x) for x in rng.integers(2, 9, size=2))
     tile_w = float(rng.uniform(0.6e-3, 2.0e-3))
@@ -145,7 +162,7 @@ def run_hotspot(case: dict, binary: str, cache: Path) -> Path:
     """HotSpot's outputs for ``case`` (a cached folder holding the inputs and out.* files)."""
     with tempfile.TemporaryDirectory() as tmp:
         commands = write_inputs(case, Path(tmp))
-        done = cache / f"deep{case['seed']}-{_inputs_key(Path(tmp), binary)}"
+        done = cache / f"{case['chip']['name']}-{_inputs_key(Path(tmp), binary)}"
         if (done / "out_from_steady.ttrace").exists():
             return done
         work = Path(str(done) + ".partial")

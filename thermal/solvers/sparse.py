@@ -42,10 +42,9 @@ from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ailfm.thermal.network import RCNetwork, RCSolver
-from ailfm.thermal.solvers.spectral import GridSolver
+from ailfm.thermal.solvers.spectral import GridSolver, ModalGridSolver
 
 # Pole tau (in units of the step) minimising the uniform error of the constrained fit for each order m, found by
 # a scan of log(tau) over [0.05, 2] and a bounded refinement around the linear programme of
@@ -62,8 +61,12 @@ _KNOWN_FITS = {(6, 0.1671): (np.array([0.0, 0.06149341205737124, -1.150910562239
                                        -17.361209394473246, 18.382293825740188, -5.815620513438188]),
                              0.0010249135496620543)}
 # Conjugate gradients on a step matrix stop at this residual relative to the right-hand side (C times a state in
-# K): far below a microkelvin.
-_STEP_RELATIVE_RESIDUAL = 1e-10
+# K). In the cosine basis the preconditioner is nearly exact: 1e-8 left 1e-5 K (every node after 40 intervals of a
+# 64x64 four-die stack, against 1e-13) in 2-3 iterations; in node space
+# (-detailed_3D, per-cell materials) the preconditioned matrix is worse conditioned: 1e-8 there was 0.05 K off
+# HotSpot on a 6-die stack (bench/thermal_deep_stacks.py seed 8), 1e-10 and below 0.01 K (its print precision).
+_MODAL_RELATIVE_RESIDUAL = 1e-8
+_NODE_RELATIVE_RESIDUAL = 1e-12
 
 
 @cache
@@ -97,6 +100,8 @@ def rational_coefficients(order: int, pole: float) -> tuple[np.ndarray, float]:
 
 def _factorise(matrix: sp.spmatrix):
     """Sparse LU of a symmetric matrix with a fill-reducing ordering of ``A + A^T``."""
+    import scipy.sparse.linalg as spla  # only a fall-back: grid runs do not load it (or scipy.linalg)
+
     return spla.splu(sp.csc_matrix(matrix), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
 
@@ -117,7 +122,7 @@ def _step_matrix_solver(network: RCNetwork, sigma: float) -> Callable[[np.ndarra
     def solve(b: np.ndarray, guess: np.ndarray) -> np.ndarray:
         nonlocal lu, pcg
         if pcg is not None:
-            x, _ = pcg.solve(b, relative_residual=_STEP_RELATIVE_RESIDUAL, initial=guess)
+            x, _ = pcg.solve(b, relative_residual=_NODE_RELATIVE_RESIDUAL, initial=guess)
             if x is not None:
                 return x
             pcg = None
@@ -128,8 +133,29 @@ def _step_matrix_solver(network: RCNetwork, sigma: float) -> Callable[[np.ndarra
     return solve
 
 
+def _modal_step_solver(network: RCNetwork, sigma: float) -> ModalGridSolver | None:
+    """The step matrix in the cosine basis (``ModalGridSolver``), if the network is a grid whose cells have the same
+    heat capacity in every layer and whose links fit it (HotSpot's plain grid model); else None."""
+    grid_shape = getattr(network, "grid_shape", None)
+    if grid_shape is None:
+        return None
+    capacitance = network.capacitance_J_per_K
+    cells = capacitance[: int(np.prod(grid_shape))].reshape(grid_shape[0], -1)
+    if np.ptp(cells, axis=1).max() > 1e-12 * cells.max():
+        return None
+    matrix = sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K)
+    try:
+        return ModalGridSolver(matrix, capacitance + sigma * network.ambient_conductance_W_per_K, grid_shape)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+
+
 class _Interval:
-    """The update over one interval of length ``h``: ``m`` solves with the step matrix ``C + tau h G``."""
+    """The update over one interval of length ``h``: ``m`` solves with the step matrix ``C + tau h G``.
+
+    On HotSpot's plain grid the whole interval runs in the cosine basis (two transforms per interval, CG
+    iterations of O(N)); otherwise in node space, each solve a preconditioned CG or a sparse LU.
+    """
 
     def __init__(self, network: RCNetwork, h: float, order: int):
         pole = POLE_BY_ORDER[order]
@@ -139,15 +165,29 @@ class _Interval:
         self.theta_weight = c[1:]  # multiplies theta0 in the term of W^k, k = 1..m
         self.power_weight = pole * h * q  # multiplies C^-1 p in the term of W^k
         self.capacitance = network.capacitance_J_per_K
-        self.solve = _step_matrix_solver(network, pole * h)
+        self.modal = _modal_step_solver(network, pole * h)
+        if self.modal is None:
+            self.solve = _step_matrix_solver(network, pole * h)
+        else:
+            # C is the same in the cosine basis: one capacity per layer for the cells, the extra nodes untouched
+            self.solve = self._solve_modes
+
+    def _solve_modes(self, b_hat: np.ndarray, guess: np.ndarray) -> np.ndarray:
+        x, _ = self.modal.solve_modes(b_hat, relative_residual=_MODAL_RELATIVE_RESIDUAL, initial=guess)
+        if x is None:
+            raise RuntimeError("conjugate gradients did not converge on the step matrix")
+        return x
 
     def run(self, theta: np.ndarray, node_power_W: np.ndarray) -> np.ndarray:
         """sum_k W^k (c_k theta + tau h q_{k-1} C^-1 p), by Horner's rule; each solve starts from its input."""
         u = node_power_W / self.capacitance
+        if self.modal is not None:
+            theta, u = self.modal.to_modes(theta), self.modal.to_modes(u)
         acc = self.theta_weight[-1] * theta + self.power_weight[-1] * u
         for k in range(len(self.theta_weight) - 2, -1, -1):
             acc = self.theta_weight[k] * theta + self.power_weight[k] * u + self.solve(self.capacitance * acc, acc)
-        return self.solve(self.capacitance * acc, acc)
+        out = self.solve(self.capacitance * acc, acc)
+        return out if self.modal is None else self.modal.from_modes(out)
 
 
 class SparseSolver(RCSolver):
