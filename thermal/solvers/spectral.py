@@ -298,7 +298,8 @@ class ModalGridSolver(GridSolver):
         if not self._extra:
             return cells
         n_linked = len(self._linked)
-        small = np.linalg.solve(self._small, np.concatenate([self._modal_links @ cells[self._support], residual_hat[self.n_cells:]]))
+        small = np.linalg.solve(self._small, np.concatenate([self._modal_links @ cells[self._support],
+                                                             residual_hat[self.n_cells:]]))
         lumped, extra = small[:n_linked], small[n_linked:]
         cells[self._support] -= np.einsum("ki,k->i", self._modal_response,
                                           self._link_weight * lumped + extra[self._linked])
