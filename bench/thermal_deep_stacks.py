@@ -14,7 +14,7 @@ under ``--cache`` (default /work/tools/hotspot-runs, outside the repository), ke
 binary, so a case is never run twice.
 
     python bench/thermal_deep_stacks.py table --seeds 0-39 [--hotspot hotspot] [--jobs 2]
-    python bench/thermal_deep_stacks.py write-case --seed 3 --out DIR [--hotspot hotspot]   # inputs + HotSpot's files
+    python bench/thermal_deep_stacks.py write-case --seed 34 --samples 5 --out tests/thermal/data/deep_stacks/deep34
 
 ``table`` prints the markdown parity table of docs/thermal-grid.md (worst steady node/cell, worst transient sample of
 each trace, in K) and exits 1 if any case exceeds 0.05 K steady or 0.2 K transient. ``write-case`` is how the small
@@ -178,8 +178,9 @@ def run_hotspot(case: dict, binary: str, cache: Path) -> Path:
     return done
 
 
-def compare(case_dir: Path, *, argv_prefix: list[str] | None = None) -> dict[str, float]:
-    """Run ailfm-hotspot on HotSpot's case folder (in a copy) and return the worst differences (K)."""
+def compare(case_dir: Path) -> dict[str, float]:
+    """Run ailfm-hotspot on HotSpot's case folder (in a copy) and return the worst differences (K): ``steady`` (every
+    node of out.steady, every cell of out.grid.steady), ``from_ambient`` and ``from_steady`` (every sample)."""
     from ailfm.thermal.formats import read_grid_steady, read_steady, read_ttrace
     from ailfm.thermal.hotspot_cli import main as hotspot_main
 
@@ -190,11 +191,12 @@ def compare(case_dir: Path, *, argv_prefix: list[str] | None = None) -> dict[str
         for path in case_dir.iterdir():
             if not path.name.startswith("out"):
                 shutil.copy(path, work)
+        shutil.copy(case_dir / "out.steady", work / "steady.init")  # HotSpot's steady state starts the third run
         cwd = os.getcwd()
         os.chdir(work)
         try:
             for command in commands:
-                argv = [*(argv_prefix or []), *command[1:]]
+                argv = command[1:]
                 with open(os.devnull, "w") as devnull, _redirect(devnull):
                     if hotspot_main(argv) != 0:
                         raise RuntimeError(f"ailfm-hotspot failed on {case_dir.name}: {' '.join(argv)}")
@@ -248,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     write = sub.add_parser("write-case")
     write.add_argument("--seed", type=int, required=True)
     write.add_argument("--out", type=Path, required=True)
+    write.add_argument("--samples", type=int, help="override the drawn number of samples (small reference files)")
     for p in (table, write):
         p.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
         p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -257,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.command == "write-case":
-        done = run_hotspot(draw_case(args.seed), binary, args.cache)
+        case = draw_case(args.seed, samples=args.samples)
+        done = run_hotspot(case, binary, args.cache)
         args.out.mkdir(parents=True, exist_ok=True)
         for path in done.iterdir():
-            shutil.copy(path, args.out)
-        print(f"{args.out}: {_describe(draw_case(args.seed))}")
+            if path.name != "steady.init":  # a copy of out.steady; compare() makes it
+                shutil.copy(path, args.out)
+        print(f"{args.out}: {_describe(case)}")
         return 0
     cases = [draw_case(s) for s in _seeds(args.seeds)]
     with ThreadPoolExecutor(args.jobs) as pool:
