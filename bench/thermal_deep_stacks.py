@@ -233,7 +233,7 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _describe(case: dict) -> str:
+def describe(case: dict) -> str:
     chip = case["chip"]
     shape = "square" if chip["tile_width_m"] == chip["tile_height_m"] else "rect"
     return (f"{chip['tile_layers']} x {chip['tile_rows']}x{chip['tile_cols']} {shape}, "
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in done.iterdir():
             if path.name != "steady.init":  # a copy of out.steady; compare() makes it
                 shutil.copy(path, args.out)
-        print(f"{args.out}: {_describe(case)}")
+        print(f"{args.out}: {describe(case)}")
         return 0
     cases = [draw_case(s) for s in _seeds(args.seeds)]
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     for case, folder in zip(cases, folders, strict=True):
         err = compare(folder)
         worst = {k: max(v, err[k]) for k, v in worst.items()}
-        print(f"| {case['seed']} | {_describe(case)} | {err['steady']:.3f} | {err['from_ambient']:.3f} | "
+        print(f"| {case['seed']} | {describe(case)} | {err['steady']:.3f} | {err['from_ambient']:.3f} | "
               f"{err['from_steady']:.3f} |", flush=True)
     print(f"| all | {len(cases)} stacks | {worst['steady']:.3f} | {worst['from_ambient']:.3f} | "
           f"{worst['from_steady']:.3f} |")

@@ -104,8 +104,9 @@ class GridSolver:
             pivots[layer] = diagonal[layer] - g_z[layer - 1] ** 2 / pivots[layer - 1]
         if np.any(pivots <= 0):
             raise ValueError("the uniform part of the grid is not positive definite")
-        self._pivots = pivots
         self._g_z = g_z
+        self._inverse_pivots = 1.0 / pivots
+        self._forward_multipliers = g_z[:, None, None] / pivots[:-1]
         self._mode_diagonal = diagonal
 
         # The extra nodes and their links to cells, kept exactly except for the diagonal the links add to
@@ -140,12 +141,13 @@ class GridSolver:
 
     def _solve_modes(self, cube: np.ndarray) -> None:
         """In place: the tridiagonal solve across layers of every cosine mode (the factorised Thomas algorithm)."""
-        pivots, g_z = self._pivots, self._g_z
-        for layer in range(1, len(pivots)):
-            cube[..., layer, :, :] += g_z[layer - 1] / pivots[layer - 1] * cube[..., layer - 1, :, :]
-        cube[..., -1, :, :] /= pivots[-1]
-        for layer in range(len(pivots) - 2, -1, -1):
-            cube[..., layer, :, :] = (cube[..., layer, :, :] + g_z[layer] * cube[..., layer + 1, :, :]) / pivots[layer]
+        forward, inverse, g_z = self._forward_multipliers, self._inverse_pivots, self._g_z
+        for layer in range(1, len(inverse)):
+            cube[..., layer, :, :] += forward[layer - 1] * cube[..., layer - 1, :, :]
+        cube[..., -1, :, :] *= inverse[-1]
+        for layer in range(len(inverse) - 2, -1, -1):
+            cube[..., layer, :, :] += g_z[layer] * cube[..., layer + 1, :, :]
+            cube[..., layer, :, :] *= inverse[layer]
 
     def _precondition(self, residual: np.ndarray) -> np.ndarray:
         """P^-1 residual: the fast solve on the cells, corrected in the span of the extra nodes' links."""
