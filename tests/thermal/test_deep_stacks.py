@@ -108,7 +108,7 @@ def _stack_model(chip: ChipStack, cells: int = 8, detailed: bool = False):
 _chips = st.builds(ChipStack, tile_layers=st.integers(3, 6), tile_rows=st.integers(1, 4), tile_cols=st.integers(1, 4),
                    tile_width_m=st.floats(0.8e-3, 2e-3), tile_height_m=st.floats(0.8e-3, 2e-3),
                    tim_resistivity_mK_per_W=st.floats(0.05, 0.5), tim_thickness_m=st.floats(10e-6, 50e-6))
-_settings = settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _models(chip: ChipStack):
