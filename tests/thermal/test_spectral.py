@@ -149,3 +149,25 @@ def test_falls_back_to_lu_without_a_grid_layout_or_without_convergence(monkeypat
     # a grid whose uniform part has no path to ambient cannot be preconditioned
     with pytest.raises(ValueError, match="positive definite"):
         GridSolver(_uniform_grid((2, 3, 3), [1.0, 1.0], [1.0, 1.0], [1.0], [0.0, 0.0]), np.zeros(18), (2, 3, 3))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_step_matrix_in_the_cosine_basis_is_exact_or_refused(seed):
+    """ModalGridSolver: the step matrix C + s G solved in the cosine basis equals a sparse LU; a grid that does not
+    fit (per-cell materials) is refused at construction, never solved approximately."""
+    circuit = _random_circuit(seed)
+    network = circuit.network
+    sigma = 1e-4
+    capacitance = network.capacitance_J_per_K
+    matrix = sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K)
+    try:
+        modal = spectral.ModalGridSolver(matrix, capacitance + sigma * network.ambient_conductance_W_per_K,
+                                         network.grid_shape)
+    except ValueError:
+        assert circuit.detailed  # only per-cell materials break the per-layer uniformity
+        return
+    b = capacitance * np.random.default_rng(seed).uniform(0.0, 50.0, network.n_nodes)
+    x_hat, _ = modal.solve_modes(modal.to_modes(b), relative_residual=1e-12)
+    exact = _factorise(matrix).solve(b)
+    assert np.abs(modal.from_modes(x_hat) - exact).max() <= 1e-8 * np.abs(exact).max()
+    np.testing.assert_allclose(modal.from_modes(modal.to_modes(b)), b, rtol=0, atol=1e-9 * np.abs(b).max())
