@@ -171,3 +171,15 @@ def test_step_matrix_in_the_cosine_basis_is_exact_or_refused(seed):
     exact = _factorise(matrix).solve(b)
     assert np.abs(modal.from_modes(x_hat) - exact).max() <= 1e-8 * np.abs(exact).max()
     np.testing.assert_allclose(modal.from_modes(modal.to_modes(b)), b, rtol=0, atol=1e-9 * np.abs(b).max())
+
+
+def test_transient_falls_back_to_node_space_when_cg_fails(monkeypatch):
+    network = _random_circuit(0).network  # a plain grid: the cosine-basis path
+    theta = np.random.default_rng(3).uniform(0.0, 30.0, network.n_nodes)
+    power = network.power_to_node @ np.ones(network.power_to_node.shape[1])
+    expected = SparseSolver(network).advance(theta, power, 1e-3)
+    monkeypatch.setattr(spectral, "MAX_ITERATIONS", 1)  # CG gives up in both bases: the sparse LU answers
+    solver = SparseSolver(network)
+    got = solver.advance(theta, power, 1e-3)
+    assert solver._intervals[1e-3].modal is None
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)  # the cosine basis stops CG at 1e-8: ~1e-5 K

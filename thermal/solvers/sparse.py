@@ -166,32 +166,37 @@ class _Interval:
         self.power_weight = pole * h * q  # multiplies C^-1 p in the term of W^k
         self.capacitance = network.capacitance_J_per_K
         self.modal = _modal_step_solver(network, pole * h)
-        if self.modal is None:
-            self.solve = _step_matrix_solver(network, pole * h)
-        else:
-            # C is the same in the cosine basis: one capacity per layer for the cells, the extra nodes untouched
-            self.solve = self._solve_modes
-
-    def _solve_modes(self, b_hat: np.ndarray, guess: np.ndarray) -> np.ndarray:
-        x, _ = self.modal.solve_modes(b_hat, relative_residual=_MODAL_RELATIVE_RESIDUAL, initial=guess)
-        if x is None:
-            raise RuntimeError("conjugate gradients did not converge on the step matrix")
-        return x
+        # node space: built only if there is no cosine basis, or if CG there ever fails (then used from that interval)
+        self._node_space = (network, pole * h)
+        self.solve = _step_matrix_solver(network, pole * h) if self.modal is None else None
 
     def run(self, theta: np.ndarray, node_power_W: np.ndarray) -> np.ndarray:
         """sum_k W^k (c_k theta + tau h q_{k-1} C^-1 p), by Horner's rule; each solve starts from its input."""
         u = node_power_W / self.capacitance
         if self.modal is not None:
-            theta, u = self.modal.to_modes(theta), self.modal.to_modes(u)
+            # C is the same in the cosine basis: one capacity per layer for the cells, the extra nodes untouched
+            out = self._horner(self.modal.to_modes(theta), self.modal.to_modes(u), self._solve_modes)
+            if out is not None:
+                return self.modal.from_modes(out)
+            self.modal, self.solve = None, _step_matrix_solver(*self._node_space)
+        return self._horner(theta, u, self.solve)
+
+    def _horner(self, theta: np.ndarray, u: np.ndarray, solve) -> np.ndarray | None:
         acc = self.theta_weight[-1] * theta + self.power_weight[-1] * u
         for k in range(len(self.theta_weight) - 2, -1, -1):
-            acc = self.theta_weight[k] * theta + self.power_weight[k] * u + self.solve(self.capacitance * acc, acc)
-        out = self.solve(self.capacitance * acc, acc)
-        return out if self.modal is None else self.modal.from_modes(out)
+            x = solve(self.capacitance * acc, acc)
+            if x is None:
+                return None
+            acc = self.theta_weight[k] * theta + self.power_weight[k] * u + x
+        return solve(self.capacitance * acc, acc)
+
+    def _solve_modes(self, b_hat: np.ndarray, guess: np.ndarray) -> np.ndarray | None:
+        x, _ = self.modal.solve_modes(b_hat, relative_residual=_MODAL_RELATIVE_RESIDUAL, initial=guess)
+        return x
 
 
 class SparseSolver(RCSolver):
-    """Sparse-LU steady state and restricted-rational transient for grid-sized networks.
+    """Steady state (preconditioned CG, else sparse LU) and restricted-rational transient for grid-sized networks.
 
     Parameters
     ----------
