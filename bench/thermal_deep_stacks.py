@@ -10,10 +10,10 @@ Every case runs the same three commands through both tools, HotSpot's own comman
     3. transient from steady:   -init_file steady.init -o out_from_steady.ttrace
 
 ``steady.init`` is HotSpot's ``out.steady`` (so both tools start from the same state). HotSpot's outputs are cached
-under ``--cache`` (default /work/tools/hotspot-runs, outside the repository), keyed by the case's inputs and the
-binary, so a case is never run twice.
+under ``--cache`` (default ``$AILFM_HOTSPOT_CACHE`` or ~/.cache/ailfm/hotspot-runs, outside the repository), keyed by
+the case's inputs and the binary, so a case is never run twice.
 
-    python bench/thermal_deep_stacks.py table --seeds 0-39 [--hotspot hotspot] [--jobs 2]
+    python bench/thermal_deep_stacks.py table --seeds 0-53 [--hotspot hotspot] [--jobs 2]
     python bench/thermal_deep_stacks.py write-case --seed 34 --samples 5 --out tests/thermal/data/deep_stacks/deep34
 
 ``table`` prints the markdown parity table of docs/thermal-grid.md (worst steady node/cell, worst transient sample of
@@ -39,7 +39,7 @@ import numpy as np
 
 STEADY_BUDGET_K = 0.05
 TRANSIENT_BUDGET_K = 0.2
-DEFAULT_CACHE = Path("/work/tools/hotspot-runs")
+DEFAULT_CACHE = Path(os.environ.get("AILFM_HOTSPOT_CACHE", Path.home() / ".cache" / "ailfm" / "hotspot-runs"))
 AMBIENT_K = 318.15
 SAMPLING_S = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3)
 
