@@ -3,17 +3,17 @@
 For every grid case of ../shared/reference/hotspot (HotSpot's exact flags from case.json): the steady state
 (every node of out.steady, every cell of out.grid.steady) and each full transient (every sample of its
 .ttrace), with our wall and CPU time against HotSpot's wall time in case.json. Our time covers building
-the circuit from the parsed inputs, the factorisations and the solves (not Python start-up or file
+the circuit from the parsed inputs, the step-matrix set-up and the solves (not Python start-up or file
 parsing, which HotSpot's figure includes). Then the time of one 1 ms ``step`` of the built-in model for
 the default 64-core stack (4 tile layers + 4 TIMs, thermal/floorplan_gen.py) at 64x64 cells. Skips
 (exit 0) when ../shared is absent.
 
-    python bench/thermal_grid_parity.py [--order 6] [--reference-order 8] [--repeat 5] [--steady-only]
+    python bench/thermal_grid_parity.py [--order 8] [--reference-order 8] [--repeat 5] [--steady-only]
 
 Steady states are timed ``--repeat`` times (the machine is shared: the minimum wall and the minimum CPU time
 are printed); they use the solver's default steady path (cosine-transform preconditioned CG on the grid).
 ``--reference-order`` also runs the transients with a more accurate exponential (order 8, uniform error
-7e-5) and prints how far the default order is from it: the solver's own error, free of HotSpot's RK4.
+1.2e-4) and prints how far the default order is from it: the solver's own error, free of HotSpot's RK4.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def many_core_step(order: int) -> None:
                 model.step(row, 1e-3)
     n = len(power) - 1
     print(f"64-core stack, {len(layers)} LCF layers, 64x64 cells, {model.circuit.network.n_nodes} nodes: build "
-          f"{build.wall:.2f} s, first 1 ms step (factorisation) {first.wall:.2f} s, then one 1 ms step "
+          f"{build.wall:.2f} s, first 1 ms step (step-matrix set-up) {first.wall:.2f} s, then one 1 ms step "
           f"{1e3 * steps.wall / n:.1f} ms wall ({1e3 * steps.cpu / n:.1f} ms cpu), mean of {n}")
 
 

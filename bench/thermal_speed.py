@@ -1,20 +1,26 @@
-"""Speed and accuracy of ``ailfm-hotspot`` against HotSpot 7.0 on every reference case, and the 1 ms co-simulation step.
+"""Speed and accuracy of ``ailfm-hotspot`` against HotSpot 7.0, side by side, and the 1 ms co-simulation step.
 
-For each case in ../shared/reference/hotspot, every command of its ``case.json`` is run as ``ailfm-hotspot`` (the
-installed console script, in a fresh copy of the case folder, so the time includes process start-up and file I/O as
-HotSpot's does) and compared with HotSpot's outputs and with HotSpot's wall time (``wall_seconds`` in case.json,
-measured on this machine class with HotSpot built without SuperLU). Then one 1 ms ``step`` of the built-in grid model of
-the default 64-core, 4-die S-NUCA stack at 64 x 64 cells is timed, and, when a ``hotspot`` binary is found, one epoch
-of the HotSpot backend on the same stack (a process per epoch, as HotSniper/CoMeT pay it).
+Every ratio is measured in this run: each command runs as ``hotspot`` (``$HOTSPOT`` or on PATH) and then as the
+installed ``ailfm-hotspot`` console script (a fresh process, so Python start-up and file parsing count, as a user
+runs it; median of ``--repeat`` runs), in copies of the same folder, and the outputs are compared. The load average is
+printed with them (the machine is shared).
 
-Run: ``python bench/thermal_speed.py`` (writes bench/results/thermal_speed.json, prints a markdown table).
-Targets (issue 2): grid transients >= 50x faster than HotSpot, grid steady states >= 10x.
+* The deep stack (default): ``--tile-layers`` (4) tile layers of bench/thermal_deep_stacks.py's seed ``--seed`` (5:
+  6x7 rectangular tiles, a TIM under each) at ``--cells`` (64) x 64 cells, ``--samples`` (40) samples of 0.5 ms:
+  HotSpot's steady run, its transient from ambient and its transient from its own steady state.
+* ``--reference``: also every command of every case in ../shared/reference/hotspot (HotSpot re-run too: ~20 min).
+* One 1 ms ``step`` of the default 64-core 4-die stack at 64x64 cells: the thermal library's grid model, the ``grid``
+  thermal model of ``ailfm simulate`` (``ailfm.plugins.chip_thermal.build_thermal``) and its ``fast`` reduced-order
+  model; and a 2D 64-core block model epoch, built-in vs one process per epoch.
+
+Run: ``python bench/thermal_speed.py [--tile-layers 6] [--reference]`` (writes bench/results/thermal_speed.json,
+prints markdown). Targets (issue 12): grid transients >= 100x HotSpot, grid steady states >= 20x, whole process.
+Without a ``hotspot`` binary only our side and the step times run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import argparse
 import json
 import os
 import platform
@@ -39,14 +45,13 @@ from ailfm.thermal.formats import (
     read_ttrace,
     write_flp,
 )
-from ailfm.thermal.hotspot_cli import main as hotspot_main
 from ailfm.thermal.hotspot_cli import parse_command_line
 from ailfm.thermal.model import build_thermal_model
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "hotspot"
 RESULTS = REPO / "bench" / "results" / "thermal_speed.json"
-TARGET_SPEEDUP = {"grid transient": 50.0, "grid steady": 10.0}
+TARGET_SPEEDUP = {"grid transient": 100.0, "grid steady": 20.0}
 STEP_S = 1e-3
 STEP_CELLS = 64
 TIMED_STEPS = 20
@@ -65,89 +70,85 @@ def _kind(flags: dict[str, str]) -> str:
     return "transient_from_steady" if "init_file" in flags else "transient_from_ambient"
 
 
-def _max_error_K(work: Path, flags: dict[str, str]) -> float:
-    """Largest difference from HotSpot's output files of this command (K)."""
+def _max_error_K(theirs: Path, ours: Path, flags: dict[str, str]) -> float:
+    """Largest difference between HotSpot's and our output files of this command (K)."""
     errors = []
     if "steady_file" in flags:
-        ref, ours = read_steady(work / flags["steady_file"]), read_steady(work / ("ours_" + flags["steady_file"]))
-        errors.append(max(abs(ours[n] - ref[n]) for n in ref))
+        ref, got = read_steady(theirs / flags["steady_file"]), read_steady(ours / flags["steady_file"])
+        errors.append(max(abs(got[n] - ref[n]) for n in ref))
     if "grid_steady_file" in flags:
-        ref_layers = read_grid_steady(work / flags["grid_steady_file"])
-        our_layers = read_grid_steady(work / ("ours_" + flags["grid_steady_file"]))
-        errors.append(max(float(np.max(np.abs(a - b))) for a, b in zip(our_layers, ref_layers, strict=True)))
+        ref_layers = read_grid_steady(theirs / flags["grid_steady_file"])
+        got_layers = read_grid_steady(ours / flags["grid_steady_file"])
+        errors.append(max(float(np.max(np.abs(a - b))) for a, b in zip(got_layers, ref_layers, strict=True)))
     if "o" in flags:
-        ref_trace, our_trace = read_ttrace(work / flags["o"]), read_ttrace(work / ("ours_" + flags["o"]))
-        errors.append(float(np.max(np.abs(our_trace.temperatures_K - ref_trace.temperatures_K))))
+        ref_trace, got_trace = read_ttrace(theirs / flags["o"]), read_ttrace(ours / flags["o"])
+        errors.append(float(np.max(np.abs(got_trace.temperatures_K - ref_trace.temperatures_K))))
     return max(errors)
 
 
-def bench_reference_cases(script: str) -> list[dict]:
+def _run(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of one process; exits naming the command if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    wall_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:1])} failed in {cwd}: {done.stderr.strip()[-300:]}")
+    return wall_s, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def side_by_side(name: str, case_dir: Path, commands: list[list[str]], hotspot: str | None, script: str,
+                 repeat: int) -> list[dict]:
+    """Each command by HotSpot, then by ailfm-hotspot, in two copies of ``case_dir``. A steady file named
+    ``steady.init`` by a later command is HotSpot's ``out.steady`` of the earlier steady run (as in the reference
+    cases; ours without a binary)."""
     rows = []
-    for case_dir in sorted(p for p in REFERENCE.iterdir() if (p / "case.json").is_file()):
-        case = json.loads((case_dir / "case.json").read_text())
-        for command in case["commands"]:
+    with tempfile.TemporaryDirectory(prefix="ailfm-bench-") as tmp:
+        theirs, ours = Path(tmp) / "hotspot", Path(tmp) / "ours"
+        shutil.copytree(case_dir, theirs)
+        shutil.copytree(case_dir, ours)
+        for command in commands:
             flags = parse_command_line(command[1:])
-            argv = list(command[1:])
-            for k in range(0, len(argv), 2):
-                if argv[k] in ("-o", "-steady_file", "-grid_steady_file"):
-                    argv[k + 1] = "ours_" + argv[k + 1]
-            with tempfile.TemporaryDirectory(prefix="ailfm-bench-") as tmp:
-                work = Path(tmp) / case_dir.name
-                shutil.copytree(case_dir, work)
-                cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                start = time.perf_counter()
-                done = subprocess.run([script, *argv], cwd=work, capture_output=True, text=True)
-                wall_s = time.perf_counter() - start
-                cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-                if done.returncode != 0:
-                    raise SystemExit(f"{case_dir.name}: ailfm-hotspot failed: {done.stderr.strip()}")
-                error_K = _max_error_K(work, flags)
-                in_process_s = _in_process_s(work, argv)
+            source = (theirs if hotspot else ours) / "out.steady"  # ours only without a binary
+            if flags.get("init_file") == "steady.init" and source.exists():
+                for folder in (theirs, ours):
+                    shutil.copy(source, folder / "steady.init")
+            load = os.getloadavg()[0]
+            hotspot_s = hotspot_cpu_s = None
+            if hotspot:
+                hotspot_s, hotspot_cpu_s = _run([hotspot, *command[1:]], theirs)
+            runs = [_run([script, *command[1:]], ours) for _ in range(repeat)]
+            wall_s, cpu_s = float(np.median([r[0] for r in runs])), float(np.median([r[1] for r in runs]))
             kind = _kind(flags)
-            hotspot_s = case["wall_seconds"][kind]
-            model = flags.get("model_type", "block")
-            family = f"{model} {'steady' if kind == 'steady' else 'transient'}"
-            rows.append({
-                "case": case_dir.name, "run": kind, "family": family, "ailfm_hotspot_s": round(wall_s, 3),
-                "ailfm_hotspot_cpu_s": round(cpu_s, 3), "in_process_s": round(in_process_s, 3),
-                "hotspot_s": round(hotspot_s, 3), "speedup": round(hotspot_s / wall_s, 3),
-                "speedup_in_process": round(hotspot_s / in_process_s, 3), "speedup_cpu": round(hotspot_s / cpu_s, 3),
-                "max_error_K": round(error_K, 3), "tolerance_K": 0.05 if kind == "steady" else 0.2,
-                "target_speedup": TARGET_SPEEDUP.get(family),
-            })
-            print(f"  {case_dir.name} {kind}: {wall_s:.2f} s ({cpu_s:.2f} s CPU; in-process {in_process_s:.2f} s), "
-                  f"HotSpot {hotspot_s:.2f} s, max error {error_K:.3f} K", file=sys.stderr)
+            family = f"{flags.get('model_type', 'block')} {'steady' if kind == 'steady' else 'transient'}"
+            row = {"case": name, "run": kind, "family": family, "load_average": round(load, 2),
+                   "ailfm_hotspot_s": round(wall_s, 3), "ailfm_hotspot_cpu_s": round(cpu_s, 3),
+                   "hotspot_s": None if hotspot_s is None else round(hotspot_s, 3),
+                   "hotspot_cpu_s": None if hotspot_cpu_s is None else round(hotspot_cpu_s, 3),
+                   "tolerance_K": 0.05 if kind == "steady" else 0.2, "target_speedup": TARGET_SPEEDUP.get(family)}
+            if hotspot:
+                row.update(speedup=round(hotspot_s / wall_s, 2), speedup_cpu=round(hotspot_cpu_s / cpu_s, 2),
+                           max_error_K=round(_max_error_K(theirs, ours, flags), 3))
+            rows.append(row)
+            print(f"  {name} {kind}: ours {wall_s:.2f} s ({cpu_s:.2f} s CPU), HotSpot "
+                  f"{'-' if hotspot_s is None else f'{hotspot_s:.2f}'} s, load {load:.1f}", file=sys.stderr)
     return rows
 
 
-def _in_process_s(work: Path, argv: list[str]) -> float:
-    """Wall time of the same command through ``hotspot_cli.main`` in this (already imported) process."""
-    here = Path.cwd()
-    os.chdir(work)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            start = time.perf_counter()
-            status = hotspot_main(argv)
-            elapsed_s = time.perf_counter() - start
-    finally:
-        os.chdir(here)
-    if status != 0:
-        raise SystemExit(f"{work.name}: in-process ailfm-hotspot failed with status {status}")
-    return elapsed_s
+def deep_stack_case(folder: Path, seed: int, tile_layers: int, cells: int,
+                    samples: int) -> tuple[list[list[str]], str]:
+    """Write bench/thermal_deep_stacks.py's case into ``folder`` (0.5 ms samples); its three command lines and a
+    description."""
+    import thermal_deep_stacks
+
+    case = thermal_deep_stacks.draw_case(seed, cells=cells, samples=samples, tile_layers=tile_layers)
+    case["sampling_s"] = 5e-4
+    return thermal_deep_stacks.write_inputs(case, folder), thermal_deep_stacks.describe(case)
 
 
-def bench_step(folder: Path) -> dict:
-    """Time one 1 ms step of the built-in grid model of the default 64-core, 4-die stack at 64 x 64 cells."""
-    chip = ChipStack()
-    lcf = write_stack(chip, folder)
-    config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": str(STEP_CELLS),
-                                         "grid_cols": str(STEP_CELLS), "grid_layer_file": str(lcf)})
-    start = time.perf_counter()
-    model = build_thermal_model(config, layers=read_lcf(lcf))
-    build_s = time.perf_counter() - start
-    rng = np.random.default_rng(0)
-    power = rng.uniform(0.3, 5.0, size=(TIMED_STEPS + 1, len(model.power_names)))
+def _time_steps(model, power: np.ndarray) -> dict:
+    """First step, then the median wall and CPU time of the remaining steps of ``STEP_S``."""
     start = time.perf_counter()
     model.step(power[0], STEP_S)
     first_s = time.perf_counter() - start
@@ -157,23 +158,34 @@ def bench_step(folder: Path) -> dict:
         model.step(row, STEP_S)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - start_cpu)
+    return {"first_step_s": round(first_s, 4), "step_median_s": round(float(np.median(times)), 5),
+            "step_median_cpu_s": round(float(np.median(cpu_times)), 5), "steps_timed": len(times)}
+
+
+def bench_step(folder: Path) -> dict:
+    """One 1 ms step of the default 64-core, 4-die stack at 64 x 64 cells: the thermal library's grid model, and the
+    ``grid`` and ``fast`` thermal models of ``ailfm simulate`` (built by the co-simulator from its system file)."""
+    chip = ChipStack()
+    lcf = write_stack(chip, folder)
+    config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": str(STEP_CELLS),
+                                         "grid_cols": str(STEP_CELLS), "grid_layer_file": str(lcf)})
+    start = time.perf_counter()
+    model = build_thermal_model(config, layers=read_lcf(lcf))
+    build_s = time.perf_counter() - start
+    power = np.random.default_rng(0).uniform(0.3, 5.0, size=(TIMED_STEPS + 1, len(model.power_names)))
     result = {"stack": f"{chip.name}: {chip.n_cores} cores, {chip.tile_layers} dies + TIMs, {STEP_CELLS}x{STEP_CELLS}",
               "nodes": int(model.circuit.network.n_nodes), "build_s": round(build_s, 3),
-              "first_step_s": round(first_s, 4), "step_median_s": round(float(np.median(times)), 4),
-              "step_median_cpu_s": round(float(np.median(cpu_times)), 4),
-              "steps_timed": TIMED_STEPS}
-    try:
-        from ailfm.thermal.hotspot_backend import HotSpotBackend
+              "library_grid": _time_steps(model, power)}
+    from ailfm.plugins.chip_thermal import build_thermal
+    from ailfm.plugins.system import load_system
 
-        backend = HotSpotBackend({"model_type": "grid", "grid_rows": str(STEP_CELLS), "grid_cols": str(STEP_CELLS),
-                                  "grid_layer_file": lcf.name}, cwd=folder, state_mode="replay")
+    system = load_system()
+    for kind in ("grid", "fast"):
         start = time.perf_counter()
-        backend.step(power[0], STEP_S)
-        result["hotspot_backend_epoch_s"] = round(time.perf_counter() - start, 3)
-        backend.close()
-    except ToolError as err:
-        result["hotspot_backend_epoch_s"] = None
-        result["hotspot_backend_note"] = str(err)
+        simulate_model = build_thermal(system, kind, cells=STEP_CELLS)
+        build_s = time.perf_counter() - start
+        rows = np.random.default_rng(0).uniform(0.3, 5.0, size=(TIMED_STEPS + 1, len(simulate_model.power_names)))
+        result[f"simulate_{kind}"] = {"build_s": round(build_s, 3), **_time_steps(simulate_model, rows)}
     return result
 
 
@@ -209,73 +221,72 @@ def bench_block_epoch(folder: Path) -> dict:
     return result
 
 
-def hotspot_now() -> dict | None:
-    """HotSpot itself on ev6_block's transient (3.4 s in case.json), now: how much the machine's load slows a run."""
-    hotspot = shutil.which(os.environ.get("HOTSPOT", "hotspot"))
-    case_dir = REFERENCE / "ev6_block"
-    if hotspot is None or not case_dir.is_dir():
-        return None
-    case = json.loads((case_dir / "case.json").read_text())
-    command = next(c for c in case["commands"] if "-o" in c and "-init_file" not in c)
-    with tempfile.TemporaryDirectory(prefix="ailfm-bench-") as tmp:
-        work = Path(tmp) / case_dir.name
-        shutil.copytree(case_dir, work)
-        argv = [hotspot, *command[1:-1], "hotspot_now.ttrace"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=work, capture_output=True, check=True)
-        wall_s = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"case": "ev6_block transient_from_ambient", "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
-            "case_json_wall_s": case["wall_seconds"]["transient_from_ambient"]}
-
-
-def markdown(rows: list[dict], step: dict, load: dict | None, block: dict) -> str:
-    lines = ["| case | run | HotSpot 7.0 (s) | ailfm-hotspot wall (s) | speed-up | CPU (s) | speed-up | "
-             "in-process (s) | speed-up | target | max error (K) | tolerance (K) |",
+def markdown(rows: list[dict], step: dict, block: dict, loads: tuple[float, float]) -> str:
+    lines = [f"Load average {loads[0]:.1f} before, {loads[1]:.1f} after (2 cores, shared).", "",
+             "| case | run | load | HotSpot 7.0 wall (s) | ailfm-hotspot wall (s) | speed-up | HotSpot CPU (s) | "
+             "ailfm-hotspot CPU (s) | speed-up (CPU) | target | max error (K) | tolerance (K) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         target = f">= {r['target_speedup']:g}x" if r["target_speedup"] else "-"
-        lines.append(f"| {r['case']} | {r['run']} | {r['hotspot_s']:.3g} | {r['ailfm_hotspot_s']:.2f} | "
-                     f"{r['speedup']:.3g}x | {r['ailfm_hotspot_cpu_s']:.2f} | {r['speedup_cpu']:.3g}x | "
-                     f"{r['in_process_s']:.2f} | {r['speedup_in_process']:.3g}x | {target} | {r['max_error_K']:.3f} | "
-                     f"{r['tolerance_K']} |")
-    median_ms = step["step_median_s"] * 1e3
-    lines += ["", f"One 1 ms step, {step['stack']} ({step['nodes']} nodes): median {median_ms:.1f} ms "
-              f"({step['step_median_cpu_s'] * 1e3:.1f} ms CPU) over {step['steps_timed']} steps (first step "
-              f"{step['first_step_s'] * 1e3:.0f} ms, model build {step['build_s']:.2f} s)."]
+        if r["hotspot_s"] is None:
+            theirs = (f"| - | {r['ailfm_hotspot_s']:.2f} | - | - | {r['ailfm_hotspot_cpu_s']:.2f} | - | {target} | - | "
+                      f"{r['tolerance_K']} |")
+        else:
+            theirs = (f"| {r['hotspot_s']:.3g} | {r['ailfm_hotspot_s']:.2f} | {r['speedup']:.3g}x | "
+                      f"{r['hotspot_cpu_s']:.3g} | {r['ailfm_hotspot_cpu_s']:.2f} | {r['speedup_cpu']:.3g}x | "
+                      f"{target} | {r['max_error_K']:.3f} | {r['tolerance_K']} |")
+        lines.append(f"| {r['case']} | {r['run']} | {r['load_average']:.1f} " + theirs)
+    lines.append("")
+    for key, what in (("library_grid", "thermal library grid model"), ("simulate_grid", "`ailfm simulate` grid"),
+                      ("simulate_fast", "`ailfm simulate` fast (reduced order)")):
+        t = step[key]
+        lines.append(f"One 1 ms step, {step['stack']} ({step['nodes']} nodes), {what}: median "
+                     f"{t['step_median_s'] * 1e3:.2f} ms ({t['step_median_cpu_s'] * 1e3:.2f} ms CPU) over "
+                     f"{t['steps_timed']} steps (first step {t['first_step_s'] * 1e3:.0f} ms).")
     line = f"Block model, {block['chip']}: one 1 ms step {block['builtin_step_s'] * 1e6:.0f} us"
     if block.get("hotspot_process_epoch_s") is not None:
         line += (f"; one process per epoch (HotSniper's way): hotspot {block['hotspot_process_epoch_s'] * 1e3:.0f} ms, "
                  f"ailfm-hotspot {block['ailfm_hotspot_process_epoch_s'] * 1e3:.0f} ms")
     lines.append(line + ".")
-    if load is not None:
-        lines.append(f"HotSpot itself on {load['case']} during this run: {load['wall_s']:.2f} s wall, "
-                     f"{load['cpu_s']:.2f} s CPU (case.json: {load['case_json_wall_s']:.2f} s), so the machine's load "
-                     f"stretched wall times about {load['wall_s'] / load['case_json_wall_s']:.1f}x.")
-    if step.get("hotspot_backend_epoch_s") is not None:
-        lines.append(f"The same epoch through the HotSpot backend (one hotspot process): "
-                     f"{step['hotspot_backend_epoch_s']:.2f} s.")
     return "\n".join(lines)
 
 
-def main() -> int:
-    if not REFERENCE.is_dir():
-        print(f"reference data {REFERENCE} is absent: only the step benchmark runs", file=sys.stderr)
-    load_before = os.getloadavg()
-    rows = bench_reference_cases(_console_script()) if REFERENCE.is_dir() else []
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tile-layers", type=int, default=4)
+    parser.add_argument("--cells", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="ailfm-hotspot runs per command (median)")
+    parser.add_argument("--reference", action="store_true", help="also the cases of ../shared/reference/hotspot")
+    args = parser.parse_args(argv)
+    hotspot = shutil.which(os.environ.get("HOTSPOT", "hotspot"))
+    if hotspot is None:
+        print("no hotspot binary ($HOTSPOT or PATH): timing our side only", file=sys.stderr)
+    script = _console_script()
+    load_before = os.getloadavg()[0]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ailfm-bench-deep-") as tmp:
+        commands, description = deep_stack_case(Path(tmp), args.seed, args.tile_layers, args.cells, args.samples)
+        rows += side_by_side(description, Path(tmp), commands, hotspot, script, args.repeat)
+    if args.reference and REFERENCE.is_dir():
+        for case_dir in sorted(p for p in REFERENCE.iterdir() if (p / "case.json").is_file()):
+            case = json.loads((case_dir / "case.json").read_text())
+            rows += side_by_side(case_dir.name, case_dir, case["commands"], hotspot, script, args.repeat)
     with tempfile.TemporaryDirectory(prefix="ailfm-bench-stack-") as tmp:
         step = bench_step(Path(tmp))
     with tempfile.TemporaryDirectory(prefix="ailfm-bench-block-") as tmp:
         block = bench_block_epoch(Path(tmp))
-    load = hotspot_now()
+    loads = (load_before, os.getloadavg()[0])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "command": "python bench/thermal_speed.py", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "python": platform.python_version(), "load_average_before_after": [load_before[0], os.getloadavg()[0]],
-        "hotspot_now": load, "reference_cases": rows, "step_1ms": step, "block_epoch_1ms": block}, indent=1) + "\n")
-    print(markdown(rows, step, load, block))
+    tmp_results = RESULTS.with_suffix(".json.tmp")
+    tmp_results.write_text(json.dumps({
+        "command": "python bench/thermal_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "python": platform.python_version(),
+        "hotspot": hotspot, "load_average_before_after": list(loads), "runs": rows, "step_1ms": step,
+        "block_epoch_1ms": block}, indent=1) + "\n")
+    tmp_results.replace(RESULTS)
+    print(markdown(rows, step, block, loads))
     return 0
 
 

@@ -49,7 +49,7 @@ SOLVERS = ("auto", "eigen", "sparse")
 
 
 def make_solver(circuit: ThermalCircuit, solver: str | RCSolver = "auto") -> RCSolver:
-    """An RCSolver for ``circuit``: ``"eigen"`` (exact, dense), ``"sparse"`` (factorised), or ``"auto"``."""
+    """An RCSolver for ``circuit``: ``"eigen"`` (exact, dense), ``"sparse"`` (CG or sparse LU), or ``"auto"``."""
     if isinstance(solver, RCSolver):
         return solver
     if solver not in SOLVERS:
@@ -279,7 +279,7 @@ def build_thermal_model(config, *, floorplan=None, layers=None, materials=None,
     materials : optional
         Named materials for the ``material_*`` flags.
     solver : {"auto", "eigen", "sparse"} or RCSolver
-        ``auto`` takes the exact eigen solver for small circuits, the sparse factorisation otherwise.
+        ``auto`` takes the exact eigen solver for small circuits, the sparse solver otherwise.
     """
     model_type = str(config.model_type).lower()
     if model_type == "block":

@@ -21,7 +21,7 @@ from ailfm.thermal.hotspot_cli import parse_command_line, read_model_inputs, res
 from ailfm.thermal.network import RCNetwork
 from ailfm.thermal.solvers import spectral
 from ailfm.thermal.solvers.sparse import SparseSolver, _factorise
-from ailfm.thermal.solvers.spectral import GridSteadySolver
+from ailfm.thermal.solvers.spectral import GridSolver
 
 # The answer must equal the direct solve's far below the 0.05 K parity budget.
 AGREEMENT_K = 1e-6
@@ -41,7 +41,7 @@ def test_reference_cases_agree_with_lu_in_few_iterations(case):
     circuit = build_grid_circuit(config, floorplan=floorplan, layers=layers, materials=materials)
     network = circuit.network
     power = network.power_to_node @ read_ptrace(case_dir / flags["p"]).reordered(circuit.power_names).power_W.mean(0)
-    theta, iterations = GridSteadySolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
+    theta, iterations = GridSolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
                                          network.grid_shape).solve(power)
     assert theta is not None and iterations <= 30
     np.testing.assert_allclose(theta, _lu_steady(network, power), rtol=0, atol=AGREEMENT_K)
@@ -86,7 +86,7 @@ def test_random_stacks_agree_with_lu(seed):
     network = circuit.network
     rng = np.random.default_rng(seed + 100)
     power = network.power_to_node @ rng.uniform(0.0, 5.0, network.power_to_node.shape[1])
-    theta, iterations = GridSteadySolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
+    theta, iterations = GridSolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
                                          network.grid_shape).solve(power)
     assert theta is not None, f"no convergence in {iterations} iterations"
     exact = _lu_steady(network, power)
@@ -100,7 +100,7 @@ def test_degenerate_grids_agree_with_lu(rows, cols):
     layers = _random_circuit(0)
     network = GridCircuit(layers.layers, layers.stack, rows, cols, 318.15, detailed=layers.detailed).network
     power = network.power_to_node @ np.ones(network.power_to_node.shape[1])
-    theta, _ = GridSteadySolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
+    theta, _ = GridSolver(network.conductance_W_per_K, network.ambient_conductance_W_per_K,
                                 network.grid_shape).solve(power)
     exact = _lu_steady(network, power)
     assert np.abs(theta - exact).max() <= 1e-9 * np.abs(exact).max()
@@ -127,7 +127,7 @@ def test_uniform_grid_is_solved_exactly_by_the_preconditioner():
     g = _uniform_grid(shape, [2.0, 0.0, 5.0, 9.0], [1.0, 0.0, 7.0, 9.0], [0.5, 3.0, 1.0], ground)
     power = np.random.default_rng(0).uniform(0, 1, g.shape[0])
     ambient = np.repeat(ground, 54)
-    theta, iterations = GridSteadySolver(g, ambient, shape).solve(power)
+    theta, iterations = GridSolver(g, ambient, shape).solve(power)
     assert iterations == 1
     np.testing.assert_allclose(g @ theta, power, rtol=0, atol=1e-12 * np.abs(power).max())
 
@@ -148,4 +148,39 @@ def test_falls_back_to_lu_without_a_grid_layout_or_without_convergence(monkeypat
     assert solver._spectral is not None and solver._steady_lu is not None
     # a grid whose uniform part has no path to ambient cannot be preconditioned
     with pytest.raises(ValueError, match="positive definite"):
-        GridSteadySolver(_uniform_grid((2, 3, 3), [1.0, 1.0], [1.0, 1.0], [1.0], [0.0, 0.0]), np.zeros(18), (2, 3, 3))
+        GridSolver(_uniform_grid((2, 3, 3), [1.0, 1.0], [1.0, 1.0], [1.0], [0.0, 0.0]), np.zeros(18), (2, 3, 3))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_step_matrix_in_the_cosine_basis_is_exact_or_refused(seed):
+    """ModalGridSolver: the step matrix C + s G solved in the cosine basis equals a sparse LU; a grid that does not
+    fit (per-cell materials) is refused at construction, never solved approximately."""
+    circuit = _random_circuit(seed)
+    network = circuit.network
+    sigma = 1e-4
+    capacitance = network.capacitance_J_per_K
+    matrix = sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K)
+    try:
+        modal = spectral.ModalGridSolver(matrix, capacitance + sigma * network.ambient_conductance_W_per_K,
+                                         network.grid_shape)
+    except ValueError:
+        assert circuit.detailed  # only per-cell materials break the per-layer uniformity
+        return
+    b = capacitance * np.random.default_rng(seed).uniform(0.0, 50.0, network.n_nodes)
+    x_hat, _ = modal.solve_modes(modal.to_modes(b), relative_residual=1e-12)
+    exact = _factorise(matrix).solve(b)
+    assert np.abs(modal.from_modes(x_hat) - exact).max() <= 1e-8 * np.abs(exact).max()
+    np.testing.assert_allclose(modal.from_modes(modal.to_modes(b)), b, rtol=0, atol=1e-9 * np.abs(b).max())
+
+
+def test_transient_falls_back_to_node_space_when_cg_fails(monkeypatch):
+    network = _random_circuit(0).network  # a plain grid: the cosine-basis path
+    theta = np.random.default_rng(3).uniform(0.0, 30.0, network.n_nodes)
+    power = network.power_to_node @ np.ones(network.power_to_node.shape[1])
+    expected = SparseSolver(network).advance(theta, power, 1e-3)
+    monkeypatch.setattr(spectral, "MAX_ITERATIONS", 1)  # CG gives up in both bases: the sparse LU answers
+    solver = SparseSolver(network)
+    got = solver.advance(theta, power, 1e-3)
+    assert solver._intervals[1e-3].modal is None
+    # the cosine basis stops CG at a relative residual of 1e-8: 2e-4 K on this stack (materials over three decades)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-3)
