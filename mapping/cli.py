@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -19,7 +20,7 @@ from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import MODEL_PRESETS, load_model
-from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload
+from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,10 +56,17 @@ def gemm_costs_from_args(args: argparse.Namespace, hardware: Hardware) -> GemmCo
     return ZigZagCostModel(cache, hardware.nop_link_GBps / frequency, 8 * hardware.dram_pJ_per_bit)
 
 
+def print_notes(notes: tuple[str, ...]) -> None:
+    """Modelling choices the scenario forced (uneven tensor split, MoE router...), one line each on stderr."""
+    for note in notes:
+        print(f"ailfm map: note: {note}", file=sys.stderr)
+
+
 def evaluator_from_args(args: argparse.Namespace) -> Evaluator:
     workload = make_workload(load_model(args.model), args.serving, load_lengths(args.lengths), n_slots=args.slots,
                              n_micro_batches=args.micro_batches, n_steps=args.steps,
                              tensor_parallel=args.tensor_parallel, n_blocks=args.blocks, seed=args.workload_seed)
+    print_notes(workload.notes)
     hardware = load_hardware(args.hardware)
     gemm_costs = gemm_costs_from_args(args, hardware)
     t0 = time.perf_counter()
@@ -117,8 +125,9 @@ def run_map_search(args: argparse.Namespace) -> int:
                             progress=not args.no_progress)
     best = enc.decode(result.best_genome)
     meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
-            "tensor_parallel": args.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
-            "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed}
+            "tensor_parallel": evaluator.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
+            "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed,
+            "notes": list(evaluator.workload.notes)}
     (out / "best_mapping.json").write_text(best.to_json(**meta, layer_names=list(evaluator.layer_names)))
     rows = []
     for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(evaluator))):
@@ -184,7 +193,9 @@ def run_map_explore(args: argparse.Namespace) -> int:
     if args.cost == "zigzag":
         from ailfm.mapping.zigzag_backend import SUPPORTED
         settings = replace(settings, dataflows=SUPPORTED)
-    result = explore(load_model(args.model), args.serving, load_lengths(args.lengths), base, settings,
+    model = load_model(args.model)
+    print_notes(scenario_notes(model, args.tensor_parallel))
+    result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
                      Path(args.out), workload_args, progress=not args.no_progress, gemm_costs=gemm_costs)
     print(json.dumps(result, indent=1))
     return 0

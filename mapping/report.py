@@ -41,18 +41,21 @@ def plot_gantt(details: Details, stage_of_layer: np.ndarray, n_chiplets: int, pa
     """Jobs per chiplet over time (iterations one after another), coloured by stage."""
     fig = Figure(figsize=(9, max(3, 0.18 * n_chiplets + 1)))
     ax = fig.add_subplot()
-    offset = 0.0
     n_it, n_mb, n_l = details.start_s.shape
-    for i in range(n_it):
-        for b in range(n_mb):
-            for l in range(n_l):
-                dur = details.finish_s[i, b, l] - details.start_s[i, b, l]
-                if dur <= 0:
-                    continue
-                ax.broken_barh([(1e3 * (offset + details.start_s[i, b, l]), 1e3 * dur)],
-                               (details.chiplet[b, l] - 0.4, 0.8), color=STAGE_COLOURS[stage_of_layer[l]], lw=0)
-        offset += float(details.evaluation.iteration_latency_s[0, i])
-        ax.axvline(1e3 * offset, color="k", lw=0.5)
+    ends = np.cumsum(details.evaluation.iteration_latency_s[0])
+    start = details.start_s + np.concatenate([[0.0], ends[:-1]])[:, None, None]  # iterations one after another
+    dur = details.finish_s - details.start_s
+    chip = np.broadcast_to(details.chiplet, start.shape)
+    stage = np.broadcast_to(np.asarray(stage_of_layer), start.shape)
+    shown = dur > 0
+    for c in np.unique(chip[shown]):  # one bar collection per (chiplet, stage): fast to draw
+        for name, colour in STAGE_COLOURS.items():
+            sel = shown & (chip == c) & (stage == name)
+            if sel.any():
+                ax.broken_barh(list(zip(1e3 * start[sel], 1e3 * dur[sel], strict=True)), (c - 0.4, 0.8),
+                               color=colour, lw=0)
+    for end in ends:
+        ax.axvline(1e3 * end, color="k", lw=0.5)
     ax.set_xlabel("time (ms); vertical lines end each iteration")
     ax.set_ylabel("chiplet")
     ax.set_ylim(-1, n_chiplets)
