@@ -106,6 +106,13 @@ class GemmCost:
                 "register": self.register_bytes * REGISTER_pJ_PER_BYTE}
 
 
+def reduction_chunk(bm: np.ndarray, bn: np.ndarray, chiplet: ChipletType) -> np.ndarray:
+    """Reduction steps per chunk when a bm x bn block of partial sums sits in the buffer: the rest of the buffer
+    double-buffers the chunk's bm rows of inputs and bn columns of weights."""
+    free = np.maximum(chiplet.buffer_bytes - chiplet.partial_sum_bytes * bm * bn, 0)
+    return np.floor(free / (2 * (bm + bn)))
+
+
 def blocking(m: np.ndarray, k: np.ndarray, n: np.ndarray, chiplet: ChipletType) -> tuple[np.ndarray, ...]:
     """DRAM bytes, block counts (nM, nN) and loop nest of the cheapest of the three nests."""
     rows, cols = chiplet.array_shape
@@ -124,6 +131,14 @@ def blocking(m: np.ndarray, k: np.ndarray, n: np.ndarray, chiplet: ChipletType) 
     bn = np.floor(psum_room / (p * bm))
     n_n = np.where(bn >= 1, np.ceil(n[:, None] / np.maximum(bn, 1)), np.inf)
     traffic = mk[:, None] * n_n + kn[:, None] * n_m
+    if chiplet.accumulator_bytes == 0:
+        # partial sums of blocks larger than the array swap with the buffer once per reduction chunk: keep only
+        # blocks whose chunks outlast the swap (else the array stalls on its output port)
+        bn_used = np.ceil(n[:, None] / n_n)
+        chunk = reduction_chunk(bm, bn_used, chiplet)
+        swap = 2 * rows * cols * p / chiplet.output_port_Bpc
+        one_tile = (bm <= rows) & (bn_used <= cols)
+        traffic = np.where(one_tile | (chunk >= np.minimum(k[:, None], swap)), traffic, np.inf)
     best = np.argmin(traffic, axis=1)
     pick = np.arange(len(m))
     out_blocks = (traffic[pick, best], n_m[pick, best], n_n[pick, best])
@@ -172,8 +187,7 @@ def gemm_cost(mkn: np.ndarray, chiplet: ChipletType) -> GemmCost:
         # outputs accumulate in the PE registers over the whole reduction, unless an output block larger than the
         # array holds its partial sums in the buffer between reduction chunks
         block_tiles = np.ceil(np.ceil(m / n_m) / rows) * np.ceil(np.ceil(n / n_n) / cols)
-        chunk = np.floor(np.maximum(chiplet.buffer_bytes - p * np.ceil(m / n_m) * np.ceil(n / n_n), 0)
-                         / (2 * (np.ceil(m / n_m) + np.ceil(n / n_n))))
+        chunk = reduction_chunk(np.ceil(m / n_m), np.ceil(n / n_n), chiplet)
         chunks = np.where((schedule == OUTPUT_BLOCKS) & (block_tiles > 1), np.ceil(k / np.maximum(chunk, 1)), 1.0)
         psum_spill = 2 * p * m * n * (chunks - 1)
         array_cycles = passes * k

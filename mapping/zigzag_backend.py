@@ -44,7 +44,7 @@ from ailfm.mapping.hardware import ChipletType
 SUPPORTED = ("os", "ws")
 WEIGHT_FIFO_TILES = 4  # TPU v1's weight FIFO is four tiles deep (Jouppi et al. 2017)
 LEVELS = ("register", "accumulator", "buffer", "dram")
-SALSA_SKIP = 1.02  # SALSA runs only when LOMA's latency is more than 2 % above max(ideal, compulsory DRAM)
+SALSA_SKIP = 1.02  # SALSA runs only when LOMA is more than 2 % above the latency or the DRAM-traffic floor
 
 
 def _port(name: str, kind: str, bits: float, allocation: list[str]) -> dict:
@@ -136,17 +136,17 @@ def zigzag_version() -> str:
 
 def run_zigzag(m: int, k: int, n: int, accelerator: dict, mapping: list[dict], partial_sum_bytes: int = 4,
                lpf_limit: int = 6) -> dict:
-    """ZigZag's best mapping of one GEMM, the lower latency of its two temporal mappers: LOMA (exhaustive over loop
-    orders of at most ``lpf_limit`` merged factors, latency-optimal) and, unless LOMA already sits at the floor,
-    SALSA (simulated annealing over all prime factors; the API's energy criterion). Returns cycles and bytes
-    moved at each memory level (plain floats)."""
+    """ZigZag's best mapping of one GEMM, the lower energy-delay product of its two temporal mappers: LOMA
+    (exhaustive over loop orders of at most ``lpf_limit`` merged factors, EDP-optimal, as Compass calls ZigZag)
+    and, unless LOMA already sits at the latency and DRAM floors, SALSA (simulated annealing over all prime
+    factors; the API's energy criterion). Returns cycles and bytes moved at each memory level (plain floats)."""
     loma = _run_engine(m, k, n, accelerator, mapping, partial_sum_bytes, lpf_limit, "loma")
     dram_bytes_per_cycle = accelerator["memories"]["dram"]["ports"][0]["bandwidth_max"] / 8
     bound = max(loma["ideal_cycles"], (m * k + k * n + m * n) / dram_bytes_per_cycle)
-    if loma["cycles"] <= SALSA_SKIP * bound:  # LOMA is at the floor: annealing cannot do better
-        return loma
+    if loma["cycles"] <= SALSA_SKIP * bound and loma["dram_bytes"] <= SALSA_SKIP * (m * k + k * n + m * n):
+        return loma  # at both floors: annealing cannot do better
     salsa = _run_engine(m, k, n, accelerator, mapping, partial_sum_bytes, lpf_limit, "salsa")
-    return min((loma, salsa), key=lambda r: (r["cycles"], r["dram_bytes"]))
+    return min((loma, salsa), key=lambda r: r["cycles"] * r["zigzag_energy_pJ"])
 
 
 def _run_engine(m: int, k: int, n: int, accelerator: dict, mapping: list[dict], partial_sum_bytes: int,
@@ -164,7 +164,7 @@ def _run_engine(m: int, k: int, n: int, accelerator: dict, mapping: list[dict], 
         (folder / "mapping.yaml").write_text(yaml.safe_dump(mapping, sort_keys=False))
         _, _, cmes = get_hardware_performance_zigzag(
             gemm_workload(m, k, n, partial_sum_bytes), str(folder / "accelerator.yaml"),
-            str(folder / "mapping.yaml"), temporal_mapping_search_engine=engine, opt="latency",
+            str(folder / "mapping.yaml"), temporal_mapping_search_engine=engine, opt="EDP",
             dump_folder=str(folder / "out"), lpf_limit=lpf_limit, loma_show_progress_bar=False)
     cme = cmes[0][1][0][0]  # the GEMM layer's evaluation inside the summed result
     from zigzag.hardware.architecture.memory_port import DataDirection
@@ -182,6 +182,7 @@ def _run_engine(m: int, k: int, n: int, accelerator: dict, mapping: list[dict], 
             level = "register" if names[lvl] == "weight_fifo" else names[lvl]
             moved[level] += sum(amount.get(d) * precision.get(d) * periods.get(d) for d in DataDirection) * units / 8
     return {"engine": engine, "cycles": float(cme.latency_total2), "ideal_cycles": float(cme.ideal_cycle),
+            "zigzag_energy_pJ": float(cme.energy_total),
             **{f"{level}_bytes": float(v) for level, v in moved.items()}, "mac_pJ": float(cme.mac_energy)}
 
 
@@ -216,7 +217,8 @@ class ZigZagCache:
 
     def key(self, accelerator: dict, mapping: list, partial_sum_bytes: int) -> str:
         text = json.dumps({"accelerator": accelerator, "mapping": mapping, "psum": partial_sum_bytes,
-                           "lpf_limit": self.lpf_limit, "zigzag": zigzag_version()}, sort_keys=True)
+                           "lpf_limit": self.lpf_limit, "zigzag": zigzag_version(), "opt": "EDP"},
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _path(self, key: str) -> Path:
