@@ -228,7 +228,7 @@ class ZigZagCache:
         path = self._path(key)
         return json.loads(path.read_text())["results"] if path.exists() else {}
 
-    def _store(self, key: str, accelerator: dict, results: dict[str, dict]) -> None:
+    def store(self, key: str, accelerator: dict, results: dict[str, dict]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"zigzag_version": zigzag_version(), "lpf_limit": self.lpf_limit,
                            "accelerator": accelerator, "results": results}, indent=0, sort_keys=True)
@@ -262,7 +262,7 @@ class ZigZagCache:
                     cached[",".join(map(str, shape))] = result
                     bar.update()
                     if i % 8 == 0 or i == len(jobs):
-                        self._store(key, accelerator, cached)
+                        self.store(key, accelerator, cached)
             finally:
                 bar.close()
                 if pool is not None:
