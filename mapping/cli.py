@@ -18,7 +18,7 @@ import pandas as pd
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
-from ailfm.mapping.hardware import HARDWARE_PRESETS, Hardware, load_hardware
+from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import MODEL_PRESETS, load_model
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
 
@@ -190,9 +190,10 @@ def run_map_explore(args: argparse.Namespace) -> int:
                                inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed)
     base = load_hardware(args.hardware)
     gemm_costs = gemm_costs_from_args(args, base)
+    settings = replace(settings, dataflows=tuple(args.dataflows))
     if args.cost == "zigzag":
         from ailfm.mapping.zigzag_backend import SUPPORTED
-        settings = replace(settings, dataflows=SUPPORTED)
+        settings = replace(settings, dataflows=tuple(d for d in args.dataflows if d in SUPPORTED))
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
     result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
@@ -247,6 +248,8 @@ def add_subcommands(subparsers) -> None:
     exp.add_argument("--inner-pop", type=_positive_int, default=24)
     exp.add_argument("--inner-gen", type=_positive_int, default=15)
     exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS, default=list(DATAFLOWS),
+                     help="chiplet designs both phases may use (ZigZag costs: os and ws only)")
     exp.add_argument("--no-progress", action="store_true")
     exp.set_defaults(func=run_map_explore)
 

@@ -133,7 +133,8 @@ def with_chiplets(hw: Hardware, chiplets: list[ChipletType]) -> Hardware:
             keys[key] = len(types)
             types.append(ChipletType(f"{c.dataflow}-{c.macs}-{int(c.buffer_KiB)}", *key))
         index.append(keys[key])
-    return hw.with_types(tuple(types), tuple(index), name=f"{hw.name}-hetero")
+    name = hw.name if hw.name.endswith("-hetero") else f"{hw.name}-hetero"
+    return hw.with_types(tuple(types), tuple(index), name=name)
 
 
 def neighbour(hw: Hardware, operator: str, rng: np.random.Generator,
