@@ -41,7 +41,7 @@ def test_a_larger_buffer_never_moves_more_dram_bytes(m, k, n):
 def test_output_blocks_stay_on_chip_while_the_reduction_streams():
     # Llama-3-8B ffn_down at 2048 tokens, no tensor parallelism: 29 MB of inputs, 59 MB of weights, 8 MB of outputs.
     # Blocks of outputs in the 2 MiB buffer (32-bit partial sums) read inputs ~6x and weights ~3x:
-    # about 360 MB (ZigZag: 361 MB), where re-reading weights per half-buffer chunk of inputs moved 1.68 GB
+    # about 360 MB (the ZigZag run: 361 MB), where re-reading weights per half-buffer chunk moved 1.68 GB
     c = one((2048, 14336, 4096), OS)
     assert 3.4e8 < c.dram_bytes[0] < 3.8e8
 
