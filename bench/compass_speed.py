@@ -5,8 +5,11 @@
    sample), populations of 120 and 480 evaluated in-process. Reported per CPU second (process time, what one
    core delivers) and per wall second (includes waiting for a shared machine).
 2. A 120 x 200 GA search on the same scenario, evaluations spread over a 2-process pool.
+3. With ``--zigzag CACHE``: the time to build the same evaluator on ZigZag costs (``--cost zigzag``): the cache warm-up
+   for every distinct (GEMM shape, chiplet type) on a 2-process pool, then the same build from the warm cache.
+   Evaluation speed does not depend on the cost backend (costs are tabulated once per evaluator).
 
-    python bench/compass_speed.py [--quick]
+    python bench/compass_speed.py [--quick] [--zigzag out/zigzag_cache]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import load_hardware
 from ailfm.mapping.models import load_model
@@ -27,11 +31,24 @@ from ailfm.mapping.search.operators import random_genomes
 from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
 
 
-def scenario() -> Evaluator:
+def scenario(cost_model: GemmCostModel = gemm_cost) -> Evaluator:
     full = make_workload(load_model("llama3-8b"), "orca", load_lengths("azure-conv"), seed=0)
     one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
                           strategy="orca", lengths="azure-conv")
-    return Evaluator(one, load_hardware("he-36"))
+    return Evaluator(one, load_hardware("he-36"), cost_model=cost_model)
+
+
+def zigzag_warm_up(folder: str) -> None:
+    """Evaluator build time on ZigZag costs: cold (the runs this call makes) and warm (all cached)."""
+    from ailfm.mapping.zigzag_backend import ZigZagCache, ZigZagCostModel
+
+    hw = load_hardware("he-36")
+    for label in ("cold", "warm"):
+        cache = ZigZagCache(folder, workers=2, progress=False)
+        wall = time.perf_counter()
+        scenario(ZigZagCostModel(cache, hw.nop_link_GBps / hw.types[0].frequency_GHz, 8 * hw.dram_pJ_per_bit))
+        print(f"ZigZag-backed evaluator ({label} cache {folder}): {time.perf_counter() - wall:.1f} s wall, "
+              f"{cache.runs} ZigZag runs ({cache.warm_seconds:.1f} s warming on a 2-process pool)")
 
 
 def evaluation_rate(ev: Evaluator, pop: int, repeats: int) -> tuple[float, float]:
@@ -46,6 +63,8 @@ def evaluation_rate(ev: Evaluator, pop: int, repeats: int) -> tuple[float, float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small GA (10 generations) for a smoke run")
+    parser.add_argument("--zigzag", metavar="CACHE", default=None,
+                        help="also time the ZigZag-backed evaluator's cache warm-up (needs zigzag-dse)")
     args = parser.parse_args()
     ev = scenario()
     print(f"scenario: llama3-8b block, he-36, {ev.encoding.n_micro_batches} micro-batches, "
@@ -62,6 +81,8 @@ def main() -> int:
     print(f"GA 120 x {n_gen} on a 2-process pool: {time.perf_counter() - wall:.1f} s wall, "
           f"{result.evaluations} evaluations, best EDP {result.best_edp:.4g} J s "
           f"(parent process CPU {time.process_time() - cpu:.1f} s)")
+    if args.zigzag:
+        zigzag_warm_up(args.zigzag)
     return 0
 
 

@@ -1,38 +1,173 @@
-"""ZigZag cross-check of one chiplet's GEMM cost: our analytic model vs ZigZag (zigzag-dse) on the same chiplet.
+"""Validation of the chiplet cost model (cost.py) against ZigZag, run here, on LLM GEMM and attention shapes.
 
-The he-36 chiplets (1024 MACs as 32 x 32, 2 MiB buffer, 1 GHz; output- and weight-stationary) run Llama-3-8B
-GEMM tiles of the mapping layers (tensor parallel 8): a prefill chunk and a decode micro-batch through the
-``out`` projection (K 4096, N 512) and the ``ffn1`` tile (K 4096, N 1792), and one decode request's attention GEMMs
-for one head at a 1,500-token context. Operands start and end in DRAM. Needs
-``pip install 'ailfm[zigzag]'``. Prints one line per GEMM and dataflow with both models' latency and energy.
+Both sides describe the same chiplets with the same per-level constants: a 32 x 32 array, a 2 MiB buffer, 1 GHz,
+the hardware.DESIGN_DEFAULTS registers, accumulator and port widths, DRAM at ``--dram-bytes-per-cycle`` (8, about a
+36th of the presets' 256 GB/s), and cost.py's per-byte energies. ZigZag sees each chiplet as its public design
+(zigzag_backend.py: Tesla-FSD-NPU-like ``os``, TPU-v1-like ``ws`` with per-PE weight registers, a weight FIFO from
+DRAM and an accumulator memory) and picks its own loop order and blocking (the better of LOMA and SALSA); our side
+is the analytic loop nest. NVDLA and Eyeriss are not compared (see docs/compass.md).
 
-    python bench/compass_zigzag.py
+Shapes: per-chiplet tiles (tensor parallel 8) of the QKV, output (Llama only), FFN up/gate and FFN down
+projections and one head's (or one GQA group's) QK^T and PV, for models inside and beyond the presets
+(Llama-3-8B, GPT-3 13B, Qwen2-7B, Phi-3-mini, Gemma-2B, Mixtral-8x7B expert FFNs), at decode (M = 1-8), mid
+(M = 28-256) and prefill (M >= 512).
+The model was developed looking only at the ``tune`` shapes (Llama-3-8B and the two shapes of the issue); every
+other shape is held out. Latency = max(cycles, DRAM bytes / DRAM bandwidth) on our side, ZigZag's total latency
+on its side. Errors are |ours / ZigZag - 1| per shape, mean and max per (dataflow, regime) group.
+
+ZigZag runs are cached in ``--cache`` (one JSON per chiplet description, written atomically), so the bench resumes.
+Writes ``shapes.csv``, ``groups.csv`` and ``groups.md`` to ``--out``. Needs ``pip install 'ailfm[zigzag]'``.
+
+    python bench/compass_zigzag.py [--out bench/results/compass/zigzag] [--workers 1] [--hardware he-36]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
-from ailfm.mapping.hardware import ChipletType
-from ailfm.mapping.zigzag_check import cross_check
+import numpy as np
+import pandas as pd
 
-GEMMS = {"prefill out": (512, 4096, 512), "prefill ffn1": (512, 4096, 1792),
-         "decode out": (8, 4096, 512), "decode ffn1": (64, 4096, 1792),
-         "decode QK^T, one head": (1, 128, 1500), "decode AV, one head": (1, 1500, 128)}
+from ailfm.mapping.cost import MAC_pJ, REGISTER_pJ_PER_BYTE, gemm_cost, sram_pJ_per_byte
+from ailfm.mapping.hardware import ChipletType, load_hardware
+from ailfm.mapping.zigzag_backend import SUPPORTED, ZigZagCache, accelerator_description, mapping_description
+
+# name: (d_model, d_ffn, n_heads, n_kv_heads, d_head, gated); public config.json / papers
+MODELS = {
+    "llama3-8b": (4096, 14336, 32, 8, 128, True),     # meta-llama/Meta-Llama-3-8B
+    "gpt3-13b": (5120, 20480, 40, 40, 128, False),    # Brown et al. 2020, Table 2.1
+    "qwen2-7b": (3584, 18944, 28, 4, 128, True),      # Qwen/Qwen2-7B
+    "phi3-mini": (3072, 8192, 32, 32, 96, True),      # microsoft/Phi-3-mini-4k-instruct
+    "gemma-2b": (2048, 16384, 8, 1, 256, True),       # google/gemma-2b (multi-query)
+    "mixtral-8x7b": (4096, 14336, 32, 8, 128, True),  # mistralai/Mixtral-8x7B-v0.1 (one expert's FFN)
+}
+TENSOR_PARALLEL = 8
+TUNE_MODELS = ("llama3-8b",)
+TUNE_SHAPES = {(2048, 14336, 4096), (64, 18944, 3584)}  # the issue's two examples
+CONTEXT = {1: 1500, 4: 3000, 8: 700, 64: 1024, 128: 2048, 256: 256, 512: 512, 1024: 1024, 2048: 2048}
+
+
+def regime(m: int) -> str:
+    return "decode" if m <= 8 else ("mid" if m < 512 else "prefill")
+
+
+def shapes() -> pd.DataFrame:
+    """The validation shapes: (model, kind, M, K, N, split)."""
+    rows = []
+
+    def add(model, kind, m, k, n):
+        split = "tune" if model in TUNE_MODELS or (m, k, n) in TUNE_SHAPES else "held-out"
+        rows.append({"model": model, "kind": kind, "M": m, "K": k, "N": n, "split": split})
+
+    tokens = {"llama3-8b": (1, 64, 2048), "gpt3-13b": (8, 256, 512), "qwen2-7b": (4, 64, 1024),
+              "phi3-mini": (1, 128, 2048), "gemma-2b": (8, 128, 512), "mixtral-8x7b": (4, 256, 1024)}
+    for model, (d, ffn, heads, kv, dh, gated) in MODELS.items():
+        tp = TENSOR_PARALLEL
+        for m in tokens[model]:
+            if model != "mixtral-8x7b":
+                add(model, "qkv", m, d, (heads + 2 * kv) * dh // tp)
+            if model in TUNE_MODELS:
+                add(model, "out", m, heads * dh, d // tp)
+            add(model, "ffn_up", m, d, (2 if gated else 1) * ffn // tp)
+            add(model, "ffn_down", m, ffn, d // tp)
+            if model == "mixtral-8x7b":
+                continue
+            group = heads // kv  # GQA: a KV head's query heads share its K and V
+            context = CONTEXT[m] if m <= 8 else m
+            q_rows = m * group if m <= 8 else m
+            add(model, "qk^T" if group == 1 else "qk^T (GQA group)", q_rows, dh, context)
+            add(model, "pv" if group == 1 else "pv (GQA group)", q_rows, context, dh)
+    add("llama3-8b", "ffn_down (no TP)", 2048, 14336, 4096)
+    add("qwen2-7b", "ffn_down (no TP)", 64, 18944, 3584)
+    table = pd.DataFrame(rows).drop_duplicates(subset=["M", "K", "N"]).reset_index(drop=True)
+    table["regime"] = [regime(m) for m in table.M]
+    return table
+
+
+def compare(table: pd.DataFrame, chiplet: ChipletType, cache: ZigZagCache, dram_Bpc: float,
+            dram_pJ_per_byte: float) -> pd.DataFrame:
+    """Both models on every shape for one chiplet."""
+    mkn = table[["M", "K", "N"]].to_numpy(np.int64)
+    accelerator = accelerator_description(chiplet, dram_Bpc, dram_pJ_per_byte)
+    zz = pd.DataFrame(cache.results(mkn, accelerator, mapping_description(chiplet), chiplet.partial_sum_bytes,
+                                    label=f"ZigZag {chiplet.dataflow}"))
+    ours = gemm_cost(mkn, chiplet)
+    macs = mkn.prod(axis=1).astype(float)
+    out = table.copy()
+    out["dataflow"] = chiplet.dataflow if chiplet.name == chiplet.dataflow else f"{chiplet.name} ({chiplet.dataflow})"
+    out["ours_cycles"] = np.maximum(ours.cycles, ours.dram_bytes / dram_Bpc)
+    out["zigzag_cycles"] = zz.cycles
+    out["zigzag_engine"] = zz.engine
+    for level in ("dram", "buffer", "accumulator", "register"):
+        out[f"ours_{level}_bytes"] = getattr(ours, f"{level}_bytes")
+        out[f"zigzag_{level}_bytes"] = zz[f"{level}_bytes"]
+
+    def energy(side: str) -> pd.Series:
+        """MAC energy plus each level's bytes at the shared per-byte price (so only access counts differ)."""
+        total = macs * MAC_pJ + out[f"{side}_dram_bytes"] * dram_pJ_per_byte
+        for level, per_byte in (("buffer", sram_pJ_per_byte(chiplet.buffer_bytes)),
+                                ("accumulator", sram_pJ_per_byte(chiplet.accumulator_bytes)),
+                                ("register", REGISTER_pJ_PER_BYTE)):
+            total = total + out[f"{side}_{level}_bytes"] * per_byte
+        return total
+
+    out["ours_energy_pJ"] = energy("ours")
+    out["zigzag_energy_pJ"] = energy("zigzag")
+    for metric, col in (("latency", "cycles"), ("dram", "dram_bytes"), ("buffer", "buffer_bytes"),
+                        ("energy", "energy_pJ")):
+        out[f"err_{metric}"] = out[f"ours_{col}"] / out[f"zigzag_{col}"] - 1
+    return out
+
+
+def groups(results: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (split, dataflow, reg), g in results.groupby(["split", "dataflow", "regime"], sort=False):
+        row = {"split": split, "dataflow": dataflow, "regime": reg, "shapes": len(g)}
+        for metric in ("latency", "dram", "buffer", "energy"):
+            err = g[f"err_{metric}"].abs()
+            row[f"{metric}_mean"], row[f"{metric}_max"] = err.mean(), err.max()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    lines = ["| shapes | dataflow / regime | n | latency mean (max) | DRAM bytes mean (max) | "
+             "buffer accesses mean (max) | energy mean (max) |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in summary.itertuples():
+        cells = [f"{getattr(r, m + '_mean'):.1%} ({getattr(r, m + '_max'):.1%})"
+                 for m in ("latency", "dram", "buffer", "energy")]
+        lines.append(f"| {r.split} | {r.dataflow} {r.regime} | {r.shapes} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
-    print("| GEMM (M x K x N) | dataflow | latency ours / ZigZag (us) | MAC (uJ) | buffer ours / ZigZag (uJ) | "
-          "DRAM ours / ZigZag (uJ) | total ZigZag / ours |")
-    print("|---|---|---|---|---|---|---|")
-    for name, mkn in GEMMS.items():
-        for dataflow in ("os", "ws"):
-            c = cross_check(*mkn, ChipletType(dataflow, dataflow, 1024, 2048))
-            o, z = c.ours_energy_pJ, c.zigzag_energy_pJ
-            print(f"| {name} ({' x '.join(map(str, mkn))}) | {dataflow} | {c.ours_latency_s * 1e6:.1f} / "
-                  f"{c.zigzag_latency_s * 1e6:.1f} | {o['mac'] * 1e-6:.1f} | {o['buffer'] * 1e-6:.1f} / "
-                  f"{z['buffer'] * 1e-6:.1f} | {o['dram'] * 1e-6:.1f} / {z['dram'] * 1e-6:.1f} | "
-                  f"{c.ratio('total'):.2f} |", flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="bench/results/compass/zigzag")
+    parser.add_argument("--cache", default=None, help="ZigZag cache folder (default: OUT/cache)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--dram-bytes-per-cycle", type=float, default=8.0)
+    parser.add_argument("--dram-pJ-per-bit", type=float, default=20.0)
+    parser.add_argument("--hardware", default="he-36",
+                        help="preset or YAML whose os / ws chiplet types are compared (calibrate your own designs)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = ZigZagCache(args.cache or out / "cache", workers=args.workers, progress=not args.no_progress)
+    table = shapes()
+    chiplets = [t for t in load_hardware(args.hardware).types if t.dataflow in SUPPORTED]
+    results = pd.concat([compare(table, chiplet, cache, args.dram_bytes_per_cycle, 8 * args.dram_pJ_per_bit)
+                         for chiplet in chiplets], ignore_index=True)
+    results.to_csv(out / "shapes.csv", index=False, float_format="%.6g")
+    summary = pd.concat([groups(results), groups(results.assign(split="all"))], ignore_index=True)
+    summary.to_csv(out / "groups.csv", index=False, float_format="%.6g")
+    text = markdown(summary)
+    (out / "groups.md").write_text(text)
+    print(f"{len(table)} shapes x {len(chiplets)} chiplet types; ZigZag runs this time: {cache.runs} "
+          f"({cache.warm_seconds:.0f} s)")
+    print(text)
     return 0
 
 

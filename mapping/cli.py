@@ -7,15 +7,18 @@ import contextlib
 import json
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
-from ailfm.mapping.hardware import HARDWARE_PRESETS, load_hardware
+from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import MODEL_PRESETS, load_model
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
 
@@ -32,6 +35,25 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensor-parallel", type=int, default=8, help="GEMM tiles per layer")
     parser.add_argument("--blocks", type=int, default=1, help="transformer blocks mapped")
     parser.add_argument("--workload-seed", type=int, default=0, help="seed of the serving emulation")
+    parser.add_argument("--cost", choices=("analytic", "zigzag"), default="analytic",
+                        help="per-chiplet GEMM cost: the analytic loop nest or ZigZag (pip install 'ailfm[zigzag]')")
+    parser.add_argument("--zigzag-cache", default="~/.cache/ailfm/zigzag",
+                        help="folder of cached ZigZag results (per GEMM shape and chiplet description)")
+    parser.add_argument("--zigzag-workers", type=int, default=os.cpu_count() or 1,
+                        help="processes warming the ZigZag cache")
+
+
+def gemm_costs_from_args(args: argparse.Namespace, hardware: Hardware) -> GemmCostModel:
+    """The analytic loop nest, or ZigZag with its cache (DRAM seen by one chiplet: its NoP link bandwidth)."""
+    if args.cost == "analytic":
+        return gemm_cost
+    from ailfm.mapping.zigzag_backend import ZigZagCache, ZigZagCostModel, zigzag_version
+
+    zigzag_version()  # fails early with the install hint
+    cache = ZigZagCache(Path(args.zigzag_cache).expanduser(), workers=args.zigzag_workers,
+                        progress=not getattr(args, "no_progress", False))
+    frequency = min(t.frequency_GHz for t in hardware.types)
+    return ZigZagCostModel(cache, hardware.nop_link_GBps / frequency, 8 * hardware.dram_pJ_per_bit)
 
 
 def print_notes(notes: tuple[str, ...]) -> None:
@@ -45,7 +67,14 @@ def evaluator_from_args(args: argparse.Namespace) -> Evaluator:
                              n_micro_batches=args.micro_batches, n_steps=args.steps,
                              tensor_parallel=args.tensor_parallel, n_blocks=args.blocks, seed=args.workload_seed)
     print_notes(workload.notes)
-    return Evaluator(workload, load_hardware(args.hardware))
+    hardware = load_hardware(args.hardware)
+    gemm_costs = gemm_costs_from_args(args, hardware)
+    t0 = time.perf_counter()
+    evaluator = Evaluator(workload, hardware, cost_model=gemm_costs)
+    if args.cost == "zigzag":
+        print(f"ZigZag costs: {gemm_costs.cache.runs} new runs, cache warm in {time.perf_counter() - t0:.1f} s "
+              f"({args.zigzag_cache})", flush=True)
+    return evaluator
 
 
 @contextlib.contextmanager
@@ -160,10 +189,15 @@ def run_map_explore(args: argparse.Namespace) -> int:
     settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
                                inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed)
     base = load_hardware(args.hardware)
+    gemm_costs = gemm_costs_from_args(args, base)
+    settings = replace(settings, dataflows=tuple(args.dataflows))
+    if args.cost == "zigzag":
+        from ailfm.mapping.zigzag_backend import SUPPORTED
+        settings = replace(settings, dataflows=tuple(d for d in args.dataflows if d in SUPPORTED))
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
     result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
-                     Path(args.out), workload_args, progress=not args.no_progress)
+                     Path(args.out), workload_args, progress=not args.no_progress, gemm_costs=gemm_costs)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -214,6 +248,8 @@ def add_subcommands(subparsers) -> None:
     exp.add_argument("--inner-pop", type=_positive_int, default=24)
     exp.add_argument("--inner-gen", type=_positive_int, default=15)
     exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS, default=list(DATAFLOWS),
+                     help="chiplet designs both phases may use (ZigZag costs: os and ws only)")
     exp.add_argument("--no-progress", action="store_true")
     exp.set_defaults(func=run_map_explore)
 

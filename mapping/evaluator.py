@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ailfm.mapping.cost import job_costs
+from ailfm.mapping.cost import GemmCostModel, gemm_cost, job_costs
 from ailfm.mapping.encoding import Encoding, Mapping
 from ailfm.mapping.hardware import Hardware
 from ailfm.mapping.workload import STAGES, ServingWorkload, build_jobs, layer_graph
@@ -117,9 +117,11 @@ def link_loads(src: np.ndarray, dst: np.ndarray, forwarded: np.ndarray, route: n
 
 
 class Evaluator:
-    """Scores genomes of ``Encoding(B, L, N)`` for one workload on one hardware."""
+    """Scores genomes of ``Encoding(B, L, N)`` for one workload on one hardware; ``cost_model`` prices the GEMMs on
+    each chiplet type (the analytic loop nest, or ZigZag through zigzag_backend.ZigZagCostModel)."""
 
-    def __init__(self, workload: ServingWorkload, hardware: Hardware, bytes_per_element: int = 1):
+    def __init__(self, workload: ServingWorkload, hardware: Hardware, bytes_per_element: int = 1,
+                 cost_model: GemmCostModel = gemm_cost):
         self.workload = workload
         self.hardware = hardware
         ops = build_jobs(workload, bytes_per_element)
@@ -131,7 +133,7 @@ class Evaluator:
         self.stage_of_layer = np.asarray([STAGES[s] for s in graph.stage])
         n_jobs = n_mb * n_l
         self._n_jobs = n_jobs
-        costs = [job_costs(ops, t) for t in hardware.types]
+        costs = [job_costs(ops, t, cost_model) for t in hardware.types]
 
         def by_type(name: str) -> np.ndarray:  # (I, T, J)
             return np.stack([getattr(c, name).reshape(n_it, n_jobs) for c in costs], axis=1)

@@ -21,35 +21,104 @@ from ailfm.mapping.files import Lines, load_document, positive, require
 DATAFLOWS = ("os", "ws", "nvdla", "eyeriss")
 
 
+# The documented design behind each dataflow. Per PE array of rows x cols (8-bit operands, 32-bit partial sums):
+#   os      Tesla FSD NPU-like (Talpes et al., "Compute solution for Tesla's Full Self-Driving computer", IEEE
+#           Micro 2020): outputs stay in the PEs while inputs enter from the left and weights from the top; the
+#           accumulator is double-buffered so a finished tile shifts out while the next accumulates (2 x 32-bit
+#           per PE); inputs, weights and outputs share the SRAM; no separate accumulator memory.
+#   ws      TPU v1-like (Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA
+#           2017): two weights per PE (double-buffered: the next tile loads while the current one computes);
+#           weights come from DRAM through a weight FIFO, not through the unified buffer (which holds inputs and
+#           outputs); 32-bit partial sums go to accumulators of 4096 rows per column (TPU v1: 4 MiB for 256
+#           columns).
+#   nvdla   NVDLA-like (nvdla.org, hardware architecture document, "Convolution Core"): weights held in the MAC
+#           cells for a stripe of 16 input rows (one byte per PE, two with the shadow copy), convolution buffer for
+#           inputs and weights, 32-bit partial sums in the accumulator (CACC) for one stripe (16 rows x cols).
+#   eyeriss Eyeriss-like row-stationary (Chen et al., JSSC 2017): per-PE scratchpads of 224 filter + 12 input +
+#           24 partial-sum 16-bit words (520 B); partial sums in the scratchpads, everything else in the global
+#           buffer.
+# Buffer ports (array side, bytes per cycle): one 8-bit input per array row and one weight per array column per
+# cycle (what the array consumes at full rate); outputs and partial sums: one row of 32-bit words per cycle (os
+# drains finished tiles or swaps partial sums with the buffer; ws / nvdla / eyeriss read and write their
+# accumulators). NVDLA loads the next weight tile within one 16-row stripe: weight port rows x cols / 16.
+DESIGN_DEFAULTS = {
+    # dataflow: (register bytes per PE, accumulator rows per array column, weights pass the buffer,
+    #            output port bytes per cycle per array column)
+    "os": (8.0, 0, True, 4),
+    "ws": (2.0, 4096, False, 4),
+    "nvdla": (2.0, 16, True, 4),
+    "eyeriss": (520.0, 0, True, 4),
+}
+PARTIAL_SUM_BYTES = 4  # 32-bit accumulation (all four designs)
+NVDLA_STRIPE_ROWS = 16  # NVDLA reloads weights into the MAC cells per stripe of input rows (nvdla.org hw docs)
+
+
+def most_square(macs: int) -> tuple[int, int]:
+    """The most square factor pair (rows <= cols) of ``macs``."""
+    rows = int(np.sqrt(macs))
+    while macs % rows:
+        rows -= 1
+    return rows, macs // rows
+
+
 @dataclass(frozen=True)
 class ChipletType:
-    """One chiplet design: dataflow, MAC count, on-chip buffer and clock."""
+    """One chiplet design: dataflow, MAC array, on-chip memories, their ports, clock.
+
+    Fields left as None take the documented design of the dataflow (DESIGN_DEFAULTS): the array is the most square
+    factor pair of ``macs``; register, accumulator and port sizes scale with the array."""
 
     name: str
     dataflow: str
     macs: int
     buffer_KiB: float
     frequency_GHz: float = 1.0
+    array: tuple[int, int] | None = None          # PE rows x cols (rows x cols == macs)
+    register_bytes: float | None = None           # per PE, for the stationary operand
+    accumulator_KiB: float | None = None          # partial-sum memory beside the array (0: none)
+    partial_sum_bytes: int = PARTIAL_SUM_BYTES
+    input_port_Bpc: float | None = None           # buffer -> array, bytes per cycle
+    weight_port_Bpc: float | None = None          # buffer or weight FIFO -> array, bytes per cycle
+    output_port_Bpc: float | None = None          # array <-> accumulator / buffer, bytes per cycle
+    weights_via_buffer: bool | None = None        # False: weights stream from DRAM through a FIFO (TPU v1)
 
     def __post_init__(self):
+        pre = f"chiplet_types.{self.name}"
         if self.dataflow not in DATAFLOWS:
-            raise ConfigError(f"chiplet_types.{self.name}.dataflow",
-                              f"unknown dataflow {self.dataflow!r}; known: {', '.join(DATAFLOWS)}")
-        for name in ("macs", "buffer_KiB", "frequency_GHz"):
+            raise ConfigError(f"{pre}.dataflow", f"unknown dataflow {self.dataflow!r}; known: {', '.join(DATAFLOWS)}")
+        for name in ("macs", "buffer_KiB", "frequency_GHz", "partial_sum_bytes"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"chiplet_types.{self.name}.{name}", f"must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{pre}.{name}", f"must be > 0, got {getattr(self, name)}")
+        rows, cols = self.array or most_square(self.macs)
+        if rows < 1 or cols < 1 or rows * cols != self.macs:
+            raise ConfigError(f"{pre}.array", f"rows x cols must equal macs={self.macs}, got {rows} x {cols}")
+        reg, acc_rows, via_buffer, out_per_col = DESIGN_DEFAULTS[self.dataflow]
+        resolved = {"array": (rows, cols), "register_bytes": reg,
+                    "accumulator_KiB": acc_rows * cols * self.partial_sum_bytes / 1024,
+                    "input_port_Bpc": float(rows),
+                    "weight_port_Bpc": float(rows * cols / NVDLA_STRIPE_ROWS if self.dataflow == "nvdla" else cols),
+                    "output_port_Bpc": float(out_per_col * cols), "weights_via_buffer": via_buffer}
+        for name, default in resolved.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
+        for name in ("input_port_Bpc", "weight_port_Bpc", "output_port_Bpc", "register_bytes"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{pre}.{name}", f"must be > 0, got {getattr(self, name)}")
+        if not self.accumulator_KiB >= 0:
+            raise ConfigError(f"{pre}.accumulator_KiB", f"must be >= 0, got {self.accumulator_KiB}")
 
     @property
     def buffer_bytes(self) -> float:
         return self.buffer_KiB * 1024.0
 
     @property
+    def accumulator_bytes(self) -> float:
+        return self.accumulator_KiB * 1024.0
+
+    @property
     def array_shape(self) -> tuple[int, int]:
-        """PE array (rows, cols): the most square factor pair of ``macs`` (rows <= cols)."""
-        rows = int(np.sqrt(self.macs))
-        while self.macs % rows:
-            rows -= 1
-        return rows, self.macs // rows
+        """PE array (rows, cols)."""
+        return self.array
 
 
 @dataclass(frozen=True)
@@ -194,22 +263,75 @@ class Hardware:
 
 
 # ---------------------------------------------------------------------------------------------- YAML
+PORT_FIELDS = {"input": "input_port_Bpc", "weight": "weight_port_Bpc", "output": "output_port_Bpc"}
+
+
+def _optional_number(spec: dict, key: str, lines: Lines, pre: str, *, kind: type = float, minimum: float = 0.0,
+                     strict: bool = True):
+    """``spec[key]`` if present (a number > minimum, or >= with ``strict=False``), else None."""
+    if key not in spec:
+        return None
+    value = require(spec, key, lines, kind, prefix=pre)
+    if value < minimum or (strict and value == minimum):
+        raise lines.error(f"{pre}.{key}", f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+    return value
+
+
+def _chiplet_type(name: str, spec: dict, lines: Lines) -> ChipletType:
+    pre = f"chiplet_types.{name}"
+    dataflow = require(spec, "dataflow", lines, str, prefix=pre)
+    if dataflow not in DATAFLOWS:
+        raise lines.error(f"{pre}.dataflow", f"unknown dataflow {dataflow!r}; known: {', '.join(DATAFLOWS)}")
+    macs = int(positive(require(spec, "macs", lines, int, prefix=pre), f"{pre}.macs", lines))
+    buf = positive(require(spec, "buffer_KiB", lines, float, prefix=pre), f"{pre}.buffer_KiB", lines)
+    freq = spec.get("frequency_GHz", 1.0)
+    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
+        raise lines.error(f"{pre}.frequency_GHz", f"must be a number > 0, got {freq!r}")
+    design = {}
+    if "array" in spec:
+        shape = spec["array"]
+        if (not isinstance(shape, list) or len(shape) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)):
+            raise lines.error(f"{pre}.array", f"expected [rows, cols] of integers >= 1, got {shape!r}")
+        if shape[0] * shape[1] != macs:
+            raise lines.error(f"{pre}.array", f"rows x cols = {shape[0] * shape[1]} but macs = {macs}")
+        design["array"] = (shape[0], shape[1])
+    design["register_bytes"] = _optional_number(spec, "register_bytes", lines, pre)
+    design["accumulator_KiB"] = _optional_number(spec, "accumulator_KiB", lines, pre, strict=False)
+    psum = _optional_number(spec, "partial_sum_bytes", lines, pre, kind=int)
+    if psum is not None:
+        design["partial_sum_bytes"] = psum
+    ports = spec.get("ports_bytes_per_cycle", {})
+    if not isinstance(ports, dict):
+        raise lines.error(f"{pre}.ports_bytes_per_cycle", f"expected a mapping of {', '.join(PORT_FIELDS)}")
+    for key in ports:
+        if key not in PORT_FIELDS:
+            raise lines.error(f"{pre}.ports_bytes_per_cycle.{key}",
+                              f"unknown port {key!r}; known: {', '.join(PORT_FIELDS)}")
+    for key, attr in PORT_FIELDS.items():
+        design[attr] = _optional_number(ports, key, lines, f"{pre}.ports_bytes_per_cycle")
+    if "weights_via_buffer" in spec:
+        design["weights_via_buffer"] = require(spec, "weights_via_buffer", lines, bool, prefix=pre)
+    for key in spec:
+        if key not in KNOWN_CHIPLET_FIELDS:
+            raise lines.error(f"{pre}.{key}", f"unknown field; known: {', '.join(KNOWN_CHIPLET_FIELDS)}")
+    return ChipletType(str(name), dataflow, macs, buf, float(freq), **{k: v for k, v in design.items()
+                                                                       if v is not None})
+
+
+KNOWN_CHIPLET_FIELDS = ("dataflow", "macs", "buffer_KiB", "frequency_GHz", "array", "register_bytes",
+                        "accumulator_KiB", "partial_sum_bytes", "ports_bytes_per_cycle", "weights_via_buffer")
+
+
 def _chiplet_types(doc: dict, lines: Lines) -> tuple[ChipletType, ...]:
     raw = require(doc, "chiplet_types", lines, dict)
     if not raw:
         raise lines.error("chiplet_types", "needs at least one chiplet type")
     types = []
     for name, spec in raw.items():
-        pre = f"chiplet_types.{name}"
-        dataflow = require(spec, "dataflow", lines, str, prefix=pre)
-        if dataflow not in DATAFLOWS:
-            raise lines.error(f"{pre}.dataflow", f"unknown dataflow {dataflow!r}; known: {', '.join(DATAFLOWS)}")
-        macs = int(positive(require(spec, "macs", lines, int, prefix=pre), f"{pre}.macs", lines))
-        buf = positive(require(spec, "buffer_KiB", lines, float, prefix=pre), f"{pre}.buffer_KiB", lines)
-        freq = spec.get("frequency_GHz", 1.0)
-        if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
-            raise lines.error(f"{pre}.frequency_GHz", f"must be a number > 0, got {freq!r}")
-        types.append(ChipletType(str(name), dataflow, macs, buf, float(freq)))
+        if not isinstance(spec, dict):
+            raise lines.error(f"chiplet_types.{name}", "expected a mapping of fields")
+        types.append(_chiplet_type(str(name), spec, lines))
     return tuple(types)
 
 

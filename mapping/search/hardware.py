@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
+from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, ChipletType, Hardware
 from ailfm.mapping.models import LlmConfig
@@ -51,6 +52,7 @@ class ExploreSettings:
     inner_pop: int = 24
     inner_gen: int = 15
     seed: int = 0
+    dataflows: tuple[str, ...] = DATAFLOWS  # the chiplet designs both phases may use
     t_start: float = 0.05
     cooling: float = 0.95
 
@@ -85,10 +87,10 @@ class Scored:
 
 def score_design(model: LlmConfig, serving: str, lengths: LengthSource, hw: Hardware, micro_batches: int,
                  settings: ExploreSettings, workload_args: dict, warm_start: np.ndarray | None = None,
-                 cost_model: CostModel | None = None) -> Scored:
+                 cost_model: CostModel | None = None, gemm_costs: GemmCostModel = gemm_cost) -> Scored:
     """Inner loop: a small GA mapping search on ``hw``; cost = latency x energy x monetary cost."""
     wl = make_workload(model, serving, lengths, n_micro_batches=micro_batches, **workload_args)
-    ev = Evaluator(wl, hw)
+    ev = Evaluator(wl, hw, cost_model=gemm_costs)
     seeds = np.stack([ev.encoding.encode(m) for m in baseline_mappings(ev).values()])
     if warm_start is not None:
         seeds = np.vstack([warm_start[None, :], seeds])
@@ -99,17 +101,18 @@ def score_design(model: LlmConfig, serving: str, lengths: LengthSource, hw: Hard
 
 
 def hardware_objective(trial, model: LlmConfig, serving: str, lengths: LengthSource, settings: ExploreSettings,
-                       workload_args: dict, base: Hardware) -> float:
+                       workload_args: dict, base: Hardware, gemm_costs: GemmCostModel = gemm_cost) -> float:
     """log(latency x energy x USD) of one homogeneous design proposed by ``trial`` (works with FixedTrial)."""
     counts = [n for n in CHIPLET_COUNTS if settings.total_macs % n == 0]
     params = {"chiplets": trial.suggest_categorical("chiplets", counts),
-              "dataflow": trial.suggest_categorical("dataflow", list(DATAFLOWS)),
+              "dataflow": trial.suggest_categorical("dataflow", list(settings.dataflows)),
               "buffer_KiB": trial.suggest_categorical("buffer_KiB", list(BUFFER_KiB)),
               "nop_GBps": trial.suggest_categorical("nop_GBps", list(NOP_GBps)),
               "dram_GBps": trial.suggest_categorical("dram_GBps", list(DRAM_CHANNEL_GBps)),
               "micro_batches": trial.suggest_categorical("micro_batches", list(MICRO_BATCHES))}
     hw = homogeneous_design(params, settings.total_macs, base)
-    scored = score_design(model, serving, lengths, hw, params["micro_batches"], settings, workload_args)
+    scored = score_design(model, serving, lengths, hw, params["micro_batches"], settings, workload_args,
+                          gemm_costs=gemm_costs)
     trial.set_user_attr("latency_s", scored.latency_s)
     trial.set_user_attr("energy_J", scored.energy_J)
     trial.set_user_attr("money_usd", scored.money_usd)
@@ -130,15 +133,17 @@ def with_chiplets(hw: Hardware, chiplets: list[ChipletType]) -> Hardware:
             keys[key] = len(types)
             types.append(ChipletType(f"{c.dataflow}-{c.macs}-{int(c.buffer_KiB)}", *key))
         index.append(keys[key])
-    return hw.with_types(tuple(types), tuple(index), name=f"{hw.name}-hetero")
+    name = hw.name if hw.name.endswith("-hetero") else f"{hw.name}-hetero"
+    return hw.with_types(tuple(types), tuple(index), name=name)
 
 
-def neighbour(hw: Hardware, operator: str, rng: np.random.Generator) -> Hardware:
+def neighbour(hw: Hardware, operator: str, rng: np.random.Generator,
+              dataflows: tuple[str, ...] = DATAFLOWS) -> Hardware:
     chips = _per_chiplet(hw)
     i = int(rng.integers(len(chips)))
     c = chips[i]
     if operator == "type_change":
-        others = [d for d in DATAFLOWS if d != c.dataflow]
+        others = [d for d in dataflows if d != c.dataflow]
         chips[i] = ChipletType(c.name, others[int(rng.integers(len(others)))], c.macs, c.buffer_KiB, c.frequency_GHz)
     elif operator == "buffer_adjust":
         factor = 2.0 if rng.random() < 0.5 else 0.5
@@ -174,7 +179,7 @@ def hardware_from_saved(doc: dict) -> Hardware:
 
 
 def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardware, settings: ExploreSettings,
-            out: Path, workload_args: dict, progress: bool = False) -> dict:
+            out: Path, workload_args: dict, progress: bool = False, gemm_costs: GemmCostModel = gemm_cost) -> dict:
     """Run (or resume) both phases; writes trials.csv, lns.csv, best_hardware.yaml and explore.json to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -184,7 +189,8 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
     done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
     remaining = max(0, settings.trials - done)
     if remaining:
-        study.optimize(lambda t: hardware_objective(t, model, serving, lengths, settings, workload_args, base),
+        study.optimize(lambda t: hardware_objective(t, model, serving, lengths, settings, workload_args, base,
+                                                    gemm_costs),
                        n_trials=remaining, show_progress_bar=progress)
     study.trials_dataframe().to_csv(out / "trials.csv", index=False)
     best = study.best_trial
@@ -195,7 +201,8 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
     if state_path.exists():
         state = json.loads(state_path.read_text())
     else:
-        first = score_design(model, serving, lengths, start_hw, micro_batches, settings, workload_args)
+        first = score_design(model, serving, lengths, start_hw, micro_batches, settings, workload_args,
+                             gemm_costs=gemm_costs)
         state = {"step": 0, "current": hardware_to_dict(start_hw), "current_cost": first.cost,
                  "current_genome": first.genome.tolist(), "best": hardware_to_dict(start_hw),
                  "best_cost": first.cost, "best_latency_s": first.latency_s, "best_energy_J": first.energy_J,
@@ -210,9 +217,9 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
         current = hardware_from_saved(state["current"])
         weights = np.asarray(state["weights"])
         k = int(rng.choice(len(LNS_OPERATORS), p=weights / weights.sum()))
-        candidate = neighbour(current, LNS_OPERATORS[k], rng)
+        candidate = neighbour(current, LNS_OPERATORS[k], rng, settings.dataflows)
         scored = score_design(model, serving, lengths, candidate, micro_batches, settings, workload_args,
-                              warm_start=np.asarray(state["current_genome"]))
+                              warm_start=np.asarray(state["current_genome"]), gemm_costs=gemm_costs)
         temperature = settings.t_start * settings.cooling ** state["step"]
         delta = math.log(scored.cost) - math.log(state["current_cost"])
         accepted = delta <= 0 or rng.random() < math.exp(-delta / temperature)

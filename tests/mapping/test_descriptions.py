@@ -69,6 +69,17 @@ layout: [[a, b]]
     ("dataflow: ws", "dataflow: systolic", "chiplet_types.b.dataflow", 5),
     ("layout: [[a, b]]", "layout: [[a, c]]", "layout[0][1]", 6),
     ("mesh: {cols: 2, rows: 1}", "mesh: {cols: 2}", "mesh.rows", 2),
+    ("macs: 64,", "macs: 64, array: [4, 8],", "chiplet_types.b.array", 5),
+    ("macs: 64,", "macs: 64, array: [8],", "chiplet_types.b.array", 5),
+    ("macs: 64,", "macs: 64, register_bytes: 0,", "chiplet_types.b.register_bytes", 5),
+    ("macs: 64,", "macs: 64, register_bytes: two,", "chiplet_types.b.register_bytes", 5),
+    ("macs: 64,", "macs: 64, accumulator_KiB: -1,", "chiplet_types.b.accumulator_KiB", 5),
+    ("macs: 64,", "macs: 64, partial_sum_bytes: 2.5,", "chiplet_types.b.partial_sum_bytes", 5),
+    ("macs: 64,", "macs: 64, weights_via_buffer: maybe,", "chiplet_types.b.weights_via_buffer", 5),
+    ("macs: 64,", "macs: 64, ports_bytes_per_cycle: {input: 0},", "chiplet_types.b.ports_bytes_per_cycle.input", 5),
+    ("macs: 64,", "macs: 64, ports_bytes_per_cycle: {psum: 8},", "chiplet_types.b.ports_bytes_per_cycle.psum", 5),
+    ("macs: 64,", "macs: 64, ports_bytes_per_cycle: 8,", "chiplet_types.b.ports_bytes_per_cycle", 5),
+    ("macs: 64,", "macs: 64, port_width: 8,", "chiplet_types.b.port_width", 5),
 ])
 def test_malformed_hardware_names_field_and_line(tmp_path, old, new, field, line):
     path = tmp_path / "hw.yaml"
@@ -79,6 +90,20 @@ def test_malformed_hardware_names_field_and_line(tmp_path, old, new, field, line
     with pytest.raises(ConfigError) as err:
         load_hardware(path)
     assert err.value.field == field and err.value.line == line and str(path) in str(err.value)
+
+
+def test_chiplet_design_fields_override_the_documented_defaults(tmp_path):
+    path = tmp_path / "hw.yaml"
+    path.write_text(HW_YAML.replace("macs: 64,", "macs: 64, array: [4, 16], register_bytes: 4, accumulator_KiB: 8, "
+                                    "ports_bytes_per_cycle: {input: 2, output: 64}, weights_via_buffer: true,"))
+    hw = load_hardware(path)
+    a, b = hw.types
+    assert a.array_shape == (32, 32) and a.register_bytes == 8 and a.accumulator_KiB == 0  # Tesla-NPU-like os
+    assert b.array_shape == (4, 16) and b.register_bytes == 4 and b.accumulator_KiB == 8
+    assert (b.input_port_Bpc, b.weight_port_Bpc, b.output_port_Bpc) == (2, 16, 64)
+    assert b.weights_via_buffer
+    ws = load_hardware("he-36").types[1]
+    assert (ws.dataflow, ws.register_bytes, ws.accumulator_KiB, ws.weights_via_buffer) == ("ws", 2, 512, False)
 
 
 def test_mapping_files_round_trip_and_errors(tmp_path):
