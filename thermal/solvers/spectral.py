@@ -253,10 +253,12 @@ class ModalGridSolver(GridSolver):
             raise ValueError("cells away from the grid's boundary link to extra nodes")
         self._edge_layers = np.unique(layer)
         self._linked_cells = (layer, row, col)
-        self._cell_coupling = coupling[linked_cells]                        # M[S, extra]
-        self._coupling_to_cells = sp.csr_matrix(g[n_cells:, :n_cells][:, linked_cells])  # M[extra, S]
-        self._extra_block = sp.csr_matrix(g[n_cells:, n_cells:])
-        self._link_diagonal = -np.asarray(self._cell_coupling.sum(axis=1)).ravel()
+        # dense: a few hundred linked cells by a dozen extra nodes; a scipy.sparse product costs ~30 us of dispatch,
+        # three per CG iteration
+        self._cell_coupling = coupling[linked_cells].toarray()                          # M[S, extra]
+        self._coupling_to_cells = g[n_cells:, :n_cells][:, linked_cells].toarray()      # M[extra, S]
+        self._extra_block = g[n_cells:, n_cells:].toarray()
+        self._link_diagonal = -self._cell_coupling.sum(axis=1)
         if self._extra:
             linked_rows = sp.csr_matrix(self._linked_coupling_T[:, linked_cells]).toarray()
             links = np.zeros((len(linked_rows),) + self.shape)
