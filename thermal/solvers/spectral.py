@@ -252,7 +252,14 @@ class ModalGridSolver(GridSolver):
         if not np.all(np.isin(row, self._edge_rows) | np.isin(col, self._edge_cols)):
             raise ValueError("cells away from the grid's boundary link to extra nodes")
         self._edge_layers = np.unique(layer)
-        self._linked_cells = (layer, row, col)
+        # the linked cells as (edge-layer plane, row, col), and the transforms' rows and columns they need, indexed
+        # once here rather than in every CG iteration
+        self._linked_plane = (np.searchsorted(self._edge_layers, layer), row, col)
+        self._phi_edge_rows, self._psi_t = self._phi[self._edge_rows], self._psi.T
+        self._psi_edge_cols = self._psi[self._edge_cols]
+        self._psi_edge_cols_t = self._psi_edge_cols.T
+        self._phi_t_edge_rows = self._phi.T[:, self._edge_rows]
+        self._phi_t_inner_rows = self._phi.T[:, self._inner_rows]
         # dense: a few hundred linked cells by a dozen extra nodes; a scipy.sparse product costs ~30 us of dispatch,
         # three per CG iteration
         self._cell_coupling = coupling[linked_cells].toarray()                          # M[S, extra]
@@ -288,25 +295,22 @@ class ModalGridSolver(GridSolver):
 
     def _edge_values(self, cube: np.ndarray) -> np.ndarray:
         """Physical values of the linked cells from the modal cube (boundary rows and columns only)."""
-        layer, row, col = self._linked_cells
         boundary = np.zeros((len(self._edge_layers),) + self.shape[1:])
         for k, lay in enumerate(self._edge_layers):
             modes = cube[lay]
-            boundary[k, self._edge_rows, :] = (self._phi[self._edge_rows] @ modes) @ self._psi.T
-            boundary[k, :, self._edge_cols] = (self._phi @ (modes @ self._psi[self._edge_cols].T)).T
-        return boundary[np.searchsorted(self._edge_layers, layer), row, col]
+            boundary[k, self._edge_rows, :] = (self._phi_edge_rows @ modes) @ self._psi_t
+            boundary[k, :, self._edge_cols] = (self._phi @ (modes @ self._psi_edge_cols_t)).T
+        return boundary[self._linked_plane]
 
     def _edge_to_modes(self, values: np.ndarray) -> np.ndarray:
         """The modal planes of the linked layers (``_edge_layers``) of a field that is ``values`` on the linked
         cells and zero elsewhere."""
-        layer, row, col = self._linked_cells
         field = np.zeros((len(self._edge_layers),) + self.shape[1:])
-        field[np.searchsorted(self._edge_layers, layer), row, col] = values
-        phi_t, inner = self._phi.T, self._inner_rows
-        planes = np.einsum("pi,kiq->kpq", phi_t[:, self._edge_rows], field[:, self._edge_rows] @ self._psi)
-        if len(inner):
-            planes += np.einsum("pi,kij->kpj", phi_t[:, inner], field[:, inner][:, :, self._edge_cols]) \
-                @ self._psi[self._edge_cols]
+        field[self._linked_plane] = values
+        planes = np.einsum("pi,kiq->kpq", self._phi_t_edge_rows, field[:, self._edge_rows] @ self._psi)
+        if len(self._inner_rows):
+            planes += np.einsum("pi,kij->kpj", self._phi_t_inner_rows,
+                                field[:, self._inner_rows][:, :, self._edge_cols]) @ self._psi_edge_cols
         return planes
 
     def matvec(self, x_hat: np.ndarray) -> np.ndarray:
