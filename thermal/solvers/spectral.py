@@ -55,7 +55,7 @@ def dct_matrix(n: int) -> np.ndarray:
     """The orthonormal type-II DCT of length ``n`` as a matrix ``D`` (``scipy.fft.dct(x, norm="ortho") == D @ x``).
 
     On HotSpot's grids (tens of cells a side) two small matrix products transform a whole layer as fast as an FFT,
-    and numpy alone does it: importing ``scipy.fft`` costs ~0.2 s (it loads ``scipy.special``), a third of an
+    and numpy alone does it: importing ``scipy.fft`` (which loads ``scipy.special``) costs 0.05-0.2 s of every
     ``ailfm-hotspot`` run. The angle is reduced exactly in integers before the cosine.
     """
     k, j = np.arange(n)[:, None], np.arange(n)[None, :]
