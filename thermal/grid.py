@@ -110,31 +110,35 @@ def map_blocks_to_cells(layer: ChipLayer, rows: int, cols: int, width_m: float, 
     i2 = rows - _tolerant_floor(bottom / ch)
     j1 = _tolerant_floor(left / cw)
     j2 = _tolerant_ceil(right / cw)
-    for u, name in enumerate(layer.block_names):
-        if i1[u] < 0 or j1[u] < 0 or i2[u] > rows or j2[u] > cols:
+    outside = (i1 < 0) | (j1 < 0) | (i2 > rows) | (j2 > cols)
+    empty = (i1 >= i2) | (j1 >= j2)
+    bad = np.flatnonzero(outside | empty)
+    if len(bad):
+        name = layer.block_names[bad[0]]
+        if outside[bad[0]]:
             raise ConfigError("floorplan", f"block {name!r} of layer {layer.name} lies outside the die "
                                            f"(its {rows}x{cols} grid)")
-        if i1[u] >= i2[u] or j1[u] >= j2[u]:
-            raise ConfigError("grid_rows", f"block {name!r} of layer {layer.name} covers no cell of the "
-                                           f"{rows}x{cols} grid")
-    blocks, cells, occupancies = [], [], []
-    for u in range(len(layer.block_names)):
-        i = np.arange(i1[u], i2[u])
-        j = np.arange(j1[u], j2[u])
-        cell_top, cell_bottom = height_m - i * ch, height_m - (i + 1) * ch
-        overlap_h = _snap_overlap(np.minimum(top[u], cell_top) - np.maximum(bottom[u], cell_bottom), ch)
-        overlap_w = _snap_overlap(np.minimum(right[u], (j + 1) * cw) - np.maximum(left[u], j * cw), cw)
-        if np.any(overlap_h < 0) or np.any(overlap_w < 0):
-            raise ConfigError("floorplan", f"block {layer.block_names[u]!r} of layer {layer.name}: negative overlap")
-        occupancy = np.outer(overlap_h, overlap_w) / (ch * cw)
-        # HotSpot counts the cells strictly inside a block's rectangle as fully covered.
-        if len(i) > 2 and len(j) > 2:
-            occupancy[1:-1, 1:-1] = 1.0
-        cells.append((i[:, None] * cols + j[None, :]).ravel())
-        occupancies.append(occupancy.ravel())
-        blocks.append(np.full(occupancy.size, u))
-    return CellMap(np.concatenate(blocks), np.concatenate(cells), np.concatenate(occupancies),
-                   np.stack([i1, i2, j1, j2], axis=1))
+        raise ConfigError("grid_rows", f"block {name!r} of layer {layer.name} covers no cell of the "
+                                       f"{rows}x{cols} grid")
+    # every (block, cell) overlap at once, block by block and row-major inside a block, as HotSpot lists them
+    n_i, n_j = i2 - i1, j2 - j1
+    per_block = n_i * n_j
+    block = np.repeat(np.arange(len(per_block)), per_block)
+    offset = np.arange(per_block.sum()) - np.repeat(np.cumsum(per_block) - per_block, per_block)
+    local_i, local_j = offset // n_j[block], offset % n_j[block]
+    i, j = i1[block] + local_i, j1[block] + local_j
+    cell_top, cell_bottom = height_m - i * ch, height_m - (i + 1) * ch
+    overlap_h = _snap_overlap(np.minimum(top[block], cell_top) - np.maximum(bottom[block], cell_bottom), ch)
+    overlap_w = _snap_overlap(np.minimum(right[block], (j + 1) * cw) - np.maximum(left[block], j * cw), cw)
+    negative = np.flatnonzero((overlap_h < 0) | (overlap_w < 0))
+    if len(negative):
+        name = layer.block_names[block[negative[0]]]
+        raise ConfigError("floorplan", f"block {name!r} of layer {layer.name}: negative overlap")
+    occupancy = overlap_h * overlap_w / (ch * cw)
+    # HotSpot counts the cells strictly inside a block's rectangle as fully covered.
+    inside = (local_i > 0) & (local_i < n_i[block] - 1) & (local_j > 0) & (local_j < n_j[block] - 1)
+    occupancy[inside & (n_i[block] > 2) & (n_j[block] > 2)] = 1.0
+    return CellMap(block, i * cols + j, occupancy, np.stack([i1, i2, j1, j2], axis=1))
 
 
 def _cell_materials(layer: ChipLayer, cell_map: CellMap, n_cells: int, detailed: bool):
@@ -392,26 +396,29 @@ class GridCircuit(ThermalCircuit):
         plan += [(len(self.layers), "hsp_", self.layers[last], self.cell_maps[last]),
                  (len(self.layers) + 1, "hsink_", self.layers[last], self.cell_maps[last])]
         names, power_rows, power_names = [], [], []
-        readout_cells, readout_starts, readout_block = [], [], []
+        readout_cells, readout_starts = [], []
         center_rows, center_cols = [], []
         init_rows, init_cols, init_vals = [], [], []
+        n_readout = 0
         for n, prefix, layer, cell_map in plan:
             first = len(names)
             names.extend(prefix + name for name in layer.block_names)
             if n < len(self.layers) and layer.has_power:
                 power_rows.extend(range(first, len(names)))
                 power_names.extend(layer.block_names)
-            for u, (i1, i2, j1, j2) in enumerate(cell_map.rect):
-                cells = (np.arange(i1, i2)[:, None] * self.cols + np.arange(j1, j2)[None, :]).ravel()
-                readout_starts.append(sum(map(len, readout_cells)))
-                readout_cells.append(n * self.n_cells + cells)
-                readout_block.append(first + u)
-                # centre: the average of the (up to four) middle cells, as HotSpot's GRID_CENTER
-                ci1, cj1 = (i1 + i2) // 2, (j1 + j2) // 2
-                ci2, cj2 = ci1 - (1 - (i2 - i1) % 2), cj1 - (1 - (j2 - j1) % 2)
-                for ci, cj in ((ci1, cj1), (ci2, cj1), (ci1, cj2), (ci2, cj2)):
-                    center_rows.append(first + u)
-                    center_cols.append(n * self.n_cells + ci * self.cols + cj)
+            # a block reads the cells of its rectangle, row-major: its cell map's entries
+            i1, i2, j1, j2 = cell_map.rect.T
+            per_block = (i2 - i1) * (j2 - j1)
+            readout_starts.append(n_readout + np.cumsum(per_block) - per_block)
+            readout_cells.append(n * self.n_cells + cell_map.entry_cell)
+            n_readout += len(cell_map.entry_cell)
+            # centre: the average of the (up to four) middle cells, as HotSpot's GRID_CENTER
+            ci1, cj1 = (i1 + i2) // 2, (j1 + j2) // 2
+            ci2, cj2 = ci1 - (1 - (i2 - i1) % 2), cj1 - (1 - (j2 - j1) % 2)
+            centre_i = np.stack([ci1, ci2, ci1, ci2], axis=1)
+            centre_j = np.stack([cj1, cj1, cj2, cj2], axis=1)
+            center_rows.append(np.repeat(first + np.arange(len(per_block)), 4))
+            center_cols.append((n * self.n_cells + centre_i * self.cols + centre_j).ravel())
             init_rows.append(n * self.n_cells + cell_map.entry_cell)
             init_cols.append(first + cell_map.entry_block)
             init_vals.append(cell_map.entry_occupancy)
@@ -422,11 +429,12 @@ class GridCircuit(ThermalCircuit):
         self.output_names = self.power_names
         self._output_rows = np.array(power_rows)
         self._readout_cells = np.concatenate(readout_cells)
-        self._readout_starts = np.array(readout_starts)
+        self._readout_starts = np.concatenate(readout_starts)
         counts = np.diff(np.append(self._readout_starts, len(self._readout_cells)))
         avg = sp.csr_matrix((np.repeat(1.0 / counts, counts), self._readout_cells,
                              np.append(self._readout_starts, len(self._readout_cells))), shape=(n_blocks, n_nodes))
-        center = sp.coo_matrix((np.full(len(center_rows), 0.25), (center_rows, center_cols)),
+        center_cols = np.concatenate(center_cols)
+        center = sp.coo_matrix((np.full(len(center_cols), 0.25), (np.concatenate(center_rows), center_cols)),
                                shape=(n_blocks, n_nodes)).tocsr()
         self._linear_readout = {"avg": avg, "center": center}.get(self.map_mode)
         init = sp.coo_matrix((np.concatenate(init_vals), (np.concatenate(init_rows), np.concatenate(init_cols))),
@@ -566,7 +574,7 @@ def build_grid_circuit(config, *, floorplan=None, layers=None, materials=None) -
                                   f"layer numbers must run 0..{len(layers) - 1}, got {lcf_layer.number}")
             path = Path(lcf_layer.floorplan_path)
             if path not in floorplans:
-                floorplans[path] = read_flp(path)
+                floorplans[path] = lcf_layer.floorplan if lcf_layer.floorplan is not None else read_flp(path)
             chip_layers.append(chip_layer(
                 f"layer_{position}", f"layer_{position}_", floorplans[path],
                 conductivity_W_per_mK=1.0 / lcf_layer.resistivity_mK_per_W,

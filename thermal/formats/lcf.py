@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ailfm.errors import ConfigError, FormatError
 from ailfm.thermal.formats._text import format_float, parse_float, significant_lines
-from ailfm.thermal.formats.flp import read_flp
+from ailfm.thermal.formats.flp import Floorplan, read_flp
 from ailfm.thermal.formats.materials import Material
 
 # HotSpot's eq() tolerance (util.h DELTA) for "width and height differ across layers", in metres.
@@ -40,7 +40,11 @@ _YES = {"y": True, "yes": True, "n": False, "no": False}
 
 @dataclass(frozen=True)
 class LcfLayer:
-    """One layer of a 3D stack; ``floorplan_path`` is absolute or relative to the working directory."""
+    """One layer of a 3D stack; ``floorplan_path`` is absolute or relative to the working directory.
+
+    ``floorplan`` is the floorplan ``read_lcf`` parsed while checking the file (None otherwise), so the grid model
+    does not parse it a second time.
+    """
 
     number: int
     lateral_heat_flow: bool
@@ -49,6 +53,7 @@ class LcfLayer:
     resistivity_mK_per_W: float
     thickness_m: float
     floorplan_path: Path
+    floorplan: Floorplan | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "floorplan_path", Path(self.floorplan_path))
@@ -116,6 +121,7 @@ def read_lcf(path: Path | str, materials: Mapping[str, Material] | None = None) 
             if layer.is_microchannel:
                 continue
             floorplan = read_flp(floorplan_path)
+            layers[-1] = replace(layer, floorplan=floorplan)
             if die is None:
                 die = (floorplan.width_m, floorplan.height_m, number)
             elif (abs(floorplan.width_m - die[0]) >= DIE_SIZE_TOLERANCE_m

@@ -32,8 +32,9 @@ converge (``GridSolver.solve`` returns None).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-import scipy.fft as sfft
 import scipy.sparse as sp
 
 # Stop when ||G theta - p|| <= RELATIVE_RESIDUAL ||p||; the answer then matches a direct solve to
@@ -47,6 +48,30 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """Inner product without BLAS: multithreaded OpenBLAS dot products of this size cost milliseconds each on
     a loaded machine (threads spin-waiting for a core), einsum's own loop microseconds."""
     return float(np.einsum("i,i->", a, b))
+
+
+@cache
+def dct_matrix(n: int) -> np.ndarray:
+    """The orthonormal type-II DCT of length ``n`` as a matrix ``D`` (``scipy.fft.dct(x, norm="ortho") == D @ x``).
+
+    On HotSpot's grids (tens of cells a side) two small matrix products transform a whole layer as fast as an FFT,
+    and numpy alone does it: importing ``scipy.fft`` (which loads ``scipy.special``) costs 0.05-0.2 s of every
+    ``ailfm-hotspot`` run. The angle is reduced exactly in integers before the cosine.
+    """
+    k, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    matrix = np.sqrt(2.0 / n) * np.cos(np.pi * ((k * (2 * j + 1)) % (4 * n)) / (2 * n))
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+def _dct2(cube: np.ndarray) -> np.ndarray:
+    """Orthonormal 2D DCT-II over the last two axes (rows, columns)."""
+    return dct_matrix(cube.shape[-2]) @ cube @ dct_matrix(cube.shape[-1]).T
+
+
+def _idct2(cube: np.ndarray) -> np.ndarray:
+    """Inverse of ``_dct2``."""
+    return dct_matrix(cube.shape[-2]).T @ cube @ dct_matrix(cube.shape[-1])
 
 
 class GridSolver:
@@ -135,9 +160,9 @@ class GridSolver:
     def _fast_solve(self, residual: np.ndarray) -> np.ndarray:
         """The uniform operator's inverse on the cells (``residual`` one vector or a stack of them): DCT, a
         tridiagonal solve across layers per mode, inverse DCT."""
-        cube = sfft.dctn(residual.reshape(residual.shape[:-1] + self.shape), type=2, axes=(-2, -1), norm="ortho")
+        cube = _dct2(residual.reshape(residual.shape[:-1] + self.shape))
         self._solve_modes(cube)
-        return sfft.idctn(cube, type=2, axes=(-2, -1), norm="ortho").reshape(residual.shape)
+        return _idct2(cube).reshape(residual.shape)
 
     def _solve_modes(self, cube: np.ndarray) -> None:
         """In place: the tridiagonal solve across layers of every cosine mode (the factorised Thomas algorithm)."""
@@ -216,8 +241,8 @@ class ModalGridSolver(GridSolver):
         n_layers, rows, cols = grid_shape
         g, n_cells = self.conductance, self.n_cells
         # physical <- modal along rows and columns: x = phi @ x_hat @ psi.T
-        self._phi = sfft.dct(np.eye(rows), type=2, norm="ortho", axis=0).T
-        self._psi = sfft.dct(np.eye(cols), type=2, norm="ortho", axis=0).T
+        self._phi = dct_matrix(rows).T
+        self._psi = dct_matrix(cols).T
         self._edge_rows = np.unique([0, rows - 1])
         self._edge_cols = np.unique([0, cols - 1])
         self._inner_rows = np.setdiff1d(np.arange(rows), self._edge_rows)
@@ -227,11 +252,20 @@ class ModalGridSolver(GridSolver):
         if not np.all(np.isin(row, self._edge_rows) | np.isin(col, self._edge_cols)):
             raise ValueError("cells away from the grid's boundary link to extra nodes")
         self._edge_layers = np.unique(layer)
-        self._linked_cells = (layer, row, col)
-        self._cell_coupling = coupling[linked_cells]                        # M[S, extra]
-        self._coupling_to_cells = sp.csr_matrix(g[n_cells:, :n_cells][:, linked_cells])  # M[extra, S]
-        self._extra_block = sp.csr_matrix(g[n_cells:, n_cells:])
-        self._link_diagonal = -np.asarray(self._cell_coupling.sum(axis=1)).ravel()
+        # the linked cells as (edge-layer plane, row, col), and the transforms' rows and columns they need, indexed
+        # once here rather than in every CG iteration
+        self._linked_plane = (np.searchsorted(self._edge_layers, layer), row, col)
+        self._phi_edge_rows, self._psi_t = self._phi[self._edge_rows], self._psi.T
+        self._psi_edge_cols = self._psi[self._edge_cols]
+        self._psi_edge_cols_t = self._psi_edge_cols.T
+        self._phi_t_edge_rows = self._phi.T[:, self._edge_rows]
+        self._phi_t_inner_rows = self._phi.T[:, self._inner_rows]
+        # dense: a few hundred linked cells by a dozen extra nodes; a scipy.sparse product costs ~30 us of dispatch,
+        # three per CG iteration
+        self._cell_coupling = coupling[linked_cells].toarray()                          # M[S, extra]
+        self._coupling_to_cells = g[n_cells:, :n_cells][:, linked_cells].toarray()      # M[extra, S]
+        self._extra_block = g[n_cells:, n_cells:].toarray()
+        self._link_diagonal = -self._cell_coupling.sum(axis=1)
         if self._extra:
             linked_rows = sp.csr_matrix(self._linked_coupling_T[:, linked_cells]).toarray()
             links = np.zeros((len(linked_rows),) + self.shape)
@@ -252,34 +286,31 @@ class ModalGridSolver(GridSolver):
             raise ValueError("the grid is not uniform per layer outside its boundary links")
 
     def to_modes(self, x: np.ndarray) -> np.ndarray:
-        cube = sfft.dctn(x[: self.n_cells].reshape(self.shape), type=2, axes=(1, 2), norm="ortho")
+        cube = _dct2(x[: self.n_cells].reshape(self.shape))
         return np.concatenate([cube.ravel(), x[self.n_cells:]])
 
     def from_modes(self, x_hat: np.ndarray) -> np.ndarray:
-        cube = sfft.idctn(x_hat[: self.n_cells].reshape(self.shape), type=2, axes=(1, 2), norm="ortho")
+        cube = _idct2(x_hat[: self.n_cells].reshape(self.shape))
         return np.concatenate([cube.ravel(), x_hat[self.n_cells:]])
 
     def _edge_values(self, cube: np.ndarray) -> np.ndarray:
         """Physical values of the linked cells from the modal cube (boundary rows and columns only)."""
-        layer, row, col = self._linked_cells
         boundary = np.zeros((len(self._edge_layers),) + self.shape[1:])
         for k, lay in enumerate(self._edge_layers):
             modes = cube[lay]
-            boundary[k, self._edge_rows, :] = (self._phi[self._edge_rows] @ modes) @ self._psi.T
-            boundary[k, :, self._edge_cols] = (self._phi @ (modes @ self._psi[self._edge_cols].T)).T
-        return boundary[np.searchsorted(self._edge_layers, layer), row, col]
+            boundary[k, self._edge_rows, :] = (self._phi_edge_rows @ modes) @ self._psi_t
+            boundary[k, :, self._edge_cols] = (self._phi @ (modes @ self._psi_edge_cols_t)).T
+        return boundary[self._linked_plane]
 
     def _edge_to_modes(self, values: np.ndarray) -> np.ndarray:
         """The modal planes of the linked layers (``_edge_layers``) of a field that is ``values`` on the linked
         cells and zero elsewhere."""
-        layer, row, col = self._linked_cells
         field = np.zeros((len(self._edge_layers),) + self.shape[1:])
-        field[np.searchsorted(self._edge_layers, layer), row, col] = values
-        phi_t, inner = self._phi.T, self._inner_rows
-        planes = np.einsum("pi,kiq->kpq", phi_t[:, self._edge_rows], field[:, self._edge_rows] @ self._psi)
-        if len(inner):
-            planes += np.einsum("pi,kij->kpj", phi_t[:, inner], field[:, inner][:, :, self._edge_cols]) \
-                @ self._psi[self._edge_cols]
+        field[self._linked_plane] = values
+        planes = np.einsum("pi,kiq->kpq", self._phi_t_edge_rows, field[:, self._edge_rows] @ self._psi)
+        if len(self._inner_rows):
+            planes += np.einsum("pi,kij->kpj", self._phi_t_inner_rows,
+                                field[:, self._inner_rows][:, :, self._edge_cols]) @ self._psi_edge_cols
         return planes
 
     def matvec(self, x_hat: np.ndarray) -> np.ndarray:
