@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from ailfm.mapping.hardware import ChipletType, Hardware, load_hardware
@@ -10,6 +13,15 @@ from ailfm.mapping.workload import Iteration, Request, ServingWorkload
 
 TINY_MODEL = LlmConfig("tiny", d_model=256, n_heads=4, n_kv_heads=2, d_head=64, d_ffn=512, gated_ffn=True,
                        n_blocks=2)
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """TINY_MODEL's shape as a Hugging Face config.json (for the CLI tests)."""
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
+                               "intermediate_size": 512, "num_hidden_layers": 2, "model_type": "llama"}))
+    return cfg
 
 
 def tiny_workload(n_micro_batches: int = 2, tensor_parallel: int = 2, n_blocks: int = 1) -> ServingWorkload:

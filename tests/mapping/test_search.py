@@ -149,10 +149,8 @@ def test_dask_local_cluster_matches_in_process(evaluator):
     np.testing.assert_array_equal(got, want)
 
 
-def test_cli_search_then_evaluate(tmp_path, capsys):
-    cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
-                               "intermediate_size": 512, "num_hidden_layers": 2, "model_type": "llama"}))
+def test_cli_search_then_evaluate(tmp_path, tiny_config, capsys):
+    cfg = tiny_config
     hw = tmp_path / "hw.yaml"
     hw.write_text("mesh: {cols: 2, rows: 2}\nchiplet_types:\n  a: {dataflow: os, macs: 256, buffer_KiB: 64}\n"
                   "  b: {dataflow: ws, macs: 256, buffer_KiB: 64}\nlayout: [[a, b], [b, a]]\n")
@@ -176,14 +174,12 @@ def test_cli_search_then_evaluate(tmp_path, capsys):
     assert summary["edp_Js"] == pytest.approx(table.set_index("method").loc["ga", "edp_Js"], rel=1e-9)
 
 
-def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path):
+def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path, tiny_config):
     import subprocess
     import sys
     import time
 
-    cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
-                               "intermediate_size": 512, "num_hidden_layers": 2, "model_type": "llama"}))
+    cfg = tiny_config
 
     def command(out):
         return [sys.executable, "-m", "ailfm.cli", "map", "search", "--model", str(cfg), "--hardware", str(hw),

@@ -69,12 +69,10 @@ def test_the_evaluator_prices_gemms_with_the_cost_model_it_is_given(tiny, mixed_
 
 
 @needs_zigzag
-def test_a_search_on_zigzag_costs_runs_zigzag_only_for_unseen_shapes(tmp_path, capsys):
+def test_a_search_on_zigzag_costs_runs_zigzag_only_for_unseen_shapes(tmp_path, tiny_config, capsys):
     # pre-fill the cache with every GEMM shape of the scenario (values from the analytic model): the CLI must find
     # them all and run ZigZag for none
-    cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
-                               "intermediate_size": 512, "num_hidden_layers": 2, "model_type": "llama"}))
+    cfg = tiny_config
     hw = tmp_path / "hw.yaml"
     hw.write_text("mesh: {cols: 2, rows: 1}\nchiplet_types:\n  a: {dataflow: os, macs: 256, buffer_KiB: 64}\n"
                   "  b: {dataflow: ws, macs: 256, buffer_KiB: 64}\nlayout: [[a, b]]\n")
