@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -38,6 +38,7 @@ import numpy as np
 import yaml
 
 from ailfm.errors import ConfigError, ToolError
+from ailfm.files import write_atomic
 from ailfm.mapping.cost import GemmCost, MAC_pJ, REGISTER_pJ_PER_BYTE, sram_pJ_per_byte
 from ailfm.mapping.hardware import ChipletType
 
@@ -232,17 +233,12 @@ class ZigZagCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"zigzag_version": zigzag_version(), "lpf_limit": self.lpf_limit,
                            "accelerator": accelerator, "results": results}, indent=0, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, self._path(key))
+        write_atomic(self._path(key), text.encode())
 
     def results(self, shapes: np.ndarray, accelerator: dict, mapping: list, partial_sum_bytes: int = 4,
                 label: str = "ZigZag") -> list[dict]:
         """Results for every row (M, K, N) of ``shapes``; unseen shapes run in the pool and are cached as they
         finish (a long warm-up resumes where it stopped)."""
-        import time
-
         from tqdm import tqdm
 
         key = self.key(accelerator, mapping, partial_sum_bytes)

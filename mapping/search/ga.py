@@ -19,7 +19,6 @@ vLLM conversation; the GA keeps exactly simulated annealing's moves.
 from __future__ import annotations
 
 import csv
-import os
 import pickle
 import time
 from concurrent.futures import Executor
@@ -33,6 +32,7 @@ from pymoo.core.duplicate import DefaultDuplicateElimination
 from tqdm.auto import tqdm
 
 from ailfm.errors import ConfigError
+from ailfm.files import write_atomic
 from ailfm.mapping.encoding import Pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.search.operators import (
@@ -105,12 +105,6 @@ def make_algorithm(evaluator: Evaluator, settings: SearchSettings, pins: Pins, s
     return NSGA2(**common)
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
-
-
 def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | None = None,
                seeds: np.ndarray | None = None, executor: Executor | None = None, n_chunks: int = 1,
                checkpoint: str | Path | None = None, log_path: str | Path | None = None,
@@ -155,7 +149,7 @@ def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | N
         bar.set_postfix(best_edp=f"{row['best_edp']:.4g}")
         steps += 1
         if checkpoint is not None and (len(log) % settings.checkpoint_every == 0 or not algorithm.has_next()):
-            _write_atomic(checkpoint, pickle.dumps((algorithm, log, elapsed_before + time.perf_counter() - t0)))
+            write_atomic(checkpoint, pickle.dumps((algorithm, log, elapsed_before + time.perf_counter() - t0)))
         if stop_after_generations is not None and steps >= stop_after_generations:
             stopped = "interrupted"
             break

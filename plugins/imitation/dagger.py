@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ailfm.errors import ConfigError
+from ailfm.files import write_atomic
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
@@ -121,12 +122,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class Checkpoint:
     """``manifest.json`` + ``shards/*.parquet`` + ``models/*.pkl`` in one folder; each write is atomic."""
 
@@ -146,7 +141,7 @@ class Checkpoint:
             self._save()
 
     def _save(self) -> None:
-        _write_atomic(self.path, (json.dumps(self.manifest, indent=1, sort_keys=True) + "\n").encode())
+        write_atomic(self.path, (json.dumps(self.manifest, indent=1, sort_keys=True) + "\n").encode())
 
     @staticmethod
     def key(iteration: int, task: int) -> str:
@@ -187,7 +182,7 @@ class Checkpoint:
         return self.folder / "models" / f"ensemble-it{iteration:03d}.pkl"
 
     def save_model(self, iteration: int, ensemble: Ensemble) -> None:
-        _write_atomic(self.model_path(iteration), pickle.dumps(ensemble))
+        write_atomic(self.model_path(iteration), pickle.dumps(ensemble))
 
     def load_model(self, iteration: int) -> Ensemble | None:
         path = self.model_path(iteration)
