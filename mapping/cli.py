@@ -9,12 +9,12 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ailfm.errors import ConfigError
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
@@ -181,19 +181,30 @@ def run_map_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def explore_dataflows(args: argparse.Namespace) -> tuple[str, ...]:
+    """The designs ``map explore`` may use: ``--dataflows``, by default every one the cost backend describes."""
+    described = DATAFLOWS
+    if args.cost == "zigzag":
+        from ailfm.mapping.zigzag_backend import SUPPORTED as described
+    if args.dataflows is None:
+        return described
+    unknown = [d for d in args.dataflows if d not in described]
+    if unknown:
+        raise ConfigError("--dataflows", f"{', '.join(unknown)}: the {args.cost} cost backend describes "
+                          f"{', '.join(described)}")
+    return tuple(dict.fromkeys(args.dataflows))
+
+
 def run_map_explore(args: argparse.Namespace) -> int:
     from ailfm.mapping.search.hardware import ExploreSettings, explore
 
     workload_args = dict(n_slots=args.slots, n_steps=args.steps, tensor_parallel=args.tensor_parallel,
                          n_blocks=args.blocks, seed=args.workload_seed)
-    settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
-                               inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed)
     base = load_hardware(args.hardware)
     gemm_costs = gemm_costs_from_args(args, base)
-    settings = replace(settings, dataflows=tuple(args.dataflows))
-    if args.cost == "zigzag":
-        from ailfm.mapping.zigzag_backend import SUPPORTED
-        settings = replace(settings, dataflows=tuple(d for d in args.dataflows if d in SUPPORTED))
+    settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
+                               inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed,
+                               dataflows=explore_dataflows(args))
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
     result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
@@ -248,8 +259,9 @@ def add_subcommands(subparsers) -> None:
     exp.add_argument("--inner-pop", type=_positive_int, default=24)
     exp.add_argument("--inner-gen", type=_positive_int, default=15)
     exp.add_argument("--seed", type=int, default=0)
-    exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS, default=list(DATAFLOWS),
-                     help="chiplet designs both phases may use (ZigZag costs: os and ws only)")
+    exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS,
+                     help="chiplet designs both phases may use (default: all the cost backend describes; ZigZag "
+                          "costs: os and ws)")
     exp.add_argument("--no-progress", action="store_true")
     exp.set_defaults(func=run_map_explore)
 

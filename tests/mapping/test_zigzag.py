@@ -100,3 +100,12 @@ def test_a_search_on_zigzag_costs_runs_zigzag_only_for_unseen_shapes(tmp_path, t
     assert "ZigZag costs: 0 new runs" in capsys.readouterr().out
     assert main(["map", "search", *scenario, "--out", str(tmp_path / "run"), "--pop", "4", "--gen", "1",
                  "--workers", "1", "--no-progress"]) == 0
+
+
+@needs_zigzag
+def test_explore_on_zigzag_costs_refuses_designs_zigzag_cannot_describe(tmp_path, capsys):
+    assert main(["map", "explore", "--model", "llama3-8b", "--cost", "zigzag", "--dataflows", "os", "nvdla",
+                 "--zigzag-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--dataflows" in err and "nvdla" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
