@@ -106,19 +106,31 @@ def _factorise(matrix: sp.spmatrix):
     return spla.splu(sp.csc_matrix(matrix), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
 
+def _on_grid(solver_class: type[GridSolver], network: RCNetwork, matrix, grounded: np.ndarray) -> GridSolver | None:
+    """``solver_class`` for ``matrix`` (diagonal part ``grounded``) if ``network`` is a grid that fits it, else None
+    (no grid layout, or a structure the cosine basis does not take: the constructor raises)."""
+    grid_shape = getattr(network, "grid_shape", None)
+    if grid_shape is None:
+        return None
+    try:
+        return solver_class(matrix, grounded, grid_shape)
+    except (ValueError, np.linalg.LinAlgError):  # e.g. the uniform part is singular (no cell grounded)
+        return None
+
+
+def _step_matrix(network: RCNetwork, sigma: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``C + sigma G`` and its part that is not a link between nodes, ``C + sigma`` times the ambient links."""
+    capacitance = network.capacitance_J_per_K
+    return (sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K),
+            capacitance + sigma * network.ambient_conductance_W_per_K)
+
+
 def _step_matrix_solver(network: RCNetwork, sigma: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``solve(b, guess)`` for ``(C + sigma G) x = b``: CG with the grid's cosine-transform preconditioner when the
     network is a grid, else (or when CG fails) a sparse LU of the step matrix."""
-    capacitance = network.capacitance_J_per_K
-    matrix = sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K)
+    matrix, grounded = _step_matrix(network, sigma)
     lu = None
-    grid_shape = getattr(network, "grid_shape", None)
-    pcg = None
-    if grid_shape is not None:
-        try:
-            pcg = GridSolver(matrix, capacitance + sigma * network.ambient_conductance_W_per_K, grid_shape)
-        except (ValueError, np.linalg.LinAlgError):
-            pcg = None
+    pcg = _on_grid(GridSolver, network, matrix, grounded)
 
     def solve(b: np.ndarray, guess: np.ndarray) -> np.ndarray:
         nonlocal lu, pcg
@@ -140,15 +152,10 @@ def _modal_step_solver(network: RCNetwork, sigma: float) -> ModalGridSolver | No
     grid_shape = getattr(network, "grid_shape", None)
     if grid_shape is None:
         return None
-    capacitance = network.capacitance_J_per_K
-    cells = capacitance[: int(np.prod(grid_shape))].reshape(grid_shape[0], -1)
+    cells = network.capacitance_J_per_K[: int(np.prod(grid_shape))].reshape(grid_shape[0], -1)
     if np.ptp(cells, axis=1).max() > 1e-12 * cells.max():
         return None
-    matrix = sp.csr_matrix(sp.diags(capacitance) + sigma * network.conductance_W_per_K)
-    try:
-        return ModalGridSolver(matrix, capacitance + sigma * network.ambient_conductance_W_per_K, grid_shape)
-    except (ValueError, np.linalg.LinAlgError):
-        return None
+    return _on_grid(ModalGridSolver, network, *_step_matrix(network, sigma))
 
 
 class _Interval:
@@ -231,14 +238,8 @@ class SparseSolver(RCSolver):
         return self._steady_lu.solve(power)
 
     def _spectral_solver(self) -> GridSolver | None:
-        grid_shape = getattr(self.network, "grid_shape", None)
-        if grid_shape is None:
-            return None
-        try:
-            return GridSolver(self.network.conductance_W_per_K, self.network.ambient_conductance_W_per_K,
-                                    grid_shape)
-        except (ValueError, np.linalg.LinAlgError):  # the uniform part is singular (no cell grounded)
-            return None
+        return _on_grid(GridSolver, self.network, self.network.conductance_W_per_K,
+                        self.network.ambient_conductance_W_per_K)
 
     def advance(self, theta: np.ndarray, node_power_W: np.ndarray, dt_s: float) -> np.ndarray:
         if not dt_s > 0:
