@@ -178,14 +178,39 @@ def run_hotspot(case: dict, binary: str, cache: Path) -> Path:
     return done
 
 
+def run_kind(flags: dict[str, str]) -> str:
+    """What one HotSpot command line computes: ``steady``, ``transient_from_ambient`` or ``transient_from_steady``."""
+    if "o" not in flags:
+        return "steady"
+    return "transient_from_steady" if "init_file" in flags else "transient_from_ambient"
+
+
+def output_error_K(theirs: Path, ours: Path, flags: dict[str, str]) -> float:
+    """Largest difference (K) between the output files one command wrote in ``theirs`` and in ``ours``: every node of
+    its steady file, every cell of its grid steady file, every sample of its transient trace."""
+    from ailfm.thermal.formats import read_grid_steady, read_steady, read_ttrace
+
+    errors = []
+    if "steady_file" in flags:
+        ref, got = read_steady(theirs / flags["steady_file"]), read_steady(ours / flags["steady_file"])
+        errors.append(max(abs(got[n] - ref[n]) for n in ref))
+    if "grid_steady_file" in flags:
+        ref_layers = read_grid_steady(theirs / flags["grid_steady_file"])
+        got_layers = read_grid_steady(ours / flags["grid_steady_file"])
+        errors.append(max(float(np.max(np.abs(a - b))) for a, b in zip(got_layers, ref_layers, strict=True)))
+    if "o" in flags:
+        ref_trace, got_trace = read_ttrace(theirs / flags["o"]), read_ttrace(ours / flags["o"])
+        errors.append(float(np.max(np.abs(got_trace.temperatures_K - ref_trace.temperatures_K))))
+    return max(errors)
+
+
 def compare(case_dir: Path) -> dict[str, float]:
     """Run ailfm-hotspot on HotSpot's case folder (in a copy) and return the worst differences (K): ``steady`` (every
     node of out.steady, every cell of out.grid.steady), ``from_ambient`` and ``from_steady`` (every sample)."""
-    from ailfm.thermal.formats import read_grid_steady, read_steady, read_ttrace
     from ailfm.thermal.hotspot_cli import main as hotspot_main
+    from ailfm.thermal.hotspot_cli import parse_command_line
 
-    commands = json.loads((case_dir / "case.json").read_text())["commands"]
-    out = {}
+    commands = [command[1:] for command in json.loads((case_dir / "case.json").read_text())["commands"]]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for path in case_dir.iterdir():
@@ -195,21 +220,15 @@ def compare(case_dir: Path) -> dict[str, float]:
         cwd = os.getcwd()
         os.chdir(work)
         try:
-            for command in commands:
-                argv = command[1:]
+            for argv in commands:
                 with open(os.devnull, "w") as devnull, _redirect(devnull):
                     if hotspot_main(argv) != 0:
                         raise RuntimeError(f"ailfm-hotspot failed on {case_dir.name}: {' '.join(argv)}")
         finally:
             os.chdir(cwd)
-        ref, ours = read_steady(case_dir / "out.steady"), read_steady(work / "out.steady")
-        grid_ref, grid_ours = read_grid_steady(case_dir / "out.grid.steady"), read_grid_steady(work / "out.grid.steady")
-        out["steady"] = max(max(abs(ours[n] - ref[n]) for n in ref),
-                            max(float(np.max(np.abs(a - b))) for a, b in zip(grid_ours, grid_ref, strict=True)))
-        for name, key in (("out.ttrace", "from_ambient"), ("out_from_steady.ttrace", "from_steady")):
-            a, b = read_ttrace(case_dir / name).temperatures_K, read_ttrace(work / name).temperatures_K
-            out[key] = float(np.max(np.abs(a - b)))
-    return out
+        keys = {"steady": "steady", "transient_from_ambient": "from_ambient", "transient_from_steady": "from_steady"}
+        return {keys[run_kind(flags)]: output_error_K(case_dir, work, flags)
+                for flags in map(parse_command_line, commands)}
 
 
 class _redirect:

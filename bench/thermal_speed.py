@@ -33,16 +33,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from thermal_deep_stacks import describe, draw_case, output_error_K, run_kind, write_inputs
 
 from ailfm.errors import ToolError
 from ailfm.thermal.floorplan_gen import ChipStack, tile_layer_floorplan, write_stack
 from ailfm.thermal.formats import (
     HotSpotConfig,
     read_flp,
-    read_grid_steady,
     read_lcf,
-    read_steady,
-    read_ttrace,
     write_flp,
 )
 from ailfm.thermal.hotspot_cli import parse_command_line
@@ -72,28 +70,6 @@ def _cache_bytecode() -> None:
 
     for package in ("ailfm", "thermal"):
         compileall.compile_dir(REPO / package, quiet=1)
-
-
-def _kind(flags: dict[str, str]) -> str:
-    if "o" not in flags:
-        return "steady"
-    return "transient_from_steady" if "init_file" in flags else "transient_from_ambient"
-
-
-def _max_error_K(theirs: Path, ours: Path, flags: dict[str, str]) -> float:
-    """Largest difference between HotSpot's and our output files of this command (K)."""
-    errors = []
-    if "steady_file" in flags:
-        ref, got = read_steady(theirs / flags["steady_file"]), read_steady(ours / flags["steady_file"])
-        errors.append(max(abs(got[n] - ref[n]) for n in ref))
-    if "grid_steady_file" in flags:
-        ref_layers = read_grid_steady(theirs / flags["grid_steady_file"])
-        got_layers = read_grid_steady(ours / flags["grid_steady_file"])
-        errors.append(max(float(np.max(np.abs(a - b))) for a, b in zip(got_layers, ref_layers, strict=True)))
-    if "o" in flags:
-        ref_trace, got_trace = read_ttrace(theirs / flags["o"]), read_ttrace(ours / flags["o"])
-        errors.append(float(np.max(np.abs(got_trace.temperatures_K - ref_trace.temperatures_K))))
-    return max(errors)
 
 
 def _run(argv: list[str], cwd: Path) -> tuple[float, float]:
@@ -130,7 +106,7 @@ def side_by_side(name: str, case_dir: Path, commands: list[list[str]], hotspot: 
                 hotspot_s, hotspot_cpu_s = _run([hotspot, *command[1:]], theirs)
             runs = [_run([script, *command[1:]], ours) for _ in range(repeat)]
             wall_s, cpu_s = float(np.median([r[0] for r in runs])), float(np.median([r[1] for r in runs]))
-            kind = _kind(flags)
+            kind = run_kind(flags)
             family = f"{flags.get('model_type', 'block')} {'steady' if kind == 'steady' else 'transient'}"
             row = {"case": name, "run": kind, "family": family, "load_average": round(load, 2),
                    "ailfm_hotspot_s": round(wall_s, 3), "ailfm_hotspot_cpu_s": round(cpu_s, 3),
@@ -139,7 +115,7 @@ def side_by_side(name: str, case_dir: Path, commands: list[list[str]], hotspot: 
                    "tolerance_K": 0.05 if kind == "steady" else 0.2, "target_speedup": TARGET_SPEEDUP.get(family)}
             if hotspot:
                 row.update(speedup=round(hotspot_s / wall_s, 2), speedup_cpu=round(hotspot_cpu_s / cpu_s, 2),
-                           max_error_K=round(_max_error_K(theirs, ours, flags), 3))
+                           max_error_K=round(output_error_K(theirs, ours, flags), 3))
             rows.append(row)
             print(f"  {name} {kind}: ours {wall_s:.2f} s ({cpu_s:.2f} s CPU), HotSpot "
                   f"{'-' if hotspot_s is None else f'{hotspot_s:.2f}'} s, load {load:.1f}", file=sys.stderr)
@@ -150,11 +126,9 @@ def deep_stack_case(folder: Path, seed: int, tile_layers: int, cells: int,
                     samples: int) -> tuple[list[list[str]], str]:
     """Write bench/thermal_deep_stacks.py's case into ``folder`` (0.5 ms samples); its three command lines and a
     description."""
-    import thermal_deep_stacks
-
-    case = thermal_deep_stacks.draw_case(seed, cells=cells, samples=samples, tile_layers=tile_layers)
+    case = draw_case(seed, cells=cells, samples=samples, tile_layers=tile_layers)
     case["sampling_s"] = 5e-4
-    return thermal_deep_stacks.write_inputs(case, folder), thermal_deep_stacks.describe(case)
+    return write_inputs(case, folder), describe(case)
 
 
 def _time_steps(model, power: np.ndarray) -> dict:
