@@ -30,9 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ailfm.mapping.cost import MAC_pJ, REGISTER_pJ_PER_BYTE, gemm_cost, sram_pJ_per_byte
+from ailfm.mapping.cost import gemm_cost
 from ailfm.mapping.hardware import ChipletType, load_hardware
-from ailfm.mapping.zigzag_backend import SUPPORTED, ZigZagCache, accelerator_description, mapping_description
+from ailfm.mapping.zigzag_backend import (
+    SUPPORTED,
+    ZigZagCache,
+    accelerator_description,
+    gemm_cost_of,
+    mapping_description,
+)
 
 # name: (d_model, d_ffn, n_heads, n_kv_heads, d_head, gated); public config.json / papers
 MODELS = {
@@ -91,30 +97,21 @@ def compare(table: pd.DataFrame, chiplet: ChipletType, cache: ZigZagCache, dram_
     """Both models on every shape for one chiplet."""
     mkn = table[["M", "K", "N"]].to_numpy(np.int64)
     accelerator = accelerator_description(chiplet, dram_Bpc, dram_pJ_per_byte)
-    zz = pd.DataFrame(cache.results(mkn, accelerator, mapping_description(chiplet), chiplet.partial_sum_bytes,
-                                    label=f"ZigZag {chiplet.dataflow}"))
-    ours = gemm_cost(mkn, chiplet)
+    rows = cache.results(mkn, accelerator, mapping_description(chiplet), chiplet.partial_sum_bytes,
+                         label=f"ZigZag {chiplet.dataflow}")
+    sides = {"ours": gemm_cost(mkn, chiplet), "zigzag": gemm_cost_of(rows)}
     macs = mkn.prod(axis=1).astype(float)
     out = table.copy()
     out["dataflow"] = chiplet.dataflow if chiplet.name == chiplet.dataflow else f"{chiplet.name} ({chiplet.dataflow})"
-    out["ours_cycles"] = np.maximum(ours.cycles, ours.dram_bytes / dram_Bpc)
-    out["zigzag_cycles"] = zz.cycles
-    out["zigzag_engine"] = zz.engine
-    for level in ("dram", "buffer", "accumulator", "register"):
-        out[f"ours_{level}_bytes"] = getattr(ours, f"{level}_bytes")
-        out[f"zigzag_{level}_bytes"] = zz[f"{level}_bytes"]
-
-    def energy(side: str) -> pd.Series:
-        """MAC energy plus each level's bytes at the shared per-byte price (so only access counts differ)."""
-        total = macs * MAC_pJ + out[f"{side}_dram_bytes"] * dram_pJ_per_byte
-        for level, per_byte in (("buffer", sram_pJ_per_byte(chiplet.buffer_bytes)),
-                                ("accumulator", sram_pJ_per_byte(chiplet.accumulator_bytes)),
-                                ("register", REGISTER_pJ_PER_BYTE)):
-            total = total + out[f"{side}_{level}_bytes"] * per_byte
-        return total
-
-    out["ours_energy_pJ"] = energy("ours")
-    out["zigzag_energy_pJ"] = energy("zigzag")
+    out["ours_cycles"] = np.maximum(sides["ours"].cycles, sides["ours"].dram_bytes / dram_Bpc)
+    out["zigzag_cycles"] = sides["zigzag"].cycles
+    out["zigzag_engine"] = [r["engine"] for r in rows]
+    for side, cost in sides.items():
+        for level in ("dram", "buffer", "accumulator", "register"):
+            out[f"{side}_{level}_bytes"] = getattr(cost, f"{level}_bytes")
+        # MAC energy plus each level's bytes at the model's per-byte prices (so only access counts differ)
+        out[f"{side}_energy_pJ"] = (sum(cost.energy_pJ(chiplet, macs).values())
+                                    + cost.dram_bytes * dram_pJ_per_byte)
     for metric, col in (("latency", "cycles"), ("dram", "dram_bytes"), ("buffer", "buffer_bytes"),
                         ("energy", "energy_pJ")):
         out[f"err_{metric}"] = out[f"ours_{col}"] / out[f"zigzag_{col}"] - 1

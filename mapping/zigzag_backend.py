@@ -279,12 +279,16 @@ class ZigZagCostModel:
 
     def __call__(self, mkn: np.ndarray, chiplet: ChipletType) -> GemmCost:
         accelerator = accelerator_description(chiplet, self.dram_bytes_per_cycle, self.dram_pJ_per_byte)
-        rows = self.cache.results(mkn, accelerator, mapping_description(chiplet), chiplet.partial_sum_bytes,
-                                  label=f"ZigZag {chiplet.name}")
+        return gemm_cost_of(self.cache.results(mkn, accelerator, mapping_description(chiplet),
+                                               chiplet.partial_sum_bytes, label=f"ZigZag {chiplet.name}"))
 
-        def column(name: str) -> np.ndarray:
-            return np.array([r[name] for r in rows], float)
 
-        ones = np.ones(len(rows))
-        return GemmCost(column("cycles"), column("dram_bytes"), column("buffer_bytes"), column("accumulator_bytes"),
-                        column("register_bytes"), ones, ones)
+def gemm_cost_of(rows: list[dict]) -> GemmCost:
+    """ZigZag's results (``ZigZagCache.results``) as a ``cost.GemmCost``: its cycles and bytes per memory level."""
+
+    def column(name: str) -> np.ndarray:
+        return np.array([r[name] for r in rows], float)
+
+    ones = np.ones(len(rows))
+    return GemmCost(column("cycles"), column("dram_bytes"), column("buffer_bytes"), column("accumulator_bytes"),
+                    column("register_bytes"), ones, ones)
