@@ -17,7 +17,7 @@ SUBCOMMAND_MODULES = (
     "ailfm.thermal.cli",
     "ailfm.traces.cli",
     "ailfm.mapping.cli",
-    "ailfm.plugins.cli",
+    "ailfm.plugins.run.cli",
     "ailfm.plugins.imitation.cli",
 )
 

@@ -22,11 +22,11 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from ailfm.plugins.chip_thermal import ChipThermal, build_thermal  # noqa: E402
-from ailfm.plugins.cosim import CoSimulation  # noqa: E402
+from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal  # noqa: E402
+from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
 from ailfm.plugins.governors import make_governor  # noqa: E402
-from ailfm.plugins.runner import RunConfig, load_workload  # noqa: E402
-from ailfm.plugins.system import load_system  # noqa: E402
+from ailfm.plugins.run.runner import RunConfig, load_workload  # noqa: E402
+from ailfm.plugins.system.description import load_system  # noqa: E402
 
 
 def main() -> None:

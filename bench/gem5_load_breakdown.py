@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from ailfm.gem5_configs.epoch import TICKS_PER_S, parse_stats_block
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 BEGIN = b"---------- Begin Simulation Statistics ----------"
 RUBY = "board.cache_hierarchy.ruby_system"

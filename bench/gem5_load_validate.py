@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from ailfm.gem5_configs.calibration import load_errors, with_bank_service
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 
 def main() -> None:

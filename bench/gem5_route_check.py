@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d, ruby_llc
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 HEAD_FLIT = re.compile(r"Router\[(\d+)\] Consuming:\S+ Width: \d+ Flit:\[flit:: PacketId=(\d+) Id=0 "
                        r".*?Src Router=(\d+) .*?Dest Router=(\d+) ")

@@ -44,8 +44,8 @@ def main(argv: list[str]) -> int:
         read_fractions,
         seconds_to_ticks,
     )
-    from ailfm.plugins.runner import RunConfig, load_workload
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.run.runner import RunConfig, load_workload
+    from ailfm.plugins.system.description import load_system
     from ailfm.traces import load_model_config
 
     parser = argparse.ArgumentParser(prog="gem5.opt gem5_configs/calibrate_nuca.py")

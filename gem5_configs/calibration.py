@@ -34,9 +34,9 @@ from ailfm.gem5_configs.epoch import (
     kernel_traffic,
     seconds_to_ticks,
 )
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import SystemDescription
-from ailfm.plugins.workload import Workload
+from ailfm.plugins.engine.workload import Workload
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
 
 
 def probe_traffic(system: SystemDescription, amap: AddressMap, cursors: list[ThreadCursor], active: np.ndarray,

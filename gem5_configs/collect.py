@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ailfm.errors import AilfmError, FormatError
-from ailfm.plugins.cli import TABLE_COLUMNS
+from ailfm.plugins.run.cli import TABLE_COLUMNS
 
 EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ailfm.errors import ToolError
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 TICKS_PER_S = 10**12  # gem5's default global tick frequency (m5.ticks: 1 THz, 1 tick = 1 ps)
 #: The resident region spans this many times the private data capacity, so a cyclic sweep over it always misses the

@@ -20,8 +20,8 @@ import yaml
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
-from ailfm.plugins.cosim import SimulationResult
-from ailfm.plugins.runner import TRACE_SUFFIXES, RunConfig
+from ailfm.plugins.epoch.cosim import SimulationResult
+from ailfm.plugins.run.runner import TRACE_SUFFIXES, RunConfig
 
 DVFS_MODES = ("rate", "stock")
 

@@ -23,15 +23,15 @@ def main(argv: list[str]) -> int:
     from ailfm.gem5_configs.calibration import warm_traffic
     from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
-    from ailfm.gem5_configs.engine import Gem5Engine, JitteredBackend
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
     from ailfm.gem5_configs.recipe import check_fits, parse_args, run_config, workload_model, write_outputs
     from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
-    from ailfm.plugins.chip_thermal import build_thermal
-    from ailfm.plugins.cosim import CoSimulation
+    from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
+    from ailfm.plugins.epoch.chip_thermal import build_thermal
+    from ailfm.plugins.epoch.cosim import CoSimulation
     from ailfm.plugins.governors import make_governor
-    from ailfm.plugins.runner import load_workload
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.run.runner import load_workload
+    from ailfm.plugins.system.description import load_system
 
     args = parse_args(argv)
     system = load_system(args.system)

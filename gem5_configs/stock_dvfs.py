@@ -17,7 +17,7 @@ import numpy as np
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.governors.base import Decision, Governor, Observation
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import m5
 
 from ailfm.errors import ToolError
-from ailfm.gem5_configs.engine import Gem5Backend
 from ailfm.gem5_configs.epoch import (
     EpochCounters,
     StatPaths,
@@ -26,6 +25,7 @@ from ailfm.gem5_configs.epoch import (
     parse_stats_block,
     stats_text_path,
 )
+from ailfm.plugins.engine.gem5 import Gem5Backend
 
 SIMULATE_LIMIT = "simulate() limit reached"  # the exit cause when m5.simulate(ticks) ran its ticks (simulate.cc)
 

@@ -15,7 +15,7 @@ from ailfm.gem5_configs.components.snuca_hierarchy import SnucaCacheHierarchy
 from ailfm.gem5_configs.components.trace_tiles import TraceTileProcessor
 from ailfm.gem5_configs.epoch import AddressMap, TileQueues
 from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 
 def tile_clock_domains(specs: list[ClockDomainSpec]) -> list[SrcClockDomain]:

@@ -15,7 +15,7 @@ from gem5.utils.override import overrides
 from m5.objects import AddrRange, SimpleMemory
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 
 class EdgeMemory(AbstractMemorySystem):

@@ -30,7 +30,7 @@ from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.topologies.garnet_mesh3d import Mesh3DGarnetNetwork
 from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d, ruby_llc
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 MESI_TWO_LEVEL_VNETS = 3  # request, response, unblock (MESI_Two_Level-*.sm)
 L1_ASSOC, L2_ASSOC = 8, 16  # [inferred], see the module docstring

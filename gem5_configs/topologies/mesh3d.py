@@ -26,8 +26,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.nuca import memory_controller_tiles
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import memory_controller_tiles
 
 #: (axis, step) -> (output port at the source, input port at the destination, Garnet link weight)
 PORTS = {

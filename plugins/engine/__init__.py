@@ -1,4 +1,4 @@
-"""Performance engines behind one seam: the built-in analytic engine now, a gem5 engine later."""
+"""Performance engines behind one seam: the built-in analytic engine now, and gem5 (plugins/engine/gem5.py)."""
 
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.engine.builtin import BuiltinEngine

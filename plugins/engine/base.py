@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 
 @dataclass(frozen=True, eq=False)

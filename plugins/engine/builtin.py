@@ -23,9 +23,9 @@ import numpy as np
 
 from ailfm.plugins.engine._scan import dram_latency_ns, retune, run_epoch
 from ailfm.plugins.engine.base import Engine, EpochActivity
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import SystemDescription
-from ailfm.plugins.workload import Workload
+from ailfm.plugins.engine.workload import Workload
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
 
 
 class BuiltinEngine(Engine):

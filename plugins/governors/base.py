@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.power import PowerModel
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
+from ailfm.plugins.system.power import PowerModel
 
 if TYPE_CHECKING:
-    from ailfm.plugins.chip_thermal import ThermalTwin
+    from ailfm.plugins.epoch.chip_thermal import ThermalTwin
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,7 @@ from numba import njit
 
 from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
 from ailfm.plugins.imitation.shield import PredictiveShield
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
 MAX_MOVES = 4  # migrations per epoch [inferred: the Oracle's local search moves a few threads per epoch]

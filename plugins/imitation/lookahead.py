@@ -1,7 +1,7 @@
 """Look-ahead simulation from the current state of a co-simulation, batched over candidate actions.
 
 The Oracle scores a candidate (placement, per-core V/f) by simulating it for ``horizon`` epochs from the loop's
-current state, exactly as ``ailfm.plugins.cosim.CoSimulation`` would: DTM, the engine's progress and actuation costs,
+current state, exactly as ``ailfm.plugins.epoch.cosim.CoSimulation`` would: DTM, the engine's progress and actuation costs,
 the power model with leakage feedback, and the thermal model. Candidates are stepped together: each has its own fork
 of the engine (the compiled kernel scan is per instance), while power, DTM and the thermal step are single numpy
 operations over the candidate axis. The thermal model must be the fast reduced-order model, whose state is a vector of
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.chip_thermal import ChipThermal
 from ailfm.plugins.engine.base import Engine
-from ailfm.plugins.power import PowerModel
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.epoch.chip_thermal import ChipThermal
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.power import PowerModel
 
 #: Engine attributes that never change after construction (or are scratch buffers used within one call): forks share
 #: them instead of copying (the workload alone holds thousands of kernels).
@@ -49,7 +49,7 @@ class LinearThermalView:
 
     @classmethod
     def of(cls, thermal, dt_s: float) -> LinearThermalView:
-        from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
+        from ailfm.thermal.rom import ReducedOrderThermalModel
 
         if not isinstance(thermal, ReducedOrderThermalModel):
             raise ConfigError("thermal", "the Oracle's look-ahead needs the fast (reduced-order) thermal model; "

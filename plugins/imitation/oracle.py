@@ -27,12 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ailfm.plugins.chip_thermal import ChipThermal
+from ailfm.plugins.epoch.chip_thermal import ChipThermal
 from ailfm.plugins.governors.base import Observation
 from ailfm.plugins.imitation.lookahead import LinearThermalView, Lookahead, LoopState
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.power import PowerModel
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
+from ailfm.plugins.system.power import PowerModel
 
 
 @dataclass(frozen=True)

@@ -121,15 +121,15 @@ class RolloutGovernor(Governor):
 
 @lru_cache(maxsize=4)
 def _thermal(system_name: str, cells: int | None):
-    from ailfm.plugins.chip_thermal import build_thermal
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.epoch.chip_thermal import build_thermal
+    from ailfm.plugins.system.description import load_system
 
     return build_thermal(load_system(system_name), "fast", cells=cells)
 
 
 @lru_cache(maxsize=16)
 def _workload(scenario: RolloutScenario):
-    from ailfm.plugins.workload import workload_from_trace
+    from ailfm.plugins.engine.workload import workload_from_trace
     from ailfm.traces import Scenario, generate_trace
 
     serving = Scenario(instances=scenario.instances, threads_per_instance=scenario.threads,
@@ -139,8 +139,8 @@ def _workload(scenario: RolloutScenario):
 
 def simulation(scenario: RolloutScenario, governor: Governor):
     """The co-simulation of a scenario under a governor (it binds look-ahead governors when it starts)."""
-    from ailfm.plugins.cosim import CoSimulation
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.epoch.cosim import CoSimulation
+    from ailfm.plugins.system.description import load_system
 
     return CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
                                      _thermal(scenario.system, scenario.thermal_cells), governor)
@@ -154,7 +154,7 @@ def rollout(task: RolloutTask) -> RolloutResult:
                                                 * _epoch_s(scenario.system))
     start = scenario.warmup_epochs
     temperature_C = result.per_core["temperature_K"][start:] - 273.15
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.system.description import load_system
 
     t_max_C = load_system(scenario.system).thermal.t_max_C
     n_cores = result.per_core["temperature_K"].shape[1]
@@ -170,6 +170,6 @@ def rollout(task: RolloutTask) -> RolloutResult:
 
 
 def _epoch_s(system_name: str) -> float:
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.system.description import load_system
 
     return load_system(system_name).thermal.epoch_s

@@ -2,7 +2,7 @@
 
 An imitation-learned policy errs now and then; near T_max an error costs a DTM event and time above the limit. The
 shield therefore checks every decision with the governor's own linear thermal model of the chip
-(``ailfm.plugins.chip_thermal.ThermalTwin``, stepped with the observed core and uncore powers, its offset from the
+(``ailfm.plugins.epoch.chip_thermal.ThermalTwin``, stepped with the observed core and uncore powers, its offset from the
 measured temperatures carried forward): it predicts every core's temperature at the end of the coming epoch from the
 requested levels, and while a core is predicted above ``T_max - guard_K`` it lowers by one level a running core
 whose step down cools that core (often the core itself; for an idle core heated from beside or below, a
@@ -10,7 +10,7 @@ neighbour): of those that cool it nearly as well as the best (``SPREAD``), the f
 and no thread becomes the straggler its tensor-parallel instance waits for at every barrier. The policy's V/f is
 kept wherever it is safe, so the shield acts only where the policy errs.
 
-Power of the coming epoch per core and level: the power model (``ailfm.plugins.power``) at the level's voltage, with
+Power of the coming epoch per core and level: the power model (``ailfm.plugins.system.power``) at the level's voltage, with
 the highest switching activity the core's thread has shown so far in the run (a moved thread brings its own),
 leakage at the core's current temperature, plus what the model did not explain last epoch (router power, model
 error). The highest, not the last, activity: a thread's kernel mix changes from epoch to epoch, and with the last
@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.governors.base import GovernorContext, Observation
-from ailfm.plugins.power import core_power_kernel
+from ailfm.plugins.system.power import core_power_kernel
 
 #: margin below T_max of the predicted temperature [tuned on training workloads only (docs/ail.md): with it no run of
 #: BERT-large, Llama-2-7B, GPT2-XL or OPT-6.7B went above T_max; peaks 79.40-79.47 C]

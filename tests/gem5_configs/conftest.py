@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ailfm.gem5_configs.engine import Gem5Backend, Gem5Engine
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters, read_fractions
-from ailfm.plugins.chip_thermal import build_thermal
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import load_system
-from ailfm.plugins.workload import workload_from_trace
+from ailfm.plugins.engine.gem5 import Gem5Backend, Gem5Engine
+from ailfm.plugins.engine.workload import workload_from_trace
+from ailfm.plugins.epoch.chip_thermal import build_thermal
+from ailfm.plugins.system.description import load_system
+from ailfm.plugins.system.nuca import NucaModel
 from ailfm.traces import Scenario, generate_trace, load_model_config
 
 HIT_OFFSET_NS, MISS_EXTRA_NS = 3.0, 70.0

@@ -22,10 +22,10 @@ from ailfm.gem5_configs.calibration import (
     with_bank_service,
     workload_traffic,
 )
-from ailfm.gem5_configs.engine import Gem5Backend, JitteredBackend
 from ailfm.gem5_configs.epoch import TICKS_PER_S, AddressMap, ThreadCursor, read_fractions
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import load_system
+from ailfm.plugins.engine.gem5 import Gem5Backend, JitteredBackend
+from ailfm.plugins.system.description import load_system
+from ailfm.plugins.system.nuca import NucaModel
 from ailfm.traces import load_model_config
 
 
@@ -122,7 +122,7 @@ def test_warm_traffic_reads_each_loaded_tiles_whole_resident_region_once(system)
 def test_workload_traffic_uses_the_tiles_there_are_when_threads_outnumber_them():
     from reference_data import REPO
 
-    from ailfm.plugins.workload import workload_from_trace
+    from ailfm.plugins.engine.workload import workload_from_trace
     from ailfm.traces import Scenario, generate_trace
 
     small = load_system(str(REPO / "tests" / "gem5_configs" / "gem5-smoke-2x2x2.yaml"))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError, ToolError
-from ailfm.gem5_configs.engine import Gem5Engine
-from ailfm.plugins.cosim import CoSimulation
+from ailfm.plugins.engine.gem5 import Gem5Engine
+from ailfm.plugins.epoch.cosim import CoSimulation
 from ailfm.plugins.governors import BUILTIN_GOVERNORS, make_governor
 
 

@@ -28,7 +28,7 @@ from ailfm.gem5_configs.epoch import (
     stats_text_path,
     thread_states,
 )
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 from ailfm.traces import KernelType, load_model_config
 
 

@@ -11,7 +11,7 @@ import pytest
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.topologies import build_mesh3d
 from ailfm.gem5_configs.topologies.mesh3d import RUBY_SET_BITS, ruby_llc
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 
 @pytest.fixture(scope="module")

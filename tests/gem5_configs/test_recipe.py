@@ -25,7 +25,7 @@ from ailfm.gem5_configs.recipe import (
     write_outputs,
 )
 from ailfm.gem5_configs.sitepaths import add_site_packages
-from ailfm.plugins.cosim import SUMMARY_KEYS, CoSimulation
+from ailfm.plugins.epoch.cosim import SUMMARY_KEYS, CoSimulation
 from ailfm.plugins.governors import make_governor
 from ailfm.traces import Scenario, generate_trace, write_trace
 
@@ -56,7 +56,7 @@ def test_options_mirror_ailfm_simulate():
 
 def test_smoke_system_loads():
     from ailfm.gem5_configs.topologies import build_mesh3d
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.system.description import load_system
 
     smoke = load_system(SMOKE_SYSTEM)
     assert (smoke.n_cores, smoke.n_banks, len(build_mesh3d(smoke).directory_router)) == (8, 16, 4)
@@ -193,8 +193,8 @@ def test_real_gem5_calibration_writes_its_table(tmp_path):
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
 def test_real_gem5_llc_only_jittered_load_fits_the_bank_wait(tmp_path):
     """The loaded options on real gem5: idle latencies from a table, LLC-only load, random gaps, the bank fit."""
-    from ailfm.plugins.nuca import NucaModel
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.system.description import load_system
+    from ailfm.plugins.system.nuca import NucaModel
 
     smoke = load_system(str(SMOKE_SYSTEM))
     idle_csv = tmp_path / "idle.csv"

@@ -7,7 +7,7 @@ import pytest
 
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 
 @pytest.fixture(scope="module")

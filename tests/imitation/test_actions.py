@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ailfm.plugins.imitation.actions import MAX_MOVES, MOVE_MARGIN, frequencies_from_fractions, moved_placement
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 
 @pytest.fixture(scope="module")

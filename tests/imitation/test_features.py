@@ -8,12 +8,12 @@ from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, KER
 
 
 def _extractor_and_obs(tiny_system_path):
-    from ailfm.plugins.chip_thermal import ChipThermal, build_thermal
+    from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal
     from ailfm.plugins.governors import GovernorContext, Observation
     from ailfm.plugins.imitation.features import FeatureExtractor
-    from ailfm.plugins.nuca import NucaModel
-    from ailfm.plugins.power import PowerModel
-    from ailfm.plugins.system import load_system
+    from ailfm.plugins.system.description import load_system
+    from ailfm.plugins.system.nuca import NucaModel
+    from ailfm.plugins.system.power import PowerModel
 
     system = load_system(tiny_system_path)
     thermal = build_thermal(system, "fast", cells=8)

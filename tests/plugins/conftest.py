@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ailfm.plugins.chip_thermal import build_thermal
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import load_system
+from ailfm.plugins.epoch.chip_thermal import build_thermal
+from ailfm.plugins.system.description import load_system
+from ailfm.plugins.system.nuca import NucaModel
 
 SMALL_CELLS = 8  # 8 x 8 cells per layer: 652 nodes, fast to build, same stack
 
@@ -48,7 +48,7 @@ def gemv_like():
 
 @pytest.fixture(scope="session")
 def tiny_trace_workload():
-    from ailfm.plugins.workload import workload_from_trace
+    from ailfm.plugins.engine.workload import workload_from_trace
     from ailfm.traces import Scenario, generate_trace
 
     return workload_from_trace(generate_trace("llama-2-7b", Scenario(lengths="fixed:8,2", requests=3), seed=0))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ailfm.cli import main
-from ailfm.plugins.cosim import SUMMARY_KEYS
+from ailfm.plugins.epoch.cosim import SUMMARY_KEYS
 
 SHORT = ["--duration", "0.01", "--lengths", "fixed:4,2", "--grid-cells", "8", "--quiet"]
 

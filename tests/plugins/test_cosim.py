@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ailfm.plugins.chip_thermal import ChipThermal
-from ailfm.plugins.cosim import SUMMARY_KEYS, CoSimulation
+from ailfm.plugins.engine.workload import synthetic_workload
+from ailfm.plugins.epoch.chip_thermal import ChipThermal
+from ailfm.plugins.epoch.cosim import SUMMARY_KEYS, CoSimulation
 from ailfm.plugins.governors import make_governor
-from ailfm.plugins.workload import synthetic_workload
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_governors_differ_on_the_same_scenario(system, fast_thermal, hot_workloa
 
 @pytest.mark.parametrize("governor", ["performance", "pcmig"])
 def test_fused_fast_path_matches_the_general_loop(system, fast_thermal, hot_workload, governor):
-    """The one-call-per-epoch path (plugins/fastpath.py) gives the same records as the seam-by-seam loop."""
+    """The one-call-per-epoch path (plugins/epoch/fastpath.py) gives the same records as the seam-by-seam loop."""
     runs = [CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor(governor),
                                       fast_path=fast).run(0.05) for fast in (True, False)]
     assert runs[0].summary["dtm_events"] == runs[1].summary["dtm_events"]

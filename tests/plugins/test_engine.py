@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ailfm.plugins.engine.builtin import BuiltinEngine
-from ailfm.plugins.workload import synthetic_workload
+from ailfm.plugins.engine.workload import synthetic_workload
 
 
 def _finish_time(system, workload, f_GHz, max_epochs=20000):

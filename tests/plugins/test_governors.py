@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.chip_thermal import ChipThermal, ThermalTwin
+from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
 from ailfm.plugins.governors import BUILTIN_GOVERNORS, GovernorContext, Observation, make_governor
-from ailfm.plugins.power import PowerModel
+from ailfm.plugins.system.power import PowerModel
 
 N_THREADS = 48
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.nuca import MAX_BANK_UTILISATION, NucaModel, contended_latency_kernel
-from ailfm.plugins.system import load_system, shipped_system_names
+from ailfm.plugins.system.description import load_system, shipped_system_names
+from ailfm.plugins.system.nuca import MAX_BANK_UTILISATION, NucaModel, contended_latency_kernel
 
 
 def _with_service(system, cycles):

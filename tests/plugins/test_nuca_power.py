@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ailfm.plugins.power import PowerModel
+from ailfm.plugins.system.power import PowerModel
 
 
 def test_central_cores_of_middle_layers_are_fastest(system, nuca):

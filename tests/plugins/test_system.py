@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.system import load_system, shipped_system_names
+from ailfm.plugins.system.description import load_system, shipped_system_names
 
 
 def test_shipped_systems_load():

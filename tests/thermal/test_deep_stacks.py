@@ -7,7 +7,7 @@
 * A hypothesis suite against the real ``hotspot`` binary on random stacks (skipped, saying why, without one).
 * Heat balance, mirror symmetry, monotonicity and convergence to the steady state on deep stacks, for the grid model
   (both of its transient paths: the cosine basis on the plain grid, node space with ``-detailed_3D``) and for the
-  co-simulator's reduced-order model (``ailfm.plugins.thermal_rom``) built on the same stacks.
+  co-simulator's reduced-order model (``ailfm.thermal.rom``) built on the same stacks.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
 from ailfm.thermal.floorplan_gen import ChipStack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, read_flp, read_lcf, write_flp
 from ailfm.thermal.model import build_thermal_model
+from ailfm.thermal.rom import ReducedOrderThermalModel
 from ailfm.thermal.solvers.sparse import SparseSolver
 
 REPO = Path(__file__).resolve().parents[2]

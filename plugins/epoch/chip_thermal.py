@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.system import SystemDescription
-from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
+from ailfm.plugins.system.description import SystemDescription
 from ailfm.thermal.base import ThermalModel
+from ailfm.thermal.rom import ReducedOrderThermalModel
 
 THERMAL_KINDS = ("fast", "grid")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.power import core_power_kernel
+from ailfm.plugins.system.power import core_power_kernel
 
 
 @njit(cache=True)

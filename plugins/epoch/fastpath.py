@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.chip_kernels import chip_power, dtm_update, effective_frequency, place_row
 from ailfm.plugins.engine._scan import dram_latency_ns, retune, run_epoch
-from ailfm.plugins.nuca import contended_latency_kernel
+from ailfm.plugins.epoch.kernels import chip_power, dtm_update, effective_frequency, place_row
+from ailfm.plugins.system.nuca import contended_latency_kernel
 
 
 @njit(cache=True)

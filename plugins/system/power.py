@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 
 @dataclass(frozen=True, eq=False)

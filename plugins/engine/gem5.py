@@ -42,9 +42,9 @@ from ailfm.gem5_configs.epoch import (
 )
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.engine.builtin import BuiltinEngine
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.system import SystemDescription
-from ailfm.plugins.workload import Workload
+from ailfm.plugins.engine.workload import Workload
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
 
 
 class Gem5Backend(ABC):

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.chip_thermal import THERMAL_KINDS, build_thermal
-from ailfm.plugins.cosim import CoSimulation, SimulationResult
+from ailfm.plugins.engine.workload import Workload, workload_from_trace
+from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS, build_thermal
+from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
 from ailfm.plugins.governors import make_governor
-from ailfm.plugins.system import load_system
-from ailfm.plugins.workload import Workload, workload_from_trace
+from ailfm.plugins.system.description import load_system
 
 TRACE_SUFFIXES = (".parquet", ".csv")
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ailfm.plugins.chip_kernels import chip_power, dtm_update, effective_frequency, place_row
-from ailfm.plugins.chip_thermal import ChipThermal, ThermalTwin
 from ailfm.plugins.engine.base import Engine, EpochActivity
-from ailfm.plugins.fastpath import fused_epoch
+from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
+from ailfm.plugins.epoch.fastpath import fused_epoch
+from ailfm.plugins.epoch.kernels import chip_power, dtm_update, effective_frequency, place_row
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
-from ailfm.plugins.nuca import NucaModel
-from ailfm.plugins.power import PowerModel
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
+from ailfm.plugins.system.nuca import NucaModel
+from ailfm.plugins.system.power import PowerModel
 from ailfm.thermal.base import ThermalModel
 
 SUMMARY_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
@@ -76,10 +76,10 @@ class CoSimulation:
                  thread_instance: np.ndarray, kernel_type_names: tuple[str, ...],
                  request_arrival_s: np.ndarray, nuca: NucaModel | None = None, fast_path: bool = True):
         from ailfm.plugins.engine.builtin import BuiltinEngine
-        from ailfm.plugins.thermal_rom import ReducedOrderThermalModel
+        from ailfm.thermal.rom import ReducedOrderThermalModel
 
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
-        #: one compiled call per epoch (plugins/fastpath.py) for exactly this pairing (subclasses may override what
+        #: one compiled call per epoch (plugins/epoch/fastpath.py) for exactly this pairing (subclasses may override what
         #: the fused kernel inlines, so they take the seam-by-seam path; so does the optional bank wait, which the
         #: fused kernel does not inline)
         self.fast_path = (fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel
@@ -214,7 +214,7 @@ class CoSimulation:
                                  f_effective.copy(), self._throttled.copy(), self._placement, activity, uncore_W)
 
     def _fused_step(self, decision: Decision) -> Observation:
-        """``step`` in one compiled call (``plugins/fastpath.py``); same records, same observation."""
+        """``step`` in one compiled call (``plugins/epoch/fastpath.py``); same records, same observation."""
         system, engine, records, rom, nuca = self.system, self.engine, self._records, self.thermal, self.nuca
         dvfs, th, w = system.dvfs, system.thermal, engine.workload
         dt, epoch = th.epoch_s, self._epoch

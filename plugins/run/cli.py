@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.runner import RunConfig, comparison_table, run, sweep
+from ailfm.plugins.run.runner import RunConfig, comparison_table, run, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -99,7 +99,7 @@ def _compare(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = comparison_table(records)
     table.to_csv(out / "comparison.csv", index=False)
-    from ailfm.plugins.plots import plot_comparison
+    from ailfm.plugins.run.plots import plot_comparison
 
     figures = plot_comparison(records, table, out)
     print(format_table(table))

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ailfm.plugins.system import load_system
+from ailfm.plugins.system.description import load_system
 
 BAR_METRICS = ("tokens_per_s", "peak_temp_c", "energy_j", "edp", "time_above_tmax_s", "dtm_events")
 

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ailfm.plugins.system import SystemDescription
+from ailfm.plugins.system.description import SystemDescription
 
 _DIRECTIONS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 MAX_LINK_UTILISATION = 0.95  # the M/D/1 wait diverges at 1; a saturated link is held just below it

@@ -12,10 +12,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from ailfm.plugins.cosim import CoSimulation
+from ailfm.plugins.epoch.cosim import CoSimulation
 from ailfm.plugins.governors.base import Decision, Governor, Observation
-from ailfm.plugins.runner import RunConfig, load_workload, thermal_model
-from ailfm.plugins.system import load_system
+from ailfm.plugins.run.runner import RunConfig, load_workload, thermal_model
+from ailfm.plugins.system.description import load_system
 
 FEATURES_PER_CORE = 5
 
@@ -24,7 +24,7 @@ class _Placement(Governor):
     """The placement half of a governor: the environment decides frequencies, this decides where threads start."""
 
     name = "gym"
-    source = "ailfm.plugins.gym_env"
+    source = "ailfm.plugins.run.gym_env"
 
     def decide(self, obs: Observation) -> Decision:  # never called: the agent decides
         raise RuntimeError("the environment's agent decides, not this placeholder")

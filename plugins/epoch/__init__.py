@@ -1,0 +1,1 @@
+"""The epoch model and the co-simulation loop that steps it."""
