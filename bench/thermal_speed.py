@@ -10,7 +10,7 @@ outputs are compared. The load average is printed with them (the machine is shar
   HotSpot's steady run, its transient from ambient and its transient from its own steady state.
 * ``--reference``: also every command of every case in ../shared/reference/hotspot (HotSpot re-run too: ~20 min).
 * One 1 ms ``step`` of the default 64-core 4-die stack at 64x64 cells: the thermal library's grid model, the ``grid``
-  thermal model of ``ailfm simulate`` (``ailfm.plugins.epoch.chip_thermal.build_thermal``) and its ``fast`` reduced-order
+  thermal model of ``ailfm simulate`` and its ``fast`` reduced-order
   model; and a 2D 64-core block model epoch, built-in vs one process per epoch.
 
 Run: ``python bench/thermal_speed.py [--tile-layers 6] [--reference]`` (writes bench/results/thermal_speed.json,

@@ -79,7 +79,7 @@ class CoSimulation:
         from ailfm.thermal.rom import ReducedOrderThermalModel
 
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
-        #: one compiled call per epoch (plugins/epoch/fastpath.py) for exactly this pairing (subclasses may override what
+        #: one compiled call per epoch (epoch/fastpath.py) for exactly this pairing (subclasses may override what
         #: the fused kernel inlines, so they take the seam-by-seam path; so does the optional bank wait, which the
         #: fused kernel does not inline)
         self.fast_path = (fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel

@@ -1,7 +1,7 @@
 """Look-ahead simulation from the current state of a co-simulation, batched over candidate actions.
 
 The Oracle scores a candidate (placement, per-core V/f) by simulating it for ``horizon`` epochs from the loop's
-current state, exactly as ``ailfm.plugins.epoch.cosim.CoSimulation`` would: DTM, the engine's progress and actuation costs,
+current state, exactly as ``CoSimulation`` would: DTM, the engine's progress and actuation costs,
 the power model with leakage feedback, and the thermal model. Candidates are stepped together: each has its own fork
 of the engine (the compiled kernel scan is per instance), while power, DTM and the thermal step are single numpy
 operations over the candidate axis. The thermal model must be the fast reduced-order model, whose state is a vector of

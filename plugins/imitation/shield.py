@@ -10,7 +10,7 @@ neighbour): of those that cool it nearly as well as the best (``SPREAD``), the f
 and no thread becomes the straggler its tensor-parallel instance waits for at every barrier. The policy's V/f is
 kept wherever it is safe, so the shield acts only where the policy errs.
 
-Power of the coming epoch per core and level: the power model (``ailfm.plugins.system.power``) at the level's voltage, with
+Power of the coming epoch per core and level: the power model (``system/power.py``) at the level's voltage, with
 the highest switching activity the core's thread has shown so far in the run (a moved thread brings its own),
 leakage at the core's current temperature, plus what the model did not explain last epoch (router power, model
 error). The highest, not the last, activity: a thread's kernel mix changes from epoch to epoch, and with the last
