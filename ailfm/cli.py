@@ -14,7 +14,7 @@ from ailfm import __version__
 from ailfm.errors import AilfmError
 
 SUBCOMMAND_MODULES = (
-    "ailfm.thermal.cli",
+    "ailfm.plugins.run.demo",
     "ailfm.traces.cli",
     "ailfm.mapping.cli",
     "ailfm.plugins.run.cli",
