@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from ailfm import __version__
 from ailfm.errors import AilfmError
@@ -35,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """A FutureWarning (an old name still accepted) is a note to the user: one line, no source location."""
+    if issubclass(category, FutureWarning):
+        return f"ailfm: note: {message}\n"
+    return _default_format_warning(message, category, filename, lineno, line)
+
+
+_default_format_warning = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = _format_warning
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.mapping.files import Lines, load_document, positive, require
+from ailfm.files import Lines, load_document, positive, require
 
 DATAFLOWS = ("os", "ws", "nvdla", "eyeriss")
 
