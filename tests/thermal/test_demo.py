@@ -1,4 +1,4 @@
-"""``ailfm demo`` (what ``make run`` runs) on a small grid: the table, the files, and bad scenarios."""
+"""``ailfm demo`` (the shipped 3D example at steady state) on a small grid: the table, the files, and bad scenarios."""
 
 from __future__ import annotations
 
