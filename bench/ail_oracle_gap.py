@@ -50,7 +50,7 @@ def measure(runs: int, states: int, warmup: int) -> list[dict]:
     for run in range(runs):
         scenario = RolloutScenario(system=TINY, workload=("llama-2-7b", "bert-large")[run % 2], seed=run,
                                    lengths="fixed:4,2", requests=1, instances=1, threads=2,
-                                   warmup_epochs=warmup + 5 * run, epochs=states, thermal_cells=8)
+                                   warmup_epochs=warmup + 5 * run, epochs=states, grid_cells=8)
         governor = GapGovernor(scenario.warmup_epochs)
         simulation(scenario, governor).run((scenario.warmup_epochs + states) * 1e-3)
         rows += [{"run": run, **g} for g in governor.gaps]

@@ -10,8 +10,8 @@ import pytest
 from ailfm.cli import main
 from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import chip_stack, grid_circuit
+from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.run.demo import load_scenario
-from ailfm.plugins.run.runner import RunConfig
 from ailfm.plugins.system.description import load_system
 from ailfm.thermal.floorplan_gen import build_stack
 from ailfm.thermal.formats import read_flp, read_lcf, read_ptrace, read_steady
