@@ -13,7 +13,7 @@ comes from it through :func:`ailfm.plugins.epoch.chip_thermal.chip_stack`. The d
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +22,8 @@ import yaml
 
 from ailfm.errors import ConfigError, FormatError
 from ailfm.plugins.epoch.chip_thermal import chip_stack
-from ailfm.plugins.system.description import load_system
+from ailfm.plugins.system.description import SystemDescription, load_system
+from ailfm.plugins.system.power import PowerModel
 from ailfm.thermal.floorplan_gen import ChipStack, build_stack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, PowerTrace, read_lcf, write_ptrace, write_steady
 from ailfm.thermal.hotspot_cli import steady_grid_maps
@@ -35,7 +36,11 @@ DEMO_SCENARIO = "demo.yaml"
 
 @dataclass(frozen=True)
 class DemoScenario:
-    """A system's chip stack and a constant power map: which tile layers' cores are busy, and every block's power."""
+    """A system's chip stack and a constant power map: which tile layers' cores are busy, and every block's power.
+
+    The powers are the system's (``power_of``): a busy core fully active at f_max with its leakage at the power
+    model's reference temperature, an idle core's ``idle_power_W``, an LLC bank's leakage.
+    """
 
     system: str
     chip: ChipStack
@@ -67,6 +72,15 @@ class DemoScenario:
         return power
 
 
+def power_of(system: SystemDescription) -> dict[str, float]:
+    """The demo's block powers from the system's power model (``ailfm.plugins.system.power``)."""
+    model, power = PowerModel(system), system.power
+    at_reference_K = power.leakage_ref_C + KELVIN_AT_0_C
+    busy, idle = (float(model.core_power(system.dvfs.f_max_GHz, 1.0, at_reference_K, state).total_W)
+                  for state in (0, 1))
+    return {"active_core_power_W": busy, "idle_core_power_W": idle, "bank_power_W": power.llc_leakage_W_per_bank}
+
+
 def load_scenario(path: Path | str | None = None, system: str | None = None) -> DemoScenario:
     """Read a demo scenario YAML (default: the shipped one), ``system`` replacing its system; errors name the file
     and field (the system file's, for an error in the system description)."""
@@ -84,22 +98,20 @@ def load_scenario(path: Path | str | None = None, system: str | None = None) -> 
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         raise FormatError(source, None if mark is None else mark.line + 1, f"not valid YAML: {err}") from None
-    known = {f.name for f in fields(DemoScenario)} - {"chip"}
+    known = {"system", "grid_cells", "active_layers"}
     if not isinstance(data, dict) or set(data) != known:
         found = set(data) if isinstance(data, dict) else set()
         raise ConfigError("scenario", f"expected the fields {', '.join(sorted(known))}; missing "
                           f"{sorted(known - found)}, unknown {sorted(found - known)}", path=source)
     system = system or str(data["system"])
     try:
-        chip = chip_stack(load_system(system))
+        description = load_system(system)
     except ConfigError as err:
         raise ConfigError(err.field, err.reason, path=err.path or source, line=err.line) from None
     try:
         return DemoScenario(
-            system=system, chip=chip, grid_cells=int(data["grid_cells"]),
-            active_layers=tuple(int(layer) for layer in data["active_layers"]),
-            active_core_power_W=float(data["active_core_power_W"]),
-            idle_core_power_W=float(data["idle_core_power_W"]), bank_power_W=float(data["bank_power_W"]))
+            system=system, chip=chip_stack(description), grid_cells=int(data["grid_cells"]),
+            active_layers=tuple(int(layer) for layer in data["active_layers"]), **power_of(description))
     except ConfigError as err:
         raise ConfigError(err.field, err.reason, path=source) from None
     except (TypeError, ValueError) as err:
