@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ailfm.errors import ConfigError
+from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS
 from ailfm.plugins.run.runner import RunConfig, comparison_table, run, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
@@ -42,8 +43,9 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
     parser.add_argument("--duration", type=float, default=defaults.duration_s, metavar="SECONDS",
                         help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
-    parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal,
-                        help="thermal model: fast (reduced order) or grid (exact)")
+    parser.add_argument("--thermal", choices=THERMAL_KINDS, default=defaults.thermal,
+                        help="thermal model: fast (reduced order), grid (exact) or hotspot (a HotSpot 7.0 binary "
+                             "run each epoch: $HOTSPOT or hotspot on PATH)")
     parser.add_argument("--grid-cells", type=int, default=None, metavar="N",
                         help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
     parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
