@@ -54,7 +54,7 @@ _NODE_LINE = re.compile(r"^(\S+)\t(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)$")
 
 
 def find_hotspot(executable: str | os.PathLike | None = None) -> str:
-    """The HotSpot binary: ``executable``, else ``$HOTSPOT``, else ``hotspot`` on ``PATH``."""
+    """The HotSpot binary's absolute path: ``executable``, else ``$HOTSPOT``, else ``hotspot`` on ``PATH``."""
     candidate = executable if executable is not None else os.environ.get(HOTSPOT_ENV) or "hotspot"
     found = shutil.which(str(candidate))
     if found is None:
@@ -64,7 +64,7 @@ def find_hotspot(executable: str | os.PathLike | None = None) -> str:
             f"HotSpot binary {str(candidate)!r} (from {source}) not found or not executable: "
             f"set {HOTSPOT_ENV} to the path of a HotSpot 7.0 `hotspot` binary or put `hotspot` on PATH"
         )
-    return found
+    return os.path.abspath(found)  # runs happen in other working directories
 
 
 def run_hotspot(executable: str, flags: Mapping[str, str], *, cwd: Path, timeout_s: float) -> str:

@@ -4,7 +4,7 @@ whole grid.
 Stock HotSpot 7.0 reads an init file per *block* and starts every grid cell from its block's value
 (``xlate_vector_b2g``), so restarting a grid transient from block temperatures loses the gradients inside each block
 (``hotspot_backend.py`` measured 4.7 K of drift in six epochs). Here HotSpot runs on the same stack with **one block
-per grid cell** in every layer (``cells.flp``; the spreader and sink reuse the last layer's floorplan, so they are
+per grid cell** in every layer (``cells<n>.flp``; the spreader and sink reuse the last layer's floorplan, so they are
 per-cell too). Then:
 
 * the init file holds every cell of every layer, spreader and sink included: the restart is HotSpot's own grid;
@@ -61,15 +61,17 @@ POWER_FORMAT = "%.7g"
 POWER_FIELD_MAX_CHARS = 13
 
 
-def cell_name(k: int) -> str:
-    """The block of grid cell ``k = row * cols + col`` (row 0 at the top of the die, as HotSpot numbers cells)."""
-    return f"c{k}"
+def cell_names(layer: int, n_cells: int) -> list[str]:
+    """The blocks of LCF layer ``layer``: ``l<layer>c<k>`` covers grid cell ``k = row * cols + col`` (row 0 at the
+    top of the die, as HotSpot numbers cells). Unique across layers, so a power trace names each column once."""
+    return [f"l{layer}c{k}" for k in range(n_cells)]
 
 
-def cell_floorplan(rows: int, cols: int, width_m: float, height_m: float) -> Floorplan:
+def cell_floorplan(layer: int, rows: int, cols: int, width_m: float, height_m: float) -> Floorplan:
     """One block per grid cell, in HotSpot's cell order: block ``k`` covers exactly cell ``k``."""
     cw, ch = width_m / cols, height_m / rows
-    return Floorplan(tuple(Block(cell_name(i * cols + j), cw, ch, j * cw, height_m - (i + 1) * ch)
+    names = cell_names(layer, rows * cols)
+    return Floorplan(tuple(Block(names[i * cols + j], cw, ch, j * cw, height_m - (i + 1) * ch)
                            for i in range(rows) for j in range(cols)))
 
 
@@ -110,11 +112,13 @@ class HotSpotGridModel(CircuitState, ThermalModel):
                                            f"= {n_columns} cell powers: more than the {HOTSPOT_MAX_UNITS} units or "
                                            f"{HOTSPOT_LINE_SIZE - 1}-character lines HotSpot 7.0 reads; use fewer "
                                            "grid cells")
-        names = [cell_name(k) for k in range(n_cells)]
-        self._node_names = ([f"layer_{n}_{name}" for n in range(n_chip) for name in names]
-                            + [f"hsp_{name}" for name in names] + [f"hsink_{name}" for name in names]
+        last = cell_names(n_chip - 1, n_cells)  # the spreader and sink reuse the last layer's floorplan
+        #: every node of the grid HotSpot runs, by its name there (the restart file's names, in order)
+        self.cell_node_names = ([f"layer_{n}_{name}" for n in range(n_chip) for name in cell_names(n, n_cells)]
+                            + [f"hsp_{name}" for name in last] + [f"hsink_{name}" for name in last]
                             + [f"inode_{k}" for k in range(N_PACKAGE)])
-        self._power_header = "\t".join(names * (n_columns // n_cells))
+        self._power_header = "\t".join(name for n, layer in enumerate(circuit.layers) if layer.has_power
+                                       for name in cell_names(n, n_cells))
         self._package = _PackageNodes(circuit)
         self._scratch = tempfile.TemporaryDirectory(prefix="ailfm-hotspot-grid-")
         self.directory = Path(self._scratch.name)
@@ -122,11 +126,14 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         self.reset()
 
     def _write_inputs(self, config: HotSpotConfig, layers: Sequence[LcfLayer]) -> dict[str, str]:
-        """The per-cell floorplan, the stack's LCF over it and the configuration; the flags of every run."""
+        """Per-cell floorplans, the stack's LCF over them and the configuration; the flags of every run."""
         folder, circuit = self.directory, self.circuit
-        write_flp(folder / "cells.flp", cell_floorplan(circuit.rows, circuit.cols, circuit.width_m, circuit.height_m))
-        write_lcf(folder / "cells.lcf", [replace(layer, floorplan_path=folder / "cells.flp", floorplan=None)
-                                         for layer in sorted(layers, key=lambda layer: layer.number)])
+        cell_layers = []
+        for n, layer in enumerate(sorted(layers, key=lambda layer: layer.number)):
+            path = folder / f"cells{n}.flp"
+            write_flp(path, cell_floorplan(n, circuit.rows, circuit.cols, circuit.width_m, circuit.height_m))
+            cell_layers.append(replace(layer, floorplan_path=path, floorplan=None))
+        write_lcf(folder / "cells.lcf", cell_layers)
         write_config(folder / "hotspot.config", config)
         return {"c": str(folder / "hotspot.config"), "model_type": "grid",
                 "grid_layer_file": str(folder / "cells.lcf"), "p": str(folder / "power.ptrace"),
@@ -153,7 +160,7 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         if not (np.isfinite(dt_s) and dt_s > 0):
             raise ValueError(f"dt_s must be finite and > 0, got {dt_s}")
         folder = self.directory
-        write_restart_file(folder / "state.init", self._node_names, self._theta + self.ambient_K)
+        write_restart_file(folder / "state.init", self.cell_node_names, self._theta + self.ambient_K)
         grid_file = folder / "grid.ttrace"
         grid_file.unlink(missing_ok=True)  # HotSpot appends to it
         self._run(power, {"o": str(folder / "out.ttrace"), "init_file": str(folder / "state.init"),
@@ -180,10 +187,10 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         steady_file.unlink(missing_ok=True)
         self._run(power, {"steady_file": str(steady_file)})
         values = self._read(read_steady, steady_file)
-        missing = [name for name in self._node_names if name not in values]
+        missing = [name for name in self.cell_node_names if name not in values]
         if missing:
             raise ToolError(f"{self.executable} wrote no {missing[0]} to {steady_file}")
-        theta = np.array([values[name] for name in self._node_names]) - self.ambient_K
+        theta = np.array([values[name] for name in self.cell_node_names]) - self.ambient_K
         return self.circuit.outputs(theta) + self.ambient_K
 
     @property
@@ -207,8 +214,9 @@ class HotSpotGridModel(CircuitState, ThermalModel):
 
 
 def write_restart_file(path: Path, node_names: Sequence[str], temperatures_K: np.ndarray) -> None:
-    """The whole grid state as a HotSpot init file over the per-cell floorplan: ``layer_<n>_c<k>``, ``hsp_c<k>``,
-    ``hsink_c<k>`` for every cell, then ``inode_0..11`` (``name<TAB>%.2f`` K, HotSpot's ``dump_temp`` format)."""
+    """The whole grid state as a HotSpot init file over the per-cell floorplans: ``layer_<n>_l<n>c<k>`` for every
+    cell of LCF layer n, ``hsp_l<L>c<k>`` and ``hsink_l<L>c<k>`` (L the last layer) for the spreader and sink, then
+    ``inode_0..11`` (``name<TAB>%.2f`` K, HotSpot's ``dump_temp`` format)."""
     write_steady(path, dict(zip(node_names, temperatures_K.tolist(), strict=True)))
 
 
