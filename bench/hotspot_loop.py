@@ -12,7 +12,8 @@ two figures come out:
 * restart check: the HotSpot run's first ``--replay-epochs`` epochs (every block) against HotSpot's own
   uninterrupted transient of the same power history on the stack's block floorplans.
 
-Prints the wall time per epoch of both runs.
+Prints the wall time per epoch of both runs, and the CPU time of one epoch's HotSpot command with and without the
+transient (HotSpot always solves the steady state too).
 
     HOTSPOT=/path/to/hotspot python bench/hotspot_loop.py [--duration 0.05] [--governor performance]
         [--grid-cells N] [--replay-epochs 5] [--json out.json]
@@ -26,6 +27,8 @@ import argparse
 import dataclasses
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,6 +104,28 @@ def uninterrupted_hotspot(system, cells: int | None, powers: list[np.ndarray], d
         return np.array([backend.step(power, dt_s) for power in powers])
 
 
+def run_cost(model, repeats: int = 2) -> dict[str, float]:
+    """CPU seconds of one epoch's HotSpot command (the last epoch's files, in the model's folder) and of the same
+    command without ``-o``, which makes HotSpot compute only the steady state it also computes after every
+    transient; the lower of ``repeats`` runs each."""
+    folder = model.directory
+    steady_only = [model.executable, "-c", "hotspot.config", "-model_type", "grid", "-grid_layer_file", "cells.lcf",
+                   "-p", "power.ptrace"]
+    epoch = steady_only + ["-o", "cost.ttrace", "-init_file", "state.init", "-grid_transient_file", "cost.grid",
+                           "-sampling_intvl", "0.001"]
+    cost = {}
+    for name, command in (("epoch_run", epoch), ("steady_only", steady_only)):
+        seconds = []
+        for _ in range(repeats):
+            (folder / "cost.grid").unlink(missing_ok=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(command, cwd=folder, capture_output=True, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            seconds.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        cost[f"hotspot_cpu_s_{name}"] = min(seconds)
+    return cost
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=0.05, help="simulated seconds (default 0.05: 50 epochs)")
@@ -152,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s_per_epoch_grid": grid_s / len(t_grid), "wall_s_per_epoch_hotspot": hotspot_s / len(t_hotspot),
         "load_average": os.getloadavg()[0],
     }
+    figures.update(run_cost(lockstep.model))
     if args.replay_epochs:
         n = min(args.replay_epochs, len(lockstep.powers))
         exact = uninterrupted_hotspot(system, args.grid_cells, lockstep.powers[:n], system.thermal.epoch_s)
@@ -176,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
           f"hotspot {figures['peak_temp_C_hotspot']:.2f} C")
     print(f"wall per epoch: grid {1e3 * figures['wall_s_per_epoch_grid']:.1f} ms, "
           f"hotspot {figures['wall_s_per_epoch_hotspot']:.2f} s (load average {figures['load_average']:.1f})")
+    print(f"one epoch's HotSpot run: {figures['hotspot_cpu_s_epoch_run']:.2f} s CPU, of which its steady-state "
+          f"solve alone takes {figures['hotspot_cpu_s_steady_only']:.2f} s")
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0

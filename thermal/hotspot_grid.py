@@ -106,8 +106,11 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         n_cells, n_chip = circuit.n_cells, len(circuit.layers)
         self._power_cells = np.concatenate([np.arange(n * n_cells, (n + 1) * n_cells)
                                             for n, layer in enumerate(circuit.layers) if layer.has_power])
+        self._power_header = "\t".join(name for n, layer in enumerate(circuit.layers) if layer.has_power
+                                       for name in cell_names(n, n_cells))
         n_columns = len(self._power_cells)
-        if n_columns > HOTSPOT_MAX_UNITS or n_columns * POWER_FIELD_MAX_CHARS >= HOTSPOT_LINE_SIZE:
+        longest_line = max(len(self._power_header), n_columns * POWER_FIELD_MAX_CHARS)
+        if n_columns > HOTSPOT_MAX_UNITS or longest_line >= HOTSPOT_LINE_SIZE - 1:
             raise ConfigError("grid_rows", f"{n_columns // n_cells} power layers x {circuit.rows}x{circuit.cols} cells "
                                            f"= {n_columns} cell powers: more than the {HOTSPOT_MAX_UNITS} units or "
                                            f"{HOTSPOT_LINE_SIZE - 1}-character lines HotSpot 7.0 reads; use fewer "
@@ -115,10 +118,8 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         last = cell_names(n_chip - 1, n_cells)  # the spreader and sink reuse the last layer's floorplan
         #: every node of the grid HotSpot runs, by its name there (the restart file's names, in order)
         self.cell_node_names = ([f"layer_{n}_{name}" for n in range(n_chip) for name in cell_names(n, n_cells)]
-                            + [f"hsp_{name}" for name in last] + [f"hsink_{name}" for name in last]
-                            + [f"inode_{k}" for k in range(N_PACKAGE)])
-        self._power_header = "\t".join(name for n, layer in enumerate(circuit.layers) if layer.has_power
-                                       for name in cell_names(n, n_cells))
+                                + [f"hsp_{name}" for name in last] + [f"hsink_{name}" for name in last]
+                                + [f"inode_{k}" for k in range(N_PACKAGE)])
         self._package = _PackageNodes(circuit)
         self._scratch = tempfile.TemporaryDirectory(prefix="ailfm-hotspot-grid-")
         self.directory = Path(self._scratch.name)
