@@ -1,4 +1,5 @@
-"""The thermal model of a system: the exact grid model of its 3D stack, or the fast reduced-order model of it.
+"""The thermal model of a system: the exact grid model of its 3D stack, the fast reduced-order model of it, or real
+HotSpot run on the same grid each epoch.
 
 The stack comes from the thermal subsystem's floorplan generator (``ailfm.thermal.floorplan_gen``): one silicon layer
 of tiles (core + LLC banks) per die, a TIM/bond layer after each, layer 0 farthest from the heat sink, HotSpot's
@@ -19,7 +20,7 @@ from ailfm.plugins.system.description import SystemDescription
 from ailfm.thermal.base import ThermalModel
 from ailfm.thermal.rom import ReducedOrderThermalModel
 
-THERMAL_KINDS = ("fast", "grid")
+THERMAL_KINDS = ("fast", "grid", "hotspot")
 
 
 def chip_stack(system: SystemDescription):
@@ -52,26 +53,44 @@ def engine_power_patterns(system: SystemDescription, power_names: tuple[str, ...
     return patterns
 
 
-def grid_circuit(system: SystemDescription, cells: int | None = None):
-    """HotSpot's grid circuit of the stack (``cells x cells`` per layer), via the generator's .flp/.lcf files."""
-    from ailfm.thermal.floorplan_gen import write_stack
-    from ailfm.thermal.formats import HotSpotConfig, read_lcf
-    from ailfm.thermal.grid import build_grid_circuit
+def grid_config(system: SystemDescription, cells: int | None = None):
+    """HotSpot's configuration of the stack's grid model: ``cells x cells`` per layer, HotSpot's default package,
+    the system's ambient as the initial temperature."""
+    from ailfm.thermal.formats import HotSpotConfig
 
     cells = cells or system.thermal.stack.grid_cells
-    config = HotSpotConfig().with_flags({
+    return HotSpotConfig().with_flags({
         "model_type": "grid", "grid_rows": str(cells), "grid_cols": str(cells),
         "ambient": str(system.thermal.ambient_K), "init_temp": str(system.thermal.ambient_K)}, source=system.path)
+
+
+def _with_stack(system: SystemDescription, cells: int | None, build):
+    """``build(config, layers)`` over the generator's .flp/.lcf files of the stack, written once."""
+    from ailfm.thermal.floorplan_gen import write_stack
+    from ailfm.thermal.formats import read_lcf
+
     with tempfile.TemporaryDirectory(prefix="ailfm-stack-") as folder:
         lcf = write_stack(chip_stack(system), Path(folder))
-        return build_grid_circuit(config, layers=read_lcf(lcf))
+        return build(grid_config(system, cells), read_lcf(lcf))
+
+
+def grid_circuit(system: SystemDescription, cells: int | None = None):
+    """HotSpot's grid circuit of the stack (``cells x cells`` per layer), via the generator's .flp/.lcf files."""
+    from ailfm.thermal.grid import build_grid_circuit
+
+    return _with_stack(system, cells, lambda config, layers: build_grid_circuit(config, layers=layers))
 
 
 def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int | None = None,
                   moments: int = 4, solver: str = "auto") -> ThermalModel:
-    """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient."""
+    """The thermal model the loop steps, at ambient: ``grid`` (exact), ``fast`` (reduced order of the same grid) or
+    ``hotspot`` (a real HotSpot binary run each epoch on the same grid; ``$HOTSPOT`` or ``hotspot`` on ``PATH``)."""
     if kind not in THERMAL_KINDS:
         raise ConfigError("thermal", f"unknown thermal model {kind!r}; known: {', '.join(THERMAL_KINDS)}")
+    if kind == "hotspot":
+        from ailfm.thermal.hotspot_grid import HotSpotGridModel
+
+        return _with_stack(system, cells, HotSpotGridModel)
     circuit = grid_circuit(system, cells)
     ambient_K = system.thermal.ambient_K
     if kind == "fast":

@@ -72,7 +72,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, duration: bool = True)
         parser.add_argument("--duration", type=float, default=defaults.duration_s, metavar="SECONDS",
                             help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
     parser.add_argument("--thermal", choices=THERMAL_KINDS, default=defaults.thermal,
-                        help="thermal model: fast (reduced order) or grid (exact)")
+                        help="thermal model: fast (reduced order), grid (exact) or hotspot (a HotSpot 7.0 binary "
+                             "run each epoch: $HOTSPOT or hotspot on PATH)")
     parser.add_argument("--grid-cells", type=int, default=None, metavar="N",
                         help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
     parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
