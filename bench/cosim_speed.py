@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal  # noqa: E402
 from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
-from ailfm.plugins.governors import make_governor  # noqa: E402
+from ailfm.plugins.governors.registry import make_governor  # noqa: E402
 from ailfm.plugins.run.runner import RunConfig, load_workload  # noqa: E402
 from ailfm.plugins.system.description import load_system  # noqa: E402
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.system.description import SystemDescription
-from ailfm.thermal.base import ThermalModel
+from ailfm.thermal.base import LinearThermal, ThermalModel
 from ailfm.thermal.rom import ReducedOrderThermalModel
 
 THERMAL_KINDS = ("fast", "grid")
@@ -129,26 +129,28 @@ def _columns(names: tuple[str, ...], wanted: list[str], what: str) -> np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class ThermalTwin:
-    """A governor's own copy of the chip's reduced-order thermal model, as one epoch of linear algebra:
-    ``z <- decay * z + core_gain @ p_core + bank_gain * p_bank`` and ``T_core = ambient + core_output @ z``.
+    """A linear thermal model's step restricted to the chip: ``z <- decay * z + core_gain @ p_core + bank_gain *
+    p_bank`` and ``T_core = ambient + core_output @ z`` (``ailfm.thermal.base.LinearView`` with the power maps the
+    engine produces: each core on its own, all banks alike).
 
-    A model-predictive governor steps it with the powers it observes (as power sensors would report them), so it can
-    predict the next epoch's temperatures of any candidate action; under ``--thermal grid`` or gem5 it is the fast
-    model of the same stack, and the governor corrects its offset from the measured temperatures.
+    The epoch model steps it (``plugins/epoch/model.py``); a model-predictive governor (the shield) keeps its own copy
+    of the state, stepped with the powers it observes; under ``--thermal grid`` or gem5 it is the fast model of the
+    same stack, and the governor corrects its offset from the measured temperatures.
     """
 
     ambient_K: float
     decay: np.ndarray  # (order,)
-    core_gain: np.ndarray  # (order, n_cores) modal forcing of one epoch per watt of each core block
+    core_gain: np.ndarray  # (order, n_cores) modal forcing of one step per watt of each core block
     bank_gain: np.ndarray  # (order,) the same for one watt in every LLC bank (the loop's banks share the uncore power)
     core_output: np.ndarray  # (n_cores, order)
 
     @classmethod
-    def of(cls, system: SystemDescription, thermal: ThermalModel) -> ThermalTwin:
-        """From the loop's model when it is the fast one, else from a fast model of the same stack."""
-        rom = thermal if isinstance(thermal, ReducedOrderThermalModel) else build_thermal(system, "fast")
-        chip = ChipThermal.of(system, rom)
-        decay, gain = rom.propagator(system.thermal.epoch_s)
-        _, output = rom.state
-        return cls(rom.ambient_K, decay.copy(), np.ascontiguousarray(gain[:, chip.core_power_column]),
-                   gain[:, chip.bank_power_column].sum(axis=1), np.ascontiguousarray(output[chip.core_output]))
+    def of(cls, system: SystemDescription, thermal: ThermalModel, dt_s: float | None = None) -> ThermalTwin:
+        """A step of ``dt_s`` (default: one governor epoch) of the loop's model when it is linear, else of a fast
+        model of the same stack."""
+        linear = thermal if isinstance(thermal, LinearThermal) else build_thermal(system, "fast")
+        chip = ChipThermal.of(system, linear)
+        view = linear.linear_view(system.thermal.epoch_s if dt_s is None else dt_s)
+        return cls(view.ambient_K, view.decay, np.ascontiguousarray(view.gain[:, chip.core_power_column]),
+                   np.ascontiguousarray(view.gain[:, chip.bank_power_column].sum(axis=1)),
+                   np.ascontiguousarray(view.output[chip.core_output]))

@@ -21,7 +21,7 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.engine.workload import Workload, workload_from_trace
 from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS, build_thermal
 from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.system.description import load_system
 
 TRACE_SUFFIXES = (".parquet", ".csv")
