@@ -91,6 +91,37 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
         self._modes = np.zeros(self.order)
         self.reset()
 
+    # -- persistence -------------------------------------------------------------------------------------------
+    _ARRAYS = ("_rates_per_s", "_input", "_output", "_project", "_steady_gain")
+
+    def save(self, path) -> None:
+        """The reduced model as one ``.npz`` file (written atomically), for ``load``."""
+        import io
+
+        from ailfm.files import write_atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, power_names=np.array(self.power_names), output_names=np.array(self.output_names),
+                 temperatures_K=np.array([self.ambient_K, self._init_K]),
+                 **{name.lstrip("_"): getattr(self, name) for name in self._ARRAYS})
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path) -> ReducedOrderThermalModel:
+        """A model ``save`` wrote: the same matrices, so the same steps bit for bit."""
+        with np.load(path) as data:
+            model = cls.__new__(cls)
+            model.power_names = tuple(str(n) for n in data["power_names"])
+            model.output_names = tuple(str(n) for n in data["output_names"])
+            model.ambient_K, model._init_K = (float(v) for v in data["temperatures_K"])
+            for name in cls._ARRAYS:
+                setattr(model, name, np.ascontiguousarray(data[name.lstrip("_")]))
+        model.order = len(model._rates_per_s)
+        model._views = {}
+        model._modes = np.zeros(model.order)
+        model.reset()
+        return model
+
     # -- state ---------------------------------------------------------------------------------------------------
     def reset(self, init: float | Mapping[str, float] | None = None) -> None:
         if isinstance(init, Mapping):

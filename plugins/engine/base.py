@@ -28,14 +28,13 @@ class EpochActivity:
 
     Per core (n_cores): ``core_activity`` (time-weighted switching activity for dynamic power), ``core_busy``
     (fraction of the step issuing, stalled on memory or spinning at a barrier: the load cpufreq governors read),
-    ``core_running`` (an unfinished thread is placed there), ``core_instructions``, ``core_llc_accesses``,
-    ``core_dram_misses``.
+    ``core_running`` (an unfinished thread is placed there), ``core_instructions``.
     Per bank (n_banks): ``bank_accesses``. Per router (n_tiles): ``router_flits``.
     Per thread (n_threads): ``thread_instructions``, ``thread_llc_accesses``, ``thread_dram_misses``,
     ``thread_busy_s`` (issuing or stalled: productive time), ``thread_kernel_type`` (the kernel it is in at the end
     of the step, -1 when finished).
-    Requests and tokens: ``tokens`` finished in the step, ``token_times_s`` (absolute), ``finished_requests`` and
-    their ``finish_times_s``.
+    Requests and tokens: ``tokens`` finished in the step, ``finished_requests`` and their ``finish_times_s``
+    (absolute).
     """
 
     dt_s: float
@@ -43,8 +42,6 @@ class EpochActivity:
     core_busy: np.ndarray
     core_running: np.ndarray
     core_instructions: np.ndarray
-    core_llc_accesses: np.ndarray
-    core_dram_misses: np.ndarray
     bank_accesses: np.ndarray
     router_flits: np.ndarray
     thread_instructions: np.ndarray
@@ -53,11 +50,8 @@ class EpochActivity:
     thread_busy_s: np.ndarray
     thread_kernel_type: np.ndarray
     tokens: int
-    token_times_s: np.ndarray
     finished_requests: np.ndarray
     finish_times_s: np.ndarray
-    memory_latency_ns: float
-    llc_latency_ns: np.ndarray
 
 
 @dataclass(eq=False)

@@ -147,15 +147,14 @@ class BuiltinEngine(Engine):
     # -- progress --------------------------------------------------------------------------------------------------
     def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
         w, system, st, tables = self.workload, self.system, self.state, self.tables
-        latency_ns, dram_ns = st.llc_latency_ns[0].copy(), float(st.dram_latency_ns[0])
         n_finished, comp_s, stall_s, instructions, llc_acc, dram_miss, kernel_type, cores = advance_candidate(
             dt_s, 0, st.time_s, st.kernel, st.remaining, st.penalty_s, st.thread_core, st.f_GHz, st.llc_latency_ns,
             st.dram_latency_ns, st.traffic_llc, st.traffic, tables.kernel_table, tables.kernel_type,
             tables.instance_end, tables.params, system.n_cores, self._finished, self._finish_s)
-        activity, busy, running, core_instr, core_llc, core_dram = cores
+        activity, busy, running, core_instr, core_llc, _ = cores
         finished = self._finished[:n_finished]
         finish_s = self._finish_s[:n_finished].copy()
-        tokens = w.tokens[finished].astype(int)
+        tokens = int(w.tokens[finished].sum())
         request = tables.request_end[finished]
         if update_timing and self.model_timing:
             st.dram_latency_ns[0] = close_timing_window(
@@ -163,11 +162,8 @@ class BuiltinEngine(Engine):
                 tables.link_flits_per_access, tables.core_link_share, tables.params)
         return EpochActivity(
             dt_s=dt_s, core_activity=activity, core_busy=busy, core_running=running, core_instructions=core_instr,
-            core_llc_accesses=core_llc, core_dram_misses=core_dram,
             bank_accesses=np.full(system.n_banks, core_llc.sum() / system.n_banks),
             router_flits=self.nuca.router_flits(core_llc), thread_instructions=instructions.ravel(),
             thread_llc_accesses=llc_acc.ravel(), thread_dram_misses=dram_miss.ravel(),
             thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=kernel_type.ravel(),
-            tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
-            finished_requests=request[request >= 0], finish_times_s=finish_s[request >= 0],
-            memory_latency_ns=dram_ns, llc_latency_ns=latency_ns)
+            tokens=tokens, finished_requests=request[request >= 0], finish_times_s=finish_s[request >= 0])

@@ -85,6 +85,8 @@ class Gem5Engine(Engine):
     window_s : simulate only this much of each epoch in gem5, at the epoch's rates (default: the whole epoch).
     """
 
+    model_timing = False  # gem5 times the memory: the loop advances it step by step through ``advance``
+
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
                  read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None):
         if window_s is not None and not 0 < window_s:
@@ -112,8 +114,6 @@ class Gem5Engine(Engine):
         self.interval.reset()
         self._cursors = [ThreadCursor() for _ in range(self.n_threads)]
         self._refill_bytes = np.zeros(self.n_threads)
-
-    model_timing = False
 
     def place(self, thread_core: np.ndarray) -> np.ndarray:
         moved = self.interval.place(thread_core)

@@ -69,17 +69,59 @@ def grid_circuit(system: SystemDescription, cells: int | None = None):
 
 def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int | None = None,
                   moments: int = 4, solver: str = "auto") -> ThermalModel:
-    """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient."""
+    """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient.
+
+    The fast model is cached on disk (``rom_cache_path``): its reduction takes seconds, a load milliseconds.
+    """
     if kind not in THERMAL_KINDS:
         raise ConfigError("thermal", f"unknown thermal model {kind!r}; known: {', '.join(THERMAL_KINDS)}")
-    circuit = grid_circuit(system, cells)
     ambient_K = system.thermal.ambient_K
     if kind == "fast":
-        return ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
-                                        input_patterns=engine_power_patterns(system, circuit.power_names))
+        cache = rom_cache_path(system, cells, moments)
+        if cache is not None and cache.is_file():
+            try:
+                return ReducedOrderThermalModel.load(cache)
+            except (OSError, KeyError, ValueError):
+                pass  # unreadable (an older format, a partial copy): rebuilt and rewritten below
+        circuit = grid_circuit(system, cells)
+        model = ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
+                                         input_patterns=engine_power_patterns(system, circuit.power_names))
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                model.save(cache)
+            except OSError:
+                pass  # a read-only cache only costs the rebuild
+        return model
+    circuit = grid_circuit(system, cells)
     from ailfm.thermal.model import CircuitThermalModel
 
     return CircuitThermalModel(circuit, solver, ambient_K=ambient_K, init=ambient_K)
+
+
+def rom_cache_path(system: SystemDescription, cells: int | None, moments: int) -> Path | None:
+    """Where the fast model of this stack is cached: ``$AILFM_CACHE`` (default ``~/.cache/ailfm``) ``/rom-<key>.npz``,
+    the key hashing everything the reduction reads (the stack, the grid, the ambient, the order, and the source of
+    the code that builds it), so a changed input or changed code never loads a stale model. ``AILFM_CACHE=off``
+    disables it."""
+    import hashlib
+    import os
+
+    root = os.environ.get("AILFM_CACHE", "~/.cache/ailfm")
+    if root == "off":
+        return None
+    import ailfm.thermal as thermal_package
+
+    sources = Path(thermal_package.__file__).parent
+    digest = hashlib.sha256(repr((chip_stack(system), cells or system.thermal.stack.grid_cells, moments,
+                                  system.thermal.ambient_K)).encode())
+    for name in ("rom.py", "grid.py", "network.py", "floorplan_gen.py", "formats/lcf.py", "formats/flp.py",
+                 "formats/config.py"):
+        source = sources / name
+        if source.is_file():
+            digest.update(source.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return Path(root).expanduser() / f"rom-{digest.hexdigest()[:24]}.npz"
 
 
 @dataclass(frozen=True, eq=False)
