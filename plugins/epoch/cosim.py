@@ -182,6 +182,7 @@ class CoSimulation:
         n_kernels = len(engine.tables.kernel_type)
         self._finished, self._finish_s = np.zeros(n_kernels, dtype=np.int64), np.zeros(n_kernels)
         self._power_buffer = np.zeros(len(self.thermal.power_names))
+        self._bind_model_arguments()
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_s, self._dtm_events, self._epoch = [], 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
@@ -189,6 +190,22 @@ class CoSimulation:
         return Observation(0, 0.0, self._temperature[0].copy(), zeros_c, f_max, f_max, zeros_c, zeros_c, zeros_c,
                            self._throttled[0].copy(), self._placement.copy(),
                            np.zeros(engine.n_threads, dtype=np.int64), zeros_t, zeros_t, zeros_t, 0.0)
+
+    def _bind_model_arguments(self) -> None:
+        """The arrays ``run_candidates`` reads and writes, bound once per run (and when the records grow): the
+        engine's state and tables, the loop's DTM flags, temperatures and thermal modes, the records."""
+        records = self._records
+        self._out_arguments = (records.floats, records.ints, records.throttled, self._thread_out, self._kernel_out,
+                               records.chip, self._counts, self._finished, self._finish_s)
+        if self.fused:
+            st, tables, step = self.engine.state, self.engine.tables, self._step_twin
+            self._model_arguments = (
+                st.time_s, st.kernel, st.remaining, st.penalty_s, st.thread_core, st.f_GHz, st.llc_latency_ns,
+                st.dram_latency_ns, st.traffic_llc, st.traffic, tables.kernel_table, tables.kernel_type,
+                tables.tokens, tables.instance_end, tables.mean_latency_ns, tables.link_flits_per_access,
+                tables.core_link_share, tables.router_flits_per_access, tables.params, self._throttled, self._gated,
+                self._temperature, self.thermal.modes[None], step.decay, step.core_gain, step.bank_gain,
+                step.core_output, self._chip_params, self.power.constants, self._uncore_constants)
 
     def loop_state(self) -> LoopState:
         """Copies of the loop's per-core DTM flags and temperatures (what a look-ahead starts from)."""
@@ -204,18 +221,17 @@ class CoSimulation:
         frequency, progress, power, thermal step and DTM update; record and observe."""
         system, engine, records = self.system, self.engine, self._records
         dvfs, epoch = system.dvfs, self._epoch
-        records.ensure(epoch)
-        f_request = records.floats[0, epoch]
+        if records.ensure(epoch):
+            self._bind_model_arguments()
+        f_request = records.floats[0, epoch:epoch + 1]
         snap_levels(np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, dvfs.f_min_GHz, dvfs.f_step_GHz,
-                    f_request)
+                    f_request[0])
         if decision.thread_core is not None:
             self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
-        out_core, out_ints = records.floats[:, epoch:epoch + 1], records.ints[:, epoch:epoch + 1]
-        out_throttled, out_chip = records.throttled[epoch:epoch + 1], records.chip[epoch:epoch + 1]
         if self.fused:
-            self._fused_epoch(decision, f_request, out_core, out_ints, out_throttled, out_chip)
+            self._fused_epoch(decision, f_request)
         else:
-            self._epoch_through_seams(f_request, out_core, out_ints, out_throttled, out_chip)
+            self._epoch_through_seams(f_request[0])
         self._dtm_events += int(self._counts[0, 0])
         self._epoch += 1
         n_threads = engine.n_threads
@@ -224,40 +240,32 @@ class CoSimulation:
         row = records.floats[:, epoch]
         return Observation(self._epoch, engine.time_s, row[4], row[3], row[0], row[1], row[7],
                            row[5] / system.thermal.epoch_s, row[6], records.throttled[epoch], self._placement.copy(),
-                           self._kernel_out[0].copy(), ips, apki, mpki, float(out_chip[0, 3]))
+                           self._kernel_out[0].copy(), ips, apki, mpki, float(records.chip[epoch, 3]))
 
-    def _fused_epoch(self, decision, f_request, out_core, out_ints, out_throttled, out_chip) -> None:
-        """The epoch in one compiled call (``model.run_candidates`` with one candidate) on the engine's state."""
-        engine = self.engine
+    def _fused_epoch(self, decision, f_request) -> None:
+        """The epoch in one compiled call (``model.run_candidates`` with one candidate) on the engine's state,
+        writing the epoch's row of the records."""
         moved = self._not_moved
         if decision.thread_core is not None or self._epoch == 0:
-            moved = engine.place(self._placement)[None]
-        st, tables, step = engine.state, engine.tables, self._step_twin
-        run_candidates(
-            1, self.substeps, f_request[None], moved, st.time_s, st.kernel, st.remaining, st.penalty_s,
-            st.thread_core, st.f_GHz, st.llc_latency_ns, st.dram_latency_ns, st.traffic_llc, st.traffic,
-            tables.kernel_table, tables.kernel_type, tables.tokens, tables.instance_end, tables.mean_latency_ns,
-            tables.link_flits_per_access, tables.core_link_share, tables.router_flits_per_access, tables.params,
-            self._throttled, self._gated, self._temperature, self.thermal.modes[None], step.decay, step.core_gain,
-            step.bank_gain, step.core_output, self._chip_params, self.power.constants, self._uncore_constants,
-            out_core, out_ints, out_throttled, self._thread_out, self._kernel_out, out_chip, self._counts,
-            self._finished, self._finish_s)
+            moved = self.engine.place(self._placement)[None]
+        run_candidates(1, self.substeps, f_request, moved, *self._model_arguments, self._epoch, *self._out_arguments)
         n_finished = self._counts[0, 1]
         if n_finished:
-            request = tables.request_end[self._finished[:n_finished]]
+            request = self.engine.tables.request_end[self._finished[:n_finished]]
             done = request >= 0
             self._finish[request[done]] = self._finish_s[:n_finished][done]
 
-    def _epoch_through_seams(self, f_request, out_core, out_ints, out_throttled, out_chip) -> None:
+    def _epoch_through_seams(self, f_request) -> None:
         """The epoch sub-step by sub-step through the engine and thermal seams, with the epoch model's pieces."""
         system, engine, chip, params = self.system, self.engine, self.chip, self._chip_params
         th, dvfs, n_cores = system.thermal, system.dvfs, system.n_cores
         dt = th.epoch_s / self.substeps
         temperature, throttled, gated = self._temperature[0], self._throttled[0], self._gated[0]
         f_effective, core_W, bank_W = np.empty(n_cores), np.empty(n_cores), np.empty(system.n_banks)
-        power = self._power_buffer
-        start_candidate(0, out_chip, self._counts)
-        start_epoch(0, out_core, self._thread_out, out_chip)
+        power, epoch, records = self._power_buffer, self._epoch, self._records
+        out_core, out_chip = records.floats, records.chip
+        start_candidate(0, epoch, out_chip, self._counts)
+        start_epoch(0, epoch, out_core, self._thread_out, out_chip)
         for sub in range(self.substeps):
             effective_frequency(f_request, throttled, gated, dvfs.f_min_GHz, f_effective)
             engine.actuate(f_effective, self._placement)
@@ -269,15 +277,15 @@ class CoSimulation:
             power[chip.bank_power_column] = bank_W
             temperature[:] = self.thermal.step(power, dt)[chip.core_output]
             events = dtm_update(temperature, throttled, gated, params[5:8], th.dtm_scope == "chip")
-            accumulate_substep(0, f_effective, core_W, uncore_W, temperature, activity.core_activity,
+            accumulate_substep(0, epoch, f_effective, core_W, uncore_W, temperature, activity.core_activity,
                                activity.core_busy, activity.core_instructions, activity.thread_instructions,
                                activity.thread_llc_accesses, activity.thread_dram_misses, activity.thread_busy_s,
                                float(activity.tokens), events, th.t_max_C, dt, out_core, self._thread_out, out_chip,
                                self._counts)
             self._finish[activity.finished_requests] = activity.finish_times_s
-        finish_epoch(0, self.substeps, self._placement, activity.thread_kernel_type, throttled, engine.time_s,
-                     dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz, out_core, out_ints, out_throttled, self._kernel_out,
-                     out_chip)
+        finish_epoch(0, epoch, self.substeps, self._placement, activity.thread_kernel_type, throttled, engine.time_s,
+                     dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz, out_core, records.ints, records.throttled,
+                     self._kernel_out, out_chip)
 
     def result(self, wall_s: float = float("nan"), timed_from_s: float = 0.0,
                compile_s: float = float("nan")) -> SimulationResult:
@@ -334,13 +342,16 @@ class _Records:
         self.per_core = {**{k: self.floats[i] for i, k in enumerate(self.FLOATS)},
                          **{k: self.ints[i] for i, k in enumerate(self.INTS)}, "dtm_throttled": self.throttled}
 
-    def ensure(self, epoch: int) -> None:
+    def ensure(self, epoch: int) -> bool:
+        """Room for ``epoch`` (True if the arrays were reallocated)."""
         if epoch >= len(self.chip):
             self.floats = np.concatenate([self.floats, np.zeros_like(self.floats)], axis=1)
             self.ints = np.concatenate([self.ints, np.zeros_like(self.ints)], axis=1)
             self.throttled = np.concatenate([self.throttled, np.zeros_like(self.throttled)])
             self.chip = np.concatenate([self.chip, np.zeros_like(self.chip)])
             self._views()
+            return True
+        return False
 
     def frames(self, n_epochs: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         epochs = pd.DataFrame(self.chip[:n_epochs], columns=list(self.CHIP))

@@ -94,7 +94,7 @@ class Lookahead:
             tables.kernel_table, tables.kernel_type, tables.tokens, tables.instance_end, tables.mean_latency_ns,
             tables.link_flits_per_access, tables.core_link_share, tables.router_flits_per_access, tables.params,
             throttled, gated, temperature, modes, step.decay, step.core_gain, step.bank_gain, step.core_output,
-            self._chip_params, self._core_constants, self._uncore_constants,
+            self._chip_params, self._core_constants, self._uncore_constants, 0,
             np.zeros((len(CORE_FIELDS), n, n_cores)), np.zeros((2, n, n_cores), dtype=np.int64),
             np.zeros((n, n_cores), dtype=np.bool_), np.zeros((4, n, n_threads)),
             np.zeros((n, n_threads), dtype=np.int64),

@@ -124,27 +124,28 @@ def dtm_update(temperature_K, throttled, gated, constants, chip_scope):
 
 
 @njit(cache=True)
-def start_candidate(n, out_chip, out_counts):
-    """Reset candidate ``n``'s over-the-horizon outputs (peak, tokens, time above T_max, instructions, DTM events)."""
+def start_candidate(n, row, out_chip, out_counts):
+    """Reset candidate ``n``'s over-the-horizon outputs (peak, tokens, time above T_max, instructions, DTM events);
+    ``row``: its row of the per-core and chip outputs."""
     for f in range(5, 8):
-        out_chip[n, f] = 0.0
-    out_chip[n, 4] = out_chip[n, 8] = -np.inf
+        out_chip[row, f] = 0.0
+    out_chip[row, 4] = out_chip[row, 8] = -np.inf
     out_counts[n, 0] = 0
 
 
 @njit(cache=True)
-def start_epoch(n, out_core, out_thread, out_chip):
+def start_epoch(n, row, out_core, out_thread, out_chip):
     """Zero candidate ``n``'s per-epoch accumulators."""
     for f in range(1, out_core.shape[0]):
-        out_core[f, n, :] = 0.0
+        out_core[f, row, :] = 0.0
     for f in range(out_thread.shape[0]):
         out_thread[f, n, :] = 0.0
     for f in range(1, 4):
-        out_chip[n, f] = 0.0
+        out_chip[row, f] = 0.0
 
 
 @njit(cache=True)
-def accumulate_substep(n, f_effective, core_W, uncore_W, temperature_K, activity, busy, core_instructions,
+def accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K, activity, busy, core_instructions,
                        thread_instructions, thread_llc, thread_dram, thread_busy_s, tokens, events, t_max_C, dt_s,
                        out_core, out_thread, out_chip, out_counts):
     """Add one sub-step to candidate ``n``'s outputs (sums; ``finish_epoch`` turns them into means)."""
@@ -152,12 +153,12 @@ def accumulate_substep(n, f_effective, core_W, uncore_W, temperature_K, activity
     hottest = -np.inf
     instructions = 0.0
     for c in range(core_W.shape[0]):
-        out_core[1, n, c] += f_effective[c]
-        out_core[3, n, c] += core_W[c]
-        out_core[4, n, c] = temperature_K[c]
-        out_core[5, n, c] += core_instructions[c]
-        out_core[6, n, c] += activity[c]
-        out_core[7, n, c] += busy[c]
+        out_core[1, row, c] += f_effective[c]
+        out_core[3, row, c] += core_W[c]
+        out_core[4, row, c] = temperature_K[c]
+        out_core[5, row, c] += core_instructions[c]
+        out_core[6, row, c] += activity[c]
+        out_core[7, row, c] += busy[c]
         core_total += core_W[c]
         hottest = max(hottest, temperature_K[c])
         instructions += core_instructions[c]
@@ -166,40 +167,40 @@ def accumulate_substep(n, f_effective, core_W, uncore_W, temperature_K, activity
         out_thread[1, n, t] += thread_llc[t]
         out_thread[2, n, t] += thread_dram[t]
         out_thread[3, n, t] += thread_busy_s[t]
-    out_chip[n, 1] += core_total + uncore_W
-    out_chip[n, 2] += core_total
-    out_chip[n, 3] += uncore_W
-    out_chip[n, 4] = max(out_chip[n, 4], hottest - 273.15)
-    out_chip[n, 5] += tokens
+    out_chip[row, 1] += core_total + uncore_W
+    out_chip[row, 2] += core_total
+    out_chip[row, 3] += uncore_W
+    out_chip[row, 4] = max(out_chip[row, 4], hottest - 273.15)
+    out_chip[row, 5] += tokens
     if hottest - 273.15 > t_max_C:
-        out_chip[n, 6] += dt_s
-    out_chip[n, 7] += instructions
+        out_chip[row, 6] += dt_s
+    out_chip[row, 7] += instructions
     out_counts[n, 0] += events
 
 
 @njit(cache=True)
-def finish_epoch(n, substeps, thread_core, thread_kernel_type, throttled, time_s, v0, slope, out_core, out_ints,
+def finish_epoch(n, row, substeps, thread_core, thread_kernel_type, throttled, time_s, v0, slope, out_core, out_ints,
                  out_throttled, out_kernel, out_chip):
     """Candidate ``n``'s epoch means, the thread and kernel on each core, the voltage of the mean frequency."""
     if substeps > 1:
         for f in (1, 3, 6, 7):
             for c in range(out_core.shape[2]):
-                out_core[f, n, c] /= substeps
+                out_core[f, row, c] /= substeps
         for f in range(1, 4):
-            out_chip[n, f] /= substeps
-    out_ints[0, n, :] = -1
-    out_ints[1, n, :] = -1
+            out_chip[row, f] /= substeps
+    out_ints[0, row, :] = -1
+    out_ints[1, row, :] = -1
     for t in range(thread_core.shape[0]):
         out_kernel[n, t] = thread_kernel_type[t]
         if thread_core[t] >= 0:
-            out_ints[0, n, thread_core[t]] = t
-            out_ints[1, n, thread_core[t]] = thread_kernel_type[t]
+            out_ints[0, row, thread_core[t]] = t
+            out_ints[1, row, thread_core[t]] = thread_kernel_type[t]
     for c in range(out_core.shape[2]):
-        f = out_core[1, n, c]
-        out_core[2, n, c] = v0 + slope * f if f > 0 else 0.0
-        out_throttled[n, c] = throttled[c]
-        out_chip[n, 8] = max(out_chip[n, 8], out_core[4, n, c] - 273.15)
-    out_chip[n, 0] = time_s
+        f = out_core[1, row, c]
+        out_core[2, row, c] = v0 + slope * f if f > 0 else 0.0
+        out_throttled[row, c] = throttled[c]
+        out_chip[row, 8] = max(out_chip[row, 8], out_core[4, row, c] - 273.15)
+    out_chip[row, 0] = time_s
 
 
 @njit(cache=True)
@@ -210,12 +211,14 @@ def run_candidates(horizon, substeps, f_request, moved,
                    core_link_share, router_flits_per_access, engine_params,
                    throttled, gated, temperature_K, modes,
                    decay, core_gain, bank_gain, core_output, chip_params, core_constants, uncore_constants,
-                   out_core, out_ints, out_throttled, out_thread, out_kernel, out_chip, out_counts, finished, finish_s):
+                   first_row, out_core, out_ints, out_throttled, out_thread, out_kernel, out_chip, out_counts, finished,
+                   finish_s):
     """``horizon`` epochs of every candidate (see the module docstring), each holding its ``f_request`` (N,
     n_cores, on the V/f grid); every state array (engine: ``EngineState``; loop: DTM flags, core temperatures,
     thermal modes) has the candidate axis first and is advanced in place. ``moved`` (N, n_threads): threads that
     have just been moved (they paid for the move and pay no DVFS transition with it). ``finished``/``finish_s``
-    receive the last candidate's kernels finished in its last epoch (count in ``out_counts[:, 1]``).
+    receive the last candidate's kernels finished in its last epoch (count in ``out_counts[:, 1]``). Candidate ``n``
+    writes row ``first_row + n`` of the per-core and chip outputs (the loop passes its record arrays and the epoch).
     """
     n_candidates, n_cores = f_request.shape
     dt_sub, f_min, ambient_K, v0, slope = chip_params[0], chip_params[1], chip_params[2], chip_params[3], \
@@ -228,10 +231,11 @@ def run_candidates(horizon, substeps, f_request, moved,
     bank_accesses = np.empty(n_banks)
     bank_W = np.empty(n_banks)
     for n in range(n_candidates):
-        start_candidate(n, out_chip, out_counts)
+        row = first_row + n
+        start_candidate(n, row, out_chip, out_counts)
         moved_now = moved[n]
         for _ in range(horizon):
-            start_epoch(n, out_core, out_thread, out_chip)
+            start_epoch(n, row, out_core, out_thread, out_chip)
             n_finished = 0
             thread_type = np.empty(0, dtype=np.int64)
             for _ in range(substeps):
@@ -256,7 +260,7 @@ def run_candidates(horizon, substeps, f_request, moved,
                 modal_step(modes[n], decay, core_gain, bank_gain, core_W, uncore_W / n_banks)
                 core_temperatures(core_output, modes[n], ambient_K, temperature_K[n])
                 events = dtm_update(temperature_K[n], throttled[n], gated[n], dtm_constants, chip_scope)
-                accumulate_substep(n, f_effective, core_W, uncore_W, temperature_K[n], activity, busy, core_instr,
+                accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K[n], activity, busy, core_instr,
                                    thread_instr.ravel(), thread_llc.ravel(), thread_dram.ravel(),
                                    (comp_s + stall_s).ravel(), step_tokens, events, t_max_C, dt_sub, out_core,
                                    out_thread, out_chip, out_counts)
@@ -265,7 +269,7 @@ def run_candidates(horizon, substeps, f_request, moved,
                 dram_latency_ns[n] = close_timing_window(llc_latency_ns[n], dram_latency_ns[n], traffic_llc[n],
                                                          traffic[n], mean_latency_ns, link_flits_per_access,
                                                          core_link_share, engine_params)
-            finish_epoch(n, substeps, thread_core[n], thread_type, throttled[n], time_s[n], v0, slope, out_core,
+            finish_epoch(n, row, substeps, thread_core[n], thread_type, throttled[n], time_s[n], v0, slope, out_core,
                          out_ints, out_throttled, out_kernel, out_chip)
             out_counts[n, 1] = n_finished
 
