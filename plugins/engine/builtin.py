@@ -9,21 +9,21 @@ with ``I`` instructions, ``A`` LLC accesses and ``D`` DRAM misses per thread, ``
 scale with f and memory-bound ones (GEMV in decode, attention over a long KV cache) barely do. A kernel ends when the
 slowest thread of its instance does (llama.cpp's barrier); threads that finish early spin at the barrier.
 
-Each step scans every instance's upcoming kernels (``_scan.scan_epoch``, compiled): a kernel starts when the previous
+Each step scans every instance's upcoming kernels (``scan.scan_epoch``, compiled): a kernel starts when the previous
 one ended and its request has arrived, and ends at its slowest thread; the kernel running at the end of the epoch
 keeps each thread's remaining share for the next. Contention uses the previous memory-timing window's traffic (one
 governor epoch in the loop): M/D/1 waits on NoC links (``NucaModel``) and an asymptotic closed-queue bound on DRAM
 bandwidth (response time ``R >= MLP (B / mu - Z)``, ``B`` busy threads, ``mu`` the line rate of all controllers and
 ``Z`` the non-DRAM time per miss). The state is an ``EngineState`` (``engine/base.py``); the step is
-``_scan.advance_candidate``, the function the epoch model (``plugins/epoch/model.py``) advances every caller with.
+``scan.advance_candidate``, the function the epoch model (``plugins/epoch/model.py``) advances every caller with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import advance_candidate, close_timing_window, retune
 from ailfm.plugins.engine.base import Engine, EngineState, EngineTables, EpochActivity
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel

@@ -8,7 +8,7 @@ the shield's model of the chip (``plugins/imitation/shield.py``). A governor epo
 1. **DTM's effective frequency** (``effective_frequency``): 0 when clock-gated, f_min when throttled, the governor's
    request (snapped to the V/f grid, ``snap_levels``) otherwise; a core whose level changes charges its thread a
    DVFS transition (``retune``).
-2. **Thread progress** (``advance_candidate`` in ``plugins/engine/_scan.py``): every instance's kernels, each ending
+2. **Thread progress** (``advance_candidate`` in ``plugins/engine/scan.py``): every instance's kernels, each ending
    at its slowest thread (barriers), with S-NUCA and DRAM stalls at the current memory latencies and the stalls
    owed for migrations and DVFS transitions.
 3. **Power** (``chip_power``): cores with temperature-dependent leakage (``system/power.py``), routers, LLC banks.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.engine._scan import advance_candidate, close_timing_window, retune
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
 from ailfm.plugins.system.power import core_power_kernel
 
 #: per-core outputs of an epoch: the request, the time-mean effective frequency and its voltage, mean power (core +
