@@ -2,6 +2,8 @@
 
 Each module in ``SUBCOMMAND_MODULES`` exposes ``add_subcommands(subparsers)``; it registers its
 parsers and sets ``func`` on each, a callable taking the parsed namespace and returning an exit code.
+A command line that names a command imports the modules only until one has registered it (the co-simulator's first),
+so ``ailfm simulate`` does not pay for importing every subsystem.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from ailfm import __version__
 from ailfm.errors import AilfmError
 
 SUBCOMMAND_MODULES = (
+    "ailfm.plugins.run.cli",
     "ailfm.plugins.run.demo",
     "ailfm.traces.cli",
     "ailfm.mapping.cli",
-    "ailfm.plugins.run.cli",
     "ailfm.plugins.imitation.cli",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (given the command line) enough of it to parse ``argv``'s command."""
     parser = argparse.ArgumentParser(
         prog="ailfm",
         description="Thermal-aware LLM inference scheduling on 3D S-NUCA many-cores (AILFM) "
@@ -31,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ailfm {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    command = next((a for a in argv if not a.startswith("-")), None) if argv else None
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).add_subcommands(subparsers)
+        if command is not None and command in subparsers.choices:
+            break
     return parser
 
 
@@ -48,7 +54,8 @@ _default_format_warning = warnings.formatwarning
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _format_warning
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except AilfmError as err:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ailfm.plugins.governors.ail import OracleGovernor
-from ailfm.plugins.imitation.lookahead import LoopState
+from ailfm.plugins.imitation.oracle import OracleGovernor
 from ailfm.plugins.imitation.rollout import RolloutScenario, simulation
 
 TINY = str(Path(__file__).resolve().parents[1] / "tests" / "imitation" / "tiny-2x2x2.yaml")
@@ -36,9 +35,7 @@ class GapGovernor(OracleGovernor):
         if obs.epoch < self.warmup_epochs:
             return Decision(np.full(self.context.n_cores, self.context.system.dvfs.f_max_GHz))
         label = self.query(obs)
-        state = LoopState(obs.temperature_K, obs.dtm_throttled, obs.f_effective_GHz <= 0)
-        best = self.oracle.exhaustive_best(self.simulation.engine, self.simulation.thermal, state,
-                                           obs.thread_kernel_type >= 0)
+        best = self.oracle.exhaustive_best(self.context.lookahead, obs.thread_kernel_type >= 0)
         self.gaps.append({"epoch": obs.epoch, "oracle": label.instructions, "exhaustive": best.instructions,
                           "oracle_safe": label.safe, "exhaustive_safe": best.safe,
                           "oracle_evaluated": label.evaluated, "exhaustive_evaluated": best.evaluated})

@@ -114,9 +114,10 @@ def check_fits(config: RunConfig, n_threads: int, n_cores: int) -> None:
 
 
 def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: float | None = None) -> pd.DataFrame:
-    """Per (epoch, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
+    """Per (engine step, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
 
-    Request and flit counts are what gem5 simulated: the whole epoch, or the first ``window_s`` of it.
+    gem5 runs once per engine step (``epoch_s``: the loop's thermal sub-step). Request and flit counts are what gem5
+    simulated: the whole step, or the first ``window_s`` of it.
     """
     n_tiles = len(counters[0].hit_requests) if counters else 0
     to_ns = 1e9 / TICKS_PER_S
@@ -143,5 +144,5 @@ def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, 
     paths = [out / "summary.json", out / "timeline.parquet", out / "gem5_epochs.parquet"]
     paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     result.timeline().to_parquet(paths[1], index=False)
-    counters_frame(counters, result.epoch_s, window_s).to_parquet(paths[2], index=False)
+    counters_frame(counters, result.epoch_s / result.substeps, window_s).to_parquet(paths[2], index=False)
     return paths

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
     from ailfm.plugins.epoch.chip_thermal import build_thermal
     from ailfm.plugins.epoch.cosim import CoSimulation
-    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.governors.registry import make_governor
     from ailfm.plugins.run.runner import load_workload
     from ailfm.plugins.system.description import load_system
 

@@ -16,12 +16,11 @@ from functools import lru_cache
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.governors.ail import OracleGovernor
 from ailfm.plugins.governors.base import Decision, Governor, Observation
 from ailfm.plugins.governors.cpufreq import Performance
 from ailfm.plugins.imitation.actions import coolest_placement, decision_from_outputs, level_fractions
 from ailfm.plugins.imitation.features import FeatureExtractor
-from ailfm.plugins.imitation.oracle import OracleConfig
+from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.imitation.shield import PredictiveShield
 from ailfm.plugins.run.config import RunConfig
@@ -88,9 +87,6 @@ class RolloutGovernor(Governor):
         self.warmup = Performance()
         self.features, self.targets, self.label_epochs = [], [], []
 
-    def bind_simulation(self, simulation) -> None:
-        self.oracle_governor.bind_simulation(simulation)
-
     def setup(self, context) -> None:
         super().setup(context)
         self.oracle_governor.setup(context)
@@ -128,7 +124,7 @@ _workload = lru_cache(maxsize=16)(load_workload)
 
 
 def simulation(scenario: RolloutScenario, governor: Governor):
-    """The co-simulation of a scenario under a governor (it binds look-ahead governors when it starts)."""
+    """The co-simulation of a scenario under a governor."""
     from ailfm.plugins.epoch.cosim import CoSimulation
     from ailfm.plugins.system.description import load_system
 

@@ -69,7 +69,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError("seeds", f"expected comma-separated integers, got {args.seeds!r}") from None
     if not governors:
         raise ConfigError("governors", "name at least one governor")
-    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.governors.registry import make_governor
 
     for name in governors:
         make_governor(name)  # fail fast on a typo, before any run starts

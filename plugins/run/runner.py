@@ -20,7 +20,7 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.engine.workload import Workload, workload_from_trace
 from ailfm.plugins.epoch.chip_thermal import build_thermal
 from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.system.description import load_system
 
