@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ailfm.errors import ConfigError
+from ailfm.files import file_digest, prepare_output_folder, run_lock, write_atomic, write_json_atomic
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
@@ -104,13 +105,33 @@ def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:
 
 
 def run_map_search(args: argparse.Namespace) -> int:
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        return _map_search(args, out)
+
+
+def search_config(args: argparse.Namespace) -> dict:
+    """Every option that changes a search's result; input files enter by their content, so an edited file with the
+    same name does not pass for the one the checkpoint was made with."""
+    names = ("model", "hardware", "serving", "lengths", "slots", "micro_batches", "steps", "tensor_parallel",
+             "blocks", "workload_seed", "cost", "pin", "seed_baselines")
+    config = {name: getattr(args, name) for name in names}
+    for name in ("model", "hardware", "lengths", "pin"):
+        if config[name] is not None and Path(config[name]).is_file():
+            config[f"{name}_sha256"] = file_digest(config[name])
+    return config
+
+
+def _map_search(args: argparse.Namespace, out: Path) -> int:
     from ailfm.mapping import report
     from ailfm.mapping.search.annealing import random_search, simulated_annealing
     from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mappings
     from ailfm.mapping.search.ga import SearchSettings, run_search
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.npz"
+    if checkpoint.exists() and not args.resume:
+        raise ConfigError("--out", f"{out} holds a search (checkpoint.npz): add --resume to continue it with the "
+                                   "same options, or use a new --out")
     evaluator = evaluator_from_args(args)
     enc = evaluator.encoding
     pins = read_pins(args.pin, enc) if args.pin else Pins.none(enc)
@@ -121,14 +142,14 @@ def run_map_search(args: argparse.Namespace) -> int:
                               checkpoint_every=args.checkpoint_every, local_share=args.local_share)
     with open_executor(args.workers, args.dask) as (executor, n_workers):
         result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
-                            checkpoint=out / "checkpoint.pkl", log_path=out / "search.csv",
-                            progress=not args.no_progress)
+                            checkpoint=checkpoint, log_path=out / "search.csv",
+                            progress=not args.no_progress, config=search_config(args))
     best = enc.decode(result.best_genome)
     meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
             "tensor_parallel": evaluator.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
             "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed,
             "notes": list(evaluator.workload.notes)}
-    (out / "best_mapping.json").write_text(best.to_json(**meta, layer_names=list(evaluator.layer_names)))
+    write_atomic(out / "best_mapping.json", best.to_json(**meta, layer_names=list(evaluator.layer_names)).encode())
     rows = []
     for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(evaluator))):
         for name, mapping in mappings.items():
@@ -147,10 +168,10 @@ def run_map_search(args: argparse.Namespace) -> int:
     table = pd.DataFrame(rows)
     best_fixed = table.loc[table.kind == "fixed", "edp_Js"].min()
     table["edp_vs_best_fixed"] = table.edp_Js / best_fixed - 1
-    table.to_csv(out / "baselines.csv", index=False)
+    write_atomic(out / "baselines.csv", table.to_csv(index=False).encode())
     summary = {**meta, "stopped": result.stopped, "generations": result.generations,
                "evaluations": result.evaluations, **_summary(evaluator, best)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json_atomic(out / "summary.json", summary)
     plots = out / "report"
     plots.mkdir(exist_ok=True)
     refs = {r["method"]: r["edp_Js"] for r in rows if r["method"] in ("gemini_lp", "random_search",
@@ -226,7 +247,9 @@ def add_subcommands(subparsers) -> None:
 
     search = sub.add_parser("search", help="GA (or NSGA-II) mapping search with same-budget baselines")
     add_scenario_arguments(search)
-    search.add_argument("--out", required=True, help="output directory (resumes from its checkpoint)")
+    search.add_argument("--out", required=True, help="output directory (refused if it holds a search, unless --resume)")
+    search.add_argument("--resume", action="store_true",
+                        help="continue the search checkpointed in --out (the same options are required)")
     search.add_argument("--pop", type=_positive_int, default=120)
     search.add_argument("--gen", type=_positive_int, default=200)
     search.add_argument("--seed", type=int, default=0)
