@@ -1,0 +1,67 @@
+"""A policy that passes the static contract but computes a wrong shape, NaN or inf is stopped on the call that
+returns it, with one line naming the file and what it returned (never a heap corruption or cores pinned to f_min)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from ailfm.cli import main
+from ailfm.errors import ConfigError
+from ailfm.plugins.imitation.contract import INPUT_NAME, OUTPUT_NAME, contract_metadata, load_policy
+from ailfm.plugins.imitation.features import N_FEATURES
+
+
+def crafted_policy(path, kind: str):
+    """A contract-conforming ONNX file whose output is [1, 2] ("shape"), all NaN ("nan") or all inf ("inf")."""
+    starts = helper.make_tensor("starts", TensorProto.INT64, [1], [0])
+    ends = helper.make_tensor("ends", TensorProto.INT64, [1], [2])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    initialisers = [starts, ends, axes]
+    nodes = []
+    source = INPUT_NAME
+    if kind == "shape":
+        nodes.append(helper.make_node("ReduceMean", [INPUT_NAME], ["mean"], axes=[0], keepdims=1))
+        source = "mean"
+    nodes.append(helper.make_node("Slice", [source, "starts", "ends", "axes"], ["two"]))
+    if kind == "shape":
+        nodes.append(helper.make_node("Identity", ["two"], [OUTPUT_NAME]))
+    else:
+        initialisers.append(helper.make_tensor("bad", TensorProto.FLOAT, [1], [float(kind)]))
+        nodes.append(helper.make_node("Add", ["two", "bad"], [OUTPUT_NAME]))
+    graph = helper.make_graph(nodes, "crafted", [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT,
+                                                                               ["n_cores", N_FEATURES])],
+                              [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n_cores", 2])],
+                              initialisers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in contract_metadata(f"crafted: {kind}").items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("shape", r"returned 'core_actions' of shape \[1, 2\] for 8 cores; the contract is \[n_cores, 2\]"),
+    ("nan", r"returned nan for core 0, column 0 \(16 non-finite values\)"),
+    ("inf", r"returned inf for core 0, column 0 \(16 non-finite values\)"),
+])
+def test_crafted_policies_are_stopped_naming_the_file(tmp_path, kind, message):
+    path = crafted_policy(tmp_path / f"{kind}.onnx", kind)
+    policy = load_policy(path)  # the static contract cannot see it
+    with pytest.raises(ConfigError, match=message) as caught:
+        policy(np.zeros((8, N_FEATURES), np.float32))
+    assert str(caught.value).startswith(f"{path}: governor: ")
+
+
+@pytest.mark.parametrize("kind", ["shape", "nan"])
+def test_a_crafted_policy_stops_a_simulation_with_one_line(tmp_path, capsys, tiny_system_path, kind):
+    path = crafted_policy(tmp_path / f"{kind}.onnx", kind)
+    code = main(["simulate", "--system", tiny_system_path, "--governor", str(path), "--duration", "0.005",
+                 "--lengths", "fixed:4,2", "--requests", "1", "--instances", "1", "--threads", "2",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{path}: governor: returned" in err
