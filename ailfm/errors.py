@@ -10,7 +10,17 @@ not as a ``BrokenProcessPool`` traceback.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+
+
+def unknown_name(name: object, known, what: str = "field") -> str:
+    """``unknown field 'x' (did you mean 'y'?); known: ...`` for a misspelt key or value."""
+    known = list(known)
+    lower = {str(k).lower(): k for k in known}
+    close = [lower[m] for m in difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.6)]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {str(name)!r}{hint}; known: {', '.join(known)}"
 
 
 class AilfmError(Exception):

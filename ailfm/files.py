@@ -16,7 +16,46 @@ import json
 import os
 from pathlib import Path
 
+import yaml
+
 from ailfm.errors import ConfigError, FormatError
+
+
+def read_text(path: str | Path, *, bom: bool = True) -> str:
+    """A text file decoded as UTF-8, CRLF line ends read as LF; any defect is a FormatError naming the file (and the
+    line of an undecodable byte). ``bom``: accept a leading UTF-8 byte-order mark (YAML, JSON, CSV do; HotSpot's C
+    readers take it for part of the first token, so its formats refuse it)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise FormatError(path, None, "is a folder, not a file") from None
+    except OSError as err:
+        raise FormatError(path, None, f"cannot read: {err.strerror or err}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        if not bom:
+            raise FormatError(path, 1, "starts with a UTF-8 byte-order mark, which HotSpot reads as part of the first "
+                                       "token; save the file without it")
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise FormatError(path, line, f"not UTF-8 text: byte 0x{data[err.start]:02x} at column {column}; save the "
+                                      "file as UTF-8") from None
+    return text.replace("\r\n", "\n")
+
+
+def yaml_error(path: str | Path, err: yaml.YAMLError) -> FormatError:
+    """PyYAML's error as one line: the problem, at the line of its mark."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return FormatError(path, None if mark is None else mark.line + 1,
+                       f"invalid YAML: {problem}{f' ({context})' if context else ''}")
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -34,9 +73,9 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_json_atomic(path: str | Path, value) -> None:
+def write_json_atomic(path: str | Path, value, indent: int = 1) -> None:
     """Strict JSON (``NaN``/``inf`` become ``null``), indented, written atomically."""
-    write_atomic(path, (json.dumps(strict_json(value), indent=1) + "\n").encode())
+    write_atomic(path, (json.dumps(strict_json(value), indent=indent, allow_nan=False) + "\n").encode())
 
 
 def strict_json(value):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.files import file_digest, prepare_output_folder, run_lock, write_atomic, write_json_atomic
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
@@ -30,17 +31,19 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serving", default="orca", choices=sorted(STRATEGIES), help="serving strategy")
     parser.add_argument("--lengths", default="azure-conv",
                         help=f"packaged length sample ({', '.join(PACKAGED_LENGTHS)}) or a CSV path")
-    parser.add_argument("--slots", type=int, default=32, help="requests per iteration (continuous-batching slots)")
-    parser.add_argument("--micro-batches", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3, help="iterations per strategy (chunks / decode steps)")
-    parser.add_argument("--tensor-parallel", type=int, default=8, help="GEMM tiles per layer")
-    parser.add_argument("--blocks", type=int, default=1, help="transformer blocks mapped")
-    parser.add_argument("--workload-seed", type=int, default=0, help="seed of the serving emulation")
+    parser.add_argument("--slots", type=options.POSITIVE, default=32,
+                        help="requests per iteration (continuous-batching slots)")
+    parser.add_argument("--micro-batches", type=options.POSITIVE, default=8)
+    parser.add_argument("--steps", type=options.POSITIVE, default=3,
+                        help="iterations per strategy (chunks / decode steps)")
+    parser.add_argument("--tensor-parallel", type=options.POSITIVE, default=8, help="GEMM tiles per layer")
+    parser.add_argument("--blocks", type=options.POSITIVE, default=1, help="transformer blocks mapped")
+    parser.add_argument("--workload-seed", type=options.SEED, default=0, help="seed of the serving emulation")
     parser.add_argument("--cost", choices=("analytic", "zigzag"), default="analytic",
                         help="per-chiplet GEMM cost: the analytic loop nest or ZigZag (pip install 'ailfm[zigzag]')")
     parser.add_argument("--zigzag-cache", default="~/.cache/ailfm/zigzag",
                         help="folder of cached ZigZag results (per GEMM shape and chiplet description)")
-    parser.add_argument("--zigzag-workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--zigzag-workers", type=options.WORKERS, default=os.cpu_count() or 1,
                         help="processes warming the ZigZag cache")
 
 
@@ -234,13 +237,6 @@ def run_map_explore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
 def add_subcommands(subparsers) -> None:
     parser = subparsers.add_parser("map", help="Compass: map LLM serving onto multi-chiplet accelerators")
     sub = parser.add_subparsers(dest="map_command", required=True, metavar="ACTION")
@@ -250,19 +246,20 @@ def add_subcommands(subparsers) -> None:
     search.add_argument("--out", required=True, help="output directory (refused if it holds a search, unless --resume)")
     search.add_argument("--resume", action="store_true",
                         help="continue the search checkpointed in --out (the same options are required)")
-    search.add_argument("--pop", type=_positive_int, default=120)
-    search.add_argument("--gen", type=_positive_int, default=200)
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--pop", type=options.POSITIVE, default=120)
+    search.add_argument("--gen", type=options.POSITIVE, default=200)
+    search.add_argument("--seed", type=options.SEED, default=0)
     search.add_argument("--objective", choices=("edp", "pareto"), default="edp")
-    search.add_argument("--max-evals", type=_positive_int, default=None, help="evaluation budget")
-    search.add_argument("--patience", type=_positive_int, default=None, help="early stop after G flat generations")
-    search.add_argument("--checkpoint-every", type=_positive_int, default=10)
-    search.add_argument("--local-share", type=float, default=0.8,
+    search.add_argument("--max-evals", type=options.POSITIVE, default=None, help="evaluation budget")
+    search.add_argument("--patience", type=options.POSITIVE, default=None, help="early stop after G flat generations")
+    search.add_argument("--checkpoint-every", type=options.POSITIVE, default=10)
+    search.add_argument("--local-share", type=options.number(0, 1), default=0.8,
                         help="share of each generation's offspring made by local moves around the 4 best (0: plain GA)")
     search.add_argument("--pin", default=None, help="JSON like best_mapping.json; null marks free genes")
     search.add_argument("--no-seed-baselines", dest="seed_baselines", action="store_false",
                         help="start every search from random genomes only")
-    search.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="process-pool size (1: in-process)")
+    search.add_argument("--workers", type=options.WORKERS, default=os.cpu_count() or 1,
+                        help="process-pool size (1: in-process)")
     search.add_argument("--dask", default=None, metavar="ADDRESS", help="evaluate on a Dask cluster")
     search.add_argument("--no-progress", action="store_true")
     search.set_defaults(func=run_map_search)
@@ -276,12 +273,12 @@ def add_subcommands(subparsers) -> None:
     exp = sub.add_parser("explore", help="hardware co-exploration: optuna TPE (homogeneous) then LNS (heterogeneous)")
     add_scenario_arguments(exp)
     exp.add_argument("--out", required=True, help="output directory (optuna sqlite storage, LNS state)")
-    exp.add_argument("--trials", type=_positive_int, default=40)
-    exp.add_argument("--lns-steps", type=_positive_int, default=40)
-    exp.add_argument("--total-macs", type=_positive_int, default=36 * 1024, help="fixed compute budget")
-    exp.add_argument("--inner-pop", type=_positive_int, default=24)
-    exp.add_argument("--inner-gen", type=_positive_int, default=15)
-    exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--trials", type=options.POSITIVE, default=40)
+    exp.add_argument("--lns-steps", type=options.POSITIVE, default=40)
+    exp.add_argument("--total-macs", type=options.POSITIVE, default=36 * 1024, help="fixed compute budget")
+    exp.add_argument("--inner-pop", type=options.POSITIVE, default=24)
+    exp.add_argument("--inner-gen", type=options.POSITIVE, default=15)
+    exp.add_argument("--seed", type=options.SEED, default=0)
     exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS,
                      help="chiplet designs both phases may use (default: all the cost backend describes; ZigZag "
                           "costs: os and ws)")

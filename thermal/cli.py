@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ailfm.errors import ConfigError, FormatError
+from ailfm import options
+from ailfm.errors import ConfigError
+from ailfm.files import read_text, yaml_error
 from ailfm.thermal.floorplan_gen import ChipStack, build_stack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, PowerTrace, read_lcf, write_ptrace, write_steady
 from ailfm.thermal.hotspot_cli import steady_grid_maps
@@ -67,16 +69,12 @@ def load_scenario(path: Path | str | None = None) -> DemoScenario:
         text = resources.files("ailfm.thermal.examples").joinpath(DEMO_SCENARIO).read_text()
         source = f"ailfm/thermal/examples/{DEMO_SCENARIO}"
     else:
-        try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise FormatError(path, None, f"cannot read: {err.strerror or err}") from None
+        text = read_text(path)
         source = str(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise FormatError(source, None if mark is None else mark.line + 1, f"not valid YAML: {err}") from None
+        raise yaml_error(source, err) from None
     known = {f.name for f in fields(DemoScenario)}
     if not isinstance(data, dict) or set(data) != known:
         found = set(data) if isinstance(data, dict) else set()
@@ -144,9 +142,10 @@ def add_subcommands(subparsers) -> None:
     demo = subparsers.add_parser("demo", help="solve the shipped 3D S-NUCA example: hottest blocks and layer maps",
                                  description=__doc__.splitlines()[0])
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")
-    demo.add_argument("--grid", type=int, default=None,
+    demo.add_argument("--grid", type=options.GRID_CELLS, default=None,
                       help="grid rows = columns per layer (default: the scenario's, 64)")
-    demo.add_argument("--top", type=int, default=10, help="how many of the hottest blocks to list (default: 10)")
+    demo.add_argument("--top", type=options.POSITIVE, default=10,
+                      help="how many of the hottest blocks to list (default: 10)")
     demo.add_argument("--scenario", type=Path, default=None,
                       help=f"a scenario YAML like the shipped ailfm/thermal/examples/{DEMO_SCENARIO}")
     demo.set_defaults(func=run_demo)

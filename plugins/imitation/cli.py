@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ailfm import options
 from ailfm.errors import ConfigError
 
 
@@ -23,16 +24,19 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--method", choices=METHODS, default=d.method)
     train.add_argument("--system", default=d.system, help="shipped system name or YAML path")
     train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
-    train.add_argument("--iterations", type=int, default=d.iterations)
-    train.add_argument("--rollouts", type=int, default=d.rollouts, help="roll-outs per iteration")
-    train.add_argument("--epochs", type=int, default=d.epochs, help="epochs per roll-out after the warm-up")
-    train.add_argument("--threshold", type=float, default=d.threshold, help="active: ensemble spread to query at")
-    train.add_argument("--validation", type=int, default=d.validation, help="validation scenarios per iteration")
-    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--iterations", type=options.POSITIVE, default=d.iterations)
+    train.add_argument("--rollouts", type=options.POSITIVE, default=d.rollouts, help="roll-outs per iteration")
+    train.add_argument("--epochs", type=options.POSITIVE, default=d.epochs,
+                       help="epochs per roll-out after the warm-up")
+    train.add_argument("--threshold", type=options.number(0), default=d.threshold,
+                       help="active: ensemble spread to query at")
+    train.add_argument("--validation", type=options.NON_NEGATIVE, default=d.validation,
+                       help="validation scenarios per iteration")
+    train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
-    train.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
     train.add_argument("--dask", metavar="ADDRESS", default=None, help="run on the Dask scheduler at ADDRESS")
-    train.add_argument("--max-new-shards", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--max-new-shards", type=options.NON_NEGATIVE, default=None, help=argparse.SUPPRESS)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 

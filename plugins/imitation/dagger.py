@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ailfm.errors import ConfigError
-from ailfm.files import write_atomic
+from ailfm.errors import ConfigError, FormatError
+from ailfm.files import read_json, refuse_other_config, write_atomic
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
@@ -131,10 +131,11 @@ class Checkpoint:
         (self.folder / "models").mkdir(exist_ok=True)
         self.path = self.folder / "manifest.json"
         if self.path.is_file():
-            self.manifest = json.loads(self.path.read_text())
-            if self.manifest.get("config") != config.to_json():
-                raise ConfigError("out", "the folder holds a run with another configuration; use a new --out",
-                                  path=str(self.path))
+            self.manifest = read_json(self.path, "manifest")
+            if not isinstance(self.manifest, dict) or not {"config", "shards", "iterations"} <= set(self.manifest):
+                raise FormatError(self.path, None, "not a manifest of ailfm ail train (no config, shards and "
+                                                   "iterations); use a new --out")
+            refuse_other_config(self.path, self.manifest["config"], config.to_json())
         else:
             self.manifest = {"config": config.to_json(), "feature_version": FEATURE_VERSION, "shards": {},
                              "iterations": {}}

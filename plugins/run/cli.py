@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-from pathlib import Path
 
 import pandas as pd
 
+from ailfm import options
 from ailfm.errors import ConfigError
-from ailfm.plugins.run.runner import RunConfig, comparison_table, run, sweep
+from ailfm.files import prepare_output_folder, run_lock, write_atomic, write_json_atomic
+from ailfm.plugins.run.runner import RunConfig, SweepInterrupted, comparison_table, run, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -21,7 +21,7 @@ def add_subcommands(subparsers) -> None:
     simulate = subparsers.add_parser("simulate", help="co-simulate one governor on a system and workload")
     _scenario_arguments(simulate)
     simulate.add_argument("--governor", default="performance", help="governor name (default performance)")
-    simulate.add_argument("--seed", type=int, default=0, help="picks the trace's request window (default 0)")
+    simulate.add_argument("--seed", type=options.SEED, default=0, help="picks the trace's request window (default 0)")
     simulate.set_defaults(func=_simulate)
 
     compare = subparsers.add_parser("compare", help="run several governors on the same scenario and compare them")
@@ -29,7 +29,8 @@ def add_subcommands(subparsers) -> None:
     compare.add_argument("--governors", default="performance,ondemand,tsp,pcgov,coldest-core,pcmig,ail",
                          help="comma-separated governor names")
     compare.add_argument("--seeds", default="0", help="comma-separated seeds; each governor runs every seed")
-    compare.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    compare.add_argument("--jobs", type=options.WORKERS, default=None,
+                         help="local worker processes (default: all cores)")
     compare.add_argument("--dask", metavar="ADDRESS", default=None,
                          help="run on the Dask scheduler at ADDRESS instead of a local process pool")
     compare.set_defaults(func=_compare)
@@ -40,16 +41,16 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", default=defaults.system, help="shipped system name or YAML path")
     parser.add_argument("--workload", default=defaults.workload,
                         help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
-    parser.add_argument("--duration", type=float, default=defaults.duration_s, metavar="SECONDS",
+    parser.add_argument("--duration", type=options.number(above=0), default=defaults.duration_s, metavar="SECONDS",
                         help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
     parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal,
                         help="thermal model: fast (reduced order) or grid (exact)")
-    parser.add_argument("--grid-cells", type=int, default=None, metavar="N",
+    parser.add_argument("--grid-cells", type=options.GRID_CELLS, default=None, metavar="N",
                         help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
     parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
-    parser.add_argument("--requests", type=int, default=defaults.requests, help="requests served")
-    parser.add_argument("--instances", type=int, default=defaults.instances, help="inference instances")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads per instance")
+    parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests, help="requests served")
+    parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances, help="inference instances")
+    parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads, help="threads per instance")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -62,12 +63,12 @@ def _config(args, governor: str, seed: int) -> RunConfig:
 
 def _simulate(args: argparse.Namespace) -> int:
     config = _config(args, args.governor, args.seed)
-    result = run(config, progress=not args.quiet)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {**result.summary, "config": dataclasses.asdict(config)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    result.timeline().to_parquet(out / "timeline.parquet", index=False)
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        result = run(config, progress=not args.quiet)
+        summary = {**result.summary, "config": dataclasses.asdict(config)}
+        write_json_atomic(out / "summary.json", summary, indent=2)
+        result.timeline().to_parquet(out / "timeline.parquet", index=False)
     width = max(map(len, result.summary))
     for key, value in result.summary.items():
         print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
@@ -78,9 +79,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     governors = [g.strip() for g in args.governors.split(",") if g.strip()]
     try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError("seeds", f"expected comma-separated integers, got {args.seeds!r}") from None
+        seeds = [options.SEED(s) for s in args.seeds.split(",") if s.strip()]
+    except argparse.ArgumentTypeError as err:
+        raise ConfigError("--seeds", f"{err} (comma-separated integers >= 0)") from None
     if not governors:
         raise ConfigError("governors", "name at least one governor")
     from ailfm.plugins.governors import make_governor
@@ -88,17 +89,23 @@ def _compare(args: argparse.Namespace) -> int:
     for name in governors:
         make_governor(name)  # fail fast on a typo, before any run starts
     configs = [_config(args, g, s) for g in governors for s in seeds]
-    if args.dask:
-        from distributed import Client
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        try:
+            if args.dask:
+                from distributed import Client
 
-        with Client(args.dask) as client:
-            records = sweep(configs, client.get_executor(), progress=not args.quiet)
-    else:
-        records = sweep(configs, max_workers=args.jobs, progress=not args.quiet)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = comparison_table(records)
-    table.to_csv(out / "comparison.csv", index=False)
+                with Client(args.dask) as client:
+                    records = sweep(configs, client.get_executor(), progress=not args.quiet)
+            else:
+                records = sweep(configs, max_workers=args.jobs, progress=not args.quiet)
+        except SweepInterrupted as stop:
+            if stop.finished:
+                write_atomic(out / "comparison.csv", comparison_table(stop.finished).to_csv(index=False).encode())
+            kept = f"; kept in {out / 'comparison.csv'}" if stop.finished else ""
+            raise KeyboardInterrupt(f"{stop}{kept}") from None
+        table = comparison_table(records)
+        write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
     from ailfm.plugins.run.plots import plot_comparison
 
     figures = plot_comparison(records, table, out)
