@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import MODEL_PRESETS, load_model
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
+from ailfm.pools import process_pool
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +92,7 @@ def open_executor(workers: int, dask_address: str | None):
     if workers <= 1:
         yield None, 1
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:
         yield pool, workers
 
 
@@ -231,8 +231,10 @@ def run_map_explore(args: argparse.Namespace) -> int:
                                dataflows=explore_dataflows(args))
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
-    result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
-                     Path(args.out), workload_args, progress=not args.no_progress, gemm_costs=gemm_costs)
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        result = explore(model, args.serving, load_lengths(args.lengths), base, settings, out, workload_args,
+                         progress=not args.no_progress, gemm_costs=gemm_costs)
     print(json.dumps(result, indent=1))
     return 0
 

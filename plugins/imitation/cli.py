@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ailfm import options
 from ailfm.errors import ConfigError
+from ailfm.files import prepare_output_folder, run_lock, write_atomic
 
 
 def add_subcommands(subparsers) -> None:
@@ -20,7 +21,7 @@ def add_subcommands(subparsers) -> None:
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
 
     d = TrainConfig()
-    train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/, models/)")
+    train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/)")
     train.add_argument("--method", choices=METHODS, default=d.method)
     train.add_argument("--system", default=d.system, help="shipped system name or YAML path")
     train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
@@ -51,26 +52,29 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
                          validation=args.validation, seed=args.seed)
-    try:
-        if args.dask:
-            from distributed import Client
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        checkpoint = Checkpoint(out, config)
+        try:
+            if args.dask:
+                from distributed import Client
 
-            with Client(args.dask) as client:
-                _, record = train(config, args.out, client.get_executor(), progress=not args.quiet,
-                                         max_new_shards=args.max_new_shards)
-        else:
-            _, record = train(config, args.out, max_workers=args.jobs, progress=not args.quiet,
-                                     max_new_shards=args.max_new_shards)
-    except Interrupted as stop:
-        print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
-        return 3
-    chosen = best_iteration(record) if config.validation else config.iterations - 1
-    ensemble = Checkpoint(args.out, config).load_model(chosen)
+                with Client(args.dask) as client:
+                    _, record = train(config, checkpoint, client.get_executor(), progress=not args.quiet,
+                                      max_new_shards=args.max_new_shards)
+            else:
+                _, record = train(config, checkpoint, max_workers=args.jobs, progress=not args.quiet,
+                                  max_new_shards=args.max_new_shards)
+        except Interrupted as stop:
+            print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
+            return 3
+        chosen = best_iteration(record) if config.validation else config.iterations - 1
+        ensemble = checkpoint.ensemble(chosen)
     export = Path(args.export or Path(args.out) / "policy.onnx")
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
-    export.write_bytes(to_onnx(ensemble.policy, training))
+    write_atomic(export, to_onnx(ensemble.policy, training))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))
