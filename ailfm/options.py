@@ -9,39 +9,29 @@ import math
 
 def integer(minimum: int | None = None, maximum: int | None = None, why: str = ""):
     """An argparse ``type`` for an integer in [minimum, maximum]; ``why`` explains the upper bound."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if minimum is not None and value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}{f' ({why})' if why else ''}, "
-                                             f"got {text}")
-        return value
-
-    return parse
+    return _bounded(int, "an integer", minimum, maximum, None, why)
 
 
 def number(minimum: float | None = None, maximum: float | None = None, *, above: float | None = None,
            why: str = ""):
     """An argparse ``type`` for a finite number, >= ``minimum`` (or > ``above``) and <= ``maximum``."""
+    return _bounded(float, "a number", minimum, maximum, above, why)
 
-    def parse(text: str) -> float:
+
+def _bounded(kind: type, noun: str, minimum, maximum, above, why: str):
+    def parse(text: str):
         try:
-            value = float(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
         if above is not None and not value > above:
-            raise argparse.ArgumentTypeError(f"expected a number > {above:g}, got {text}")
+            raise argparse.ArgumentTypeError(f"expected {noun} > {above:g}, got {text}")
         if minimum is not None and value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum:g}, got {text}")
+            raise argparse.ArgumentTypeError(f"expected {noun} >= {minimum:g}, got {text}")
         if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"expected a number <= {maximum:g}{f' ({why})' if why else ''}, "
+            raise argparse.ArgumentTypeError(f"expected {noun} <= {maximum:g}{f' ({why})' if why else ''}, "
                                              f"got {text}")
         return value
 

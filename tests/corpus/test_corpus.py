@@ -13,7 +13,7 @@ def test_the_corpus_covers_every_reader_with_at_least_200_cases():
     readers = {case.id.split("-")[0] for case in CASES}
     assert len(CASES) >= 200
     assert {"system", "hardware", "mapping", "pin", "trace", "hotspot", "demo", "policy", "option", "checkpoint",
-            "manifest"} <= readers
+            "output", "manifest"} <= readers
     assert len({case.id for case in CASES}) == len(CASES), "case ids must be unique"
 
 
