@@ -111,3 +111,22 @@ def test_text_files_decode_as_utf8_with_the_line_of_a_bad_byte(tmp_path):
     with pytest.raises(FormatError, match="byte-order mark"):
         read_text(path, bom=False)
     assert os.access(path, os.R_OK)
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    """A full disk during the write: the old result stays, no temporary file is left behind."""
+    from ailfm import files
+
+    path = tmp_path / "summary.json"
+    write_json_atomic(path, {"energy_j": 1.0})
+
+    def full_disk(self, data):
+        self.open("wb").write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_json_atomic(path, {"energy_j": 2.0, "more": list(range(100))})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"energy_j": 1.0}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]

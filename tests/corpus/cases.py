@@ -122,6 +122,10 @@ def system_cases() -> list[Case]:
              (*SIMULATE, "--system", "{d}/a.yaml"), ("a.yaml", "circular")),
         Case("system-folder", {"sys.yaml/x": ""}, (*SIMULATE, "--system", "{d}/sys.yaml"), ("{d}/sys.yaml",)),
         Case("system-unknown-name", {}, (*SIMULATE, "--system", "snuca-65"), ("system", "snuca-64")),
+        # loaded in the pool's worker processes: the error crosses the process boundary as the same line
+        Case("system-in-compare-workers", {"sys.yaml": "base: snuca-64\nthermal:\n  t_max_C: 5000\n"},
+             ("compare", "--governors", "performance,powersave", "--jobs", "2", "--duration", "0.002", "--quiet",
+              "--system", "{d}/sys.yaml", "--out", "{d}/out"), ("{d}/sys.yaml:3", "thermal.t_max_C", "junction")),
     ]
     return cases
 

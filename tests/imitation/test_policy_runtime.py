@@ -35,3 +35,18 @@ def test_a_crafted_policy_stops_a_simulation_with_one_line(tmp_path, capsys, tin
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"{path}: governor: returned" in err
+
+
+def test_a_wrong_shape_policy_does_not_crash_a_separate_process(tmp_path, tiny_system_path):
+    """In its own process (an abort would show as a negative return code, not 2)."""
+    import subprocess
+    import sys
+
+    path = crafted_policy(tmp_path / "shape.onnx", "shape")
+    done = subprocess.run([sys.executable, "-m", "ailfm.cli", "simulate", "--system", tiny_system_path, "--governor",
+                           str(path), "--duration", "0.005", "--lengths", "fixed:4,2", "--requests", "1",
+                           "--instances", "1", "--threads", "2", "--out", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"ailfm simulate: error: {path}: governor: returned 'core_actions' of shape [1, 2] "
+                                   "for 8 cores; the contract is [n_cores, 2]")
