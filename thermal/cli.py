@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ailfm import options
-from ailfm.errors import ConfigError
+from ailfm.errors import ConfigError, unknown_name
 from ailfm.files import read_text, yaml_error
 from ailfm.thermal.floorplan_gen import ChipStack, build_stack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, PowerTrace, read_lcf, write_ptrace, write_steady
@@ -76,6 +76,9 @@ def load_scenario(path: Path | str | None = None) -> DemoScenario:
     except yaml.YAMLError as err:
         raise yaml_error(source, err) from None
     known = {f.name for f in fields(DemoScenario)}
+    unknown = sorted(set(data) - known) if isinstance(data, dict) else []
+    if unknown:
+        raise ConfigError(str(unknown[0]), unknown_name(unknown[0], sorted(known)), path=source)
     if not isinstance(data, dict) or set(data) != known:
         found = set(data) if isinstance(data, dict) else set()
         raise ConfigError("scenario", f"expected the fields {', '.join(sorted(known))}; missing "

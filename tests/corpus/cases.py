@@ -516,7 +516,7 @@ def demo_cases() -> list[Case]:
     return [demo("latin-1", b"grid_cells: 8 # \xb5\n", "{d}/s.yaml:1", "not UTF-8"),
             demo("yaml-syntax", "grid_cells: [8\n", "{d}/s.yaml", "YAML"),
             demo("list", "- 1\n", "{d}/s.yaml", "scenario"),
-            demo("unknown-key", "grid_cell: 8\n", "{d}/s.yaml", "grid_cell"),
+            demo("unknown-key", "grid_cell: 8\n", "{d}/s.yaml", "grid_cell", "did you mean 'grid_cells'"),
             Case("demo-missing", {}, ("demo", "--scenario", "{d}/none.yaml", "--out", "{d}/out"),
                  ("{d}/none.yaml",))]
 
