@@ -143,10 +143,15 @@ def _map_search(args: argparse.Namespace, out: Path) -> int:
     settings = SearchSettings(pop_size=args.pop, n_gen=args.gen, seed=args.seed, objective=args.objective,
                               max_evaluations=args.max_evals, patience=args.patience,
                               checkpoint_every=args.checkpoint_every, local_share=args.local_share)
-    with open_executor(args.workers, args.dask) as (executor, n_workers):
-        result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
-                            checkpoint=checkpoint, log_path=out / "search.csv",
-                            progress=not args.no_progress, config=search_config(args))
+    try:
+        with open_executor(args.workers, args.dask) as (executor, n_workers):
+            result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
+                                checkpoint=checkpoint, log_path=out / "search.csv",
+                                progress=not args.no_progress, config=search_config(args))
+    except KeyboardInterrupt:
+        kept = f"the last checkpoint is kept in {checkpoint}: add --resume to continue" if checkpoint.exists() else \
+            "no generation was checkpointed yet"
+        raise KeyboardInterrupt(kept) from None
     best = enc.decode(result.best_genome)
     meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
             "tensor_parallel": evaluator.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,

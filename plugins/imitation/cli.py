@@ -68,6 +68,9 @@ def _train(args: argparse.Namespace) -> int:
         except Interrupted as stop:
             print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
             return 3
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"the finished roll-outs are kept in {out / 'shards'}: run the same command "
+                                    "again to resume") from None
         chosen = best_iteration(record) if config.validation else config.iterations - 1
         ensemble = checkpoint.ensemble(chosen)
     export = Path(args.export or Path(args.out) / "policy.onnx")

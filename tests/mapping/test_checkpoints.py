@@ -107,3 +107,30 @@ def test_cli_refuses_a_locked_or_unwritable_folder(tiny_config, tmp_path, capsys
     blocked.write_text("")
     assert main([*_scenario(tiny_config, tmp_path), "--out", str(blocked / "x")]) == 2
     assert f"--out: cannot write to {blocked / 'x'}: Not a directory" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_a_pooled_search_cleanly(tiny_config, tmp_path):
+    """SIGINT to the whole process group, as a terminal sends it: one line, exit 130, no worker left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "ailfm.cli", *_scenario(tiny_config, tmp_path), "--out", str(out)]
+    command[command.index("--gen") + 1] = "200"
+    command[command.index("--workers") + 1] = "2"
+    proc = subprocess.Popen([*command, "--checkpoint-every", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (out / "checkpoint.npz").exists():
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (f"ailfm map: interrupted: the last checkpoint is kept in "
+                                            f"{out / 'checkpoint.npz'}: add --resume to continue")
+    assert "Traceback" not in err
+    leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not leftover, f"processes left in the group: {leftover}"
