@@ -118,7 +118,7 @@ def test_ctrl_c_ends_a_pooled_search_cleanly(tiny_config, tmp_path):
 
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ailfm.cli", *_scenario(tiny_config, tmp_path), "--out", str(out)]
-    command[command.index("--gen") + 1] = "200"
+    command[command.index("--gen") + 1] = "1000000"  # never ends before the Ctrl-C
     command[command.index("--workers") + 1] = "2"
     proc = subprocess.Popen([*command, "--checkpoint-every", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
