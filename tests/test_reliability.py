@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -64,19 +63,32 @@ def test_pool_workers_exit_when_the_parent_is_killed(tmp_path):
     assert all(_state(pid) in ("gone", "Z") for pid in workers), "workers outlived their killed parent"
 
 
+class _ReadFuture(Future):
+    """A finished future that calls ``after`` once its result has been read."""
+
+    after = None
+
+    def result(self, timeout=None):
+        value = super().result(timeout)
+        if self.after is not None:
+            self.after()
+        return value
+
+
 class _InterruptedExecutor:
-    """Runs finish in order until the Ctrl-C: the futures of a sweep interrupted after ``finished`` runs."""
+    """Runs finish in order; the Ctrl-C comes while the sweep waits for the next run, after ``finished`` were read."""
 
     def __init__(self, finished: int):
-        self.finished, self.submitted = finished, 0
+        self.finished, self.futures = finished, []
 
     def submit(self, fn, config):
-        future = Future()
-        if self.submitted < self.finished:
-            future.set_result({"config": {"governor": config.governor}, "summary": {"energy_j": 1.0 + self.submitted}})
-        else:  # the Ctrl-C comes while waiting, after the finished runs were collected
-            threading.Timer(0.2, future.set_exception, (KeyboardInterrupt(),)).start()
-        self.submitted += 1
+        k = len(self.futures)
+        future = _ReadFuture() if k < self.finished else Future()
+        if k < self.finished:
+            future.set_result({"config": {"governor": config.governor}, "summary": {"energy_j": 1.0 + k}})
+        if k == self.finished - 1:
+            future.after = lambda: self.futures[self.finished].set_exception(KeyboardInterrupt())
+        self.futures.append(future)
         return future
 
 
