@@ -120,8 +120,10 @@ def test_ctrl_c_ends_a_pooled_search_cleanly(tiny_config, tmp_path):
     command = [sys.executable, "-m", "ailfm.cli", *_scenario(tiny_config, tmp_path), "--out", str(out)]
     command[command.index("--gen") + 1] = "1000000"  # never ends before the Ctrl-C
     command[command.index("--workers") + 1] = "2"
+    # a shell starts background jobs with SIGINT ignored, and a child inherits that: restore the terminal's default
     proc = subprocess.Popen([*command, "--checkpoint-every", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not (out / "checkpoint.npz").exists():
         time.sleep(0.05)
