@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ailfm.plugins.governors.ail import OracleGovernor
-from ailfm.plugins.imitation.lookahead import LoopState
+from ailfm.plugins.imitation.oracle import OracleGovernor
 from ailfm.plugins.imitation.rollout import RolloutScenario, simulation
 
 TINY = str(Path(__file__).resolve().parents[1] / "tests" / "imitation" / "tiny-2x2x2.yaml")
@@ -36,9 +35,7 @@ class GapGovernor(OracleGovernor):
         if obs.epoch < self.warmup_epochs:
             return Decision(np.full(self.context.n_cores, self.context.system.dvfs.f_max_GHz))
         label = self.query(obs)
-        state = LoopState(obs.temperature_K, obs.dtm_throttled, obs.f_effective_GHz <= 0)
-        best = self.oracle.exhaustive_best(self.simulation.engine, self.simulation.thermal, state,
-                                           obs.thread_kernel_type >= 0)
+        best = self.oracle.exhaustive_best(self.context.lookahead, obs.thread_kernel_type >= 0)
         self.gaps.append({"epoch": obs.epoch, "oracle": label.instructions, "exhaustive": best.instructions,
                           "oracle_safe": label.safe, "exhaustive_safe": best.safe,
                           "oracle_evaluated": label.evaluated, "exhaustive_evaluated": best.evaluated})
@@ -50,7 +47,7 @@ def measure(runs: int, states: int, warmup: int) -> list[dict]:
     for run in range(runs):
         scenario = RolloutScenario(system=TINY, workload=("llama-2-7b", "bert-large")[run % 2], seed=run,
                                    lengths="fixed:4,2", requests=1, instances=1, threads=2,
-                                   warmup_epochs=warmup + 5 * run, epochs=states, thermal_cells=8)
+                                   warmup_epochs=warmup + 5 * run, epochs=states, grid_cells=8)
         governor = GapGovernor(scenario.warmup_epochs)
         simulation(scenario, governor).run((scenario.warmup_epochs + states) * 1e-3)
         rows += [{"run": run, **g} for g in governor.gaps]

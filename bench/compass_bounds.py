@@ -7,7 +7,7 @@ per iteration, the KV cache, the block input and output, and that traffic's NoP 
 DRAM distance. The floors cannot hold together (weight reuse needs micro-batches of a layer on one chiplet,
 parallelism needs them spread), so their product is a loose bound on EDP.
 
-    python bench/compass_bounds.py [--model gpt3-6.7b] [--serving chunked] [--lengths azure-conv]
+    python bench/compass_bounds.py [--model gpt-3-6.7b] [--serving chunked] [--lengths azure-conv]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ailfm.mapping.workload import build_jobs, layer_graph, load_lengths, make_w
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="gpt3-6.7b")
+    parser.add_argument("--model", default="gpt-3-6.7b")
     parser.add_argument("--serving", default="chunked")
     parser.add_argument("--lengths", default="azure-conv")
     parser.add_argument("--hardware", default="he-36")

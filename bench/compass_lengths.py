@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from ailfm.traces.lengths import read_length_trace
 
 REPO = Path(__file__).resolve().parents[1]
 TRACE = REPO.parent / "shared" / "data" / "azure-llm-inference-2023"
@@ -28,10 +29,9 @@ def main() -> int:
         print(f"skip: {TRACE} is absent")
         return 0
     for kind in ("conv", "code"):
-        frame = pd.read_csv(TRACE / f"AzureLLMInferenceTrace_{kind}.csv")
+        frame = read_length_trace(TRACE / f"AzureLLMInferenceTrace_{kind}.csv", arrivals=False)
         rows = np.sort(np.random.default_rng(0).choice(len(frame), size=N_SAMPLES, replace=False))
-        sample = frame.iloc[rows][["ContextTokens", "GeneratedTokens"]]
-        sample = sample.rename(columns={"ContextTokens": "prompt_tokens", "GeneratedTokens": "output_tokens"})
+        sample = frame.iloc[rows][["prompt_tokens", "output_tokens"]]
         path = OUT / f"azure_{kind}_lengths.csv"
         with path.open("w") as handle:
             handle.write(f"# {N_SAMPLES} requests sampled (seed 0, arrival order) from "

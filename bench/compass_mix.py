@@ -2,7 +2,7 @@
 dataflow it uses (a homogeneous twin per dataflow, same MACs and buffers), by the explore inner loop (small GA,
 same settings and seed), both warm-started from the LNS incumbent's mapping and from the fixed baselines only.
 
-    python bench/compass_mix.py OUT [--model llama3-8b --serving orca --lengths azure-conv]
+    python bench/compass_mix.py OUT [--model llama-3-8b --serving orca --lengths azure-conv]
 
 OUT is an ``ailfm map explore`` output folder (explore.json, best_hardware.yaml, lns_state.json); pass the same
 model, serving, lengths and inner-search settings as that run.
@@ -32,7 +32,7 @@ def twin(hw: Hardware, dataflow: str) -> Hardware:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
-    parser.add_argument("--model", default="llama3-8b")
+    parser.add_argument("--model", default="llama-3-8b")
     parser.add_argument("--serving", default="orca")
     parser.add_argument("--lengths", default="azure-conv")
     parser.add_argument("--inner-pop", type=int, default=16)

@@ -33,7 +33,7 @@ from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mapping
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.workload import load_lengths, make_workload
 
-MODELS = ("gpt3-6.7b", "gpt3-13b", "llama3-8b")
+MODELS = ("gpt-3-6.7b", "gpt-3-13b", "llama-3-8b")
 STRATEGIES = ("chunked", "vllm", "orca")
 LENGTHS = ("azure-conv", "azure-code")
 

@@ -32,7 +32,7 @@ from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
 
 
 def scenario(cost_model: GemmCostModel = gemm_cost) -> Evaluator:
-    full = make_workload(load_model("llama3-8b"), "orca", load_lengths("azure-conv"), seed=0)
+    full = make_workload(load_model("llama-3-8b"), "orca", load_lengths("azure-conv"), seed=0)
     one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
                           strategy="orca", lengths="azure-conv")
     return Evaluator(one, load_hardware("he-36"), cost_model=cost_model)
@@ -67,7 +67,7 @@ def main() -> int:
                         help="also time the ZigZag-backed evaluator's cache warm-up (needs zigzag-dse)")
     args = parser.parse_args()
     ev = scenario()
-    print(f"scenario: llama3-8b block, he-36, {ev.encoding.n_micro_batches} micro-batches, "
+    print(f"scenario: llama-3-8b block, he-36, {ev.encoding.n_micro_batches} micro-batches, "
           f"{ev.encoding.n_layers} mapping layers, {ev.encoding.n_genes} genes; "
           f"evaluator pickle {len(pickle.dumps(ev)) / 1e3:.0f} kB")
     for pop in (120, 480):

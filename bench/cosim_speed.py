@@ -1,8 +1,10 @@
 """Co-simulator speed and fast-thermal-model accuracy on the default scenario.
 
 1. Speed: the default scenario of ``ailfm compare`` / ``make run`` (snuca-64, llama-2-7b, 3 instances x 16 threads,
-   3 requests of 16 prompt + 4 output tokens, governor ``performance`` with DTM), fast thermal model, one thread
-   (BLAS limited to one thread; numba's compile time excluded by a warm-up run). Target: >= 20x faster than real time.
+   3 requests of 16 prompt + 4 output tokens, governor ``performance`` with DTM at every thermal sub-step), fast
+   thermal model, one thread (BLAS limited to one thread; numba's compile time excluded by a warm-up run, and the
+   summary's figure starts after the first epoch anyway). Goal: >= 100x faster than real time. ``--substeps``
+   overrides the system's sub-steps per epoch (1 = DTM once per epoch) to show what the sub-steps cost.
 2. Accuracy: the per-epoch power maps of that run are replayed open-loop through the fast (reduced-order) model and
    the exact grid model of the same stack (32 x 32 cells per layer); the worst core-temperature difference over all
    cores and epochs is reported. Target: within 1 K.
@@ -24,8 +26,9 @@ import numpy as np  # noqa: E402
 
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal  # noqa: E402
 from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
-from ailfm.plugins.governors import make_governor  # noqa: E402
-from ailfm.plugins.run.runner import RunConfig, load_workload  # noqa: E402
+from ailfm.plugins.governors.registry import make_governor  # noqa: E402
+from ailfm.plugins.run.config import RunConfig  # noqa: E402
+from ailfm.plugins.run.runner import load_workload  # noqa: E402
 from ailfm.plugins.system.description import load_system  # noqa: E402
 
 
@@ -33,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid-cells", type=int, default=None, help="cells per side of the reference grid model")
     parser.add_argument("--governor", default="performance")
+    parser.add_argument("--substeps", type=int, default=None, help="thermal sub-steps per epoch (default: system's)")
     args = parser.parse_args()
 
     config = RunConfig(governor=args.governor)
@@ -41,7 +45,7 @@ def main() -> None:
     start = time.perf_counter()
     fast = build_thermal(system, "fast", cells=args.grid_cells)
     build_fast_s = time.perf_counter() - start
-    sim = CoSimulation.for_workload(system, workload, fast, make_governor(config.governor))
+    sim = CoSimulation.for_workload(system, workload, fast, make_governor(config.governor), substeps=args.substeps)
     sim.run(0.05)  # warm-up: numba compiles the kernels (cached on disk afterwards)
     cpu_start = time.process_time()
     result = sim.run(config.duration_s)
@@ -49,14 +53,15 @@ def main() -> None:
     summary = result.summary
     simulated_s = float(result.epochs["time_s"].iloc[-1])
     print(f"scenario: {config}")
-    print(f"fast model: order {fast.order}, built in {build_fast_s:.1f} s")
+    print(f"fast model: order {fast.order}, built (or loaded from its cache) in {build_fast_s:.1f} s; "
+          f"{sim.substeps} thermal sub-steps per epoch")
     print(f"simulated {result.epochs['time_s'].iloc[-1]:.3f} s in {len(result.epochs)} epochs, "
           f"makespan {summary['makespan_s']:.3f} s, {summary['tokens_per_s']:.2f} tokens/s, "
           f"peak {summary['peak_temp_c']:.1f} C, DTM events {summary['dtm_events']}")
     print(f"speed: {summary['sim_speed_x_realtime']:.2f}x real time by wall clock "
           f"({1e6 / summary['sim_speed_x_realtime'] * system.thermal.epoch_s:.0f} us per 1 ms epoch), "
           f"{simulated_s / cpu_s:.2f}x by the process's CPU time ({1e6 * cpu_s / len(result.epochs):.0f} us per "
-          f"epoch); target >= 20x. Load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"epoch); goal >= 100x. Load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
 
     start = time.perf_counter()

@@ -5,7 +5,7 @@ For every grid case of ../shared/reference/hotspot (HotSpot's exact flags from c
 .ttrace), with our wall and CPU time against HotSpot's wall time in case.json. Our time covers building
 the circuit from the parsed inputs, the step-matrix set-up and the solves (not Python start-up or file
 parsing, which HotSpot's figure includes). Then the time of one 1 ms ``step`` of the built-in model for
-the default 64-core stack (4 tile layers + 4 TIMs, thermal/floorplan_gen.py) at 64x64 cells. Skips
+the default 64-core stack (4 tile layers + 4 TIMs, the snuca-64 system's) at 64x64 cells. Skips
 (exit 0) when ../shared is absent.
 
     python bench/thermal_grid_parity.py [--order 8] [--reference-order 8] [--repeat 5] [--steady-only]
@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ailfm.thermal.floorplan_gen import ChipStack, write_stack
+from ailfm.plugins.epoch.chip_thermal import chip_stack
+from ailfm.plugins.system.description import load_system
+from ailfm.thermal.floorplan_gen import write_stack
 from ailfm.thermal.formats import HotSpotConfig, read_grid_steady, read_lcf, read_ptrace, read_steady, read_ttrace
 from ailfm.thermal.grid import build_grid_circuit
 from ailfm.thermal.hotspot_cli import parse_command_line, read_model_inputs, resolve_config
@@ -109,7 +111,7 @@ def many_core_step(order: int) -> None:
     """One 1 ms step of the default 64-core, 4-tile-layer stack at 64x64 cells (the co-simulator's epoch)."""
     config_flags = {"model_type": "grid", "grid_rows": "64", "grid_cols": "64", "init_temp": "318.15"}
     with tempfile.TemporaryDirectory() as tmp:
-        lcf = write_stack(ChipStack(), tmp)
+        lcf = write_stack(chip_stack(load_system()), tmp)
         config = HotSpotConfig().with_flags(config_flags)
         layers = read_lcf(lcf)
         with _Clock() as build:

@@ -21,6 +21,7 @@ Without a ``hotspot`` binary only our side and the step times run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -36,7 +37,9 @@ import numpy as np
 from thermal_deep_stacks import describe, draw_case, output_error_K, run_kind, write_inputs
 
 from ailfm.errors import ToolError
-from ailfm.thermal.floorplan_gen import ChipStack, tile_layer_floorplan, write_stack
+from ailfm.plugins.epoch.chip_thermal import build_thermal, chip_stack
+from ailfm.plugins.system.description import load_system
+from ailfm.thermal.floorplan_gen import tile_layer_floorplan, write_stack
 from ailfm.thermal.formats import (
     HotSpotConfig,
     read_flp,
@@ -149,7 +152,8 @@ def _time_steps(model, power: np.ndarray) -> dict:
 def bench_step(folder: Path) -> dict:
     """One 1 ms step of the default 64-core, 4-die stack at 64 x 64 cells: the thermal library's grid model, and the
     ``grid`` and ``fast`` thermal models of ``ailfm simulate`` (built by the co-simulator from its system file)."""
-    chip = ChipStack()
+    system = load_system()
+    chip = chip_stack(system)
     lcf = write_stack(chip, folder)
     config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": str(STEP_CELLS),
                                          "grid_cols": str(STEP_CELLS), "grid_layer_file": str(lcf)})
@@ -160,10 +164,6 @@ def bench_step(folder: Path) -> dict:
     result = {"stack": f"{chip.name}: {chip.n_cores} cores, {chip.tile_layers} dies + TIMs, {STEP_CELLS}x{STEP_CELLS}",
               "nodes": int(model.circuit.network.n_nodes), "build_s": round(build_s, 3),
               "library_grid": _time_steps(model, power)}
-    from ailfm.plugins.epoch.chip_thermal import build_thermal
-    from ailfm.plugins.system.description import load_system
-
-    system = load_system()
     for kind in ("grid", "fast"):
         start = time.perf_counter()
         simulate_model = build_thermal(system, kind, cells=STEP_CELLS)
@@ -176,8 +176,8 @@ def bench_step(folder: Path) -> dict:
 def bench_block_epoch(folder: Path) -> dict:
     """A HotSniper-style 2D many-core (8 x 8 cores of 0.887 mm, HotSniper's 8x8 floorplan size) in the block model:
     one 1 ms step of the built-in model vs one ``hotspot`` process per epoch (what HotSniper pays every epoch)."""
-    chip = ChipStack(tile_layers=1, tile_rows=8, tile_cols=8, tile_width_m=0.887e-3, tile_height_m=0.887e-3,
-                     core_fraction=1.0, banks_per_tile=0)
+    chip = dataclasses.replace(chip_stack(load_system()), tile_layers=1, tile_rows=8, tile_cols=8,
+                               tile_width_m=0.887e-3, tile_height_m=0.887e-3, core_fraction=1.0, banks_per_tile=0)
     write_flp(folder / "cores.flp", tile_layer_floorplan(chip, 0))
     config = HotSpotConfig().with_flags({"model_type": "block", "f": str(folder / "cores.flp")})
     model = build_thermal_model(config, floorplan=read_flp(folder / "cores.flp"))

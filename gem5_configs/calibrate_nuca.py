@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
         read_fractions,
         seconds_to_ticks,
     )
-    from ailfm.plugins.run.runner import RunConfig, load_workload
+    from ailfm.plugins.run.config import RunConfig
+    from ailfm.plugins.run.runner import load_workload
     from ailfm.plugins.system.description import load_system
     from ailfm.traces import load_model_config
 

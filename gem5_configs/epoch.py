@@ -170,15 +170,17 @@ def thread_states(amap: AddressMap, thread: int, cursor: ThreadCursor, *, llc_ac
     read_percent = int(round(100 * min(max(read_fraction, 0.0), 1.0)))
     resident: list[GeneratorState] = []
     streamed: list[GeneratorState] = []
+    # every state lasts its requests' periods plus one tick (``_sweep``); keep those ticks inside the busy time,
+    # or a thread busy for the whole epoch overruns it (up to two states per sweep where the region wraps)
     if busy_ticks > 0 and hits + refill > 0:
-        period = max(1, busy_ticks // (hits + refill))
+        period = max(1, (busy_ticks - 4) // (hits + refill))
         if refill:  # re-read the most recently used private data: the lines just before the resident cursor
             start = (cursor.resident - refill * amap.line_bytes) % amap.resident_bytes
             resident += _sweep(amap.resident(thread), start, refill, amap.line_bytes, period, 100)
         resident += _sweep(amap.resident(thread), cursor.resident, hits, amap.line_bytes, period, read_percent)
         cursor.resident = (cursor.resident + hits * amap.line_bytes) % amap.resident_bytes
     if busy_ticks > 0 and misses > 0:
-        period = max(1, busy_ticks // misses)
+        period = max(1, (busy_ticks - 2) // misses)
         streamed += _sweep(amap.streamed(thread), cursor.stream, misses, amap.line_bytes, period, read_percent)
         cursor.stream = (cursor.stream + misses * amap.line_bytes) % amap.stream_bytes
     return TileTraffic(_pad(resident, epoch_ticks), _pad(streamed, epoch_ticks))

@@ -1,7 +1,8 @@
 """What ``run_ailfm.py`` does that needs no gem5: its options, the run description, and the outputs (plain Python).
 
-The options mirror ``ailfm simulate`` (same ``RunConfig``, same workload loading, same governors by name) with
-``--epochs`` instead of ``--duration`` and the gem5-only choices (``--dvfs``, ``--static-f-GHz``). The outputs are
+The options are ``ailfm simulate``'s (the same ``RunConfig`` and ``add_run_arguments``, same workload loading, same
+governors by name) with ``--epochs`` instead of ``--duration`` and the gem5-only choices (``--dvfs``,
+``--static-f-GHz``). The outputs are
 ``ailfm simulate``'s ``summary.json`` and ``timeline.parquet`` (so results compare directly), plus
 ``gem5_epochs.parquet``: what gem5 measured per epoch and tile.
 """
@@ -21,19 +22,17 @@ from ailfm.errors import ConfigError
 from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
 from ailfm.plugins.epoch.cosim import SimulationResult
-from ailfm.plugins.run.runner import TRACE_SUFFIXES, RunConfig
+from ailfm.plugins.run.config import RunConfig, add_run_arguments
+from ailfm.plugins.run.runner import TRACE_SUFFIXES
 
 DVFS_MODES = ("rate", "stock")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = RunConfig()
     parser = argparse.ArgumentParser(
         prog="gem5.opt gem5_configs/run_ailfm.py",
         description="AILFM co-simulation with gem5's memory system (NULL ISA, Ruby MESI_Two_Level, Garnet 3D mesh)")
-    parser.add_argument("--system", default=defaults.system, help="shipped system name or YAML path")
-    parser.add_argument("--workload", default=defaults.workload,
-                        help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
+    add_run_arguments(parser, duration=False)
     parser.add_argument("--governor", default=None,
                         help="governor name (default performance; with --dvfs stock: the static levels)")
     parser.add_argument("--governor-param", action="append", default=[], metavar="KEY=VALUE",
@@ -41,11 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, required=True, help="control epochs to simulate")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="picks the trace's request window (default 0)")
-    parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal, help="thermal model")
-    parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
-    parser.add_argument("--requests", type=int, default=defaults.requests, help="requests served")
-    parser.add_argument("--instances", type=int, default=defaults.instances, help="inference instances")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads per instance")
     parser.add_argument("--dvfs", choices=DVFS_MODES, default="rate",
                         help="rate: the governor's V/f scales each tile's request rate (default); stock: gem5 clock "
                              "and voltage domains per tile at static levels (--static-f-GHz)")
@@ -92,9 +86,7 @@ def governor_params(pairs: list[str]) -> dict:
 def run_config(args: argparse.Namespace, epoch_s: float) -> RunConfig:
     """The run as ``ailfm simulate`` would describe it (``duration_s`` = epochs x the system's epoch)."""
     governor = "gem5-static" if args.dvfs == "stock" else (args.governor or "performance")
-    return RunConfig(system=args.system, workload=args.workload, governor=governor, duration_s=args.epochs * epoch_s,
-                     seed=args.seed, thermal=args.thermal, lengths=args.lengths, requests=args.requests,
-                     instances=args.instances, threads=args.threads)
+    return RunConfig.from_args(args, governor=governor, duration_s=args.epochs * epoch_s, seed=args.seed)
 
 
 def workload_model(config: RunConfig):
@@ -122,9 +114,10 @@ def check_fits(config: RunConfig, n_threads: int, n_cores: int) -> None:
 
 
 def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: float | None = None) -> pd.DataFrame:
-    """Per (epoch, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
+    """Per (engine step, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
 
-    Request and flit counts are what gem5 simulated: the whole epoch, or the first ``window_s`` of it.
+    gem5 runs once per engine step (``epoch_s``: the loop's thermal sub-step). Request and flit counts are what gem5
+    simulated: the whole step, or the first ``window_s`` of it.
     """
     n_tiles = len(counters[0].hit_requests) if counters else 0
     to_ns = 1e9 / TICKS_PER_S
@@ -151,5 +144,5 @@ def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, 
     paths = [out / "summary.json", out / "timeline.parquet", out / "gem5_epochs.parquet"]
     paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     result.timeline().to_parquet(paths[1], index=False)
-    counters_frame(counters, result.epoch_s, window_s).to_parquet(paths[2], index=False)
+    counters_frame(counters, result.epoch_s / result.substeps, window_s).to_parquet(paths[2], index=False)
     return paths

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
     from ailfm.plugins.epoch.chip_thermal import build_thermal
     from ailfm.plugins.epoch.cosim import CoSimulation
-    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.governors.registry import make_governor
     from ailfm.plugins.run.runner import load_workload
     from ailfm.plugins.system.description import load_system
 
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     if args.traffic_jitter:
         backend = JitteredBackend(backend, args.traffic_jitter)
     engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
-    sim = CoSimulation(system, engine, build_thermal(system, config.thermal), governor,
+    sim = CoSimulation(system, engine, build_thermal(system, config.thermal, cells=config.grid_cells), governor,
                        thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
                        request_arrival_s=workload.request_arrival_s)
     start = time.perf_counter()

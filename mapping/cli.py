@@ -20,13 +20,15 @@ from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
-from ailfm.mapping.models import MODEL_PRESETS, load_model
+from ailfm.mapping.models import load_model
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
 from ailfm.pools import process_pool
+from ailfm.traces.configs import shipped_models
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help=f"preset ({', '.join(MODEL_PRESETS)}) or HF config.json")
+    parser.add_argument("--model", required=True,
+                        help=f"shipped model ({', '.join(shipped_models())}) or HF config.json")
     parser.add_argument("--hardware", default="he-36", help=f"preset ({', '.join(HARDWARE_PRESETS)}) or YAML path")
     parser.add_argument("--serving", default="orca", choices=sorted(STRATEGIES), help="serving strategy")
     parser.add_argument("--lengths", default="azure-conv",

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.mapping.files import MAX_NUMBER, Lines, load_document
+from ailfm.files import MAX_NUMBER, Lines, load_document
 
 
 @dataclass(frozen=True)

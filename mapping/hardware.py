@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ConfigError, unknown_name
-from ailfm.mapping.files import Lines, known_fields, load_document, positive, require
+from ailfm.files import Lines, known_fields, load_document, positive, require
 
 DATAFLOWS = ("os", "ws", "nvdla", "eyeriss")
 

@@ -20,7 +20,6 @@ parallelism is expressed, as in Compass; :class:`TensorSplit` says which heads a
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -28,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ailfm.errors import ConfigError, FormatError
+from ailfm.errors import ConfigError
 from ailfm.mapping.models import LlmConfig
+from ailfm.traces.lengths import read_length_trace
 
 STAGES = ("qkv", "attn", "out", "ffn1", "ffn2")
 
@@ -64,37 +64,11 @@ class LengthSource:
 
 
 def read_lengths_csv(path: str | Path, name: str | None = None) -> LengthSource:
-    """Read a CSV with columns ``ContextTokens,GeneratedTokens`` (Azure trace) or ``prompt_tokens,output_tokens``."""
-    path = Path(path)
-    if not path.exists():
-        raise FormatError(path, None, "length file not found (give a CSV with prompt/output token columns, "
-                          f"or one of the packaged sources: {', '.join(PACKAGED_LENGTHS)})")
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and not row[0].startswith("#")]
-    if not rows:
-        raise FormatError(path, 1, "empty length file")
-    header = [h.strip() for h in rows[0]]
-    for prompt_col, output_col in (("ContextTokens", "GeneratedTokens"), ("prompt_tokens", "output_tokens")):
-        if prompt_col in header and output_col in header:
-            break
-    else:
-        raise FormatError(path, 1, f"header {header} lacks ContextTokens,GeneratedTokens "
-                          "or prompt_tokens,output_tokens")
-    i_p, i_o = header.index(prompt_col), header.index(output_col)
-    prompt, output = [], []
-    with path.open(newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].startswith("#") or [h.strip() for h in row] == header:
-                continue
-            try:
-                p, o = int(row[i_p]), int(row[i_o])
-            except (ValueError, IndexError) as err:
-                raise FormatError(path, line_no, f"expected integer {prompt_col},{output_col}, got {row}") from err
-            if p < 1 or o < 1:
-                raise FormatError(path, line_no, f"token counts must be >= 1, got {p},{o}")
-            prompt.append(p)
-            output.append(o)
-    return LengthSource(name or path.stem, np.asarray(prompt, np.int64), np.asarray(output, np.int64))
+    """Read a CSV with columns ``ContextTokens,GeneratedTokens`` (Azure trace) or ``prompt_tokens,output_tokens``,
+    with the project's one length reader (``ailfm.traces.lengths``); every request decodes at least one token."""
+    frame = read_length_trace(path, arrivals=False, min_output_tokens=1)
+    return LengthSource(name or Path(path).stem, frame["prompt_tokens"].to_numpy(np.int64),
+                        frame["output_tokens"].to_numpy(np.int64))
 
 
 def load_lengths(spec: str | Path) -> LengthSource:

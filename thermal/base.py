@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -69,3 +70,34 @@ class ThermalModel(ABC):
             bad = int(np.flatnonzero(~np.isfinite(power) | (power < 0))[0])
             raise ValueError(f"power of {self.power_names[bad]!r} is {power[bad]}: must be finite and >= 0")
         return power
+
+
+@dataclass(frozen=True, eq=False)
+class LinearView:
+    """One step of ``dt_s`` of a linear thermal model in modal form, with the power held over the step:
+
+    ``z <- decay * z + gain @ p`` and ``T = ambient_K + output @ z`` (``z`` the model's ``modes``).
+    """
+
+    dt_s: float
+    ambient_K: float
+    decay: np.ndarray  # (order,)
+    gain: np.ndarray  # (order, n_power) modal forcing of one step per watt of each input
+    output: np.ndarray  # (n_output, order)
+
+
+class LinearThermal(ABC):
+    """Capability of a thermal model that is linear in power with a modal state (the reduced-order model).
+
+    Callers that predict many candidate futures at once (the Oracle's look-ahead, the shield) use the algebra
+    directly: ``linear_view(dt_s)`` and copies of ``modes``.
+    """
+
+    @abstractmethod
+    def linear_view(self, dt_s: float) -> LinearView:
+        """The step of ``dt_s`` (computed once per step length)."""
+
+    @property
+    @abstractmethod
+    def modes(self) -> np.ndarray:
+        """The live modal state (``z``), which ``step`` advances in place."""

@@ -18,23 +18,11 @@ In HotSpot's grid model with an LCF the package adds no TIM of its own (t_interf
 the block model and the default two-layer grid), so the TIM after the top die is part of the LCF,
 as in HotSpot's example3 and CoMeT's ``config/hotspot/3D/stack.lcf``.
 
-Physical constants of the default (``ChipStack()``, the project's ``snuca-64`` system):
-
-===============================  ===========  ==========================================================
-quantity                         value        source
-===============================  ===========  ==========================================================
-tile layers x tiles              4 x (4x4)    issue 3 / gem5_configs/systems/snuca-64.yaml (64 cores)
-LLC banks per tile               2            128 banks over 64 tiles (snuca-64.yaml, "128-bank")
-tile size                        1.5 mm       snuca-64.yaml geometry.tile_width_mm (McPAT-class 22 nm core)
-core share of tile height        0.6667       snuca-64.yaml geometry.core_height_fraction
-silicon thickness, inner dies    50 um        CoMeT stack.lcf (50 um stacked layers)
-silicon thickness, top die       150 um       HotSpot default t_chip = 0.15 mm (temperature.c)
-silicon heat capacity            1.75e6 J/m3K HotSpot p_chip; CoMeT stack.lcf
-silicon resistivity              0.01 mK/W    HotSpot k_chip = 100 W/mK; CoMeT stack.lcf
-TIM thickness                    20 um        HotSpot t_interface; CoMeT stack.lcf
-TIM heat capacity                4.0e6 J/m3K  HotSpot p_interface; CoMeT stack.lcf
-TIM resistivity                  0.25 mK/W    HotSpot k_interface = 4 W/mK; CoMeT stack.lcf
-===============================  ===========  ==========================================================
+``ChipStack`` has no default sizes or materials: every one is given, so there is one description of a chip. The
+project's chips are its system descriptions (``gem5_configs/systems/*.yaml``, which cite the source of every value);
+``ailfm.plugins.epoch.chip_thermal.chip_stack`` turns one into a ``ChipStack``, and ``ailfm demo`` and
+``ailfm simulate`` both go through it. This package knows no system description, so that it stays a HotSpot-compatible
+library; a standalone stack is written as a YAML mapping of every field (``load_chip_stack``).
 """
 
 from __future__ import annotations
@@ -58,26 +46,25 @@ from ailfm.thermal.formats.lcf import LcfLayer, write_lcf
 class ChipStack:
     """A stack of identical silicon tile layers, each followed (toward the heat sink) by a TIM layer.
 
-    Validated on construction; ``from_dict`` / ``load_chip_stack`` build one from YAML-like data.
-    Defaults describe the ``snuca-64`` system (sources in the module docstring).
+    Validated on construction; ``from_dict`` / ``load_chip_stack`` build one from YAML-like data naming every field.
     """
 
-    name: str = "snuca-64"
-    tile_layers: int = 4                              # silicon dies; tile layer 0 is farthest from the sink
-    tile_rows: int = 4                                # tiles per column of a layer (y)
-    tile_cols: int = 4                                # tiles per row of a layer (x)
-    tile_width_m: float = 1.5e-3
-    tile_height_m: float = 1.5e-3
-    core_fraction: float = 0.6667                     # share of the tile height taken by the core (bottom strip)
-    banks_per_tile: int = 2                           # LLC banks side by side above the core
-    silicon_thickness_m: float = 50e-6                # every die but the one nearest the sink
-    top_silicon_thickness_m: float = 150e-6           # the die nearest the sink
-    silicon_specific_heat_J_per_m3K: float = 1.75e6
-    silicon_resistivity_mK_per_W: float = 0.01
+    name: str
+    tile_layers: int                                  # silicon dies; tile layer 0 is farthest from the sink
+    tile_rows: int                                    # tiles per column of a layer (y)
+    tile_cols: int                                    # tiles per row of a layer (x)
+    tile_width_m: float
+    tile_height_m: float
+    core_fraction: float                              # share of the tile height taken by the core (bottom strip)
+    banks_per_tile: int                               # LLC banks side by side above the core
+    silicon_thickness_m: float                        # every die but the one nearest the sink
+    top_silicon_thickness_m: float                    # the die nearest the sink
+    silicon_specific_heat_J_per_m3K: float
+    silicon_resistivity_mK_per_W: float
+    tim_thickness_m: float
+    tim_specific_heat_J_per_m3K: float
+    tim_resistivity_mK_per_W: float
     tim_layers: bool = True                           # a TIM/bond layer after every die (toward the sink)
-    tim_thickness_m: float = 20e-6
-    tim_specific_heat_J_per_m3K: float = 4.0e6
-    tim_resistivity_mK_per_W: float = 0.25
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -107,6 +94,9 @@ class ChipStack:
                 close = difflib.get_close_matches(str(key), list(known), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
                 raise ConfigError(str(key), f"unknown chip-stack field{hint}", path=source)
+        missing = [f.name for f in known.values() if f.name not in data and f.default is dataclasses.MISSING]
+        if missing:
+            raise ConfigError(missing[0], f"missing chip-stack field (missing: {', '.join(missing)})", path=source)
         values = {}
         for key, value in data.items():
             kind = known[key].type

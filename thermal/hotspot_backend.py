@@ -54,7 +54,7 @@ _NODE_LINE = re.compile(r"^(\S+)\t(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)$")
 
 
 def find_hotspot(executable: str | os.PathLike | None = None) -> str:
-    """The HotSpot binary: ``executable``, else ``$HOTSPOT``, else ``hotspot`` on ``PATH``."""
+    """The HotSpot binary's absolute path: ``executable``, else ``$HOTSPOT``, else ``hotspot`` on ``PATH``."""
     candidate = executable if executable is not None else os.environ.get(HOTSPOT_ENV) or "hotspot"
     found = shutil.which(str(candidate))
     if found is None:
@@ -64,7 +64,26 @@ def find_hotspot(executable: str | os.PathLike | None = None) -> str:
             f"HotSpot binary {str(candidate)!r} (from {source}) not found or not executable: "
             f"set {HOTSPOT_ENV} to the path of a HotSpot 7.0 `hotspot` binary or put `hotspot` on PATH"
         )
-    return found
+    return os.path.abspath(found)  # runs happen in other working directories
+
+
+def run_hotspot(executable: str, flags: Mapping[str, str], *, cwd: Path, timeout_s: float) -> str:
+    """Run ``executable -name value ...`` in ``cwd``; return its stdout. Failure, a non-zero exit or a run longer
+    than ``timeout_s`` is a one-line ``ToolError`` with the tail of HotSpot's output."""
+    command = [executable]
+    for name, value in flags.items():
+        command += [f"-{name}", value]
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{executable} timed out after {timeout_s:g} s (raise timeout_s for large "
+                        f"models): {' '.join(command)}") from None
+    except OSError as err:
+        raise ToolError(f"cannot run {executable}: {err}") from None
+    if done.returncode != 0:
+        tail = " | ".join((done.stderr.strip() or done.stdout.strip()).splitlines()[-5:]) or "(no output)"
+        raise ToolError(f"{executable} exited with status {done.returncode}: {tail}")
+    return done.stdout
 
 
 def parse_node_dump(stdout: str) -> dict[str, float]:
@@ -138,20 +157,8 @@ class HotSpotBackend(ThermalModel):
         ptrace = self._dir / "power.ptrace"
         lines = ["\t".join(self.power_names)] + ["\t".join(repr(float(p)) for p in row) for row in np.atleast_2d(rows)]
         ptrace.write_text("\n".join(lines) + "\n")
-        command = [self.executable]
-        for name, value in {**self._flags, "p": str(ptrace), **_NO_OUTPUT_FILES, **extra}.items():
-            command += [f"-{name}", value]
-        try:
-            done = subprocess.run(command, cwd=self.cwd, capture_output=True, text=True, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            raise ToolError(f"{self.executable} timed out after {self.timeout_s:g} s (raise timeout_s for large "
-                            f"models): {' '.join(command)}") from None
-        except OSError as err:
-            raise ToolError(f"cannot run {self.executable}: {err}") from None
-        if done.returncode != 0:
-            tail = " | ".join((done.stderr.strip() or done.stdout.strip()).splitlines()[-5:]) or "(no output)"
-            raise ToolError(f"{self.executable} exited with status {done.returncode}: {tail}")
-        return done.stdout
+        return run_hotspot(self.executable, {**self._flags, "p": str(ptrace), **_NO_OUTPUT_FILES, **extra},
+                           cwd=self.cwd, timeout_s=self.timeout_s)
 
     def _read(self, path: Path, reader):
         try:

@@ -63,7 +63,29 @@ def make_solver(circuit: ThermalCircuit, solver: str | RCSolver = "auto") -> RCS
     return SparseSolver(circuit.network)
 
 
-class CircuitThermalModel(ThermalModel):
+class CircuitState:
+    """What a model whose state is a ``ThermalCircuit``'s node rises ``_theta`` over ``ambient_K`` reports, in
+    HotSpot's names (shared by the built-in model and the HotSpot-in-the-loop model of the same circuit)."""
+
+    circuit: ThermalCircuit
+    ambient_K: float
+    _theta: np.ndarray
+
+    def node_temperatures(self) -> dict[str, float]:
+        values = self.circuit.named_nodes(self._theta) + self.ambient_K
+        return dict(zip(self.circuit.node_names, values.tolist(), strict=True))
+
+    def temperatures(self) -> np.ndarray:
+        return self.circuit.outputs(self._theta) + self.ambient_K
+
+    def has_grid_maps(self) -> bool:
+        return self.circuit.has_grid_maps()
+
+    def grid_maps(self) -> dict[str, np.ndarray]:
+        return {name: rise + self.ambient_K for name, rise in self.circuit.grid_maps(self._theta).items()}
+
+
+class CircuitThermalModel(CircuitState, ThermalModel):
     """A ThermalCircuit and an RCSolver with HotSpot's initial conditions; see the module docstring.
 
     Parameters
@@ -134,19 +156,6 @@ class CircuitThermalModel(ThermalModel):
     def theta(self) -> np.ndarray:
         """Node temperature rises over ambient (K), a copy."""
         return self._theta.copy()
-
-    def node_temperatures(self) -> dict[str, float]:
-        values = self.circuit.named_nodes(self._theta) + self.ambient_K
-        return dict(zip(self.circuit.node_names, values.tolist(), strict=True))
-
-    def temperatures(self) -> np.ndarray:
-        return self.circuit.outputs(self._theta) + self.ambient_K
-
-    def has_grid_maps(self) -> bool:
-        return self.circuit.has_grid_maps()
-
-    def grid_maps(self) -> dict[str, np.ndarray]:
-        return {name: rise + self.ambient_K for name, rise in self.circuit.grid_maps(self._theta).items()}
 
     # ---- steady state --------------------------------------------------------------------------------------
     def steady(self, power_W: np.ndarray) -> np.ndarray:

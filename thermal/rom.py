@@ -20,11 +20,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numba import njit
 
-from ailfm.thermal.base import ThermalModel
+from ailfm.thermal.base import LinearThermal, LinearView, ThermalModel
 from ailfm.thermal.network import ThermalCircuit
 
 
-class ReducedOrderThermalModel(ThermalModel):
+class ReducedOrderThermalModel(ThermalModel, LinearThermal):
     """Krylov-reduced ``ThermalCircuit`` behind the ``ThermalModel`` seam (block temperatures only).
 
     Parameters
@@ -87,9 +87,40 @@ class ReducedOrderThermalModel(ThermalModel):
         self._output = np.ascontiguousarray(readout @ (basis @ modes))  # block rise per modal amplitude
         self._project = modes.T @ c_reduced @ basis.T  # full state -> modal amplitudes (C-orthogonal projection)
         self._steady_gain = self._output @ (self._input / rates[:, None])  # K per W, exact steady state
-        self._dt_s = None
+        self._views: dict[float, LinearView] = {}
         self._modes = np.zeros(self.order)
         self.reset()
+
+    # -- persistence -------------------------------------------------------------------------------------------
+    _ARRAYS = ("_rates_per_s", "_input", "_output", "_project", "_steady_gain")
+
+    def save(self, path) -> None:
+        """The reduced model as one ``.npz`` file (written atomically), for ``load``."""
+        import io
+
+        from ailfm.files import write_atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, power_names=np.array(self.power_names), output_names=np.array(self.output_names),
+                 temperatures_K=np.array([self.ambient_K, self._init_K]),
+                 **{name.lstrip("_"): getattr(self, name) for name in self._ARRAYS})
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path) -> ReducedOrderThermalModel:
+        """A model ``save`` wrote: the same matrices, so the same steps bit for bit."""
+        with np.load(path) as data:
+            model = cls.__new__(cls)
+            model.power_names = tuple(str(n) for n in data["power_names"])
+            model.output_names = tuple(str(n) for n in data["output_names"])
+            model.ambient_K, model._init_K = (float(v) for v in data["temperatures_K"])
+            for name in cls._ARRAYS:
+                setattr(model, name, np.ascontiguousarray(data[name.lstrip("_")]))
+        model.order = len(model._rates_per_s)
+        model._views = {}
+        model._modes = np.zeros(model.order)
+        model.reset()
+        return model
 
     # -- state ---------------------------------------------------------------------------------------------------
     def reset(self, init: float | Mapping[str, float] | None = None) -> None:
@@ -123,24 +154,24 @@ class ReducedOrderThermalModel(ThermalModel):
 
     def step(self, power_W: np.ndarray, dt_s: float) -> np.ndarray:
         power = self.check_power(power_W)
-        decay, gain = self.propagator(dt_s)
+        view = self.linear_view(dt_s)
         out = np.empty(len(self.output_names))
-        rom_step_kernel(decay, gain, self._output, self._modes, power, self.ambient_K, out)
+        rom_step_kernel(view.decay, view.gain, view.output, self._modes, power, self.ambient_K, out)
         return out
 
-    def propagator(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(modal decay, modal gain per watt) of one step of ``dt_s``, computed once per step length."""
-        if dt_s != self._dt_s:
+    def linear_view(self, dt_s: float) -> LinearView:
+        """The exact step of ``dt_s`` for the reduced system: decay ``e^{-lambda dt}``, gain
+        ``(1 - e^{-lambda dt}) / lambda`` per modal input; computed once per step length."""
+        view = self._views.get(dt_s)
+        if view is None:
             decay = np.exp(-self._rates_per_s * dt_s)
-            self._decay = decay
-            self._gain = np.ascontiguousarray(((1.0 - decay) / self._rates_per_s)[:, None] * self._input)
-            self._dt_s = dt_s
-        return self._decay, self._gain
+            gain = np.ascontiguousarray(((1.0 - decay) / self._rates_per_s)[:, None] * self._input)
+            view = self._views[dt_s] = LinearView(dt_s, self.ambient_K, decay, gain, self._output)
+        return view
 
     @property
-    def state(self) -> tuple[np.ndarray, np.ndarray]:
-        """(modal amplitudes, output matrix): the arrays ``rom_step_kernel`` updates and reads, not copies."""
-        return self._modes, self._output
+    def modes(self) -> np.ndarray:
+        return self._modes
 
 
 def _orthonormal(block: np.ndarray, basis: np.ndarray | None, tolerance: float = 1e-8) -> np.ndarray:

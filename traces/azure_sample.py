@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ailfm.traces.scenario import AZURE_COLUMNS, AZURE_SAMPLES, read_length_trace
+from ailfm.traces.lengths import AZURE_COLUMNS, read_length_trace
+from ailfm.traces.scenario import AZURE_SAMPLES
 
 CITATION = ("Azure LLM inference trace 2023 (CC-BY 4.0), first {rows} requests of {name}. Cite: Pratyush Patel, "
             "Esha Choukse, Chaojie Zhang, Aashaka Shah, Inigo Goiri, Saeed Maleki, Ricardo Bianchini, \"Splitwise: "

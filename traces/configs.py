@@ -1,23 +1,32 @@
-"""Model configurations read from the fields of a Hugging Face ``config.json``.
+"""The one LLM model registry and Hugging Face ``config.json`` reader, for both pipelines.
 
-Only the shapes matter to a kernel trace: hidden size, layers, heads, KV heads, FFN size, vocabulary,
-positions, and for ViT the image and patch sizes. The field names differ between model families
-(``n_embd``/``n_layer``/``n_head`` for GPT-2, ``ffn_dim`` for OPT, ``image_size``/``patch_size`` for ViT),
-so each quantity is looked up under all of its known names. Structural choices that the shapes do not
-state (gated MLP, RMSNorm or LayerNorm, rotary or learned positions, biases, tied embeddings) follow
-the Hugging Face implementation of the ``model_type``; an unknown ``model_type`` is read with the
-llama conventions when the file has ``rms_norm_eps``, otherwise with the GPT-2/BERT ones.
+The registry is the folder ``ailfm/traces/models``: one ``config.json`` per shipped model, named like the Hugging Face
+model (``llama-3-8b``, ``gpt2-xl``), with an ``ailfm`` section giving its source and published parameter count. The
+AILFM kernel traces (``ailfm trace``, ``ailfm simulate``) read a :class:`ModelConfig`; Compass (``ailfm map``) reads
+the per-block view of the same object (``ailfm.mapping.models.LlmConfig.of``). Old registry names (Compass's
+``llama3-8b``...) are accepted with a ``FutureWarning`` that names the new one.
+
+Field names differ between model families (``n_embd``/``n_layer``/``n_head`` for GPT-2, ``ffn_dim`` for OPT,
+``image_size``/``patch_size`` for ViT), so each quantity is looked up under all of its known names (first present,
+non-null one wins). The reader also takes grouped-query and multi-query attention, an explicit ``head_dim``,
+mixture-of-experts blocks (Mixtral's ``num_local_experts``, Qwen-MoE's ``num_experts``/``moe_intermediate_size``/
+``shared_expert_intermediate_size``, DeepSeek-MoE's ``n_shared_experts``), sliding-window attention and multimodal
+configs that keep the language model under ``text_config``. Structural choices that the shapes do not state (gated
+MLP, RMSNorm or LayerNorm, rotary or learned positions, biases, tied embeddings) follow the Hugging Face
+implementation of the ``model_type``; an unknown ``model_type`` is read with the llama conventions when the file has
+``rms_norm_eps``, otherwise with the GPT-2/BERT ones. Errors name the file, the field and its line.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ailfm.errors import ConfigError
+from ailfm.files import Lines, load_document, positive, require
 
 #: Hugging Face model types that are bidirectional encoders (a request is one forward pass, no decode).
 ENCODER_MODEL_TYPES = frozenset({"bert", "roberta", "vit", "deit", "distilbert"})
@@ -27,21 +36,41 @@ BIASED_MODEL_TYPES = frozenset({"opt", "gpt2", "bert", "roberta", "vit", "deit",
 LEARNED_POSITION_MODEL_TYPES = frozenset({"opt", "gpt2", "bert", "roberta", "vit", "deit", "distilbert"})
 #: Model types with post-LayerNorm blocks (norm after the residual add), as in the original Transformer.
 POST_NORM_MODEL_TYPES = frozenset({"bert", "roberta", "distilbert"})
+#: Model types with a gated (GLU) MLP: gate and up projections, whatever the activation is called.
+GATED_MODEL_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
+                               "gemma2", "phi3", "olmo", "granite"})
+#: Old registry names (Compass's presets) and the names they have now.
+RENAMED_MODELS = {"llama3-8b": "llama-3-8b", "llama3-70b": "llama-3-70b", "gpt3-6.7b": "gpt-3-6.7b",
+                  "gpt3-13b": "gpt-3-13b"}
 
-# Each quantity and the config.json names it goes by, first match wins.
-_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+# Each quantity and the config.json names it goes by, first present and non-null one wins.
+HF_FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
     "num_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
     "num_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads"),
     "num_kv_heads": ("num_key_value_heads", "n_kv_heads", "num_kv_heads"),
+    "head_dim": ("head_dim",),
     "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "hidden_dim"),
     "vocab_size": ("vocab_size", "n_vocab"),
     "max_positions": ("max_position_embeddings", "n_positions", "n_ctx", "max_seq_len"),
     "activation": ("hidden_act", "activation_function", "hidden_activation"),
+    "num_experts": ("num_local_experts", "num_experts", "n_routed_experts"),
+    "experts_per_token": ("num_experts_per_tok",),
+    "expert_size": ("moe_intermediate_size",),
+    "shared_expert_size": ("shared_expert_intermediate_size",),
 }
 
-_ACTIVATIONS = {"silu": "silu", "swish": "silu", "gelu": "gelu", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu",
-                "gelu_fast": "gelu", "quick_gelu": "gelu", "relu": "relu"}
+_ACTIVATIONS = {"silu": "silu", "swish": "silu", "swiglu": "silu", "gelu": "gelu", "gelu_new": "gelu",
+                "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu", "quick_gelu": "gelu", "relu": "relu"}
+_GATED_ACTIVATIONS = frozenset({"silu", "swish", "swiglu"})
+# Sliding-window attention on some layers only (interleaved with full attention).
+_PER_LAYER_WINDOW = frozenset({"layer_types", "sliding_window_pattern"})
+_PER_LAYER_WINDOW_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "cohere2"})
+# Architectures whose blocks are not a decoder of Q/K/V heads + FFN: refused with the field that says so.
+_UNSUPPORTED = {
+    "kv_lora_rank": "multi-head latent attention (DeepSeek-V2/V3) is not modelled",
+    "is_encoder_decoder": "encoder-decoder models are not modelled",
+}
 
 
 @dataclass(frozen=True)
@@ -56,12 +85,14 @@ class ModelConfig:
         Hugging Face ``model_type``.
     is_encoder : bool
         Bidirectional encoder (BERT, ViT): a request is one prefill pass and produces no tokens.
-    hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size : int
+    hidden_size, num_layers, num_heads, num_kv_heads, head_dim : int
         Transformer shapes; ``num_kv_heads < num_heads`` is grouped-query attention.
+    intermediate_size : int
+        Width of the MLP (of each expert's, for a mixture of experts).
     vocab_size : int
-        Token vocabulary (0 for vision models).
+        Token vocabulary (0 for vision models, and when the file does not give it).
     max_positions : int
-        Longest sequence (tokens, or patches + 1 for ViT).
+        Longest sequence (tokens, or patches + 1 for ViT; 0 when the file does not give it).
     activation : str
         ``silu``, ``gelu`` or ``relu``.
     gated_mlp : bool
@@ -82,10 +113,17 @@ class ModelConfig:
         ViT input geometry (0 elsewhere).
     num_labels : int
         Classification-head outputs of a vision model (0: no head).
+    num_experts, experts_per_token, shared_expert_size : int
+        Mixture of experts: a router picks ``experts_per_token`` of ``num_experts`` MLPs per token, and a shared
+        expert of width ``shared_expert_size`` (0: none) sees every token; ``num_experts = 0`` is a dense MLP.
+    attention_window : int
+        Sliding-window attention: a query sees at most this many keys (0: the whole context).
     published_parameters : int or None
         Parameter count published by the model's authors, for checking the shapes.
     source : str
         Where the configuration was taken from (model card).
+    notes : tuple of str
+        What the reader chose not to model (printed with a Compass run).
     """
 
     name: str
@@ -95,6 +133,7 @@ class ModelConfig:
     num_layers: int
     num_heads: int
     num_kv_heads: int
+    head_dim: int
     intermediate_size: int
     vocab_size: int
     max_positions: int
@@ -110,13 +149,18 @@ class ModelConfig:
     patch_size: int = 0
     num_channels: int = 0
     num_labels: int = 0
+    num_experts: int = 0
+    experts_per_token: int = 0
+    shared_expert_size: int = 0
+    attention_window: int = 0
     published_parameters: int | None = None
     source: str = ""
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
-    def head_dim(self) -> int:
-        """Size of one attention head."""
-        return self.hidden_size // self.num_heads
+    def q_dim(self) -> int:
+        """Width of the Q projection (and the input of the output projection): heads times head size."""
+        return self.num_heads * self.head_dim
 
     @property
     def kv_dim(self) -> int:
@@ -135,11 +179,14 @@ class ModelConfig:
 
     def parameter_count(self) -> int:
         """Number of weights and biases, from the shapes (the Hugging Face module layout of the model type)."""
-        h, f = self.hidden_size, self.intermediate_size
+        h, f, q = self.hidden_size, self.intermediate_size, self.q_dim
         bias = int(self.linear_bias)
         norm_params = 2 * h if self.norm == "layernorm" else h
-        attention = h * h + 2 * h * self.kv_dim + h * h + bias * (2 * h + 2 * self.kv_dim)
-        mlp = (3 if self.gated_mlp else 2) * h * f + bias * ((2 if self.gated_mlp else 1) * f + h)
+        attention = h * q + 2 * h * self.kv_dim + q * h + bias * (q + h + 2 * self.kv_dim)
+        matrices = 3 if self.gated_mlp else 2
+        mlp = matrices * h * f + bias * ((2 if self.gated_mlp else 1) * f + h)
+        if self.num_experts:  # every expert, the router, the shared expert
+            mlp = mlp * self.num_experts + h * self.num_experts + matrices * h * self.shared_expert_size
         per_layer = attention + mlp + 2 * norm_params
         total = self.num_layers * per_layer
         if self.is_vision:
@@ -166,101 +213,143 @@ def shipped_models() -> tuple[str, ...]:
 
 
 def load_model_config(name_or_path: str | Path) -> ModelConfig:
-    """Load a shipped model by name (``llama-2-7b``) or any Hugging Face ``config.json`` by path.
+    """Load a shipped model by name (``llama-3-8b``; an old name with a FutureWarning) or any Hugging Face
+    ``config.json`` by path (or the folder holding it).
 
     Raises
     ------
     ConfigError
-        Unknown name, unreadable JSON, or a missing or invalid field (the message names the field and file).
+        Unknown name, or a missing or invalid field (the message names the field, the file and its line).
+    FormatError
+        Unreadable or malformed JSON (names the file and line).
     """
     text = str(name_or_path)
+    if text in RENAMED_MODELS:
+        warnings.warn(f"model {text!r} is now called {RENAMED_MODELS[text]!r}; the old name will go",
+                      FutureWarning, stacklevel=2)
+        text = RENAMED_MODELS[text]
     if text in shipped_models():
         path = Path(str(resources.files("ailfm.traces.models") / f"{text}.json"))
         name = text
     else:
         path = Path(text)
+        if path.is_dir():
+            path = path / "config.json"
         if not path.is_file():
-            raise ConfigError("model", f"{text!r} is neither a shipped model ({', '.join(shipped_models())}) "
-                                       "nor an existing config.json path")
+            raise ConfigError("model", f"{text!r} is not a known model: neither a shipped one "
+                                       f"({', '.join(shipped_models())}) nor an existing config.json path")
         name = path.parent.name if path.stem == "config" else path.stem
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError("config.json", f"not valid JSON: {err.msg}", path=path, line=err.lineno) from None
+    raw, lines = load_document(path)
+    if isinstance(raw, dict) and isinstance(raw.get("_name_or_path"), str) and raw["_name_or_path"]:
+        name = raw["_name_or_path"]
+    return model_config_from_dict(raw, lines, name=name)
+
+
+def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "") -> ModelConfig:
+    """Build and validate a :class:`ModelConfig` from the parsed fields of a ``config.json`` (``lines`` locates
+    them); a multimodal config's language model is read from its ``text_config``."""
     if not isinstance(raw, dict):
-        raise ConfigError("config.json", "the top level must be a JSON object", path=path)
-    return model_config_from_dict(raw, name=name, path=path)
+        raise lines.error(prefix.rstrip(".") or "config.json", "expected a JSON object")
+    if "text_config" in raw and not any(n in raw for n in HF_FIELD_NAMES["hidden_size"]):
+        return model_config_from_dict(raw["text_config"], lines, name=name, prefix=f"{prefix}text_config.")
+    for key, reason in _UNSUPPORTED.items():
+        if raw.get(key):
+            raise lines.error(prefix + key, reason)
 
+    def present(quantity: str) -> str | None:
+        return next((n for n in HF_FIELD_NAMES[quantity] if raw.get(n) is not None), None)
 
-def model_config_from_dict(raw: dict[str, Any], *, name: str, path: str | Path | None = None) -> ModelConfig:
-    """Build and validate a :class:`ModelConfig` from the parsed fields of a ``config.json``."""
+    def number(quantity: str, default: int | None = None) -> int:
+        key = present(quantity)
+        if key is None:
+            if default is None:
+                names = HF_FIELD_NAMES[quantity]
+                also = f" (also looked for {', '.join(names[1:])})" if len(names) > 1 else ""
+                raise lines.error(prefix + names[0], f"missing required field{also}")
+            return default
+        return int(positive(require(raw, key, lines, int, prefix=prefix.rstrip(".")), prefix + key, lines))
 
-    def lookup(quantity: str, default: Any = None) -> Any:
-        for key in _FIELD_NAMES[quantity]:
-            if raw.get(key) is not None:
-                return raw[key]
-        if default is None:
-            names = " or ".join(_FIELD_NAMES[quantity])
-            raise ConfigError(_FIELD_NAMES[quantity][0], f"missing (looked for {names})", path=path)
-        return default
-
-    def positive_int(quantity: str, value: Any) -> int:
-        field = next((k for k in _FIELD_NAMES.get(quantity, (quantity,)) if k in raw), quantity)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(field, f"must be a positive integer, got {value!r}", path=path)
-        return value
+    def where(quantity: str) -> str:
+        return prefix + (present(quantity) or HF_FIELD_NAMES[quantity][0])
 
     model_type = str(raw.get("model_type", "")).lower()
     is_vision = "patch_size" in raw or "image_size" in raw
-    hidden = positive_int("hidden_size", lookup("hidden_size"))
-    layers = positive_int("num_layers", lookup("num_layers"))
-    heads = positive_int("num_heads", lookup("num_heads"))
-    kv_heads = positive_int("num_kv_heads", lookup("num_kv_heads", heads))
-    ffn = positive_int("intermediate_size", lookup("intermediate_size", 4 * hidden))
-    if hidden % heads:
-        raise ConfigError("num_attention_heads", f"{heads} does not divide hidden_size {hidden}", path=path)
+    hidden = number("hidden_size")
+    heads = number("num_heads")
+    kv_heads = number("num_kv_heads", 1 if raw.get("multi_query") is True else heads)
+    if present("head_dim") is None and hidden % heads:
+        raise lines.error(where("num_heads"),
+                          f"{heads} does not divide hidden size {hidden} (and head_dim is not given)")
+    head_dim = number("head_dim", hidden // heads)
     if heads % kv_heads:
-        raise ConfigError("num_key_value_heads", f"{kv_heads} does not divide num_attention_heads {heads}", path=path)
+        raise lines.error(where("num_kv_heads"), f"{kv_heads} does not divide {heads} attention heads")
+    layers = number("num_layers")
+    experts = number("num_experts", 0)
+    moe = {}
+    if experts:
+        moe["experts_per_token"] = number("experts_per_token")
+        if moe["experts_per_token"] > experts:
+            raise lines.error(prefix + "num_experts_per_tok",
+                              f"{moe['experts_per_token']} is more than the {experts} experts")
+        shared = number("shared_expert_size", 0)
+        if raw.get("n_shared_experts") is not None:  # DeepSeek-MoE: n shared experts, each of the routed width
+            n_shared = require(raw, "n_shared_experts", lines, int, prefix=prefix.rstrip("."))
+            if n_shared < 0:
+                raise lines.error(prefix + "n_shared_experts", f"must be >= 0, got {n_shared}")
+            shared = n_shared * number("expert_size")
+        moe["shared_expert_size"] = shared
+        ffn = number("expert_size", number("intermediate_size", 4 * hidden))
+    else:
+        ffn = number("intermediate_size", 4 * hidden)
     image_size = patch_size = channels = 0
     if is_vision:
-        image_size = positive_int("image_size", raw.get("image_size"))
-        patch_size = positive_int("patch_size", raw.get("patch_size"))
-        channels = positive_int("num_channels", raw.get("num_channels", 3))
+        image_size = int(positive(require(raw, "image_size", lines, int, prefix=prefix.rstrip(".")),
+                                  prefix + "image_size", lines))
+        patch_size = int(positive(require(raw, "patch_size", lines, int, prefix=prefix.rstrip(".")),
+                                  prefix + "patch_size", lines))
+        channels = int(positive(require(raw, "num_channels", lines, int, prefix=prefix.rstrip("."))
+                                if "num_channels" in raw else 3, prefix + "num_channels", lines))
         if image_size % patch_size:
-            raise ConfigError("patch_size", f"{patch_size} does not divide image_size {image_size}", path=path)
-        vocab = 0
-        positions = (image_size // patch_size) ** 2 + 1
+            raise lines.error(prefix + "patch_size", f"{patch_size} does not divide image_size {image_size}")
+        vocab, positions = 0, (image_size // patch_size) ** 2 + 1
     else:
-        vocab = positive_int("vocab_size", lookup("vocab_size"))
-        positions = positive_int("max_positions", lookup("max_positions"))
-    act_name = str(lookup("activation", "gelu")).lower()
+        vocab, positions = number("vocab_size", 0), number("max_positions", 0)
+    act_key = present("activation")
+    act_name = str(raw[act_key] if act_key else "gelu").lower()
     if act_name not in _ACTIVATIONS:
-        field = next(k for k in _FIELD_NAMES["activation"] if k in raw)
-        raise ConfigError(field, f"unsupported activation {act_name!r}; known: {', '.join(sorted(_ACTIVATIONS))}",
-                          path=path)
+        raise lines.error(prefix + act_key, f"unsupported activation {act_name!r}; known: "
+                                            f"{', '.join(sorted(_ACTIVATIONS))}")
+    window, notes = 0, []
+    if raw.get("sliding_window") is not None and raw.get("use_sliding_window", True) is not False:
+        window = int(positive(require(raw, "sliding_window", lines, int, prefix=prefix.rstrip(".")),
+                              prefix + "sliding_window", lines))
+        if _PER_LAYER_WINDOW & set(raw) or model_type in _PER_LAYER_WINDOW_TYPES:
+            notes.append(f"{name}: sliding_window {window} applies to some layers only: the mapped blocks use "
+                         "full-context attention (an upper bound for the windowed layers)")
+            window = 0
     llama_like = "rms_norm_eps" in raw
-    is_encoder = model_type in ENCODER_MODEL_TYPES or is_vision
     linear_bias = model_type in BIASED_MODEL_TYPES or (not model_type and not llama_like)
     if "attention_bias" in raw and model_type not in BIASED_MODEL_TYPES:
         linear_bias = bool(raw["attention_bias"])
     extra = raw.get("ailfm") or {}
     published = extra.get("published_parameters")
     if published is not None and (not isinstance(published, int) or published <= 0):
-        raise ConfigError("ailfm.published_parameters", f"must be a positive integer, got {published!r}", path=path)
+        raise lines.error(prefix + "ailfm.published_parameters", f"must be a positive integer, got {published!r}")
     labels = raw.get("num_labels", len(raw.get("id2label") or {})) if is_vision else 0
     return ModelConfig(
         name=name,
         model_type=model_type or "unknown",
-        is_encoder=is_encoder,
+        is_encoder=model_type in ENCODER_MODEL_TYPES or is_vision,
         hidden_size=hidden,
         num_layers=layers,
         num_heads=heads,
         num_kv_heads=kv_heads,
+        head_dim=head_dim,
         intermediate_size=ffn,
         vocab_size=vocab,
         max_positions=positions,
         activation=_ACTIVATIONS[act_name],
-        gated_mlp=_ACTIVATIONS[act_name] == "silu" and llama_like,
+        gated_mlp=act_name in _GATED_ACTIVATIONS or model_type in GATED_MODEL_TYPES,
         norm="rmsnorm" if llama_like else "layernorm",
         post_norm=model_type in POST_NORM_MODEL_TYPES,
         rotary=model_type not in LEARNED_POSITION_MODEL_TYPES and not is_vision and (llama_like or "rope_theta" in raw),
@@ -271,6 +360,10 @@ def model_config_from_dict(raw: dict[str, Any], *, name: str, path: str | Path |
         patch_size=patch_size,
         num_channels=channels,
         num_labels=int(labels),
+        num_experts=experts,
+        **moe,
+        attention_window=window,
         published_parameters=published,
-        source=str(extra.get("source", path or "")),
+        source=str(extra.get("source", lines.path)),
+        notes=tuple(notes),
     )

@@ -24,6 +24,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from ailfm.errors import ConfigError
 from ailfm.traces.configs import ModelConfig
 
 
@@ -146,6 +147,19 @@ class _Builder:
         return KernelTable(tuple(names), tuple(kinds), layers, *(np.stack(a) for a in arrays))
 
 
+def check_traceable(model: ModelConfig) -> None:
+    """Refuse, naming the field, a model the kernel decomposition cannot describe (the registry reads more than the
+    decomposition models: Compass maps mixture-of-experts blocks, the traces do not)."""
+    if model.num_experts:
+        raise ConfigError("num_experts", f"{model.name}: mixture-of-experts MLPs are not in the kernel traces (one "
+                                         "dense MLP per layer); ailfm map models them", path=model.source)
+    if not model.is_vision:
+        for value, field in ((model.vocab_size, "vocab_size"), (model.max_positions, "max_position_embeddings")):
+            if not value:
+                raise ConfigError(field, f"{model.name}: missing; a kernel trace needs the vocabulary (embedding, "
+                                         "LM head) and the context limit", path=model.source)
+
+
 def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0,
                  precision: Precision = Precision()) -> KernelTable:
     """Kernels of one forward pass over ``n_tokens`` new tokens after ``n_past`` cached ones.
@@ -162,6 +176,7 @@ def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0
     precision : Precision
         Bytes per weight, activation and KV-cache value.
     """
+    check_traceable(model)
     past = np.atleast_1d(np.asarray(n_past, dtype=float))
     n = model.num_patches + 1 if model.is_vision else int(n_tokens)
     if n < 1:
@@ -186,7 +201,7 @@ def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0
     layer = 0  # every layer runs the same kernels: build one, and table() repeats it num_layers times
     if not model.post_norm:
         b.elementwise("attn_norm", norm, layer, n, h, params=norm_params)
-    b.linear("q_proj", layer, n, h, h, bias)
+    b.linear("q_proj", layer, n, model.q_dim, h, bias)
     b.linear("k_proj", layer, n, kv, h, bias)
     b.linear("v_proj", layer, n, kv, h, bias)
     if model.rotary:
@@ -195,12 +210,12 @@ def pass_kernels(model: ModelConfig, n_tokens: int, n_past: np.ndarray | int = 0
         b.elementwise("kv_append", KernelType.KV_APPEND, layer, 2 * n * kv_heads, d, out_bytes=c)
     k_cache = kv_len * kv * (c if not model.is_encoder else a)
     scores = 2.0 * heads * n * kv_len * d
-    b._add("attn_scores", KernelType.ATTN_SCORES, layer, scores, scores, n * h * a + k_cache,
+    b._add("attn_scores", KernelType.ATTN_SCORES, layer, scores, scores, n * model.q_dim * a + k_cache,
            heads * n * kv_len * a, k_cache, heads * n)
     b.elementwise("softmax", KernelType.SOFTMAX, layer, heads * n, kv_len)
     b._add("attn_context", KernelType.ATTN_CONTEXT, layer, scores, scores, heads * n * kv_len * a + k_cache,
-           n * h * a, k_cache, heads * n)
-    b.linear("o_proj", layer, n, h, h, bias)
+           n * model.q_dim * a, k_cache, heads * n)
+    b.linear("o_proj", layer, n, h, model.q_dim, bias)
     b.elementwise("attn_residual", KernelType.ADD, layer, n, h, inputs=2)
     b.elementwise("ffn_norm", norm, layer, n, h, params=norm_params)
     f = model.intermediate_size

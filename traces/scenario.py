@@ -3,9 +3,9 @@
 Prompt and output lengths, and arrival times, come from the Azure LLM inference trace 2023
 (Patel et al., "Splitwise: Efficient generative LLM inference using phase splitting", ISCA 2024;
 CC-BY 4.0), from a fixed batch, or from any CSV with the Azure trace's columns
-(``TIMESTAMP,ContextTokens,GeneratedTokens``). The package ships a 1000-request window of each Azure
-trace (``ailfm/traces/data/azure_{code,conv}_sample.csv``, made by ``python -m ailfm.traces.azure_sample``),
-so no download is needed.
+(``TIMESTAMP,ContextTokens,GeneratedTokens``, read by ``ailfm.traces.lengths``, the reader Compass uses too). The
+package ships a 1000-request window of each Azure trace (``ailfm/traces/data/azure_{code,conv}_sample.csv``, made by
+``python -m ailfm.traces.azure_sample``), so no download is needed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ailfm.errors import ConfigError, FormatError
+from ailfm.errors import ConfigError
+from ailfm.traces.lengths import read_length_trace
 
-AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 #: Shipped length samples by name.
 AZURE_SAMPLES = {"azure-code": "azure_code_sample.csv", "azure-conv": "azure_conv_sample.csv"}
 #: Default LLC capacity per thread: 128 banks x 128 KiB (the per-slice size of HotSniper's
@@ -90,43 +90,6 @@ def parse_fixed_lengths(spec: str) -> tuple[int, int] | None:
     if prompt < 1 or output < 0:
         raise ConfigError("lengths", f"fixed:P,O needs P >= 1 and O >= 0, got {spec!r}")
     return prompt, output
-
-
-def read_length_trace(path: str | Path) -> pd.DataFrame:
-    """Read a CSV with the Azure trace's columns into ``arrival_s, prompt_tokens, output_tokens``.
-
-    Raises
-    ------
-    FormatError
-        Missing column, unparsable timestamp or a negative/non-integer length (names file and line).
-    """
-    path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FormatError(path, None, f"cannot read a length trace: {err}") from None
-    missing = [c for c in AZURE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise FormatError(path, 1, f"missing column(s) {', '.join(missing)}; expected {','.join(AZURE_COLUMNS)}")
-    if raw.empty:
-        raise FormatError(path, None, "no requests")
-    stamps = pd.to_datetime(raw["TIMESTAMP"], errors="coerce", format="mixed")
-    out = {}
-    for column, name in (("ContextTokens", "prompt_tokens"), ("GeneratedTokens", "output_tokens")):
-        values = pd.to_numeric(raw[column], errors="coerce")
-        bad = values.isna() | (values < 0) | (values != values.round())
-        if column == "ContextTokens":
-            bad |= values < 1
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FormatError(path, row + 2, f"{column}: expected a non-negative integer "
-                                             f"(>= 1 for ContextTokens), got {raw[column].iloc[row]!r}")
-        out[name] = values.to_numpy(dtype=np.int64)
-    if stamps.isna().any():
-        row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-        raise FormatError(path, row + 2, f"TIMESTAMP: not a date-time: {raw['TIMESTAMP'].iloc[row]!r}")
-    seconds = (stamps - stamps.min()).dt.total_seconds().to_numpy()
-    return pd.DataFrame({"arrival_s": seconds, **out})
 
 
 def request_lengths(scenario: Scenario, seed: int) -> pd.DataFrame:

@@ -174,7 +174,7 @@ def hardware_to_dict(hw: Hardware) -> dict:
 
 
 def hardware_from_saved(doc: dict) -> Hardware:
-    from ailfm.mapping.files import Lines
+    from ailfm.files import Lines
     from ailfm.mapping.hardware import hardware_from_dict
     return hardware_from_dict(doc, Lines("<saved state>"))
 

@@ -9,155 +9,161 @@ with ``I`` instructions, ``A`` LLC accesses and ``D`` DRAM misses per thread, ``
 scale with f and memory-bound ones (GEMV in decode, attention over a long KV cache) barely do. A kernel ends when the
 slowest thread of its instance does (llama.cpp's barrier); threads that finish early spin at the barrier.
 
-Each epoch scans every instance's upcoming kernels (``_scan.scan_epoch``, compiled): a kernel starts when the previous
+Each step scans every instance's upcoming kernels (``scan.scan_epoch``, compiled): a kernel starts when the previous
 one ended and its request has arrived, and ends at its slowest thread; the kernel running at the end of the epoch
-keeps each thread's remaining share for the next. Contention uses the previous epoch's traffic: M/D/1 waits on NoC
-links (``NucaModel``) and an asymptotic closed-queue bound on DRAM bandwidth (response time
-``R >= MLP (B / mu - Z)``, ``B`` busy threads, ``mu`` the line rate of all controllers and ``Z`` the non-DRAM
-time per miss).
+keeps each thread's remaining share for the next. Contention uses the previous memory-timing window's traffic (one
+governor epoch in the loop): M/D/1 waits on NoC links (``NucaModel``) and an asymptotic closed-queue bound on DRAM
+bandwidth (response time ``R >= MLP (B / mu - Z)``, ``B`` busy threads, ``mu`` the line rate of all controllers and
+``Z`` the non-DRAM time per miss). The state is an ``EngineState`` (``engine/base.py``); the step is
+``scan.advance_candidate``, the function the epoch model (``plugins/epoch/model.py``) advances every caller with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.engine._scan import dram_latency_ns, retune, run_epoch
-from ailfm.plugins.engine.base import Engine, EpochActivity
+from ailfm.plugins.engine.base import Engine, EngineState, EngineTables, EpochActivity
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 
 
 class BuiltinEngine(Engine):
-    """Analytic engine over a ``Workload`` (see the module docstring for the model)."""
+    """Analytic engine over a ``Workload`` (see the module docstring for the model).
 
-    def __init__(self, system: SystemDescription, workload: Workload, nuca: NucaModel | None = None):
+    ``model_timing=False`` leaves the memory latencies to an outside timer (``set_memory_latencies``: gem5);
+    ``refill_from`` overrides the system's ``migration.refill_from`` (where a moved thread refills its caches from).
+    """
+
+    def __init__(self, system: SystemDescription, workload: Workload, nuca: NucaModel | None = None, *,
+                 model_timing: bool = True, refill_from: str | None = None):
         if workload.n_threads > system.n_cores:
             raise ValueError(f"{workload.n_threads} threads do not fit on {system.n_cores} cores")
         self.system = system
         self.workload = workload
         self.nuca = nuca or NucaModel.build(system)
         self.n_threads = workload.n_threads
+        self.model_timing = model_timing
+        self.refill_from = refill_from or system.migration.refill_from
         w = workload
-        self._instance_end = w.instance_start[1:].copy()
+        instance_end = w.instance_start[1:].copy()
         next_request = np.append(w.request[1:], -1)
         last_of_instance = np.zeros(w.n_kernels, dtype=bool)
-        last_of_instance[np.maximum(self._instance_end - 1, 0)[np.diff(w.instance_start) > 0]] = True
-        self._request_ends = (next_request != w.request) | last_of_instance
-        self._work_cycles = w.instructions * w.base_cpi
-        # the per-kernel columns the compiled fast path reads, as one C-contiguous table (rows: see fused_epoch)
-        self._kernel_table = np.ascontiguousarray(np.stack([
-            self._work_cycles, w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s,
-            w.active_threads.astype(float)]))
-        self._mlp = system.core.memory_level_parallelism
-        self._finished = np.zeros(w.n_kernels, dtype=np.int64)  # scan output buffers, reused every epoch
+        last_of_instance[np.maximum(instance_end - 1, 0)[np.diff(w.instance_start) > 0]] = True
+        request_end = np.where((next_request != w.request) | last_of_instance, w.request, -1).astype(np.int64)
+        p, noc = system.power, system.noc
+        self.tables = EngineTables(
+            kernel_table=np.ascontiguousarray(np.stack([
+                w.instructions * w.base_cpi, w.instructions, w.llc_accesses, w.dram_misses, w.activity, w.ready_s,
+                w.active_threads.astype(float)])),
+            kernel_type=np.ascontiguousarray(w.kernel_type, dtype=np.int64),
+            tokens=np.ascontiguousarray(w.tokens, dtype=float), request_end=request_end,
+            instance_end=instance_end.astype(np.int64),
+            mean_latency_ns=self.nuca.mean_latency_ns, link_flits_per_access=self.nuca.link_flits_per_access,
+            core_link_share=self.nuca.core_link_share, router_flits_per_access=self.nuca.router_flits_per_access,
+            params=np.array([system.core.memory_level_parallelism, system.memory.bandwidth_Bps / system.llc.line_bytes,
+                             p.stall_activity, p.barrier_activity, self.nuca.memory_latency_ns, noc.frequency_GHz,
+                             float(noc.contention), system.llc.bank_service_cycles or 0.0, system.n_banks,
+                             float(model_timing), system.dvfs.transition_latency_s]))
+        self._finished = np.zeros(w.n_kernels, dtype=np.int64)  # scan output buffers, reused every step
         self._finish_s = np.zeros(w.n_kernels)
-        self._line_rate = system.memory.bandwidth_Bps / system.llc.line_bytes
+        n_cores, shape = system.n_cores, (1, w.n_instances, w.threads_per_instance)
+        self.state = EngineState(
+            time_s=np.zeros(1), kernel=np.zeros((1, w.n_instances), dtype=np.int64), remaining=np.ones(shape),
+            penalty_s=np.zeros(shape), thread_core=np.full((1, w.n_threads), -1, dtype=np.int64),
+            f_GHz=np.zeros((1, n_cores)), llc_latency_ns=np.zeros((1, n_cores)), dram_latency_ns=np.zeros(1),
+            traffic_llc=np.zeros((1, n_cores)), traffic=np.zeros((1, 3)), migrations=np.zeros(1, dtype=np.int64))
         self.reset()
 
-    # -- state -----------------------------------------------------------------------------------------------------
     def reset(self) -> None:
-        w = self.workload
-        self._time_s = 0.0
-        self._kernel = w.instance_start[:-1].copy()
-        self._remaining = np.ones((w.n_instances, w.threads_per_instance))
-        self._penalty_s = np.zeros((w.n_instances, w.threads_per_instance))
-        self._thread_core = np.full(self.n_threads, -1)
-        self._f_GHz = np.zeros(self.system.n_cores)
-        self._llc_latency_ns = self.nuca.mean_latency_ns.copy()
-        self._dram_latency_ns = self.nuca.memory_latency_ns
-        self._migrations = 0
+        st = self.state
+        st.time_s[:] = 0.0
+        st.kernel[0] = self.workload.instance_start[:-1]
+        st.remaining[:] = 1.0
+        st.penalty_s[:] = 0.0
+        st.thread_core[:] = -1
+        st.f_GHz[:] = 0.0
+        st.llc_latency_ns[0] = self.nuca.mean_latency_ns
+        st.dram_latency_ns[:] = self.nuca.memory_latency_ns
+        st.traffic_llc[:] = 0.0
+        st.traffic[:] = 0.0
+        st.migrations[:] = 0
 
-    @property
-    def done(self) -> bool:
-        return bool(np.all(self._kernel >= self._instance_end))
-
-    @property
-    def time_s(self) -> float:
-        return self._time_s
-
-    @property
-    def thread_core(self) -> np.ndarray:
-        return self._thread_core.copy()
-
-    @property
-    def migrations(self) -> int:
-        return self._migrations
-
-    def current_kernel_type(self) -> np.ndarray:
-        """Per thread, the type of the kernel its instance is in (-1 when the instance has finished)."""
-        running = self._kernel < self._instance_end
-        types = np.where(running, self.workload.kernel_type[np.minimum(self._kernel, self.workload.n_kernels - 1)], -1)
-        return np.repeat(types, self.workload.threads_per_instance)
+    def set_memory_latencies(self, llc_ns: np.ndarray, dram_ns: float) -> None:
+        """The next steps' LLC latency per core and DRAM latency, timed outside (``model_timing=False``)."""
+        self.state.llc_latency_ns[0] = np.asarray(llc_ns, dtype=float)
+        self.state.dram_latency_ns[0] = float(dram_ns)
+        self.state.traffic_llc[:] = 0.0
+        self.state.traffic[:] = 0.0
 
     # -- actuation -------------------------------------------------------------------------------------------------
     def actuate(self, f_GHz: np.ndarray, thread_core: np.ndarray) -> None:
         f_GHz = np.asarray(f_GHz, dtype=float)
-        thread_core = np.asarray(thread_core, dtype=int)
         n_cores = self.system.n_cores
         if f_GHz.shape != (n_cores,) or not 0.0 <= f_GHz.min() <= f_GHz.max() < np.inf:
             raise ValueError(f"f_GHz must be {n_cores} finite non-negative values")
-        if thread_core.shape != self._thread_core.shape or (thread_core != self._thread_core).any():
-            if thread_core.shape != (self.n_threads,) or thread_core.min() < -1 or thread_core.max() >= n_cores:
-                raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
-            if np.bincount(thread_core + 1, minlength=n_cores + 1)[1:].max(initial=0) > 1:
-                raise ValueError("two threads placed on one core")
-        moved = self._place(thread_core)
-        retune(self._thread_core, f_GHz, self._f_GHz, moved, self._penalty_s.reshape(-1),
+        st = self.state
+        moved = self.place(thread_core)
+        retune(st.thread_core[0], f_GHz, st.f_GHz[0], moved, st.penalty_s[0].reshape(-1),
                self.system.dvfs.transition_latency_s)
 
-    def _place(self, thread_core: np.ndarray) -> np.ndarray:
-        """Move threads (charging migration costs); return which threads moved."""
-        moved = (thread_core != self._thread_core) & (self._thread_core >= 0) & (thread_core >= 0)
+    def place(self, thread_core: np.ndarray) -> np.ndarray:
+        thread_core = np.asarray(thread_core, dtype=np.int64)
+        current = self.state.thread_core[0]
+        if thread_core.shape == current.shape and not (thread_core != current).any():
+            return np.zeros(self.n_threads, dtype=bool)
+        n_cores = self.system.n_cores
+        if thread_core.shape != (self.n_threads,) or thread_core.min() < -1 or thread_core.max() >= n_cores:
+            raise ValueError(f"thread_core must hold {self.n_threads} core indices in [-1, {n_cores})")
+        if np.bincount(thread_core + 1, minlength=n_cores + 1)[1:].max(initial=0) > 1:
+            raise ValueError("two threads placed on one core")
+        moved = (thread_core != current) & (current >= 0) & (thread_core >= 0)
         if moved.any():
-            self._penalty_s.reshape(-1)[moved] += self.migration_cost_s(thread_core[moved], np.flatnonzero(moved))
-            self._migrations += int(moved.sum())
-        self._thread_core = thread_core.copy()
+            self.state.penalty_s[0].reshape(-1)[moved] += self.migration_cost_s(thread_core[moved],
+                                                                               np.flatnonzero(moved))
+            self.state.migrations[0] += int(moved.sum())
+        current[:] = thread_core
         return moved
+
+    def private_working_set_bytes(self, threads: np.ndarray) -> np.ndarray:
+        """What a moved thread must refill: its current kernel's working set, at most the private caches."""
+        w = self.workload
+        kernel = np.minimum(self.state.kernel[0][w.thread_instance[threads]], w.n_kernels - 1)
+        return np.minimum(w.working_set_bytes[kernel], self.system.core.private_working_set_bytes)
 
     def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
         """Reschedule cost plus the cold-cache refill of a moved thread's working set (at most its private caches)."""
-        system, w = self.system, self.workload
-        kernel = np.minimum(self._kernel[w.thread_instance[threads]], w.n_kernels - 1)
-        refill_bytes = np.minimum(w.working_set_bytes[kernel], system.core.private_working_set_bytes)
-        if system.migration.refill_from == "dram":
+        system, st = self.system, self.state
+        refill_bytes = self.private_working_set_bytes(threads)
+        if self.refill_from == "dram":
             per_core_Bps = system.memory.bandwidth_Bps / system.n_cores  # the refill competes with every core
-            refill_s = self._dram_latency_ns * 1e-9 + refill_bytes / per_core_Bps
+            refill_s = st.dram_latency_ns[0] * 1e-9 + refill_bytes / per_core_Bps
         else:
             lines = refill_bytes / system.llc.line_bytes
-            refill_s = lines * self._llc_latency_ns[to_core] * 1e-9 / self._mlp
+            refill_s = lines * st.llc_latency_ns[0][to_core] * 1e-9 / system.core.memory_level_parallelism
         return system.migration.reschedule_cost_s + refill_s
 
     # -- progress --------------------------------------------------------------------------------------------------
-    def advance(self, dt_s: float) -> EpochActivity:
-        w, system = self.workload, self.system
-        core = self._thread_core.reshape(w.n_instances, w.threads_per_instance)
-        n_finished, comp_s, stall_s, instructions, llc_acc, dram_miss, kernel_type, cores = run_epoch(
-            dt_s, self._time_s, core, self._f_GHz, self._llc_latency_ns, self._dram_latency_ns, self._mlp,
-            self._kernel, self._instance_end, self._remaining, self._penalty_s, self._work_cycles, w.instructions,
-            w.llc_accesses, w.dram_misses, w.activity, w.ready_s, w.active_threads, w.kernel_type, self._finished,
-            self._finish_s, system.power.stall_activity, system.power.barrier_activity, system.n_cores)
-        activity, busy, running, core_instr, core_llc, core_dram = cores
+    def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
+        w, system, st, tables = self.workload, self.system, self.state, self.tables
+        n_finished, comp_s, stall_s, instructions, llc_acc, dram_miss, kernel_type, cores = advance_candidate(
+            dt_s, 0, st.time_s, st.kernel, st.remaining, st.penalty_s, st.thread_core, st.f_GHz, st.llc_latency_ns,
+            st.dram_latency_ns, st.traffic_llc, st.traffic, tables.kernel_table, tables.kernel_type,
+            tables.instance_end, tables.params, system.n_cores, self._finished, self._finish_s)
+        activity, busy, running, core_instr, core_llc, _ = cores
         finished = self._finished[:n_finished]
         finish_s = self._finish_s[:n_finished].copy()
-        tokens = w.tokens[finished].astype(int)
-        request_done = self._request_ends[finished]
-        self._time_s += dt_s
-        result = EpochActivity(
+        tokens = int(w.tokens[finished].sum())
+        request = tables.request_end[finished]
+        if update_timing and self.model_timing:
+            st.dram_latency_ns[0] = close_timing_window(
+                st.llc_latency_ns[0], st.dram_latency_ns[0], st.traffic_llc[0], st.traffic[0], tables.mean_latency_ns,
+                tables.link_flits_per_access, tables.core_link_share, tables.params)
+        return EpochActivity(
             dt_s=dt_s, core_activity=activity, core_busy=busy, core_running=running, core_instructions=core_instr,
-            core_llc_accesses=core_llc, core_dram_misses=core_dram,
             bank_accesses=np.full(system.n_banks, core_llc.sum() / system.n_banks),
             router_flits=self.nuca.router_flits(core_llc), thread_instructions=instructions.ravel(),
             thread_llc_accesses=llc_acc.ravel(), thread_dram_misses=dram_miss.ravel(),
             thread_busy_s=(comp_s + stall_s).ravel(), thread_kernel_type=kernel_type.ravel(),
-            tokens=int(tokens.sum()), token_times_s=np.repeat(finish_s, tokens),
-            finished_requests=w.request[finished[request_done]], finish_times_s=finish_s[request_done],
-            memory_latency_ns=self._dram_latency_ns, llc_latency_ns=self._llc_latency_ns)
-        self._update_contention(core_llc, core_dram, comp_s, stall_s, dt_s)
-        return result
-
-    def _update_contention(self, core_llc, core_dram, comp_s, stall_s, dt_s) -> None:
-        """Next epoch's LLC (NoC M/D/1) and DRAM (closed-queue bound) latencies from this epoch's traffic."""
-        self._llc_latency_ns = self.nuca.latency_ns(core_llc / dt_s)
-        self._dram_latency_ns = dram_latency_ns(core_dram.sum(), (comp_s + stall_s).sum(), self._dram_latency_ns,
-                                                self.nuca.memory_latency_ns, self._mlp, self._line_rate, dt_s)
+            tokens=tokens, finished_requests=request[request >= 0], finish_times_s=finish_s[request >= 0])

@@ -2,8 +2,9 @@
 
 gem5 in a NULL-ISA build has no cores, so the split is:
 
-* the project's interval model (``BuiltinEngine``, as ``IntervalModel``) keeps the workload's book: kernels,
-  barriers, tokens, requests, DVFS and migration stalls, and each thread's compute time ``I * CPI / f``;
+* the project's interval model (a ``BuiltinEngine`` whose memory latencies are set from outside) keeps the
+  workload's book: kernels, barriers, tokens, requests, DVFS and migration stalls, and each thread's compute time
+  ``I * CPI / f``;
 * gem5 times the memory system. Each epoch the thread's LLC accesses and DRAM misses become the states of its tile's
   two ``PyTrafficGen``s (``epoch.thread_states``: V/f scales the request rate because the interval model's busy time
   shrinks with f), gem5 runs the epoch through the L1s, the S-NUCA banks, the 3D-mesh Garnet NoC and DRAM, and the
@@ -69,45 +70,12 @@ class JitteredBackend(Gem5Backend):
         return self.backend.run_epoch(jittered(list(traffic), self.jitter, "--traffic-jitter"), epoch_ticks)
 
 
-class IntervalModel(BuiltinEngine):
-    """The built-in engine's workload book-keeping with the memory latencies set from outside (gem5's).
-
-    ``set_latencies`` replaces the analytic NUCA and DRAM latencies; the analytic contention update is off; a
-    migration costs the reschedule plus the refill of the private working set at the new tile's current latency.
-    """
-
-    def set_latencies(self, llc_ns: np.ndarray, dram_ns: float) -> None:
-        self._llc_latency_ns = np.asarray(llc_ns, dtype=float).copy()
-        self._dram_latency_ns = float(dram_ns)
-
-    @property
-    def llc_latency_ns(self) -> np.ndarray:
-        return self._llc_latency_ns.copy()
-
-    @property
-    def dram_latency_ns(self) -> float:
-        return self._dram_latency_ns
-
-    def private_working_set_bytes(self, threads: np.ndarray) -> np.ndarray:
-        """What a moved thread must refill: its current kernel's working set, at most the private caches."""
-        w = self.workload
-        kernel = np.minimum(self._kernel[w.thread_instance[threads]], w.n_kernels - 1)
-        return np.minimum(w.working_set_bytes[kernel], self.system.core.private_working_set_bytes)
-
-    def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
-        lines = self.private_working_set_bytes(threads) / self.system.llc.line_bytes
-        refill_s = lines * self._llc_latency_ns[to_core] * 1e-9 / self._mlp
-        return self.system.migration.reschedule_cost_s + refill_s
-
-    def _update_contention(self, *traffic) -> None:
-        """Latencies come from gem5's measurement (``Gem5Engine.advance``), not from the analytic model."""
-
-
 class Gem5Engine(Engine):
     """An ``Engine`` whose memory timing comes from gem5 (see the module docstring).
 
-    It wraps an ``IntervalModel`` rather than extending the built-in engine, so that nothing which special-cases
-    the built-in engine (a fused fast path, say) can step the workload without gem5.
+    Its state is the interval model's ``EngineState`` (the same bundle as the built-in engine's, so a look-ahead can
+    start from it); ``model_timing`` is False, so the loop advances it step by step through ``advance``, which runs
+    gem5 on every step.
 
     Parameters
     ----------
@@ -116,6 +84,8 @@ class Gem5Engine(Engine):
     read_fraction : share of reads per kernel type (indexed like ``workload.kernel_type_names``).
     window_s : simulate only this much of each epoch in gem5, at the epoch's rates (default: the whole epoch).
     """
+
+    model_timing = False  # gem5 times the memory: the loop advances it step by step through ``advance``
 
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
                  read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None):
@@ -131,8 +101,9 @@ class Gem5Engine(Engine):
         unknown = [workload.kernel_type_names[k] for k in used if not 0 <= self.read_fraction[k] <= 1]
         if unknown:
             raise ConfigError("read_fraction", f"no read share in [0, 1] for the workload's kernel types {unknown}")
-        self.interval = IntervalModel(system, workload, nuca)
+        self.interval = BuiltinEngine(system, workload, nuca, model_timing=False, refill_from="llc")
         self.nuca = self.interval.nuca
+        self.state, self.tables = self.interval.state, self.interval.tables
         self.address_map = AddressMap.for_system(system, workload.n_threads)
         self.counters: list[EpochCounters] = []  # what gem5 measured, epoch by epoch
         self.reset()
@@ -144,21 +115,14 @@ class Gem5Engine(Engine):
         self._cursors = [ThreadCursor() for _ in range(self.n_threads)]
         self._refill_bytes = np.zeros(self.n_threads)
 
-    @property
-    def done(self) -> bool:
-        return self.interval.done
+    def place(self, thread_core: np.ndarray) -> np.ndarray:
+        moved = self.interval.place(thread_core)
+        self._refill_bytes[moved] += self.interval.private_working_set_bytes(np.flatnonzero(moved))
+        return moved
 
-    @property
-    def time_s(self) -> float:
-        return self.interval.time_s
-
-    @property
-    def thread_core(self) -> np.ndarray:
-        return self.interval.thread_core
-
-    @property
-    def migrations(self) -> int:
-        return self.interval.migrations
+    def migration_cost_s(self, to_core: np.ndarray, threads: np.ndarray) -> np.ndarray:
+        """The reschedule plus the refill of the private working set at the new tile's current (measured) latency."""
+        return self.interval.migration_cost_s(to_core, threads)
 
     def actuate(self, f_GHz: np.ndarray, thread_core: np.ndarray) -> None:
         thread_core = np.asarray(thread_core, dtype=int)
@@ -167,7 +131,8 @@ class Gem5Engine(Engine):
         self._refill_bytes[moved] += self.interval.private_working_set_bytes(np.flatnonzero(moved))
         self.interval.actuate(f_GHz, thread_core)
 
-    def advance(self, dt_s: float) -> EpochActivity:
+    def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
+        """The interval model's step, then gem5 on the step's traffic (every step: its latencies drive the next)."""
         activity = self.interval.advance(dt_s)
         window_s = min(self.window_s or dt_s, dt_s)
         traffic = self.epoch_traffic(activity, dt_s, window_s)
@@ -176,8 +141,8 @@ class Gem5Engine(Engine):
         self._refill_bytes[activity.thread_busy_s > 0] = 0.0  # replayed; a thread that did not run keeps its refill
         # next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for DRAM
         # until some tile has sent both kinds)
-        self.interval.set_latencies(counters.llc_latency_ns(self.nuca.mean_latency_ns),
-                                    counters.dram_extra_ns(self.interval.dram_latency_ns))
+        self.interval.set_memory_latencies(counters.llc_latency_ns(self.nuca.mean_latency_ns),
+                                           counters.dram_extra_ns(float(self.state.dram_latency_ns[0])))
         scale = dt_s / window_s  # gem5 counted a window; the power model needs the whole epoch
         return dataclasses.replace(activity, bank_accesses=counters.bank_accesses * scale,
                                    router_flits=counters.router_flits * scale)

@@ -1,4 +1,5 @@
-"""The thermal model of a system: the exact grid model of its 3D stack, or the fast reduced-order model of it.
+"""The thermal model of a system: the exact grid model of its 3D stack, the fast reduced-order model of it, or real
+HotSpot run on the same grid each epoch.
 
 The stack comes from the thermal subsystem's floorplan generator (``ailfm.thermal.floorplan_gen``): one silicon layer
 of tiles (core + LLC banks) per die, a TIM/bond layer after each, layer 0 farthest from the heat sink, HotSpot's
@@ -16,10 +17,10 @@ import numpy as np
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.system.description import SystemDescription
-from ailfm.thermal.base import ThermalModel
+from ailfm.thermal.base import LinearThermal, ThermalModel
 from ailfm.thermal.rom import ReducedOrderThermalModel
 
-THERMAL_KINDS = ("fast", "grid")
+THERMAL_KINDS = ("fast", "grid", "hotspot")
 
 
 def chip_stack(system: SystemDescription):
@@ -52,34 +53,94 @@ def engine_power_patterns(system: SystemDescription, power_names: tuple[str, ...
     return patterns
 
 
-def grid_circuit(system: SystemDescription, cells: int | None = None):
-    """HotSpot's grid circuit of the stack (``cells x cells`` per layer), via the generator's .flp/.lcf files."""
-    from ailfm.thermal.floorplan_gen import write_stack
-    from ailfm.thermal.formats import HotSpotConfig, read_lcf
-    from ailfm.thermal.grid import build_grid_circuit
+def grid_config(system: SystemDescription, cells: int | None = None):
+    """HotSpot's configuration of the stack's grid model: ``cells x cells`` per layer, HotSpot's default package,
+    the system's ambient as the initial temperature."""
+    from ailfm.thermal.formats import HotSpotConfig
 
     cells = cells or system.thermal.stack.grid_cells
-    config = HotSpotConfig().with_flags({
+    return HotSpotConfig().with_flags({
         "model_type": "grid", "grid_rows": str(cells), "grid_cols": str(cells),
         "ambient": str(system.thermal.ambient_K), "init_temp": str(system.thermal.ambient_K)}, source=system.path)
+
+
+def _with_stack(system: SystemDescription, cells: int | None, build):
+    """``build(config, layers)`` over the generator's .flp/.lcf files of the stack, written once."""
+    from ailfm.thermal.floorplan_gen import write_stack
+    from ailfm.thermal.formats import read_lcf
+
     with tempfile.TemporaryDirectory(prefix="ailfm-stack-") as folder:
         lcf = write_stack(chip_stack(system), Path(folder))
-        return build_grid_circuit(config, layers=read_lcf(lcf))
+        return build(grid_config(system, cells), read_lcf(lcf))
+
+
+def grid_circuit(system: SystemDescription, cells: int | None = None):
+    """HotSpot's grid circuit of the stack (``cells x cells`` per layer), via the generator's .flp/.lcf files."""
+    from ailfm.thermal.grid import build_grid_circuit
+
+    return _with_stack(system, cells, lambda config, layers: build_grid_circuit(config, layers=layers))
 
 
 def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int | None = None,
                   moments: int = 4, solver: str = "auto") -> ThermalModel:
-    """The thermal model the loop steps: ``grid`` (exact) or ``fast`` (reduced order of the same grid), at ambient."""
+    """The thermal model the loop steps, at ambient: ``grid`` (exact), ``fast`` (reduced order of the same grid) or
+    ``hotspot`` (a real HotSpot binary run each epoch on the same grid; ``$HOTSPOT`` or ``hotspot`` on ``PATH``).
+
+    The fast model is cached on disk (``rom_cache_path``): its reduction takes seconds, a load milliseconds.
+    """
     if kind not in THERMAL_KINDS:
         raise ConfigError("thermal", f"unknown thermal model {kind!r}; known: {', '.join(THERMAL_KINDS)}")
-    circuit = grid_circuit(system, cells)
+    if kind == "hotspot":
+        from ailfm.thermal.hotspot_grid import HotSpotGridModel
+
+        return _with_stack(system, cells, HotSpotGridModel)
     ambient_K = system.thermal.ambient_K
     if kind == "fast":
-        return ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
-                                        input_patterns=engine_power_patterns(system, circuit.power_names))
+        cache = rom_cache_path(system, cells, moments)
+        if cache is not None and cache.is_file():
+            try:
+                return ReducedOrderThermalModel.load(cache)
+            except (OSError, KeyError, ValueError):
+                pass  # unreadable (an older format, a partial copy): rebuilt and rewritten below
+        circuit = grid_circuit(system, cells)
+        model = ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
+                                         input_patterns=engine_power_patterns(system, circuit.power_names))
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                model.save(cache)
+            except OSError:
+                pass  # a read-only cache only costs the rebuild
+        return model
+    circuit = grid_circuit(system, cells)
     from ailfm.thermal.model import CircuitThermalModel
 
     return CircuitThermalModel(circuit, solver, ambient_K=ambient_K, init=ambient_K)
+
+
+def rom_cache_path(system: SystemDescription, cells: int | None, moments: int) -> Path | None:
+    """Where the fast model of this stack is cached: ``$AILFM_CACHE`` (default ``~/.cache/ailfm``) ``/rom-<key>.npz``,
+    the key hashing everything the reduction reads (the stack, the grid, the ambient, the order, and the source of
+    the code that builds it), so a changed input or changed code never loads a stale model. ``AILFM_CACHE=off``
+    disables it."""
+    import hashlib
+    import os
+
+    root = os.environ.get("AILFM_CACHE", "~/.cache/ailfm")
+    if root == "off":
+        return None
+    import ailfm.thermal as thermal_package
+
+    sources = Path(thermal_package.__file__).parent
+    digest = hashlib.sha256(repr((chip_stack(system), cells or system.thermal.stack.grid_cells, moments,
+                                  system.thermal.ambient_K)).encode())
+    for name in ("rom.py", "grid.py", "network.py", "floorplan_gen.py", "formats/lcf.py", "formats/flp.py",
+                 "formats/config.py"):
+        source = sources / name
+        if source.is_file():
+            digest.update(source.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return Path(root).expanduser() / f"rom-{digest.hexdigest()[:24]}.npz"
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,26 +190,28 @@ def _columns(names: tuple[str, ...], wanted: list[str], what: str) -> np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class ThermalTwin:
-    """A governor's own copy of the chip's reduced-order thermal model, as one epoch of linear algebra:
-    ``z <- decay * z + core_gain @ p_core + bank_gain * p_bank`` and ``T_core = ambient + core_output @ z``.
+    """A linear thermal model's step restricted to the chip: ``z <- decay * z + core_gain @ p_core + bank_gain *
+    p_bank`` and ``T_core = ambient + core_output @ z`` (``ailfm.thermal.base.LinearView`` with the power maps the
+    engine produces: each core on its own, all banks alike).
 
-    A model-predictive governor steps it with the powers it observes (as power sensors would report them), so it can
-    predict the next epoch's temperatures of any candidate action; under ``--thermal grid`` or gem5 it is the fast
-    model of the same stack, and the governor corrects its offset from the measured temperatures.
+    The epoch model steps it (``plugins/epoch/model.py``); a model-predictive governor (the shield) keeps its own copy
+    of the state, stepped with the powers it observes; under ``--thermal grid`` or gem5 it is the fast model of the
+    same stack, and the governor corrects its offset from the measured temperatures.
     """
 
     ambient_K: float
     decay: np.ndarray  # (order,)
-    core_gain: np.ndarray  # (order, n_cores) modal forcing of one epoch per watt of each core block
+    core_gain: np.ndarray  # (order, n_cores) modal forcing of one step per watt of each core block
     bank_gain: np.ndarray  # (order,) the same for one watt in every LLC bank (the loop's banks share the uncore power)
     core_output: np.ndarray  # (n_cores, order)
 
     @classmethod
-    def of(cls, system: SystemDescription, thermal: ThermalModel) -> ThermalTwin:
-        """From the loop's model when it is the fast one, else from a fast model of the same stack."""
-        rom = thermal if isinstance(thermal, ReducedOrderThermalModel) else build_thermal(system, "fast")
-        chip = ChipThermal.of(system, rom)
-        decay, gain = rom.propagator(system.thermal.epoch_s)
-        _, output = rom.state
-        return cls(rom.ambient_K, decay.copy(), np.ascontiguousarray(gain[:, chip.core_power_column]),
-                   gain[:, chip.bank_power_column].sum(axis=1), np.ascontiguousarray(output[chip.core_output]))
+    def of(cls, system: SystemDescription, thermal: ThermalModel, dt_s: float | None = None) -> ThermalTwin:
+        """A step of ``dt_s`` (default: one governor epoch) of the loop's model when it is linear, else of a fast
+        model of the same stack."""
+        linear = thermal if isinstance(thermal, LinearThermal) else build_thermal(system, "fast")
+        chip = ChipThermal.of(system, linear)
+        view = linear.linear_view(system.thermal.epoch_s if dt_s is None else dt_s)
+        return cls(view.ambient_K, view.decay, np.ascontiguousarray(view.gain[:, chip.core_power_column]),
+                   np.ascontiguousarray(view.gain[:, chip.bank_power_column].sum(axis=1)),
+                   np.ascontiguousarray(view.output[chip.core_output]))

@@ -1,10 +1,17 @@
-"""The co-simulation loop: observe -> governor -> actuate -> advance the workload -> power -> thermal -> DTM -> record.
+"""The co-simulation loop: observe -> governor -> actuate -> (advance the workload -> power -> thermal -> DTM) x
+sub-steps -> record.
 
 ``CoSimulation`` composes four seams, each replaceable on its own: an ``Engine`` (built-in analytic or gem5), a
 ``ThermalModel`` (exact grid or fast reduced-order), a ``Governor`` and the ``PowerModel``. DTM is the chip's own
-hardware loop, applied on top of every governor: a core at or above the trigger temperature runs at f_min until it
-cools below the release temperature; a core still above trigger + ``dtm_stop_margin_K`` after a throttled epoch is
-clock-gated (a thermal trip) until it falls back under that line. ``run`` returns data and prints nothing.
+hardware loop, applied on top of every governor at every thermal sub-step (``thermal.dtm_interval_s``, 100 us by
+default, inside the governor's epoch ``thermal.epoch_s``): a core at or above the trigger temperature runs at f_min
+until it cools below the release temperature; a core still above trigger + ``dtm_stop_margin_K`` after a throttled
+sub-step is clock-gated (a thermal trip) until it falls back under that line.
+
+The physics is the epoch model's (``plugins/epoch/model.py``). When the engine's timing is the model's own and the
+thermal model is linear (the built-in engine with the fast model), an epoch is one compiled call over the engine's
+``EngineState`` and the thermal model's modes; otherwise (gem5, the grid model) the loop calls the same pieces sub-step
+by sub-step through the seams (``engine.advance``, ``thermal.step``). ``run`` returns data and prints nothing.
 """
 
 from __future__ import annotations
@@ -16,19 +23,34 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ailfm.plugins.engine.base import Engine, EpochActivity
+from ailfm.plugins.engine.base import Engine
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
-from ailfm.plugins.epoch.fastpath import fused_epoch
-from ailfm.plugins.epoch.kernels import chip_power, dtm_update, effective_frequency, place_row
+from ailfm.plugins.epoch.lookahead import Lookahead, LoopState
+from ailfm.plugins.epoch.model import (
+    CHIP_FIELDS,
+    CORE_FIELDS,
+    accumulate_substep,
+    chip_parameters,
+    chip_power,
+    dtm_update,
+    effective_frequency,
+    finish_epoch,
+    run_candidates,
+    snap_levels,
+    start_candidate,
+    start_epoch,
+    thread_rates,
+    uncore_constants,
+)
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
-from ailfm.thermal.base import ThermalModel
+from ailfm.thermal.base import LinearThermal, ThermalModel
 
 SUMMARY_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
                 "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
-                "sim_speed_x_realtime")
+                "sim_speed_x_realtime", "compile_s")
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,13 +60,14 @@ class SimulationResult:
     system: str
     governor: str
     epoch_s: float
-    epochs: pd.DataFrame  # per epoch: time_s, chip_power_W, core_power_W, uncore_power_W, peak_temp_C, tokens
+    epochs: pd.DataFrame  # per epoch: ``model.CHIP_FIELDS`` (peak_temp_C and above_tmax_s at sub-step resolution)
     per_core: dict[str, np.ndarray]  # name -> (n_epochs, n_cores)
     kernel_type_names: tuple[str, ...]
     request_arrival_s: np.ndarray
     request_finish_s: np.ndarray  # NaN where unfinished
     summary: dict[str, float] = field(default_factory=dict)
     completed: bool = False
+    substeps: int = 1  # thermal sub-steps (DTM sensing intervals, engine steps) per epoch
 
     def timeline(self) -> pd.DataFrame:
         """One row per (epoch, core): thread, kernel, f, V, power, temperature, progress (instructions)."""
@@ -70,66 +93,74 @@ class SimulationResult:
 
 
 class CoSimulation:
-    """One system, one engine, one thermal model, one governor; ``run`` advances them together epoch by epoch."""
+    """One system, one engine, one thermal model, one governor; ``run`` advances them together epoch by epoch.
+
+    ``substeps`` overrides the system's thermal sub-steps per epoch (``thermal.epoch_s / thermal.dtm_interval_s``).
+    """
 
     def __init__(self, system: SystemDescription, engine: Engine, thermal: ThermalModel, governor: Governor, *,
                  thread_instance: np.ndarray, kernel_type_names: tuple[str, ...],
-                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None, fast_path: bool = True):
-        from ailfm.plugins.engine.builtin import BuiltinEngine
-        from ailfm.thermal.rom import ReducedOrderThermalModel
-
+                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None, substeps: int | None = None):
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
-        #: one compiled call per epoch (epoch/fastpath.py) for exactly this pairing (subclasses may override what
-        #: the fused kernel inlines, so they take the seam-by-seam path; so does the optional bank wait, which the
-        #: fused kernel does not inline)
-        self.fast_path = (fast_path and type(engine) is BuiltinEngine and type(thermal) is ReducedOrderThermalModel
-                          and system.llc.bank_service_cycles is None)
+        self.substeps = int(substeps or system.thermal.substeps)
+        linear = isinstance(thermal, LinearThermal)
+        #: one compiled call per epoch when the epoch model alone advances the engine and the thermal model
+        self.fused = engine.model_timing and linear
         self.chip = ChipThermal.of(system, thermal)
         self.power = PowerModel(system)
-        self.nuca = nuca or getattr(engine, "nuca", None) or NucaModel.build(system)
+        self.nuca = nuca or NucaModel.build(system)
         self.kernel_type_names = tuple(kernel_type_names)
         self.request_arrival_s = np.asarray(request_arrival_s, dtype=float)
-        p, th = system.power, system.thermal
-        self._uncore_constants = np.array([p.llc_read_energy_nJ * 1e-9, p.llc_leakage_W_per_bank,
-                                           p.router_energy_pJ_per_flit * 1e-12, p.router_static_W])
-        self._dtm_constants = np.array([th.dtm_trigger_C + 273.15, th.dtm_release_C + 273.15,
-                                        th.dtm_trigger_C + 273.15 + th.dtm_stop_margin_K])
+        self._chip_params = chip_parameters(system, self.substeps)
+        self._uncore_constants = uncore_constants(system)
+        self.lookahead = (Lookahead(system, engine, thermal, self.power, self.substeps, self.loop_state)
+                          if linear else None)
         self.context = GovernorContext(system, self.nuca, self.power, engine.n_threads,
                                        np.asarray(thread_instance), self.kernel_type_names,
                                        self.chip.thermal_resistance_K_per_W,
-                                       functools.partial(ThermalTwin.of, system, thermal))
+                                       functools.partial(ThermalTwin.of, system, thermal), self.lookahead)
+        self._step_twin = ThermalTwin.of(system, thermal, system.thermal.epoch_s / self.substeps) if linear else None
 
     @classmethod
     def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,
-                     nuca: NucaModel | None = None, fast_path: bool = True) -> CoSimulation:
+                     nuca: NucaModel | None = None, substeps: int | None = None) -> CoSimulation:
         """The built-in engine over a ``Workload``."""
         from ailfm.plugins.engine.builtin import BuiltinEngine
 
         nuca = nuca or NucaModel.build(system)
         return cls(system, BuiltinEngine(system, workload, nuca), thermal, governor,
                    thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
-                   request_arrival_s=workload.request_arrival_s, nuca=nuca, fast_path=fast_path)
+                   request_arrival_s=workload.request_arrival_s, nuca=nuca, substeps=substeps)
 
     def run(self, duration_s: float | None = None, *, progress: bool = False) -> SimulationResult:
-        """Run the governor until every request has finished or ``duration_s`` of simulated time has passed."""
+        """Run the governor until every request has finished or ``duration_s`` of simulated time has passed.
+
+        The summary's ``sim_speed_x_realtime`` is timed from the second epoch on: the first one includes numba's
+        one-time compilation (or cache load), reported apart as ``compile_s``.
+        """
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # the matrices are small: threads only add overhead
             obs = self.start(duration_s)
             bar = _progress_bar(progress, self._max_epochs, f"{self.system.name} / {self.governor.name}")
-            wall_start = time.perf_counter()
+            wall_start = compile_end = time.perf_counter()
+            timed_from = 0.0
             while not self.finished:
                 start = time.perf_counter()
                 decision = self.governor.decide(obs)
                 self._decision_s.append(time.perf_counter() - start)
                 obs = self.step(decision)
+                if self._epoch == 1:
+                    compile_end, timed_from = time.perf_counter(), obs.time_s
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
                 bar.close()
-            return self.result(wall_s=time.perf_counter() - wall_start)
+            end = time.perf_counter()
+            return self.result(wall_s=end - compile_end, timed_from_s=timed_from,
+                               compile_s=compile_end - wall_start)
 
-    # -- stepping: run() uses these; so can a Gymnasium environment or an Oracle's look-ahead ------------------------
+    # -- stepping: run() uses these; so can a Gymnasium environment -------------------------------------------------
     def start(self, duration_s: float | None = None) -> Observation:
         """Reset engine, thermal model and governor; place the threads; return the first observation."""
         system, engine, th = self.system, self.engine, self.system.thermal
@@ -137,37 +168,48 @@ class CoSimulation:
         self._max_epochs = int(np.ceil(duration_s / th.epoch_s - 1e-9)) if duration_s else None
         engine.reset()
         self.thermal.reset(th.ambient_K)
-        bind = getattr(self.governor, "bind_simulation", None)
-        if bind is not None:  # look-ahead governors (the Oracle) read the engine and thermal state
-            bind(self)
+        self._temperature = chip_core_temperatures(self.thermal, self.chip)[None].copy()
+        self._throttled = np.zeros((1, n_cores), dtype=bool)
+        self._gated = np.zeros((1, n_cores), dtype=bool)
         self.governor.setup(self.context)
-        self._temperature = chip_core_temperatures(self.thermal, self.chip)
-        self._placement = _checked_placement(self.governor.initial_placement(self._temperature.copy()),
+        self._placement = _checked_placement(self.governor.initial_placement(self._temperature[0].copy()),
                                              engine.n_threads, n_cores)
-        self._throttled = np.zeros(n_cores, dtype=bool)
-        self._gated = np.zeros(n_cores, dtype=bool)
         self._records = _Records(n_cores, self._max_epochs or 4096)
-        self._not_moved = np.zeros(engine.n_threads, dtype=bool)
-        self._dram_state = np.array([0.0, self.nuca.memory_latency_ns])
-        if self.fast_path:
-            dvfs, p = system.dvfs, system.power
-            self._fast_params = np.array([
-                th.epoch_s, 0.0, dvfs.f_step_GHz, dvfs.f_min_GHz, dvfs.transition_latency_s, engine._mlp,
-                engine._line_rate, p.stall_activity, p.barrier_activity, system.noc.frequency_GHz,
-                self.thermal.ambient_K, dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz])
-            self._fast_constants = np.concatenate([self.power.constants, self._uncore_constants,
-                                                   self._dtm_constants])
-            _, gain = self.thermal.propagator(th.epoch_s)
-            _, output = self.thermal.state
-            self._gain_cores = np.ascontiguousarray(gain[:, self.chip.core_power_column])
-            self._gain_banks = np.ascontiguousarray(gain[:, self.chip.bank_power_column].sum(axis=1))
-            self._output_cores = np.ascontiguousarray(output[self.chip.core_output])
+        self._not_moved = np.zeros((1, engine.n_threads), dtype=bool)
+        self._thread_out = np.zeros((4, 1, engine.n_threads))
+        self._kernel_out = np.zeros((1, engine.n_threads), dtype=np.int64)
+        self._counts = np.zeros((1, 2), dtype=np.int64)
+        n_kernels = len(engine.tables.kernel_type)
+        self._finished, self._finish_s = np.zeros(n_kernels, dtype=np.int64), np.zeros(n_kernels)
         self._power_buffer = np.zeros(len(self.thermal.power_names))
+        self._bind_model_arguments()
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_s, self._dtm_events, self._epoch = [], 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
-        return self._observation(0, 0.0, self._temperature, np.zeros(n_cores), f_max, f_max, self._throttled,
-                                 self._placement, None, 0.0)
+        zeros_c, zeros_t = np.zeros(n_cores), np.zeros(engine.n_threads)
+        return Observation(0, 0.0, self._temperature[0].copy(), zeros_c, f_max, f_max, zeros_c, zeros_c, zeros_c,
+                           self._throttled[0].copy(), self._placement.copy(),
+                           np.zeros(engine.n_threads, dtype=np.int64), zeros_t, zeros_t, zeros_t, 0.0)
+
+    def _bind_model_arguments(self) -> None:
+        """The arrays ``run_candidates`` reads and writes, bound once per run (and when the records grow): the
+        engine's state and tables, the loop's DTM flags, temperatures and thermal modes, the records."""
+        records = self._records
+        self._out_arguments = (records.floats, records.ints, records.throttled, self._thread_out, self._kernel_out,
+                               records.chip, self._counts, self._finished, self._finish_s)
+        if self.fused:
+            st, tables, step = self.engine.state, self.engine.tables, self._step_twin
+            self._model_arguments = (
+                st.time_s, st.kernel, st.remaining, st.penalty_s, st.thread_core, st.f_GHz, st.llc_latency_ns,
+                st.dram_latency_ns, st.traffic_llc, st.traffic, tables.kernel_table, tables.kernel_type,
+                tables.tokens, tables.instance_end, tables.mean_latency_ns, tables.link_flits_per_access,
+                tables.core_link_share, tables.router_flits_per_access, tables.params, self._throttled, self._gated,
+                self._temperature, self.thermal.modes[None], step.decay, step.core_gain, step.bank_gain,
+                step.core_output, self._chip_params, self.power.constants, self._uncore_constants)
+
+    def loop_state(self) -> LoopState:
+        """Copies of the loop's per-core DTM flags and temperatures (what a look-ahead starts from)."""
+        return LoopState(self._temperature[0].copy(), self._throttled[0].copy(), self._gated[0].copy())
 
     @property
     def finished(self) -> bool:
@@ -175,116 +217,88 @@ class CoSimulation:
         return self.engine.done or (self._max_epochs is not None and self._epoch >= self._max_epochs)
 
     def step(self, decision: Decision) -> Observation:
-        """One epoch: actuate the decision (under DTM), advance, power, thermal step, DTM update, record."""
-        if self.fast_path:
-            return self._fused_step(decision)
-        system, engine, chip, records = self.system, self.engine, self.chip, self._records
-        dvfs, th = system.dvfs, system.thermal
-        dt = th.epoch_s
-        f_request = dvfs.snap_GHz(decision.f_GHz)
+        """One governor epoch: snap the request to the V/f grid, move threads, then every sub-step DTM's effective
+        frequency, progress, power, thermal step and DTM update; record and observe."""
+        system, engine, records = self.system, self.engine, self._records
+        dvfs, epoch = system.dvfs, self._epoch
+        if records.ensure(epoch):
+            self._bind_model_arguments()
+        f_request = records.floats[0, epoch:epoch + 1]
+        snap_levels(np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, dvfs.f_min_GHz, dvfs.f_step_GHz,
+                    f_request[0])
         if decision.thread_core is not None:
             self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
-        row = records.row(self._epoch)
-        f_effective = row["f_effective_GHz"]
-        effective_frequency(f_request, self._throttled, self._gated, dvfs.f_min_GHz, f_effective)
-        engine.actuate(f_effective, self._placement)
-        activity = engine.advance(dt)
-
-        power = np.zeros(len(self.thermal.power_names))
-        uncore_W = chip_power(f_effective, activity.core_activity, self._temperature, self._gated,
-                              activity.core_running, activity.router_flits, activity.bank_accesses,
-                              self.power.constants, self._uncore_constants, dt, chip.core_power_column,
-                              chip.bank_power_column, power, row["power_W"])
-        outputs = self.thermal.step(power, dt)
-        temperature = self._temperature = outputs[chip.core_output]
-        self._dtm_events += dtm_update(temperature, self._throttled, self._gated, self._dtm_constants,
-                                       th.dtm_scope == "chip")
-
-        row["f_GHz"][:] = f_request
-        row["temperature_K"][:] = temperature
-        row["instructions"][:] = activity.core_instructions
-        row["dtm_throttled"][:] = self._throttled
-        records.place(self._epoch, self._placement, activity.thread_kernel_type, dvfs)
-        core_total = float(row["power_W"].sum())
-        records.chip[self._epoch] = (engine.time_s, core_total + uncore_W, core_total, uncore_W,
-                                     float(temperature.max()) - 273.15, activity.tokens)
-        self._finish[activity.finished_requests] = activity.finish_times_s
+        if self.fused:
+            self._fused_epoch(decision, f_request)
+        else:
+            self._epoch_through_seams(f_request[0])
+        self._dtm_events += int(self._counts[0, 0])
         self._epoch += 1
-        return self._observation(self._epoch, engine.time_s, temperature, row["power_W"].copy(), f_request,
-                                 f_effective.copy(), self._throttled.copy(), self._placement, activity, uncore_W)
+        n_threads = engine.n_threads
+        ips, apki, mpki = np.empty(n_threads), np.empty(n_threads), np.empty(n_threads)
+        thread_rates(0, self._thread_out, ips, apki, mpki)
+        row = records.floats[:, epoch]
+        return Observation(self._epoch, engine.time_s, row[4], row[3], row[0], row[1], row[7],
+                           row[5] / system.thermal.epoch_s, row[6], records.throttled[epoch], self._placement.copy(),
+                           self._kernel_out[0].copy(), ips, apki, mpki, float(records.chip[epoch, 3]))
 
-    def _fused_step(self, decision: Decision) -> Observation:
-        """``step`` in one compiled call (``plugins/epoch/fastpath.py``); same records, same observation."""
-        system, engine, records, rom, nuca = self.system, self.engine, self._records, self.thermal, self.nuca
-        dvfs, th, w = system.dvfs, system.thermal, engine.workload
-        dt, epoch = th.epoch_s, self._epoch
-        if decision.thread_core is not None:
-            self._placement = _checked_placement(decision.thread_core, engine.n_threads, system.n_cores)
+    def _fused_epoch(self, decision, f_request) -> None:
+        """The epoch in one compiled call (``model.run_candidates`` with one candidate) on the engine's state,
+        writing the epoch's row of the records."""
         moved = self._not_moved
-        if decision.thread_core is not None or epoch == 0:
-            moved = engine._place(self._placement)
-            self._engine_core = engine._thread_core.reshape(w.n_instances, w.threads_per_instance)
-        if epoch >= len(records.chip):
-            records.row(epoch)  # grows the buffers
-        pc = records.per_core
-        decay, _ = rom.propagator(dt)
-        modes, _ = rom.state
-        dram_state = self._dram_state
-        dram_state[0] = engine._dram_latency_ns
-        params = self._fast_params
-        params[1] = engine._time_s
-        (n_finished, events, uncore_W, activity, busy, ips, thread_ips, thread_apki, thread_mpki,
-         kernel_type) = fused_epoch(
-            epoch, params, np.asarray(decision.f_GHz, dtype=float), dvfs.levels_GHz, self._throttled, self._gated,
-            moved, engine._thread_core, self._engine_core, engine._f_GHz, engine._llc_latency_ns, dram_state,
-            engine._kernel, engine._instance_end, engine._remaining, engine._penalty_s, engine._kernel_table,
-            w.kernel_type, engine._finished, engine._finish_s, nuca.mean_latency_ns, nuca.link_flits_per_access,
-            nuca.core_link_share, nuca.router_flits_per_access, system.noc.contention, self._temperature,
-            self._fast_constants, self.chip.core_power_column, self.chip.bank_power_column, system.n_banks,
-            self._power_buffer, decay, self._gain_cores, self._gain_banks, self._output_cores, modes,
-            th.dtm_scope == "chip", records.floats, records.ints, records.throttled, records.chip)
-        engine._dram_latency_ns = float(dram_state[0])
-        engine._time_s += dt
+        if decision.thread_core is not None or self._epoch == 0:
+            moved = self.engine.place(self._placement)[None]
+        run_candidates(1, self.substeps, f_request, moved, *self._model_arguments, self._epoch, *self._out_arguments)
+        n_finished = self._counts[0, 1]
         if n_finished:
-            finished = engine._finished[:n_finished]
-            tokens = w.tokens[finished]
-            records.chip[epoch, 5] = tokens.sum()
-            request_done = engine._request_ends[finished]
-            self._finish[w.request[finished[request_done]]] = engine._finish_s[:n_finished][request_done]
-        self._dtm_events += events
-        self._epoch += 1
-        return Observation(self._epoch, engine._time_s, self._temperature.copy(), pc["power_W"][epoch].copy(),
-                           pc["f_GHz"][epoch].copy(), pc["f_effective_GHz"][epoch].copy(), busy, ips, activity,
-                           self._throttled.copy(), self._placement.copy(), kernel_type, thread_ips, thread_apki,
-                           thread_mpki, uncore_W)
+            request = self.engine.tables.request_end[self._finished[:n_finished]]
+            done = request >= 0
+            self._finish[request[done]] = self._finish_s[:n_finished][done]
 
-    def result(self, wall_s: float = float("nan")) -> SimulationResult:
-        """The records so far as a ``SimulationResult`` with its summary."""
+    def _epoch_through_seams(self, f_request) -> None:
+        """The epoch sub-step by sub-step through the engine and thermal seams, with the epoch model's pieces."""
+        system, engine, chip, params = self.system, self.engine, self.chip, self._chip_params
+        th, dvfs, n_cores = system.thermal, system.dvfs, system.n_cores
+        dt = th.epoch_s / self.substeps
+        temperature, throttled, gated = self._temperature[0], self._throttled[0], self._gated[0]
+        f_effective, core_W, bank_W = np.empty(n_cores), np.empty(n_cores), np.empty(system.n_banks)
+        power, epoch, records = self._power_buffer, self._epoch, self._records
+        out_core, out_chip = records.floats, records.chip
+        start_candidate(0, epoch, out_chip, self._counts)
+        start_epoch(0, epoch, out_core, self._thread_out, out_chip)
+        for sub in range(self.substeps):
+            effective_frequency(f_request, throttled, gated, dvfs.f_min_GHz, f_effective)
+            engine.actuate(f_effective, self._placement)
+            activity = engine.advance(dt, update_timing=sub == self.substeps - 1)
+            uncore_W = chip_power(f_effective, activity.core_activity, temperature, gated, activity.core_running,
+                                  activity.router_flits, activity.bank_accesses, self.power.constants,
+                                  self._uncore_constants, dt, core_W, bank_W)
+            power[chip.core_power_column] = core_W
+            power[chip.bank_power_column] = bank_W
+            temperature[:] = self.thermal.step(power, dt)[chip.core_output]
+            events = dtm_update(temperature, throttled, gated, params[5:8], th.dtm_scope == "chip")
+            accumulate_substep(0, epoch, f_effective, core_W, uncore_W, temperature, activity.core_activity,
+                               activity.core_busy, activity.core_instructions, activity.thread_instructions,
+                               activity.thread_llc_accesses, activity.thread_dram_misses, activity.thread_busy_s,
+                               float(activity.tokens), events, th.t_max_C, dt, out_core, self._thread_out, out_chip,
+                               self._counts)
+            self._finish[activity.finished_requests] = activity.finish_times_s
+        finish_epoch(0, epoch, self.substeps, self._placement, activity.thread_kernel_type, throttled, engine.time_s,
+                     dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz, out_core, records.ints, records.throttled,
+                     self._kernel_out, out_chip)
+
+    def result(self, wall_s: float = float("nan"), timed_from_s: float = 0.0,
+               compile_s: float = float("nan")) -> SimulationResult:
+        """The records so far as a ``SimulationResult`` with its summary (speed over ``wall_s`` from
+        ``timed_from_s`` of simulated time)."""
         th = self.system.thermal
         epochs, per_core = self._records.frames(self._epoch)
         result = SimulationResult(self.system.name, self.governor.name, th.epoch_s, epochs, per_core,
                                   self.kernel_type_names, self.request_arrival_s, self._finish.copy(),
-                                  completed=self.engine.done)
+                                  completed=self.engine.done, substeps=self.substeps)
         result.summary.update(summarise(result, th.t_max_C, self._dtm_events, self.engine.migrations,
-                                        self._decision_s, wall_s))
+                                        self._decision_s, wall_s, timed_from_s, compile_s))
         return result
-
-    def _observation(self, epoch, time_s, temperature, core_W, f_request, f_effective, throttled, placement,
-                     activity: EpochActivity | None, uncore_W) -> Observation:
-        n_cores, n_threads = self.system.n_cores, self.engine.n_threads
-        if activity is None:
-            zeros_c, zeros_t = np.zeros(n_cores), np.zeros(n_threads)
-            return Observation(epoch, time_s, temperature, core_W, f_request, f_effective, zeros_c, zeros_c, zeros_c,
-                               throttled.copy(), placement.copy(), np.zeros(n_threads, dtype=int), zeros_t, zeros_t,
-                               zeros_t, uncore_W)
-        instructions = activity.thread_instructions
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_kilo = np.where(instructions > 0, 1000.0 / instructions, 0.0)
-            thread_ips = np.where(activity.thread_busy_s > 0, instructions / activity.thread_busy_s, 0.0)
-        return Observation(epoch, time_s, temperature, core_W, f_request, f_effective, activity.core_busy,
-                           activity.core_instructions / activity.dt_s, activity.core_activity, throttled.copy(),
-                           placement.copy(), activity.thread_kernel_type, thread_ips,
-                           activity.thread_llc_accesses * per_kilo, activity.thread_dram_misses * per_kilo, uncore_W)
 
 
 def chip_core_temperatures(thermal: ThermalModel, chip: ChipThermal) -> np.ndarray:
@@ -308,13 +322,14 @@ def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
 class _Records:
     """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit).
 
-    The float fields share one (field, epoch, core) array and the integer fields another, so the compiled fast path
-    takes them as two arguments; ``per_core`` holds named views into them.
+    The float fields (``model.CORE_FIELDS``) share one (field, epoch, core) array and the integer fields another, laid
+    out as the epoch model's outputs (candidate axis = epoch), so the compiled epoch writes its row in place;
+    ``per_core`` holds named views into them.
     """
 
-    FLOATS = ("f_GHz", "f_effective_GHz", "voltage_V", "power_W", "temperature_K", "instructions")
+    FLOATS = CORE_FIELDS
     INTS = ("thread", "kernel_type")
-    CHIP = ("time_s", "chip_power_W", "core_power_W", "uncore_power_W", "peak_temp_C", "tokens")
+    CHIP = CHIP_FIELDS
 
     def __init__(self, n_cores: int, capacity: int):
         self.floats = np.zeros((len(self.FLOATS), capacity, n_cores))
@@ -327,20 +342,16 @@ class _Records:
         self.per_core = {**{k: self.floats[i] for i, k in enumerate(self.FLOATS)},
                          **{k: self.ints[i] for i, k in enumerate(self.INTS)}, "dtm_throttled": self.throttled}
 
-    def row(self, epoch: int) -> dict[str, np.ndarray]:
+    def ensure(self, epoch: int) -> bool:
+        """Room for ``epoch`` (True if the arrays were reallocated)."""
         if epoch >= len(self.chip):
             self.floats = np.concatenate([self.floats, np.zeros_like(self.floats)], axis=1)
             self.ints = np.concatenate([self.ints, np.zeros_like(self.ints)], axis=1)
             self.throttled = np.concatenate([self.throttled, np.zeros_like(self.throttled)])
             self.chip = np.concatenate([self.chip, np.zeros_like(self.chip)])
             self._views()
-        return {k: v[epoch] for k, v in self.per_core.items()}
-
-    def place(self, epoch: int, placement: np.ndarray, thread_kernel_type: np.ndarray, dvfs) -> None:
-        """Thread, kernel and voltage of each core (from the placement and the effective frequency)."""
-        pc = self.per_core
-        place_row(placement, thread_kernel_type, pc["f_effective_GHz"][epoch], dvfs.v_at_zero_V,
-                  dvfs.v_slope_V_per_GHz, pc["thread"][epoch], pc["kernel_type"][epoch], pc["voltage_V"][epoch])
+            return True
+        return False
 
     def frames(self, n_epochs: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         epochs = pd.DataFrame(self.chip[:n_epochs], columns=list(self.CHIP))
@@ -349,8 +360,9 @@ class _Records:
 
 
 def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],
-              wall_s: float) -> dict[str, float]:
-    """The summary.json metrics (keys ``SUMMARY_KEYS``)."""
+              wall_s: float, timed_from_s: float = 0.0, compile_s: float = float("nan")) -> dict[str, float]:
+    """The summary.json metrics (keys ``SUMMARY_KEYS``); the speed is simulated over wall time from ``timed_from_s``
+    (after the first epoch, which holds the one-time compilation ``compile_s``)."""
     epochs, dt = result.epochs, result.epoch_s
     finished = ~np.isnan(result.request_finish_s)
     simulated_s = float(epochs["time_s"].iloc[-1]) if len(epochs) else 0.0
@@ -358,20 +370,20 @@ def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrati
     latency = result.request_finish_s[finished] - result.request_arrival_s[finished]
     tokens = int(epochs["tokens"].sum())
     energy = float(epochs["chip_power_W"].sum() * dt)
-    hot = result.per_core["temperature_K"].max(axis=1) - 273.15 > t_max_C
     return {
         "makespan_s": makespan,
         "tokens_per_s": tokens / makespan if makespan > 0 else 0.0,
         "request_latency_mean_s": float(latency.mean()) if len(latency) else float("nan"),
         "request_latency_p99_s": float(np.percentile(latency, 99)) if len(latency) else float("nan"),
         "peak_temp_c": float(epochs["peak_temp_C"].max()),
-        "time_above_tmax_s": float(hot.sum() * dt),
+        "time_above_tmax_s": float(epochs["above_tmax_s"].sum()),
         "dtm_events": int(dtm_events),
         "energy_j": energy,
         "edp": energy * makespan,
         "migrations": int(migrations),
         "governor_us_per_decision": float(np.median(decision_s) * 1e6) if decision_s else 0.0,
-        "sim_speed_x_realtime": simulated_s / wall_s if wall_s > 0 else float("nan"),
+        "sim_speed_x_realtime": (simulated_s - timed_from_s) / wall_s if wall_s > 0 else float("nan"),
+        "compile_s": float(compile_s),
         "tokens": tokens,
         "requests_finished": int(finished.sum()),
         "completed": bool(result.completed),

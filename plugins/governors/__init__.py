@@ -1,47 +1,7 @@
-"""Governors as plugins, selected by name.
+"""Governors: the seam (``base``: ``Observation``, ``Decision``, ``GovernorContext``, ``Governor``), the heuristic
+policies (cpufreq, TSP/PCGov, migration), the ONNX governor, and the registry that picks one by name
+(``ailfm.plugins.governors.registry.make_governor``).
 
-Built-in: performance, powersave, ondemand, conservative (Linux cpufreq), tsp, pcgov (power budgets), coldest-core,
-pcmig (migration), ail (the shipped ONNX policy), oracle (look-ahead search). A path ending in ``.onnx`` selects an
-ONNX policy that follows the governor contract (docs/ail.md). Other packages add governors through the
-``ailfm.governors`` entry-point group (name -> a ``Governor`` subclass).
+The package itself imports nothing, so that the imitation-learning package (which builds on the seam) and the
+ONNX governor (which runs what it learned) import each other's modules in one direction only.
 """
-
-from __future__ import annotations
-
-from importlib.metadata import entry_points
-
-from ailfm.errors import ConfigError
-from ailfm.plugins.governors.ail import OracleGovernor
-from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
-from ailfm.plugins.governors.cpufreq import Conservative, Ondemand, Performance, Powersave
-from ailfm.plugins.governors.migration import ColdestCore, PcMig
-from ailfm.plugins.governors.onnx_governor import AilGovernor, OnnxGovernor
-from ailfm.plugins.governors.tsp import PcGov, Tsp
-
-BUILTIN_GOVERNORS: dict[str, type[Governor]] = {
-    cls.name: cls for cls in (Performance, Powersave, Ondemand, Conservative, Tsp, PcGov, ColdestCore, PcMig,
-                          AilGovernor)}
-#: Governors that read the co-simulation's state (``bind_simulation``), so they run only inside a ``CoSimulation``.
-LOOKAHEAD_GOVERNORS: dict[str, type[Governor]] = {OracleGovernor.name: OracleGovernor}
-
-
-def available_governors() -> dict[str, type[Governor]]:
-    """Built-in governors plus those registered under the ``ailfm.governors`` entry-point group."""
-    found = {**BUILTIN_GOVERNORS, **LOOKAHEAD_GOVERNORS}
-    for entry in entry_points(group="ailfm.governors"):
-        found.setdefault(entry.name, entry.load())
-    return found
-
-
-def make_governor(name: str, **params) -> Governor:
-    """A governor by name, or an ONNX policy by path; an unknown name raises ConfigError listing the known ones."""
-    if name.endswith(".onnx"):
-        return OnnxGovernor(name, **params)
-    known = available_governors()
-    if name not in known:
-        raise ConfigError("governor", f"unknown governor {name!r}; known: {', '.join(sorted(known))}")
-    return known[name](**params)
-
-
-__all__ = ["Decision", "Governor", "GovernorContext", "Observation", "available_governors", "make_governor",
-           "BUILTIN_GOVERNORS"]

@@ -20,15 +20,18 @@ from ailfm.plugins.system.power import PowerModel
 
 if TYPE_CHECKING:
     from ailfm.plugins.epoch.chip_thermal import ThermalTwin
+    from ailfm.plugins.epoch.lookahead import Lookahead
 
 
 @dataclass(frozen=True, eq=False)
 class Observation:
-    """What a governor sees at the start of an epoch (counters of the epoch just finished).
+    """What a governor sees at the start of an epoch (counters of the epoch just finished; read-only: the arrays may
+    be the loop's records).
 
     Per core (n_cores): ``temperature_K``, ``power_W`` (core + router), ``f_GHz`` (last request), ``f_effective_GHz``
     (after DTM; 0 when clock-gated), ``utilisation`` (OS-visible load: issuing, stalled or spinning), ``ips``,
-    ``activity`` (switching activity), ``dtm_throttled``.
+    ``activity`` (switching activity), ``dtm_throttled``; means over the epoch's sub-steps, temperatures and DTM flags
+    at its end.
     Per thread (n_threads): ``thread_core`` (-1 = not placed), ``thread_kernel_type`` (-1 = finished),
     ``thread_ips``, ``thread_llc_apki``, ``thread_dram_mpki``.
     """
@@ -61,7 +64,9 @@ class Decision:
 
 @dataclass(frozen=True, eq=False)
 class GovernorContext:
-    """What a governor may know about the machine before the run (static for the run)."""
+    """What a governor may know about the machine (static for the run), plus, for look-ahead governors (the
+    Oracle), a handle that simulates candidate actions from the loop's current state (``lookahead``; None when the
+    thermal model is not linear)."""
 
     system: SystemDescription
     nuca: NucaModel
@@ -71,6 +76,7 @@ class GovernorContext:
     kernel_type_names: tuple[str, ...]
     resistance: Callable[[], tuple[np.ndarray, np.ndarray]]  # steady (core <- core, core <- bank) K/W, lazily
     twin: Callable[[], ThermalTwin] | None = None  # linear thermal model, lazily (model-predictive governors)
+    lookahead: Lookahead | None = None
 
     @cached_property
     def thermal_resistance_K_per_W(self) -> tuple[np.ndarray, np.ndarray]:
@@ -103,11 +109,6 @@ class Governor(ABC):
     name: ClassVar[str]
     source: ClassVar[str]
 
-    def bind_simulation(self, simulation) -> None:
-        """Called by ``CoSimulation.start`` with the simulation, before ``setup``. Most governors never read it;
-        a look-ahead Oracle uses it to copy the engine and thermal state."""
-        self.simulation = simulation
-
     def setup(self, context: GovernorContext) -> None:
         """Called once before the run; keep what you need from the context."""
         self.context = context
@@ -120,7 +121,3 @@ class Governor(ABC):
     def decide(self, obs: Observation) -> Decision:
         """The decision for the coming epoch."""
 
-
-def first_unused(n_threads: int, order: np.ndarray) -> np.ndarray:
-    """Threads on the first ``n_threads`` cores of a preference order."""
-    return np.asarray(order[:n_threads], dtype=int).copy()

@@ -24,8 +24,12 @@ class Performance(Governor):
     name = "performance"
     source = "Linux cpufreq 'performance' (Documentation/admin-guide/pm/cpufreq.rst); max f, DTM only"
 
+    def setup(self, context) -> None:
+        super().setup(context)
+        self._decision = Decision(np.full(context.n_cores, context.system.dvfs.f_max_GHz))
+
     def decide(self, obs: Observation) -> Decision:
-        return Decision(np.full(self.context.n_cores, self.context.system.dvfs.f_max_GHz))
+        return self._decision  # the same every epoch (the loop never writes into a decision)
 
 
 class Powersave(Governor):

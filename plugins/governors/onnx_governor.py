@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
+from ailfm.plugins.imitation.actions import coolest_placement, decision_from_outputs
+from ailfm.plugins.imitation.contract import load_policy
+from ailfm.plugins.imitation.features import FeatureExtractor
+from ailfm.plugins.imitation.shield import PredictiveShield
 
 SHIPPED_POLICY = "ail-default.onnx"
 
@@ -28,27 +32,18 @@ class OnnxGovernor(Governor):
     source = "an ONNX policy following the ailfm governor contract (docs/ail.md)"
 
     def __init__(self, path: str | Path):
-        from ailfm.plugins.imitation.contract import load_policy
-
         self.policy = load_policy(path)
         self.path = str(path)
 
     def setup(self, context: GovernorContext) -> None:
-        from ailfm.plugins.imitation.features import FeatureExtractor
-        from ailfm.plugins.imitation.shield import PredictiveShield
-
         super().setup(context)
         self.features = FeatureExtractor(context)
         self.shield = PredictiveShield(context)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
-        from ailfm.plugins.imitation.actions import coolest_placement
-
         return coolest_placement(self.context)
 
     def decide(self, obs: Observation) -> Decision:
-        from ailfm.plugins.imitation.actions import decision_from_outputs
-
         self.shield.observe(obs)
         return decision_from_outputs(self.context, self.policy(self.features(obs)), obs, self.shield)
 

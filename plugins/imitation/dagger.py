@@ -88,7 +88,7 @@ def _scenario(config: TrainConfig, rng: np.random.Generator, workloads: tuple[st
                            seed=int(rng.integers(0, 2**31)), lengths=config.lengths, requests=config.requests,
                            instances=config.instances, threads=config.threads,
                            warmup_epochs=int(rng.integers(config.warmup_epochs[0], config.warmup_epochs[1] + 1)),
-                           epochs=config.epochs, thermal_cells=config.thermal_cells)
+                           epochs=config.epochs, grid_cells=config.thermal_cells)
 
 
 def iteration_scenarios(config: TrainConfig, iteration: int) -> list[RolloutScenario]:

@@ -17,7 +17,8 @@ The action space (placements x levels^cores) is far too large to enumerate, so t
    coolest one if none does).
 
 The action is held for the horizon in the look-ahead (receding horizon: the Oracle is asked again next epoch).
-``exhaustive_best`` enumerates the whole space on tiny systems to measure what the search misses.
+``exhaustive_best`` enumerates the whole space on tiny systems to measure what the search misses. ``OracleGovernor``
+runs the Oracle as a governor (``--governor oracle``) through the look-ahead handle of its ``GovernorContext``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ailfm.plugins.epoch.chip_thermal import ChipThermal
-from ailfm.plugins.governors.base import Observation
-from ailfm.plugins.imitation.lookahead import LinearThermalView, Lookahead, LoopState
+from ailfm.errors import ConfigError
+from ailfm.plugins.epoch.chip_thermal import ThermalTwin
+from ailfm.plugins.epoch.lookahead import Lookahead
+from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
+from ailfm.plugins.imitation.actions import coolest_placement
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
@@ -61,17 +64,18 @@ class OracleLabel:
 class Oracle:
     """Look-ahead search over (placement, per-core V/f) for one system (see the module docstring)."""
 
-    def __init__(self, system: SystemDescription, chip: ChipThermal, power: PowerModel, nuca: NucaModel,
+    def __init__(self, system: SystemDescription, power: PowerModel, nuca: NucaModel,
                  config: OracleConfig = OracleConfig()):
-        self.system, self.chip, self.power, self.nuca, self.config = system, chip, power, nuca, config
-        self.lookahead = Lookahead(system, chip, power)
+        self.system, self.power, self.nuca, self.config = system, power, nuca, config
         self.levels = system.dvfs.levels_GHz
 
     # -- V/f from the linear thermal model ---------------------------------------------------------------------------
-    def linear_levels(self, view: LinearThermalView, placements: np.ndarray, thread_activity: np.ndarray,
-                      thread_running: np.ndarray, bank_W: float, margin_K: float) -> np.ndarray:
-        """(N, n_cores) highest level indices the linear model keeps at or below ``T_max - margin_K``."""
-        system, chip = self.system, self.chip
+    def linear_levels(self, twin: ThermalTwin, modes: np.ndarray, placements: np.ndarray,
+                      thread_activity: np.ndarray, thread_running: np.ndarray, bank_W: float,
+                      margin_K: float) -> np.ndarray:
+        """(N, n_cores) highest level indices the linear model (one epoch ``twin`` from state ``modes``) keeps at
+        or below ``T_max - margin_K``."""
+        system = self.system
         n, n_cores = len(placements), system.n_cores
         horizon = self.config.horizon
         target_K = system.thermal.t_max_K - self.config.guard_K - margin_K
@@ -84,11 +88,13 @@ class Oracle:
         # power of every core at every level (N, n_cores, n_levels); idle cores draw idle power whatever the level
         level_W = self.power.predict_core_W(self.levels[None, None, :], activity[..., None], target_K)
         level_W = np.where(running[..., None], level_W, system.power.idle_power_W) + system.power.router_static_W
-        decay_k, forced = view.steps(horizon)  # (H, order) each
-        out_core = view.output[chip.core_output]  # (n_cores, order)
-        free_K = view.ambient_K + (decay_k * view.modes) @ out_core.T  # (H, n_cores): no new power
-        core_gain = view.gain[:, chip.core_power_column]  # (order, n_cores)
-        bank_rise = (view.gain[:, chip.bank_power_column].sum(axis=1) * bank_W)  # (order,)
+        # k = 1..horizon epochs of constant power: decay^k and sum_{j<k} decay^j, each (H, order)
+        decay_k = twin.decay[None, :] ** np.arange(1, horizon + 1)[:, None]
+        forced = (1.0 - decay_k) / (1.0 - twin.decay)
+        out_core = twin.core_output  # (n_cores, order)
+        free_K = twin.ambient_K + (decay_k * modes) @ out_core.T  # (H, n_cores): no new power
+        core_gain = twin.core_gain  # (order, n_cores)
+        bank_rise = twin.bank_gain * bank_W  # (order,)
         # core j's power -> core i's temperature at the horizon's end (blame matrix)
         blame = out_core @ (forced[-1][:, None] * core_gain)  # (n_cores, n_cores)
         level = np.full((n, n_cores), len(self.levels) - 1)
@@ -133,9 +139,9 @@ class Oracle:
         return np.array(result)
 
     # -- the search ------------------------------------------------------------------------------------------------
-    def label(self, engine, thermal, state: LoopState, obs: Observation) -> OracleLabel:
-        """The Oracle's action at the loop state (engine and thermal model at the start of the coming epoch)."""
-        view = LinearThermalView.of(thermal, self.system.thermal.epoch_s)
+    def label(self, lookahead: Lookahead, obs: Observation) -> OracleLabel:
+        """The Oracle's action at the loop's current state (the start of the coming epoch)."""
+        twin, modes, state = lookahead.twin, lookahead.modes, lookahead.state()
         placement = obs.thread_core
         thread_running = obs.thread_kernel_type >= 0
         thread_activity = np.where(placement >= 0, obs.activity[np.maximum(placement, 0)], 0.0)
@@ -147,7 +153,7 @@ class Oracle:
             placements = self.neighbour_placements(start, state.temperature_K, thread_running)
             candidates_p, candidates_f = [], []
             for margin in self.config.margins_K:
-                level = self.linear_levels(view, placements, thread_activity, thread_running, bank_W, margin)
+                level = self.linear_levels(twin, modes, placements, thread_activity, thread_running, bank_W, margin)
                 candidates_p.append(placements)
                 candidates_f.append(self.levels[level])
             # the linear model is conservative (leakage at the limit): also try one level more on limited cores
@@ -155,21 +161,19 @@ class Oracle:
             candidates_p.append(placements)
             candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
             candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
-            result = self.lookahead.simulate(engine, view, state, candidates_p, candidates_f, self.config.horizon,
-                                             self.config.guard_K)
+            result = lookahead.simulate(candidates_p, candidates_f, self.config.horizon, self.config.guard_K, state)
             evaluated += len(candidates_p)
-            pick = _pick(result.instructions, result.safe, result.peak_core_K)
+            pick = _pick(result.instructions, result.safe, result.epoch_end_peak_K)
             if best is None or _better(result.instructions[pick], result.safe[pick], best[2], best[3]):
                 best = (candidates_p[pick], candidates_f[pick], result.instructions[pick], bool(result.safe[pick]))
             elif best is not None:
                 break  # the local search converged
         return OracleLabel(best[0], best[1], float(best[2]), best[3], evaluated)
 
-    def exhaustive_best(self, engine, thermal, state: LoopState, thread_running: np.ndarray,
-                        batch: int = 256) -> OracleLabel:
+    def exhaustive_best(self, lookahead: Lookahead, thread_running: np.ndarray, batch: int = 256) -> OracleLabel:
         """Every placement of the running threads and every level of their cores (idle cores at f_min): only for
         tiny systems, to measure what ``label`` misses."""
-        view = LinearThermalView.of(thermal, self.system.thermal.epoch_s)
+        state = lookahead.state()
         n_cores = self.system.n_cores
         n_threads = len(thread_running)
         placements = np.array(list(itertools.permutations(range(n_cores), n_threads)))
@@ -180,11 +184,11 @@ class Oracle:
         f[np.arange(len(all_p))[:, None], all_p] = self.levels[all_levels]
         instructions, safe, peak = [], [], []
         for start in range(0, len(all_p), batch):
-            r = self.lookahead.simulate(engine, view, state, all_p[start:start + batch], f[start:start + batch],
-                                        self.config.horizon, self.config.guard_K)
+            r = lookahead.simulate(all_p[start:start + batch], f[start:start + batch], self.config.horizon,
+                                   self.config.guard_K, state)
             instructions.append(r.instructions)
             safe.append(r.safe)
-            peak.append(r.peak_core_K)
+            peak.append(r.epoch_end_peak_K)
         instructions, safe, peak = np.concatenate(instructions), np.concatenate(safe), np.concatenate(peak)
         pick = _pick(instructions, safe, peak)
         return OracleLabel(all_p[pick], f[pick], float(instructions[pick]), bool(safe[pick]), len(all_p))
@@ -198,3 +202,30 @@ def _pick(instructions: np.ndarray, safe: np.ndarray, peak_K: np.ndarray) -> int
 
 def _better(instructions: float, safe: bool, best_instructions: float, best_safe: bool) -> bool:
     return (safe and not best_safe) or (safe == best_safe and instructions > best_instructions * (1 + 1e-9))
+
+
+class OracleGovernor(Governor):
+    """The Oracle as a governor (slow: a look-ahead search every epoch; for evaluation and demonstrations)."""
+
+    name = "oracle"
+    source = "look-ahead search over placements and per-core V/f (ailfm.plugins.imitation.oracle, docs/ail.md)"
+
+    def __init__(self, config: OracleConfig | None = None):
+        self.config = config or OracleConfig()
+
+    def setup(self, context: GovernorContext) -> None:
+        super().setup(context)
+        if context.lookahead is None:
+            raise ConfigError("thermal", "the oracle's look-ahead needs a linear thermal model: use --thermal fast")
+        self.oracle = Oracle(context.system, context.power, context.nuca, self.config)
+
+    def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
+        return coolest_placement(self.context)
+
+    def query(self, obs: Observation) -> OracleLabel:
+        """The Oracle's ``OracleLabel`` at the loop's current state."""
+        return self.oracle.label(self.context.lookahead, obs)
+
+    def decide(self, obs: Observation) -> Decision:
+        label = self.query(obs)
+        return Decision(label.f_GHz, label.placement)

@@ -15,32 +15,36 @@ from functools import lru_cache
 
 import numpy as np
 
-from ailfm.plugins.governors.ail import OracleGovernor
+from ailfm.errors import ConfigError
 from ailfm.plugins.governors.base import Decision, Governor, Observation
 from ailfm.plugins.governors.cpufreq import Performance
 from ailfm.plugins.imitation.actions import coolest_placement, decision_from_outputs, level_fractions
 from ailfm.plugins.imitation.features import FeatureExtractor
-from ailfm.plugins.imitation.oracle import OracleConfig
+from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.imitation.shield import PredictiveShield
+from ailfm.plugins.run.config import RunConfig
+from ailfm.plugins.run.runner import load_workload, thermal_model
 
 MODES = ("oracle", "all", "active", "none")
 
 
 @dataclass(frozen=True)
-class RolloutScenario:
-    """A system, a workload (shipped model name) and the serving scenario (see ``ailfm.traces.Scenario``)."""
+class RolloutScenario(RunConfig):
+    """A run (the one run description, ``RunConfig``: system, workload, serving scenario, thermal model, validated
+    there) of ``warmup_epochs`` under ``performance``, then ``epochs`` under the roll-out's driver. The driver is the
+    task's and the length is counted in epochs, so ``governor`` and ``duration_s`` are not read."""
 
-    system: str = "snuca-64"
-    workload: str = "llama-2-7b"
-    seed: int = 0
-    lengths: str = "fixed:16,4"
+    duration_s: float | None = None
     requests: int = 24
-    instances: int = 3
-    threads: int = 16
     warmup_epochs: int = 60
     epochs: int = 60
-    thermal_cells: int | None = None  # grid cells per layer of the thermal model (None: the system's)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.warmup_epochs < 0 or self.epochs < 1:
+            raise ConfigError("epochs", f"need warmup_epochs >= 0 and epochs >= 1, got {self.warmup_epochs}, "
+                                        f"{self.epochs}")
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,6 @@ class RolloutGovernor(Governor):
         self.warmup = Performance()
         self.features, self.targets, self.label_epochs = [], [], []
 
-    def bind_simulation(self, simulation) -> None:
-        self.oracle_governor.bind_simulation(simulation)
-
     def setup(self, context) -> None:
         super().setup(context)
         self.oracle_governor.setup(context)
@@ -119,31 +120,16 @@ class RolloutGovernor(Governor):
         return Decision(label.f_GHz, label.placement)
 
 
-@lru_cache(maxsize=4)
-def _thermal(system_name: str, cells: int | None):
-    from ailfm.plugins.epoch.chip_thermal import build_thermal
-    from ailfm.plugins.system.description import load_system
-
-    return build_thermal(load_system(system_name), "fast", cells=cells)
-
-
-@lru_cache(maxsize=16)
-def _workload(scenario: RolloutScenario):
-    from ailfm.plugins.engine.workload import workload_from_trace
-    from ailfm.traces import Scenario, generate_trace
-
-    serving = Scenario(instances=scenario.instances, threads_per_instance=scenario.threads,
-                       requests=scenario.requests, lengths=scenario.lengths)
-    return workload_from_trace(generate_trace(scenario.workload, serving, seed=scenario.seed))
+_workload = lru_cache(maxsize=16)(load_workload)
 
 
 def simulation(scenario: RolloutScenario, governor: Governor):
-    """The co-simulation of a scenario under a governor (it binds look-ahead governors when it starts)."""
+    """The co-simulation of a scenario under a governor."""
     from ailfm.plugins.epoch.cosim import CoSimulation
     from ailfm.plugins.system.description import load_system
 
     return CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
-                                     _thermal(scenario.system, scenario.thermal_cells), governor)
+                                     thermal_model(scenario.system, scenario.thermal, scenario.grid_cells), governor)
 
 
 def rollout(task: RolloutTask) -> RolloutResult:

@@ -10,7 +10,8 @@ import pandas as pd
 from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.files import prepare_output_folder, run_lock, write_atomic, write_json_atomic
-from ailfm.plugins.run.runner import RunConfig, SweepInterrupted, comparison_table, run, sweep
+from ailfm.plugins.run.config import RunConfig, add_run_arguments
+from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, run, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -37,28 +38,13 @@ def add_subcommands(subparsers) -> None:
 
 
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = RunConfig()
-    parser.add_argument("--system", default=defaults.system, help="shipped system name or YAML path")
-    parser.add_argument("--workload", default=defaults.workload,
-                        help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
-    parser.add_argument("--duration", type=options.number(above=0), default=defaults.duration_s, metavar="SECONDS",
-                        help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
-    parser.add_argument("--thermal", choices=("fast", "grid"), default=defaults.thermal,
-                        help="thermal model: fast (reduced order) or grid (exact)")
-    parser.add_argument("--grid-cells", type=options.GRID_CELLS, default=None, metavar="N",
-                        help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
-    parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
-    parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests, help="requests served")
-    parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances, help="inference instances")
-    parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads, help="threads per instance")
+    add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _config(args, governor: str, seed: int) -> RunConfig:
-    return RunConfig(system=args.system, workload=args.workload, governor=governor, duration_s=args.duration,
-                     seed=seed, thermal=args.thermal, lengths=args.lengths, requests=args.requests,
-                     instances=args.instances, threads=args.threads, grid_cells=args.grid_cells)
+    return RunConfig.from_args(args, governor=governor, seed=seed)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -84,7 +70,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError("--seeds", f"{err} (comma-separated integers >= 0)") from None
     if not governors:
         raise ConfigError("governors", "name at least one governor")
-    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.governors.registry import make_governor
 
     for name in governors:
         make_governor(name)  # fail fast on a typo, before any run starts

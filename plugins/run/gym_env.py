@@ -14,7 +14,8 @@ import numpy as np
 
 from ailfm.plugins.epoch.cosim import CoSimulation
 from ailfm.plugins.governors.base import Decision, Governor, Observation
-from ailfm.plugins.run.runner import RunConfig, load_workload, thermal_model
+from ailfm.plugins.run.config import RunConfig
+from ailfm.plugins.run.runner import load_workload, thermal_model
 from ailfm.plugins.system.description import load_system
 
 FEATURES_PER_CORE = 5

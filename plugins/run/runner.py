@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import Executor, as_completed
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,42 +18,14 @@ import pandas as pd
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.engine.workload import Workload, workload_from_trace
-from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS, build_thermal
+from ailfm.plugins.epoch.chip_thermal import build_thermal
 from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
+from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.system.description import load_system
 from ailfm.pools import process_pool
 
 TRACE_SUFFIXES = (".parquet", ".csv")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One simulation. ``workload``: a shipped model name, a Hugging Face ``config.json`` path, or a trace file.
-
-    ``lengths``, ``requests``, ``instances`` and ``threads`` describe the serving scenario when the workload is a
-    model (see ``ailfm.traces.Scenario``); the default is the default scenario of ``ailfm compare`` and ``make run``.
-    """
-
-    system: str = "snuca-64"
-    workload: str = "llama-2-7b"
-    governor: str = "performance"
-    duration_s: float | None = 5.0
-    seed: int = 0
-    thermal: str = "fast"
-    lengths: str = "fixed:16,4"
-    requests: int = 3
-    instances: int = 3
-    threads: int = 16
-    grid_cells: int | None = None  # cells per side of the thermal grid (default: the system's thermal.stack)
-
-    def __post_init__(self):
-        if self.thermal not in THERMAL_KINDS:
-            raise ConfigError("thermal", f"unknown thermal model {self.thermal!r}; known: {', '.join(THERMAL_KINDS)}")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ConfigError("duration", f"must be > 0 seconds, got {self.duration_s!r}")
-        if self.grid_cells is not None and self.grid_cells < 1:
-            raise ConfigError("grid-cells", f"must be a positive integer, got {self.grid_cells!r}")
 
 
 def load_workload(config: RunConfig) -> Workload:

@@ -178,8 +178,14 @@ class ThermalSpec:
     dtm_scope: str = _choice("core", "chip")
     dtm_stop_margin_K: float = _num(**_NON_NEGATIVE)
     epoch_s: float = _num(**_POSITIVE)
+    dtm_interval_s: float = _num(**_POSITIVE)
     tdp_W: float = _num(**_POSITIVE)
     stack: StackSpec = field(default=None)
+
+    @property
+    def substeps(self) -> int:
+        """Thermal sub-steps (DTM sensing intervals) per governor epoch."""
+        return int(round(self.epoch_s / self.dtm_interval_s))
 
     @property
     def ambient_K(self) -> float:
@@ -431,6 +437,10 @@ def _check_consistency(system: SystemDescription, where: Where) -> None:
     if thermal.dtm_release_C >= thermal.dtm_trigger_C:
         raise ConfigError("thermal.dtm_release_C", "must be below dtm_trigger_C (hysteresis)",
                           **_located(where, "thermal.dtm_release_C"))
+    ratio = thermal.epoch_s / thermal.dtm_interval_s
+    if ratio < 1.0 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+        raise ConfigError("thermal.dtm_interval_s", f"must divide epoch_s {thermal.epoch_s} into whole sub-steps",
+                          **_located(where, "thermal.dtm_interval_s"))
     if thermal.ambient_C >= thermal.t_max_C:
         raise ConfigError("thermal.ambient_C", "must be below t_max_C", **_located(where, "thermal.ambient_C"))
     if system.n_cores > _MAX_TILES:

@@ -149,18 +149,12 @@ class NucaModel:
         return out
 
     def bank_wait_ns(self, llc_accesses_per_s: np.ndarray) -> float:
-        """M/D/1 wait at a bank, ``rho / (2 (1 - rho)) * S`` cycles with ``S = llc.bank_service_cycles``.
-
-        Static interleaving sends every core's accesses to all banks alike, so each bank sees the chip's total rate
-        divided by the bank count, and every core waits the same. 0 when the term is off.
-        """
+        """M/D/1 wait at a bank (``bank_wait_kernel``) for the given per-core access rates; 0 when the term is off."""
         service = self.system.llc.bank_service_cycles
         if service is None:
             return 0.0
-        noc_GHz = self.system.noc.frequency_GHz
-        per_bank = float(np.sum(llc_accesses_per_s)) / self.system.n_banks
-        rho = min(per_bank * service / (noc_GHz * 1e9), MAX_BANK_UTILISATION)
-        return rho / (2.0 * (1.0 - rho)) * service / noc_GHz
+        return bank_wait_kernel(float(np.sum(llc_accesses_per_s)), service, self.system.noc.frequency_GHz,
+                                self.system.n_banks)
 
     def router_flits(self, llc_accesses: np.ndarray) -> np.ndarray:
         """Flits through each router for the given per-core LLC access counts (for router energy)."""
@@ -179,6 +173,17 @@ def contended_latency_kernel(mean_latency_ns, link_flits_per_access, core_link_s
     extra = np.dot(core_link_share, wait_ns)
     for c in range(out_ns.shape[0]):
         out_ns[c] = mean_latency_ns[c] + extra[c]
+
+
+@njit(cache=True)
+def bank_wait_kernel(total_accesses_per_s, service_cycles, noc_GHz, n_banks):
+    """M/D/1 wait at a bank, ``rho / (2 (1 - rho)) * S`` cycles with ``S = llc.bank_service_cycles``.
+
+    Static interleaving sends every core's accesses to all banks alike, so each bank sees the chip's total rate
+    divided by the bank count, and every core waits the same.
+    """
+    rho = min(total_accesses_per_s / n_banks * service_cycles / (noc_GHz * 1e9), MAX_BANK_UTILISATION)
+    return rho / (2.0 * (1.0 - rho)) * service_cycles / noc_GHz
 
 
 def _flits(message_bytes: int, link_width_bits: int) -> int:

@@ -132,7 +132,7 @@ def system_cases() -> list[Case]:
 
 # -------------------------------------------------------------------------------------------- Compass hardware
 
-EVALUATE = ("map", "evaluate", "--model", "llama3-8b", "--slots", "2", "--micro-batches", "1", "--steps", "1",
+EVALUATE = ("map", "evaluate", "--model", "llama-3-8b", "--slots", "2", "--micro-batches", "1", "--steps", "1",
             "--tensor-parallel", "1")
 HW_LINES = ["mesh: {cols: 2, rows: 2}", "chiplet_types:", "  a: {dataflow: os, macs: 256, buffer_KiB: 64}",
             "layout: [[a, a], [a, a]]", "nop:", "  link_bandwidth_GBps: 64", "dram:", "  channels: 2"]
@@ -293,7 +293,7 @@ def mapping_cases() -> list[Case]:
     ]
 
 
-SEARCH = ("map", "search", "--model", "llama3-8b", "--hardware", "os-36", "--slots", "2", "--micro-batches", "1",
+SEARCH = ("map", "search", "--model", "llama-3-8b", "--hardware", "os-36", "--slots", "2", "--micro-batches", "1",
           "--steps", "1", "--tensor-parallel", "1", "--pop", "4", "--gen", "1", "--workers", "1", "--no-progress")
 
 
@@ -523,7 +523,7 @@ def demo_cases() -> list[Case]:
 
 # --------------------------------------------------------------------------------------------- options
 
-_MODEL = ("--model", "llama3-8b", "--hardware", "os-36", "--mapping", "{d}/m.json")
+_MODEL = ("--model", "llama-3-8b", "--hardware", "os-36", "--mapping", "{d}/m.json")
 
 
 def option_cases() -> list[Case]:
@@ -533,9 +533,9 @@ def option_cases() -> list[Case]:
     sim = ("simulate", "--out", "{d}/out", "--quiet")
     cmp = ("compare", "--out", "{d}/out", "--quiet", "--governors", "performance")
     train = ("ail", "train", "--out", "{d}/run", "--quiet")
-    search = ("map", "search", "--model", "llama3-8b", "--out", "{d}/out", "--no-progress")
+    search = ("map", "search", "--model", "llama-3-8b", "--out", "{d}/out", "--no-progress")
     evaluate = ("map", "evaluate", *_MODEL)
-    explore = ("map", "explore", "--model", "llama3-8b", "--out", "{d}/out", "--no-progress")
+    explore = ("map", "explore", "--model", "llama-3-8b", "--out", "{d}/out", "--no-progress")
     gen = ("trace", "generate", "--model", "llama-2-7b", "--out", "{d}/t.csv")
     cases = []
     for flag, value, command in [

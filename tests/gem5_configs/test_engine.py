@@ -8,7 +8,7 @@ import pytest
 from ailfm.errors import ConfigError, ToolError
 from ailfm.plugins.engine.gem5 import Gem5Engine
 from ailfm.plugins.epoch.cosim import CoSimulation
-from ailfm.plugins.governors import BUILTIN_GOVERNORS, make_governor
+from ailfm.plugins.governors.registry import BUILTIN_GOVERNORS, make_governor
 
 
 def _run(stand_in_engine, system, thermal, workload, governor="performance", epochs=4):
@@ -20,13 +20,14 @@ def _run(stand_in_engine, system, thermal, workload, governor="performance", epo
 
 def test_measured_latencies_drive_the_next_epoch(system, thermal, workload, stand_in_engine):
     engine, result = _run(stand_in_engine, system, thermal, workload)
-    assert len(engine.counters) == len(result.epochs) == 4
+    assert len(engine.counters) == len(result.epochs) * system.thermal.substeps == 4 * system.thermal.substeps
     tiles = engine.thread_core
     expected = engine.backend.hit_ns[tiles]
-    np.testing.assert_allclose(engine.interval.llc_latency_ns[tiles], expected)  # measured, not the analytic NUCA value
-    assert engine.interval.dram_latency_ns == pytest.approx(engine.backend.miss_extra_ns)
+    llc_latency_ns = engine.state.llc_latency_ns[0]
+    np.testing.assert_allclose(llc_latency_ns[tiles], expected)  # measured, not the analytic NUCA value
+    assert engine.state.dram_latency_ns[0] == pytest.approx(engine.backend.miss_extra_ns)
     idle = np.setdiff1d(np.arange(system.n_cores), tiles)
-    np.testing.assert_allclose(engine.interval.llc_latency_ns[idle], engine.nuca.mean_latency_ns[idle])
+    np.testing.assert_allclose(llc_latency_ns[idle], engine.nuca.mean_latency_ns[idle])
     assert set(result.summary) >= {"energy_j", "peak_temp_c", "tokens_per_s"}
     timeline = result.timeline()
     assert len(timeline) == 4 * system.n_cores and timeline["instructions"].sum() > 0
@@ -99,7 +100,7 @@ def test_gem5_cannot_rewind(system, workload, stand_in_engine):
 def test_every_builtin_governor_runs_on_the_gem5_engine(name, system, thermal, workload, stand_in_engine):
     """The same governor plugins as ``ailfm simulate`` (look-ahead ones need a rewindable engine: not on gem5)."""
     engine, result = _run(stand_in_engine, system, thermal, workload, governor=name, epochs=3)
-    assert len(engine.counters) == len(result.epochs) == 3  # gem5 advanced every epoch
+    assert len(engine.counters) == len(result.epochs) * system.thermal.substeps  # gem5 advanced every sub-step
     assert np.isfinite(result.summary["energy_j"]) and result.summary["energy_j"] > 0
 
 

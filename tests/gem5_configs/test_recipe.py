@@ -26,7 +26,7 @@ from ailfm.gem5_configs.recipe import (
 )
 from ailfm.gem5_configs.sitepaths import add_site_packages
 from ailfm.plugins.epoch.cosim import SUMMARY_KEYS, CoSimulation
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
 from ailfm.traces import Scenario, generate_trace, write_trace
 
 RUN_AILFM = REPO / "gem5_configs" / "run_ailfm.py"
@@ -87,8 +87,9 @@ def test_outputs_match_ailfm_simulate(tmp_path, system, thermal, workload, stand
     timeline = pd.read_parquet(paths[1])
     assert list(timeline.columns) == list(result.timeline().columns) and len(timeline) == 3 * system.n_cores
     measured = pd.read_parquet(paths[2])
-    assert len(measured) == 3 * system.n_cores
-    last = measured[measured["epoch"] == 2].set_index("tile")
+    steps = 3 * system.thermal.substeps  # gem5 runs every engine step
+    assert len(measured) == steps * system.n_cores
+    last = measured[measured["epoch"] == steps - 1].set_index("tile")
     tiles = engine.thread_core
     np.testing.assert_allclose(last.loc[tiles, "llc_latency_ns"], engine.backend.hit_ns[tiles])
     assert counters_frame([], 1e-3).empty

@@ -20,7 +20,7 @@ def tiny_scenario():
     from ailfm.plugins.imitation.rollout import RolloutScenario
 
     return RolloutScenario(system=TINY_SYSTEM, workload="llama-2-7b", lengths="fixed:4,2", requests=1, instances=1,
-                           threads=2, warmup_epochs=20, epochs=4, thermal_cells=8)
+                           threads=2, warmup_epochs=20, epochs=4, grid_cells=8)
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,7 @@ def test_a_plain_onnx_model_without_metadata_is_refused(tmp_path):
 
 
 def test_any_conforming_file_is_a_governor_by_path(policy_file, tiny_scenario):
-    from ailfm.plugins.governors import make_governor
+    from ailfm.plugins.governors.registry import make_governor
     from ailfm.plugins.imitation.rollout import simulation
 
     governor = make_governor(str(policy_file))

@@ -9,7 +9,7 @@ from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, KER
 
 def _extractor_and_obs(tiny_system_path):
     from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal
-    from ailfm.plugins.governors import GovernorContext, Observation
+    from ailfm.plugins.governors.base import GovernorContext, Observation
     from ailfm.plugins.imitation.features import FeatureExtractor
     from ailfm.plugins.system.description import load_system
     from ailfm.plugins.system.nuca import NucaModel

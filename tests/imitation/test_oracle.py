@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ailfm.plugins.governors.ail import OracleGovernor
 from ailfm.plugins.governors.base import Decision
-from ailfm.plugins.imitation.lookahead import LinearThermalView, LoopState
+from ailfm.plugins.imitation.oracle import OracleGovernor
 from ailfm.plugins.imitation.rollout import simulation
 
 HORIZON = 3
@@ -27,23 +26,16 @@ class _Probe(OracleGovernor):
         return self.action
 
 
-def _state(obs):
-    return LoopState(obs.temperature_K, obs.dtm_throttled, obs.f_effective_GHz <= 0)
-
-
 def test_lookahead_reproduces_the_loop_and_candidates_are_independent(tiny_scenario):
     predictions = {}
 
     def probe(governor, obs):
-        sim = governor.simulation
         f_a = np.full(governor.context.n_cores, 3.0)
         f_b = np.full(governor.context.n_cores, 1.0)
         moved = obs.thread_core.copy()
         moved[0] = next(c for c in range(governor.context.n_cores) if c not in obs.thread_core)
         placements = np.array([obs.thread_core, moved, obs.thread_core])
-        predictions["result"] = governor.oracle.lookahead.simulate(
-            sim.engine, LinearThermalView.of(sim.thermal, 1e-3), _state(obs), placements, np.array([f_a, f_b, f_a]),
-            HORIZON)
+        predictions["result"] = governor.context.lookahead.simulate(placements, np.array([f_a, f_b, f_a]), HORIZON)
         return Decision(f_a, obs.thread_core)
 
     start = tiny_scenario.warmup_epochs
@@ -51,7 +43,7 @@ def test_lookahead_reproduces_the_loop_and_candidates_are_independent(tiny_scena
     result = simulation(tiny_scenario, governor).run((start + HORIZON) * 1e-3)
     predicted = predictions["result"]
     actual_instructions = result.per_core["instructions"][start:start + HORIZON].sum()
-    actual_peak = result.per_core["temperature_K"][start:start + HORIZON].max()
+    actual_peak = result.epochs["peak_temp_C"].iloc[start:start + HORIZON].max() + 273.15
     assert np.isclose(predicted.instructions[0], actual_instructions, rtol=1e-9)
     assert np.isclose(predicted.peak_core_K[0], actual_peak, atol=1e-6)
     assert predicted.instructions[0] == predicted.instructions[2]
@@ -63,10 +55,8 @@ def test_oracle_is_safe_and_never_beats_exhaustive_search(tiny_scenario):
     found = {}
 
     def probe(governor, obs):
-        sim = governor.simulation
         found["oracle"] = label = governor.query(obs)
-        found["exhaustive"] = governor.oracle.exhaustive_best(sim.engine, sim.thermal, _state(obs),
-                                                              obs.thread_kernel_type >= 0)
+        found["exhaustive"] = governor.oracle.exhaustive_best(governor.context.lookahead, obs.thread_kernel_type >= 0)
         return Decision(label.f_GHz, label.placement)
 
     governor = _Probe(tiny_scenario.warmup_epochs, probe)

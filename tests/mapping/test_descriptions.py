@@ -11,8 +11,9 @@ from reference_data import AZURE_TRACES, require_shared
 from ailfm.errors import ConfigError, FormatError
 from ailfm.mapping.encoding import Encoding, Mapping, read_mapping, read_pins
 from ailfm.mapping.hardware import HARDWARE_PRESETS, load_hardware
-from ailfm.mapping.models import MODEL_PRESETS, load_model
+from ailfm.mapping.models import load_model
 from ailfm.mapping.workload import STRATEGIES, load_lengths, make_workload, read_lengths_csv
+from ailfm.traces.configs import shipped_models
 
 
 def test_presets_load():
@@ -23,8 +24,8 @@ def test_presets_load():
     he = load_hardware("he-36")
     kinds = [he.types[k].dataflow for k in he.chiplet_type]
     assert kinds.count("os") == 18 and kinds.count("ws") == 18
-    assert load_model("llama3-70b").n_kv_heads == 8
-    assert set(MODEL_PRESETS) >= {"gpt3-6.7b", "gpt3-13b", "llama3-8b", "llama3-70b"}
+    assert load_model("llama-3-70b").n_kv_heads == 8
+    assert set(shipped_models()) >= {"gpt-3-6.7b", "gpt-3-13b", "llama-3-8b", "llama-3-70b"}
 
 
 def test_hf_config_json(tmp_path):
@@ -34,7 +35,7 @@ def test_hf_config_json(tmp_path):
     path.write_text(json.dumps(cfg, indent=1))
     model = load_model(path)
     assert (model.d_model, model.n_kv_heads, model.d_head, model.gated_ffn) == (4096, 8, 128, True)
-    assert model.block_weight_bytes() == load_model("llama3-8b").block_weight_bytes()
+    assert model.block_weight_bytes() == load_model("llama-3-8b").block_weight_bytes()
 
 
 def test_malformed_model_names_field_and_line(tmp_path):
@@ -50,7 +51,7 @@ def test_malformed_model_names_field_and_line(tmp_path):
     path.write_text('{"hidden_size": 4096, "num_hidden_layers": 2}')
     with pytest.raises(ConfigError, match="num_attention_heads"):
         load_model(path)
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(ConfigError, match="not a known model"):
         load_model("no-such-model")
 
 
@@ -135,10 +136,10 @@ def test_lengths_and_strategies(tmp_path):
     src = load_lengths("azure-conv")
     assert len(src.prompt_tokens) == 2000 and src.prompt_tokens.min() >= 1
     for strategy in STRATEGIES:
-        wl = make_workload(load_model("llama3-8b"), strategy, src, seed=3)
+        wl = make_workload(load_model("llama-3-8b"), strategy, src, seed=3)
         tokens = [sum(r.new_tokens for r in it.requests) for it in wl.iterations]
         assert min(tokens) >= 1 and max(tokens) > 1
-        assert make_workload(load_model("llama3-8b"), strategy, src, seed=3) == wl
+        assert make_workload(load_model("llama-3-8b"), strategy, src, seed=3) == wl
     bad = tmp_path / "lens.csv"
     bad.write_text("prompt_tokens,output_tokens\n10,5\n7,zero\n")
     with pytest.raises(FormatError) as err:

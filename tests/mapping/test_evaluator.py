@@ -117,7 +117,7 @@ def test_spreading_work_beats_one_chiplet_on_prefill(he36):
     from ailfm.mapping.models import load_model
     from ailfm.mapping.workload import Iteration, Request, ServingWorkload
 
-    wl = ServingWorkload(load_model("llama3-8b"), (Iteration("prefill", (Request(512, 0),) * 8),), 8, 8)
+    wl = ServingWorkload(load_model("llama-3-8b"), (Iteration("prefill", (Request(512, 0),) * 8),), 8, 8)
     ev = Evaluator(wl, he36)
     one = np.zeros((8, ev.encoding.n_layers), np.int64)
     spread = (np.arange(8)[:, None] * 4 + np.arange(ev.encoding.n_layers)[None, :] % 4) % 36

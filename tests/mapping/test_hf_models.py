@@ -235,5 +235,5 @@ def test_nested_text_config_is_read_and_errors_name_it(tmp_path):
 def test_dense_models_keep_their_weights():
     mistral = load_model(CONFIGS / "mistral-7b-like" / "config.json")
     ops = build_jobs(one_iteration(mistral, 8, (Request(5, 0),)))
-    assert ops.weight_bytes.sum() == mistral.block_weight_bytes() == load_model("llama3-8b").block_weight_bytes()
+    assert ops.weight_bytes.sum() == mistral.block_weight_bytes() == load_model("llama-3-8b").block_weight_bytes()
     assert np.all(ops.tokens == 5)

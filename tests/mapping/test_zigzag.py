@@ -104,7 +104,7 @@ def test_a_search_on_zigzag_costs_runs_zigzag_only_for_unseen_shapes(tmp_path, t
 
 @needs_zigzag
 def test_explore_on_zigzag_costs_refuses_designs_zigzag_cannot_describe(tmp_path, capsys):
-    assert main(["map", "explore", "--model", "llama3-8b", "--cost", "zigzag", "--dataflows", "os", "nvdla",
+    assert main(["map", "explore", "--model", "llama-3-8b", "--cost", "zigzag", "--dataflows", "os", "nvdla",
                  "--zigzag-cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--dataflows" in err and "nvdla" in err and "Traceback" not in err

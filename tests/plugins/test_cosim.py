@@ -8,7 +8,7 @@ import pytest
 from ailfm.plugins.engine.workload import synthetic_workload
 from ailfm.plugins.epoch.chip_thermal import ChipThermal
 from ailfm.plugins.epoch.cosim import SUMMARY_KEYS, CoSimulation
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_dtm_holds_every_core_near_tmax(system, performance_run):
 def test_same_seed_same_result(system, fast_thermal, tiny_trace_workload):
     runs = [CoSimulation.for_workload(system, tiny_trace_workload, fast_thermal, make_governor("pcmig")).run(0.05)
             for _ in range(2)]
-    timing = {"governor_us_per_decision", "sim_speed_x_realtime"}
+    timing = {"governor_us_per_decision", "sim_speed_x_realtime", "compile_s"}
     np.testing.assert_equal({k: v for k, v in runs[0].summary.items() if k not in timing},
                             {k: v for k, v in runs[1].summary.items() if k not in timing})
     for key, values in runs[0].per_core.items():
@@ -83,11 +83,30 @@ def test_governors_differ_on_the_same_scenario(system, fast_thermal, hot_workloa
 
 
 @pytest.mark.parametrize("governor", ["performance", "pcmig"])
-def test_fused_fast_path_matches_the_general_loop(system, fast_thermal, hot_workload, governor):
-    """The one-call-per-epoch path (plugins/epoch/fastpath.py) gives the same records as the seam-by-seam loop."""
-    runs = [CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor(governor),
-                                      fast_path=fast).run(0.05) for fast in (True, False)]
-    assert runs[0].summary["dtm_events"] == runs[1].summary["dtm_events"]
+def test_one_call_epoch_matches_the_seam_by_seam_loop(system, fast_thermal, hot_workload, governor):
+    """The epoch as one compiled call on the engine's state gives the same records as the loop through the engine
+    and thermal seams (the same model functions, called one by one)."""
+    runs = []
+    for fused in (True, False):
+        sim = CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor(governor))
+        sim.fused = fused
+        runs.append(sim.run(0.05))
+    assert runs[0].summary["dtm_events"] == runs[1].summary["dtm_events"] > 0
     for key, values in runs[0].per_core.items():
         np.testing.assert_allclose(values, runs[1].per_core[key], rtol=1e-9, atol=1e-9, err_msg=key)
     np.testing.assert_allclose(runs[0].epochs.to_numpy(), runs[1].epochs.to_numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_dtm_acts_at_every_substep(system, fast_thermal, hot_workload):
+    """Sensing every sub-step keeps the hottest core nearer the trigger than sensing once per epoch, and records the
+    time above T_max at sub-step resolution."""
+    peaks = {}
+    for substeps in (1, system.thermal.substeps):
+        run = CoSimulation.for_workload(system, hot_workload, fast_thermal, make_governor("performance"),
+                                        substeps=substeps).run(0.3)
+        peaks[substeps] = run.summary["peak_temp_c"]
+        above = run.epochs["above_tmax_s"].to_numpy()
+        assert np.all((above >= 0) & (above <= system.thermal.epoch_s + 1e-12))
+    assert system.thermal.substeps > 1
+    assert peaks[system.thermal.substeps] < peaks[1]
+    assert peaks[system.thermal.substeps] <= system.thermal.dtm_trigger_C + 1.0

@@ -137,3 +137,31 @@ def test_higher_frequency_never_slows_any_kernel(system, instructions, llc, dram
         engine.actuate(np.full(system.n_cores, f), np.arange(workload.n_threads))
         progress.append(sum(engine.advance(1e-4).thread_instructions.sum() for _ in range(3)))
     assert progress[1] >= progress[0] * (1 - 1e-12)
+
+
+def test_restoring_a_snapshot_replays_the_same_steps(system, gemm_like, gemv_like):
+    """The engine's whole state is its ``EngineState``: after ``restore`` the same actions give the same steps."""
+    engine = BuiltinEngine(system, synthetic_workload([gemm_like, gemv_like], repeat=50))
+    rng = np.random.default_rng(1)
+    engine.actuate(np.full(system.n_cores, 3.0), np.arange(engine.n_threads))
+    engine.advance(1e-3)
+    snapshot = engine.snapshot()
+    actions = [(rng.choice(system.dvfs.levels_GHz, system.n_cores), rng.permutation(system.n_cores)[:engine.n_threads])
+               for _ in range(3)]
+
+    def replay():
+        runs = []
+        for f, placement in actions:
+            engine.actuate(f, placement)
+            activity = engine.advance(1e-3)
+            runs.append((activity.thread_instructions.copy(), activity.core_activity.copy(), engine.time_s))
+        return runs
+
+    first = replay()
+    assert engine.time_s > snapshot.time_s[0] and engine.migrations > 0
+    engine.restore(snapshot)
+    assert engine.migrations == 0 and engine.time_s == snapshot.time_s[0]
+    for (a, b, t), (c, d, u) in zip(first, replay(), strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+        assert t == u

@@ -7,7 +7,8 @@ import pytest
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
-from ailfm.plugins.governors import BUILTIN_GOVERNORS, GovernorContext, Observation, make_governor
+from ailfm.plugins.governors.base import GovernorContext, Observation
+from ailfm.plugins.governors.registry import BUILTIN_GOVERNORS, make_governor
 from ailfm.plugins.system.power import PowerModel
 
 N_THREADS = 48

@@ -10,8 +10,8 @@ gym = pytest.importorskip("gymnasium")
 
 @pytest.fixture(scope="module")
 def env():
+    from ailfm.plugins.run.config import RunConfig
     from ailfm.plugins.run.gym_env import CoSimEnv
-    from ailfm.plugins.run.runner import RunConfig
 
     return CoSimEnv(RunConfig(duration_s=0.02, lengths="fixed:4,2", grid_cells=8))
 

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from system_chip import system_chip
 
 from ailfm.thermal.floorplan_gen import ChipStack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, read_flp, read_lcf, write_flp
@@ -105,7 +106,7 @@ def _stack_model(chip: ChipStack, cells: int = 8, detailed: bool = False):
     return model
 
 
-_chips = st.builds(ChipStack, tile_layers=st.integers(3, 6), tile_rows=st.integers(1, 4), tile_cols=st.integers(1, 4),
+_chips = st.builds(system_chip, tile_layers=st.integers(3, 6), tile_rows=st.integers(1, 4), tile_cols=st.integers(1, 4),
                    tile_width_m=st.floats(0.8e-3, 2e-3), tile_height_m=st.floats(0.8e-3, 2e-3),
                    tim_resistivity_mK_per_W=st.floats(0.05, 0.5), tim_thickness_m=st.floats(10e-6, 50e-6))
 _settings = settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -149,7 +150,7 @@ def test_deep_stack_heat_balance_and_exact_reduced_steady_state(chip, data):
 @_settings
 @given(chip=_chips, density=st.floats(1e5, 1e6))
 def test_deep_stack_uniform_power_density_is_mirror_symmetric(chip, density):
-    chip = ChipStack(**{**chip.__dict__, "banks_per_tile": 2})
+    chip = dataclasses.replace(chip, banks_per_tile=2)
     transients = {}
     for name, model in _models(chip).items():
         power = density * _block_areas(chip, model.power_names)

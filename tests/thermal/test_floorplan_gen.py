@@ -7,9 +7,11 @@ import subprocess
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_data import HOTSPOT_REFERENCE, require_shared
+from system_chip import system_chip
 
 from ailfm.errors import ConfigError
 from ailfm.thermal.floorplan_gen import ChipStack, build_stack, chip_stack_to_dict, load_chip_stack, write_stack
@@ -17,13 +19,16 @@ from ailfm.thermal.formats import PowerTrace, read_flp, read_lcf, read_steady, w
 from ailfm.thermal.formats.flp import first_overlap
 
 
-def test_default_is_the_snuca_64_system():
-    chip = ChipStack()
+def test_the_snuca_64_system_stack():
+    chip = system_chip()
     floorplans, layers = build_stack(chip)
     assert (chip.n_cores, chip.n_banks) == (64, 128)
     assert len(layers) == 8 and [layer.has_power for layer in layers] == [True, False] * 4
-    assert [layer.thickness_m for layer in layers[::2]] == [50e-6, 50e-6, 50e-6, 150e-6]
-    assert all(layer.resistivity_mK_per_W == 0.25 and layer.thickness_m == 20e-6 for layer in layers[1::2])
+    assert [layer.thickness_m for layer in layers[::2]] == pytest.approx([50e-6, 50e-6, 50e-6, 150e-6])
+    # snuca-64.yaml thermal.stack: a 10 um hybrid bond at k = 10 W/mK, the core in the lower 5/8 of the tile
+    assert [layer.resistivity_mK_per_W for layer in layers[1::2]] == pytest.approx([0.1] * 4)
+    assert [layer.thickness_m for layer in layers[1::2]] == pytest.approx([10e-6] * 4)
+    assert chip.core_fraction == 0.625
     names = chip.power_names()
     assert len(names) == 192 and len(set(names)) == 192
     assert {"L0_core_0_0", "L3_core_3_3", "L2_bank1_1_3", "L3_bank0_0_0"} <= set(names)
@@ -31,7 +36,7 @@ def test_default_is_the_snuca_64_system():
     assert (core.left_m, core.bottom_m) == pytest.approx((3e-3, 1.5e-3))
 
 
-chips = st.builds(ChipStack, tile_layers=st.integers(1, 3), tile_rows=st.integers(1, 5), tile_cols=st.integers(1, 5),
+chips = st.builds(system_chip, tile_layers=st.integers(1, 3), tile_rows=st.integers(1, 5), tile_cols=st.integers(1, 5),
                   tile_width_m=st.floats(1e-4, 5e-3), tile_height_m=st.floats(1e-4, 5e-3),
                   core_fraction=st.floats(0.05, 0.95), banks_per_tile=st.integers(1, 4), tim_layers=st.booleans())
 
@@ -59,31 +64,35 @@ def test_every_die_is_tiled_without_gap_or_overlap_and_reads_back(tmp_path_facto
 
 
 def test_core_only_tiles():
-    chip = ChipStack(core_fraction=1.0, banks_per_tile=0, tile_layers=1)
+    chip = system_chip(core_fraction=1.0, banks_per_tile=0, tile_layers=1)
     (floorplan, _), _ = build_stack(chip)
     assert len(floorplan) == 16 and floorplan.uncovered_area_m2 == pytest.approx(0.0, abs=1e-18)
 
 
 def test_same_geometry_as_the_reference_snuca_stack():
     root = require_shared(HOTSPOT_REFERENCE) / "snuca_2x4x4"
-    chip = ChipStack(tile_layers=2, core_fraction=0.65, banks_per_tile=1)
+    # the reference case's stack: CoMeT's 20 um TIM at k = 4 W/mK (stack.lcf)
+    chip = system_chip(tile_layers=2, core_fraction=0.65, banks_per_tile=1, tim_thickness_m=20e-6,
+                       tim_resistivity_mK_per_W=0.25)
     floorplans, layers = build_stack(chip)
     reference = read_lcf(root / "stack.lcf")
     for ours, theirs, floorplan in zip(layers, reference, floorplans, strict=True):
-        assert (ours.has_power, ours.thickness_m, ours.resistivity_mK_per_W, ours.specific_heat_J_per_m3K) == (
-            theirs.has_power, theirs.thickness_m, theirs.resistivity_mK_per_W, theirs.specific_heat_J_per_m3K)
+        assert ours.has_power == theirs.has_power
+        assert (ours.thickness_m, ours.resistivity_mK_per_W, ours.specific_heat_J_per_m3K) == pytest.approx(
+            (theirs.thickness_m, theirs.resistivity_mK_per_W, theirs.specific_heat_J_per_m3K), rel=1e-12)
         box = np.array([(b.width_m, b.height_m, b.left_m, b.bottom_m) for b in floorplan])
         ref_box = np.array([(b.width_m, b.height_m, b.left_m, b.bottom_m) for b in read_flp(theirs.floorplan_path)])
         np.testing.assert_allclose(box, ref_box, rtol=0, atol=1e-12)
 
 
 def test_from_dict_and_yaml(tmp_path):
-    chip = ChipStack.from_dict({"tile_layers": 2, "tile_width_m": 2e-3, "banks_per_tile": 4})
+    full = chip_stack_to_dict(system_chip())
+    chip = ChipStack.from_dict({**full, "tile_layers": 2, "tile_width_m": 2e-3, "banks_per_tile": 4})
     assert (chip.tile_layers, chip.tile_width_m, chip.banks_per_tile) == (2, 2e-3, 4)
     assert ChipStack.from_dict(chip_stack_to_dict(chip)) == chip
     path = tmp_path / "chip.yaml"
-    path.write_text("tile_layers: 3\ntile_rows: 2\ntim_thickness_m: 3.0e-5\n")
-    assert load_chip_stack(path) == ChipStack(tile_layers=3, tile_rows=2, tim_thickness_m=3e-5)
+    path.write_text(yaml.safe_dump({**full, "tile_layers": 3, "tile_rows": 2, "tim_thickness_m": 3.0e-5}))
+    assert load_chip_stack(path) == system_chip(tile_layers=3, tile_rows=2, tim_thickness_m=3e-5)
 
 
 @pytest.mark.parametrize(("data", "field", "message"), [
@@ -94,8 +103,10 @@ def test_from_dict_and_yaml(tmp_path):
     ({"core_fraction": 1.5}, "core_fraction", "(0, 1]"),
     ({"core_fraction": 1.0}, "core_fraction", "no banks"),
     ({"tim_layers": "yes"}, "tim_layers", "true or false"),
+    ({"tile_rows": None}, "tile_rows", "missing chip-stack field"),
 ])
 def test_bad_descriptions_name_the_field(data, field, message):
+    data = {key: value for key, value in {**chip_stack_to_dict(system_chip()), **data}.items() if value is not None}
     with pytest.raises(ConfigError) as info:
         ChipStack.from_dict(data, source="chip.yaml")
     assert info.value.field == field and message in str(info.value) and "chip.yaml" in str(info.value)
@@ -111,7 +122,7 @@ def test_bad_yaml_names_file_and_line(tmp_path):
 def test_hotspot_reads_the_generated_stack(tmp_path):
     if shutil.which("hotspot") is None:
         pytest.skip("no hotspot binary on PATH")
-    chip = ChipStack(tile_layers=2, tile_rows=2, tile_cols=2)
+    chip = system_chip(tile_layers=2, tile_rows=2, tile_cols=2)
     write_stack(chip, tmp_path)
     names = chip.power_names()
     write_ptrace(tmp_path / "p.ptrace", PowerTrace(names, np.ones((1, len(names)))))

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from reference_data import HOTSPOT_REFERENCE, require_shared
+from system_chip import system_chip
 
 from ailfm.errors import ConfigError, ToolError
-from ailfm.thermal.floorplan_gen import ChipStack, write_stack
+from ailfm.thermal.floorplan_gen import write_stack
 from ailfm.thermal.formats import read_lcf, read_ptrace, read_steady, read_ttrace
 from ailfm.thermal.hotspot_backend import HOTSPOT_ENV, HotSpotBackend, find_hotspot, parse_node_dump
 from ailfm.thermal.hotspot_cli import PRINT_STATE_ENV, read_model_inputs, resolve_config
@@ -186,7 +187,7 @@ def test_init_file_carry_over_with_a_state_printing_binary(tmp_path, monkeypatch
 def test_backend_on_a_3d_stack_agrees_with_the_builtin_model(tmp_path):
     """An LCF stack (steady-file names ``layer_<n>_<unit>``) at 8 x 8 cells: steady state and two 1 ms steps."""
     _real_hotspot()
-    chip = ChipStack(tile_layers=2, tile_rows=2, tile_cols=2)
+    chip = system_chip(tile_layers=2, tile_rows=2, tile_cols=2)
     lcf = write_stack(chip, tmp_path)
     flags = {"model_type": "grid", "grid_rows": "8", "grid_cols": "8", "grid_layer_file": lcf.name}
     backend = HotSpotBackend(flags, cwd=tmp_path)
@@ -225,7 +226,7 @@ def test_auto_mode_keeps_replaying_grid_models(tmp_path, monkeypatch):
     """A grid model's init file holds block averages only, so "auto" does not carry it over even when offered."""
     script = shutil.which("ailfm-hotspot", path=str(Path(sys.executable).parent)) or shutil.which("ailfm-hotspot")
     assert script is not None, "the ailfm-hotspot console script is not installed"
-    lcf = write_stack(ChipStack(tile_layers=2, tile_rows=2, tile_cols=2), tmp_path)
+    lcf = write_stack(system_chip(tile_layers=2, tile_rows=2, tile_cols=2), tmp_path)
     flags = {"model_type": "grid", "grid_rows": "8", "grid_cols": "8", "grid_layer_file": lcf.name}
     monkeypatch.setenv(PRINT_STATE_ENV, "1")
     power = np.random.default_rng(3).uniform(0.05, 3.0, size=(3, 24))

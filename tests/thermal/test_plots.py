@@ -5,8 +5,9 @@ from __future__ import annotations
 import matplotlib.image
 import numpy as np
 import pytest
+from system_chip import system_chip
 
-from ailfm.thermal.floorplan_gen import ChipStack, build_stack
+from ailfm.thermal.floorplan_gen import build_stack
 from ailfm.thermal.plots import plot_block_timelines, plot_layer_maps
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -20,7 +21,7 @@ def _assert_png(path):
 
 
 def test_layer_maps_with_and_without_floorplans(tmp_path):
-    chip = ChipStack(tile_layers=2, tile_rows=2, tile_cols=2)
+    chip = system_chip(tile_layers=2, tile_rows=2, tile_cols=2)
     floorplans, _ = build_stack(chip)
     rng = np.random.default_rng(0)
     maps = {f"layer{k}": 330.0 + 20.0 * rng.random((16, 16)) for k in range(len(floorplans))}
@@ -37,7 +38,7 @@ def test_layer_maps_reject_bad_input(tmp_path):
     with pytest.raises(ValueError, match="rows x cols"):
         plot_layer_maps({"a": np.ones(5)}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="2 floorplans for 1 layer maps"):
-        floorplans, _ = build_stack(ChipStack(tile_layers=1))
+        floorplans, _ = build_stack(system_chip(tile_layers=1))
         plot_layer_maps({"a": np.ones((2, 2))}, tmp_path / "x.png", floorplans=floorplans)
 
 

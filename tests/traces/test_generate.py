@@ -13,7 +13,8 @@ from reference_data import AZURE_TRACES, require_shared
 from ailfm.errors import ConfigError, FormatError
 from ailfm.traces import TRACE_COLUMNS, Scenario, generate_trace, read_trace, write_trace
 from ailfm.traces.configs import load_model_config
-from ailfm.traces.scenario import read_length_trace, request_lengths
+from ailfm.traces.lengths import read_length_trace
+from ailfm.traces.scenario import request_lengths
 
 SMALL = "gpt2-xl"
 
@@ -180,3 +181,23 @@ def test_shipped_samples_carry_their_citation():
     for name in ("code", "conv"):
         note = resources.files("ailfm.traces.data") / f"azure_{name}_sample.md"
         assert "Splitwise" in note.read_text() and "CC-BY 4.0" in note.read_text()
+
+
+def test_one_length_reader_for_both_pipelines(tmp_path):
+    """The kernel traces and Compass read a length file with the same reader: same lengths, same errors."""
+    from ailfm.mapping.workload import load_lengths
+
+    sample = Path(str(resources.files("ailfm.traces.data") / "azure_conv_sample.csv"))
+    compass = load_lengths(sample)
+    traces = request_lengths(Scenario(lengths=str(sample), requests=len(compass.prompt_tokens)), seed=0)
+    np.testing.assert_array_equal(compass.prompt_tokens, traces["prompt_tokens"])
+    np.testing.assert_array_equal(compass.output_tokens, traces["output_tokens"])
+    bad = tmp_path / "lengths.csv"
+    bad.write_text("# a comment\nTIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9,10,3\n"
+                   "2023-11-16 18:17:04.0,-4,3\n")
+    errors = []
+    for read in (load_lengths, lambda path: request_lengths(Scenario(lengths=str(path), requests=2), seed=0)):
+        with pytest.raises(FormatError) as err:
+            read(bad)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1] == f"{bad}:4: ContextTokens: expected an integer >= 1, got '-4'"

@@ -11,6 +11,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ailfm.plugins.system.nuca import bank_wait_kernel, contended_latency_kernel
+
+
+@njit(cache=True)
+def advance_candidate(dt_s, n, time_s, kernel, remaining, penalty_s, thread_core, f_GHz, llc_latency_ns,
+                      dram_latency_ns, traffic_llc, traffic, kernel_table, kernel_type, instance_end, params, n_cores,
+                      finished, finish_s):
+    """One step of candidate ``n`` of an ``EngineState`` (its arrays, in place): ``run_epoch`` at the current
+    latencies, then the step's traffic added to the memory-timing window and the clock advanced. ``kernel_table``
+    and ``params`` as ``EngineTables``. Returns ``run_epoch``'s results."""
+    n_instances, n_threads = remaining.shape[1], remaining.shape[2]
+    core = thread_core[n].reshape((n_instances, n_threads))
+    result = run_epoch(dt_s, time_s[n], core, f_GHz[n], llc_latency_ns[n], dram_latency_ns[n], params[0], kernel[n],
+                       instance_end, remaining[n], penalty_s[n], kernel_table[0], kernel_table[1], kernel_table[2],
+                       kernel_table[3], kernel_table[4], kernel_table[5], kernel_table[6], kernel_type, finished,
+                       finish_s, params[2], params[3], n_cores)
+    comp_s, stall_s, cores = result[1], result[2], result[7]
+    core_llc, core_dram = cores[4], cores[5]
+    busy_s = 0.0
+    for i in range(comp_s.shape[0]):
+        for th in range(comp_s.shape[1]):
+            busy_s += comp_s[i, th] + stall_s[i, th]
+    for c in range(n_cores):
+        traffic_llc[n, c] += core_llc[c]
+    traffic[n, 0] += core_dram.sum()
+    traffic[n, 1] += busy_s
+    traffic[n, 2] += dt_s
+    time_s[n] += dt_s
+    return result
+
 
 @njit(cache=True)
 def run_epoch(dt_s, now_s, core, f_core_GHz, llc_latency_ns, dram_latency_ns, mlp, kernel, instance_end, remaining,
@@ -188,6 +218,34 @@ def dram_latency_ns(misses, busy_s, current_ns, base_ns, mlp, line_rate_per_s, d
     other_per_miss_s = max(busy_s - dram_stall_s, 0.0) / misses
     bound_s = mlp * (busy_s / dt_s / line_rate_per_s - other_per_miss_s)
     return max(base_ns, bound_s * 1e9)
+
+
+@njit(cache=True)
+def close_timing_window(llc_latency_ns, dram_latency_ns_now, traffic_llc, traffic, mean_latency_ns,
+                        link_flits_per_access, core_link_share, params):
+    """End of a memory-timing window: the next window's LLC latencies (in place) from the window's per-core access
+    rates (M/D/1 link waits when ``contention``, plus the bank wait when its service time is set) and its DRAM
+    latency (``dram_latency_ns``, returned); the window's traffic is cleared. ``params`` as ``EngineTables.params``.
+    """
+    span_s = traffic[2]
+    if span_s <= 0.0:
+        return dram_latency_ns_now
+    mlp, line_rate, base_dram_ns, noc_GHz = params[0], params[1], params[4], params[5]
+    contention, service_cycles, n_banks = params[6] > 0.0, params[7], params[8]
+    rates = traffic_llc / span_s
+    if contention:
+        contended_latency_kernel(mean_latency_ns, link_flits_per_access, core_link_share, rates, noc_GHz,
+                                 llc_latency_ns)
+    else:
+        llc_latency_ns[:] = mean_latency_ns
+    if service_cycles > 0.0:
+        wait_ns = bank_wait_kernel(rates.sum(), service_cycles, noc_GHz, n_banks)
+        for c in range(llc_latency_ns.shape[0]):
+            llc_latency_ns[c] += wait_ns
+    dram_now = dram_latency_ns(traffic[0], traffic[1], dram_latency_ns_now, base_dram_ns, mlp, line_rate, span_s)
+    traffic_llc[:] = 0.0
+    traffic[:] = 0.0
+    return dram_now
 
 
 @njit(cache=True)

@@ -1,16 +1,19 @@
-"""``ailfm`` subcommands of the thermal subsystem: ``ailfm demo``, the job ``make run`` runs.
+"""``ailfm demo``: the steady state of a system's 3D stack under a constant power map, on HotSpot's grid model.
 
-The demo solves the shipped 3D example (``examples/snuca64_demo.yaml``: the floorplan generator's
-S-NUCA stack under a documented power scenario) at steady state on HotSpot's grid model, prints the
-hottest blocks and writes, into ``--out``: the stack's ``.flp``/``.lcf`` files, the power trace,
-HotSpot's ``.steady`` file and a per-layer temperature map PNG. The files are HotSpot's, so the
-printed command reproduces the result with ``hotspot`` or ``ailfm-hotspot``.
+The demo solves the shipped example (``demo.yaml``: the ``snuca-64`` system's stack under a documented power
+scenario), prints the hottest blocks and writes, into ``--out``: the stack's ``.flp``/``.lcf`` files, the power
+trace, HotSpot's ``.steady`` file and a per-layer temperature map PNG. The files are HotSpot's, so the printed command
+reproduces the result with ``hotspot`` or ``ailfm-hotspot``.
+
+The chip is the one ``ailfm simulate --system`` simulates: the scenario names a system description and the stack
+comes from it through :func:`ailfm.plugins.epoch.chip_thermal.chip_stack`. The demo lives with the runs, not in
+``ailfm.thermal``, so that the thermal package stays a HotSpot-compatible library that knows no system description.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +23,9 @@ import yaml
 from ailfm import options
 from ailfm.errors import ConfigError, unknown_name
 from ailfm.files import read_text, yaml_error
+from ailfm.plugins.epoch.chip_thermal import chip_stack
+from ailfm.plugins.system.description import SystemDescription, load_system
+from ailfm.plugins.system.power import PowerModel
 from ailfm.thermal.floorplan_gen import ChipStack, build_stack, write_stack
 from ailfm.thermal.formats import HotSpotConfig, PowerTrace, read_lcf, write_ptrace, write_steady
 from ailfm.thermal.hotspot_cli import steady_grid_maps
@@ -27,13 +33,18 @@ from ailfm.thermal.model import build_thermal_model
 from ailfm.thermal.plots import plot_layer_maps
 
 KELVIN_AT_0_C = 273.15
-DEMO_SCENARIO = "snuca64_demo.yaml"
+DEMO_SCENARIO = "demo.yaml"
 
 
 @dataclass(frozen=True)
 class DemoScenario:
-    """A chip stack and a constant power map: which tile layers' cores are busy, and every block's power."""
+    """A system's chip stack and a constant power map: which tile layers' cores are busy, and every block's power.
 
+    The powers are the system's (``power_of``): a busy core fully active at f_max with its leakage at the power
+    model's reference temperature, an idle core's ``idle_power_W``, an LLC bank's leakage.
+    """
+
+    system: str
     chip: ChipStack
     grid_cells: int
     active_layers: tuple[int, ...]
@@ -63,11 +74,21 @@ class DemoScenario:
         return power
 
 
-def load_scenario(path: Path | str | None = None) -> DemoScenario:
-    """Read a demo scenario YAML (default: the shipped one); errors name the file and field."""
+def power_of(system: SystemDescription) -> dict[str, float]:
+    """The demo's block powers from the system's power model (``ailfm.plugins.system.power``)."""
+    model, power = PowerModel(system), system.power
+    at_reference_K = power.leakage_ref_C + KELVIN_AT_0_C
+    busy, idle = (float(model.core_power(system.dvfs.f_max_GHz, 1.0, at_reference_K, state).total_W)
+                  for state in (0, 1))
+    return {"active_core_power_W": busy, "idle_core_power_W": idle, "bank_power_W": power.llc_leakage_W_per_bank}
+
+
+def load_scenario(path: Path | str | None = None, system: str | None = None) -> DemoScenario:
+    """Read a demo scenario YAML (default: the shipped one), ``system`` replacing its system; errors name the file
+    and field (the system file's, for an error in the system description)."""
     if path is None:
-        text = resources.files("ailfm.thermal.examples").joinpath(DEMO_SCENARIO).read_text()
-        source = f"ailfm/thermal/examples/{DEMO_SCENARIO}"
+        text = resources.files("ailfm.plugins.run").joinpath(DEMO_SCENARIO).read_text()
+        source = f"ailfm/plugins/run/{DEMO_SCENARIO}"
     else:
         text = read_text(path)
         source = str(path)
@@ -75,7 +96,7 @@ def load_scenario(path: Path | str | None = None) -> DemoScenario:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise yaml_error(source, err) from None
-    known = {f.name for f in fields(DemoScenario)}
+    known = {"system", "grid_cells", "active_layers"}
     unknown = sorted(set(data) - known) if isinstance(data, dict) else []
     if unknown:
         raise ConfigError(str(unknown[0]), unknown_name(unknown[0], sorted(known)), path=source)
@@ -83,12 +104,15 @@ def load_scenario(path: Path | str | None = None) -> DemoScenario:
         found = set(data) if isinstance(data, dict) else set()
         raise ConfigError("scenario", f"expected the fields {', '.join(sorted(known))}; missing "
                           f"{sorted(known - found)}, unknown {sorted(found - known)}", path=source)
+    system = system or str(data["system"])
+    try:
+        description = load_system(system)
+    except ConfigError as err:
+        raise ConfigError(err.field, err.reason, path=err.path or source, line=err.line) from None
     try:
         return DemoScenario(
-            chip=ChipStack.from_dict(data["chip"] or {}, source=source), grid_cells=int(data["grid_cells"]),
-            active_layers=tuple(int(layer) for layer in data["active_layers"]),
-            active_core_power_W=float(data["active_core_power_W"]),
-            idle_core_power_W=float(data["idle_core_power_W"]), bank_power_W=float(data["bank_power_W"]))
+            system=system, chip=chip_stack(description), grid_cells=int(data["grid_cells"]),
+            active_layers=tuple(int(layer) for layer in data["active_layers"]), **power_of(description))
     except ConfigError as err:
         raise ConfigError(err.field, err.reason, path=source) from None
     except (TypeError, ValueError) as err:
@@ -97,7 +121,7 @@ def load_scenario(path: Path | str | None = None) -> DemoScenario:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Solve the scenario's steady state, print the hottest blocks, write the files; return 0."""
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, args.system)
     cells = int(args.grid or scenario.grid_cells)
     out = Path(args.out)
     lcf = write_stack(scenario.chip, out / "stack")
@@ -142,13 +166,15 @@ def _hottest_table(names: tuple[str, ...], temperatures_K: np.ndarray, top: int)
 
 def add_subcommands(subparsers) -> None:
     """Register ``ailfm demo``."""
-    demo = subparsers.add_parser("demo", help="solve the shipped 3D S-NUCA example: hottest blocks and layer maps",
+    demo = subparsers.add_parser("demo", help="steady state of a system's 3D stack: hottest blocks and layer maps",
                                  description=__doc__.splitlines()[0])
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")
     demo.add_argument("--grid", type=options.GRID_CELLS, default=None,
                       help="grid rows = columns per layer (default: the scenario's, 64)")
     demo.add_argument("--top", type=options.POSITIVE, default=10,
                       help="how many of the hottest blocks to list (default: 10)")
+    demo.add_argument("--system", default=None,
+                      help="shipped system name or YAML path, as for ailfm simulate (default: the scenario's)")
     demo.add_argument("--scenario", type=Path, default=None,
-                      help=f"a scenario YAML like the shipped ailfm/thermal/examples/{DEMO_SCENARIO}")
+                      help=f"a scenario YAML like the shipped ailfm/plugins/run/{DEMO_SCENARIO}")
     demo.set_defaults(func=run_demo)
