@@ -1,6 +1,7 @@
 """The malformed-input corpus: every reader and option fed bad input, run through the real command line.
 
-Each case is a few tiny files and a command (``ailfm ...`` or ``ailfm-hotspot ...``); ``{d}`` in the command and in
+Each case is a few tiny files and a command (``ailfm ...``, ``ailfm-hotspot ...`` or a gem5 script's options,
+``corpus.gem5_scripts``); ``{d}`` in the command and in
 the expectations is the folder holding the case's files. A case passes when the command exits non-zero with no
 traceback, and its error names the file, field or option (``expect``) and, where the format has lines, the line
 (``file:line``). ``python tests/corpus/cases.py`` runs every case and prints how many ended in each outcome;
@@ -579,8 +580,12 @@ def option_cases() -> list[Case]:
 
 
 def cases() -> list[Case]:
+    from corpus.gem5_scripts import gem5_cases
+    from corpus.models import length_cases, model_cases
+
     return (system_cases() + hardware_cases() + mapping_cases() + pin_cases() + checkpoint_cases()
-            + policy_cases() + trace_cases() + hotspot_cases() + demo_cases() + option_cases())
+            + policy_cases() + trace_cases() + hotspot_cases() + demo_cases() + option_cases() + model_cases()
+            + length_cases() + gem5_cases())
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -607,12 +612,14 @@ def run_case(case: Case, folder: Path) -> Outcome:
     """Run the case's command in this process (its files written to ``folder``) and classify the outcome."""
     import traceback
 
+    from corpus.gem5_scripts import ENTRIES
+
     from ailfm.cli import main as ailfm_main
     from ailfm.thermal.hotspot_cli import main as hotspot_main
 
     write_case(case, folder)
     argv = [_sub(a, folder) for a in case.argv]
-    main = ailfm_main if case.entry == "ailfm" else hotspot_main
+    main = {"ailfm": ailfm_main, "ailfm-hotspot": hotspot_main, **ENTRIES}[case.entry]
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
