@@ -519,7 +519,9 @@ def demo_cases() -> list[Case]:
             demo("list", "- 1\n", "{d}/s.yaml", "scenario"),
             demo("unknown-key", "grid_cell: 8\n", "{d}/s.yaml", "grid_cell", "did you mean 'grid_cells'"),
             Case("demo-missing", {}, ("demo", "--scenario", "{d}/none.yaml", "--out", "{d}/out"),
-                 ("{d}/none.yaml",))]
+                 ("{d}/none.yaml",)),
+            Case("output-demo-out-is-a-file", {"out": "x"}, ("demo", "--grid", "8", "--out", "{d}/out/x"),
+                 ("--out", "cannot write"))]
 
 
 # --------------------------------------------------------------------------------------------- options

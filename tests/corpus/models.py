@@ -11,7 +11,7 @@ from corpus.cases import SEARCH, SIMULATE, Case
 #: A small llama-like config.json, one field per line (line = index + 2), with fields the reader does not use
 #: (real files carry many: they must stay accepted).
 LLAMA = {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "num_key_value_heads": 2, "intermediate_size": 688, "vocab_size": 1000, "max_position_embeddings": 512,
+         "num_key_value_heads": 2, "intermediate_size": 688, "vocab_size": 1000, "max_position_embeddings": 8192,
          "rms_norm_eps": 1e-06, "hidden_act": "silu", "rope_theta": 10000.0, "tie_word_embeddings": False,
          "torch_dtype": "bfloat16", "architectures": ["LlamaForCausalLM"], "bos_token_id": 1,
          "rope_scaling": None, "transformers_version": "4.44.0", "quantization_config": {"bits": 4}}
@@ -176,6 +176,8 @@ def model_cases() -> list[Case]:
              (where, "max_position_embeddings", "azure-code")),
         Case("model-trace-clip-above-positions", {"config.json": config_text(LLAMA, max_position_embeddings="64")},
              (*COMMANDS["trace"], "--max-context", "128"), (where, "max_position_embeddings", "128 tokens")),
+        Case("model-map-positions-below-lengths", {"config.json": config_text(LLAMA, max_position_embeddings="4096")},
+             COMMANDS["map"], (where, "max_position_embeddings", "4096 positions", "azure-conv", "--beyond-context")),
         Case("model-trace-max-context-1", {"config.json": config_text(LLAMA)},
              (*COMMANDS["trace"], "--max-context", "1"), ("--max-context", ">= 2")),
     ]
