@@ -152,7 +152,7 @@ def model_cases() -> list[Case]:
                                                             '"vocab_size": 2000'), "{d}/config.json:9", "duplicate"),
         whole("top-level-list", "[1, 2]\n", "{d}/config.json", "JSON object"),
         whole("top-level-list", "[1, 2]\n", "{d}/config.json", "JSON object", command="simulate"),
-        whole("empty", "", "{d}/config.json", "empty"),
+        whole("empty", "", "{d}/config.json:1", "invalid JSON"),
         whole("latin-1", config_text(LLAMA).replace('"bfloat16"', '"\xb5"').encode("latin-1"),
               f"{{d}}/config.json:{line_of(LLAMA, 'torch_dtype')}", "not UTF-8"),
         whole("latin-1", config_text(LLAMA).replace('"bfloat16"', '"\xb5"').encode("latin-1"),
