@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +20,16 @@ import pandas as pd
 import yaml
 
 from ailfm import options
-from ailfm.errors import ConfigError
+from ailfm.errors import ConfigError, unknown_name
 from ailfm.files import prepare_output_folder, staged_files, write_json_atomic
 from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
-from ailfm.gem5_configs.stock_dvfs import StaticDvfs, static_levels_GHz
+from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec, StaticDvfs, clock_domain_specs, static_levels_GHz
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.epoch.cosim import SimulationResult
 from ailfm.plugins.governors.base import Governor
-from ailfm.plugins.governors.registry import make_governor
+from ailfm.plugins.governors.onnx_governor import OnnxGovernor
+from ailfm.plugins.governors.registry import available_governors, make_governor
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
 from ailfm.plugins.run.runner import TRACE_SUFFIXES, load_workload
 from ailfm.plugins.system.description import SystemDescription, load_system
@@ -74,6 +76,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def check_governor_params(name: str, params: dict) -> None:
+    """Every ``--governor-param`` key names a parameter of the governor (a misspelt one is a ConfigError naming the
+    nearest, not a TypeError traceback); an unknown governor is left to ``make_governor`` to name."""
+    cls = OnnxGovernor if name.endswith(".onnx") else available_governors().get(name)
+    if cls is None:
+        return
+    accepted = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return
+    names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in params:
+        if key not in names:
+            raise ConfigError("governor-param", f"governor {name!r}: " + (unknown_name(key, names, "parameter")
+                                                                          if names else f"takes none, got {key!r}"))
+
+
 def governor_params(pairs: list[str]) -> dict:
     params = {}
     for pair in pairs:
@@ -93,7 +111,7 @@ class PreparedRun:
     config: RunConfig
     workload: Workload
     governor: Governor
-    static_f_GHz: np.ndarray | None  # --dvfs stock: each tile's level
+    dvfs_domains: list[ClockDomainSpec] | None  # --dvfs stock: each tile's clock and voltage domain
 
 
 def prepare_run(argv: list[str]) -> PreparedRun:
@@ -106,8 +124,10 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     workload = load_workload(config)
     check_fits(config, workload.n_threads, system.n_cores)
     levels = static_levels_GHz(system, args.static_f_GHz) if args.dvfs == "stock" else None
-    governor = StaticDvfs(levels) if levels is not None else make_governor(config.governor, **args.governor_params)
-    return PreparedRun(args, system, config, workload, governor, levels)
+    if levels is None:
+        check_governor_params(config.governor, args.governor_params)
+        return PreparedRun(args, system, config, workload, make_governor(config.governor, **args.governor_params), None)
+    return PreparedRun(args, system, config, workload, StaticDvfs(levels), clock_domain_specs(system, levels))
 
 
 def run_config(args: argparse.Namespace, epoch_s: float) -> RunConfig:

@@ -25,7 +25,6 @@ def main(argv: list[str]) -> int:
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
     from ailfm.gem5_configs.recipe import prepare_run, workload_model, write_outputs
-    from ailfm.gem5_configs.stock_dvfs import clock_domain_specs
     from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
     from ailfm.plugins.epoch.chip_thermal import build_thermal
     from ailfm.plugins.epoch.cosim import CoSimulation
@@ -35,7 +34,7 @@ def main(argv: list[str]) -> int:
     epoch_s = system.thermal.epoch_s
     window_s = min(args.window_us * 1e-6, epoch_s) if args.window_us else None
     fractions = read_fractions(workload_model(config), workload.kernel_type_names)
-    domains = clock_domain_specs(system, run.static_f_GHz) if run.static_f_GHz is not None else None
+    domains = run.dvfs_domains
 
     queues = TileQueues(system.n_cores)
     amap = AddressMap.for_system(system, workload.n_threads)
