@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,25 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | Path):
+    """A temporary folder inside ``folder`` to write a set of files into (writers that take a path: HotSpot files,
+    PNGs); when the block ends without error every file is renamed to the same place under ``folder``, so a reader
+    never sees half of one, and after an error none is left."""
+    folder = Path(folder)
+    stage = folder / f".staging.{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        for file in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = folder / file.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_json_atomic(path: str | Path, value, indent: int = 1) -> None:

@@ -32,7 +32,8 @@ def main() -> int:
     parser.add_argument("--hardware", default="he-36")
     args = parser.parse_args()
     hw = load_hardware(args.hardware)
-    wl = make_workload(load_model(args.model), args.serving, load_lengths(args.lengths), seed=0)
+    wl = make_workload(load_model(args.model), args.serving, load_lengths(args.lengths), seed=0,
+                       beyond_context=True)  # GPT-3: 2048 positions, Azure requests up to 7052 tokens
     ev = Evaluator(wl, hw)
     ops = build_jobs(wl)
     graph = layer_graph(wl)

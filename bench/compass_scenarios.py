@@ -40,7 +40,8 @@ LENGTHS = ("azure-conv", "azure-code")
 
 def run_scenario(model: str, serving: str, lengths: str, hardware: str, pop: int, gen: int, seed: int) -> dict:
     t0 = time.perf_counter()
-    wl = make_workload(load_model(model), serving, load_lengths(lengths), seed=seed)
+    wl = make_workload(load_model(model), serving, load_lengths(lengths), seed=seed,
+                       beyond_context=True)  # GPT-3: 2048 positions, Azure requests up to 7052 tokens, as in the paper
     ev = Evaluator(wl, load_hardware(hardware))
     fixed = baseline_mappings(ev)
     seeds = np.stack([ev.encoding.encode(m) for m in fixed.values()])

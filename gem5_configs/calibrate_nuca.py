@@ -10,9 +10,19 @@ YAML) and ``calibration.json`` (mean and largest errors before and after the fit
 run_ailfm.py (``AILFM_SITE_PACKAGES`` or the repository's ``.venv``).
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # ailfm is importable only once sitepaths has run (under gem5.opt)
+    import numpy as np
+
+    from ailfm.plugins.engine.workload import Workload
+    from ailfm.plugins.run.config import RunConfig
+    from ailfm.plugins.system.description import SystemDescription
 
 
 def main(argv: list[str]) -> int:
@@ -23,10 +33,8 @@ def main(argv: list[str]) -> int:
 
     from ailfm.gem5_configs.calibration import (
         calibration_table,
-        check_jitter,
         fit_bank_service,
         fit_nuca,
-        idle_latencies,
         jittered,
         probe_traffic,
         warm_traffic,
@@ -41,39 +49,12 @@ def main(argv: list[str]) -> int:
         ThreadCursor,
         TileQueues,
         TileTraffic,
-        read_fractions,
         seconds_to_ticks,
     )
-    from ailfm.plugins.run.config import RunConfig
-    from ailfm.plugins.run.runner import load_workload
-    from ailfm.plugins.system.description import load_system
-    from ailfm.traces import load_model_config
 
-    parser = argparse.ArgumentParser(prog="gem5.opt gem5_configs/calibrate_nuca.py")
-    parser.add_argument("--system", default="snuca-64", help="shipped system name or YAML path")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--epoch-us", type=float, default=20.0, help="length of each probe epoch (default 20 us)")
-    parser.add_argument("--idle-rate", type=float, default=2e7, help="reads per second of the lone tile")
-    parser.add_argument("--load-workload", default=RunConfig().workload,
-                        help="model whose default scenario (ailfm simulate's) loads the chip (default %(default)s)")
-    parser.add_argument("--load-f-GHz", type=float, default=None, help="the threads' frequency (default f_max)")
-    parser.add_argument("--load-epochs", type=int, default=5, help="measured epochs under load")
-    parser.add_argument("--load-traffic", choices=("all", "llc"), default="all",
-                        help="all: the threads' LLC hits and DRAM misses; llc: their DRAM misses sent as LLC hits "
-                             "(the same LLC access rates, no DRAM traffic)")
-    parser.add_argument("--load-jitter", type=float, default=0.0,
-                        help="draw the loaded threads' request gaps uniformly from period * (1 -+ this), in [0, 1) "
-                             "(default 0: fixed periods, threads with equal rates in lock step)")
-    parser.add_argument("--idle-csv", default=None,
-                        help="take the idle latencies from this calibration.csv (a previous run on the same system) "
-                             "instead of measuring them")
-    parser.add_argument("--warm-us", type=float, default=100.0,
-                        help="before the loaded epochs, the loaded tiles read their resident data once in this "
-                             "long (default 100 us)")
-    args = parser.parse_args(argv)
-    check_jitter(args.load_jitter, "--load-jitter")  # before the idle probes, not after them
-
-    system = load_system(args.system)
+    run = prepare(argv)  # every option and file checked before gem5 builds anything
+    args, system, idle_ns, config, workload, fractions = (run.args, run.system, run.idle_ns, run.config,
+                                                           run.workload, run.fractions)
     n = system.n_cores
     amap = AddressMap.for_system(system, n)
     queues = TileQueues(n)
@@ -98,18 +79,13 @@ def main(argv: list[str]) -> int:
     # counted in the measured epoch (a generator counts a request when its response arrives)
     drain_ticks = seconds_to_ticks(1e-6)
     quiet = [TileTraffic.idle(drain_ticks) for _ in range(n)]
-    if args.idle_csv:
-        idle_ns = idle_latencies(args.idle_csv, n)
-    else:
+    if idle_ns is None:
         idle_ns = np.empty(n)
         for tile in range(n):
             alone = np.arange(n) == tile
             epoch(alone, warm_rate)
             backend.run_epoch(quiet, drain_ticks)
             idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
-    config = RunConfig(system=args.system, workload=args.load_workload)
-    workload = load_workload(config)
-    fractions = read_fractions(load_model_config(config.workload), workload.kernel_type_names)
     f_GHz = args.load_f_GHz or system.dvfs.f_max_GHz
     window_s = (args.load_epochs + 1) * epoch_s
     backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), args.warm_us * 1e-6),
@@ -162,6 +138,75 @@ def main(argv: list[str]) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(json.dumps(summary, indent=2))
     return 0
+
+
+class Calibration(NamedTuple):
+    """What the calibration reads and checks before gem5 builds anything."""
+
+    args: argparse.Namespace
+    system: SystemDescription
+    idle_ns: np.ndarray | None  # the --idle-csv latencies; None: measure them
+    config: RunConfig  # the load
+    workload: Workload
+    fractions: np.ndarray
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ailfm import options
+    from ailfm.plugins.run.config import RunConfig
+
+    parser = argparse.ArgumentParser(prog="gem5.opt gem5_configs/calibrate_nuca.py")
+    parser.add_argument("--system", default="snuca-64", help="shipped system name or YAML path")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--epoch-us", type=options.number(above=0), default=20.0,
+                        help="length of each probe epoch (default 20 us)")
+    parser.add_argument("--idle-rate", type=options.number(above=0), default=2e7,
+                        help="reads per second of the lone tile")
+    parser.add_argument("--load-workload", default=RunConfig().workload,
+                        help="model whose default scenario (ailfm simulate's) loads the chip (default %(default)s)")
+    parser.add_argument("--load-f-GHz", type=options.number(above=0), default=None,
+                        help="the threads' frequency (default f_max)")
+    parser.add_argument("--load-epochs", type=options.POSITIVE, default=5, help="measured epochs under load")
+    parser.add_argument("--load-traffic", choices=("all", "llc"), default="all",
+                        help="all: the threads' LLC hits and DRAM misses; llc: their DRAM misses sent as LLC hits "
+                             "(the same LLC access rates, no DRAM traffic)")
+    parser.add_argument("--load-jitter", type=float, default=0.0,
+                        help="draw the loaded threads' request gaps uniformly from period * (1 -+ this), in [0, 1) "
+                             "(default 0: fixed periods, threads with equal rates in lock step)")
+    parser.add_argument("--idle-csv", default=None,
+                        help="take the idle latencies from this calibration.csv (a previous run on the same system) "
+                             "instead of measuring them")
+    parser.add_argument("--warm-us", type=options.number(0), default=100.0,
+                        help="before the loaded epochs, the loaded tiles read their resident data once in this "
+                             "long (default 100 us)")
+    return parser
+
+
+def prepare(argv: list[str]) -> Calibration:
+    """The options, the system, the idle latencies of ``--idle-csv`` and the load, each checked (the load is used
+    after the idle probes: a bad one must be refused before them, not after minutes of gem5)."""
+    from ailfm.errors import ConfigError
+    from ailfm.gem5_configs.calibration import check_jitter, idle_latencies
+    from ailfm.gem5_configs.epoch import read_fractions
+    from ailfm.gem5_configs.recipe import check_fits
+    from ailfm.plugins.run.config import RunConfig
+    from ailfm.plugins.run.runner import load_workload
+    from ailfm.plugins.system.description import load_system
+    from ailfm.traces import load_model_config
+
+    args = build_parser().parse_args(argv)
+    check_jitter(args.load_jitter, "--load-jitter")
+    system = load_system(args.system)
+    dvfs = system.dvfs
+    if args.load_f_GHz is not None and not dvfs.f_min_GHz <= args.load_f_GHz <= dvfs.f_max_GHz:
+        raise ConfigError("--load-f-GHz", f"{args.load_f_GHz} GHz is outside {system.name}'s DVFS range "
+                                          f"[{dvfs.f_min_GHz}, {dvfs.f_max_GHz}] GHz")
+    idle_ns = idle_latencies(args.idle_csv, system.n_cores) if args.idle_csv else None
+    config = RunConfig(system=args.system, workload=args.load_workload)
+    workload = load_workload(config)
+    check_fits(config, workload.n_threads, system.n_cores)
+    fractions = read_fractions(load_model_config(config.workload), workload.kernel_type_names)
+    return Calibration(args, system, idle_ns, config, workload, fractions)
 
 
 if __name__ == "__m5_main__":

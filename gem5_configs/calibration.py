@@ -20,12 +20,14 @@ that the model lacks: the L1 controller's request and response latencies and the
 from __future__ import annotations
 
 import dataclasses
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ailfm.errors import ConfigError
+from ailfm.errors import ConfigError, FormatError
+from ailfm.files import read_text
 from ailfm.gem5_configs.epoch import (
     AddressMap,
     GeneratorState,
@@ -165,13 +167,21 @@ def jittered(traffic: list[TileTraffic], jitter: float, option: str = "--load-ji
 def idle_latencies(csv_path, n_cores: int) -> np.ndarray:
     """The per-core ``gem5_idle_ns`` of a previous ``calibration.csv`` (core order), to skip the idle measurement."""
     try:
-        table = pd.read_csv(csv_path)
-    except (OSError, pd.errors.ParserError) as err:
+        text = read_text(csv_path)
+    except FormatError as err:  # missing, not UTF-8 (with the line)
+        raise ConfigError("--idle-csv", err.reason, path=err.path, line=err.line) from None
+    try:
+        table = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ConfigError("--idle-csv", f"cannot read it ({err})", path=str(csv_path)) from None
     if not {"core", "gem5_idle_ns"} <= set(table.columns):
         raise ConfigError("--idle-csv", "needs the columns core and gem5_idle_ns (a calibration.csv)",
                           path=str(csv_path))
-    idle = table.set_index("core")["gem5_idle_ns"].reindex(range(n_cores)).to_numpy(dtype=float)
+    if table["core"].duplicated().any():
+        raise ConfigError("--idle-csv", f"core {table['core'][table['core'].duplicated()].iloc[0]} appears twice",
+                          path=str(csv_path))
+    latency = pd.to_numeric(table["gem5_idle_ns"], errors="coerce")  # a word is NaN, refused below
+    idle = latency.set_axis(table["core"]).reindex(range(n_cores)).to_numpy(dtype=float)
     if not np.all(np.isfinite(idle) & (idle > 0)):
         raise ConfigError("--idle-csv", f"needs a positive gem5_idle_ns for each of the {n_cores} cores",
                           path=str(csv_path))

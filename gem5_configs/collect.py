@@ -8,13 +8,14 @@ gem5's wall time per epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ailfm.errors import AilfmError, FormatError
+from ailfm.files import load_document, require, write_atomic
 from ailfm.plugins.run.cli import TABLE_COLUMNS
 
 EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
@@ -25,13 +26,14 @@ def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
     rows = []
     for folder in map(Path, run_dirs):
         path = folder / "summary.json"
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise FormatError(path, None, f"cannot read a run summary: {err}") from err
-        row = {"run": folder.name, "governor": summary.get("config", {}).get("governor")}
+        summary, lines = load_document(path)  # names the file and line of a malformed or non-UTF-8 summary
+        if not isinstance(summary, dict):
+            raise FormatError(path, None, "not a run summary (expected a JSON object)")
+        config = summary.get("config")
+        row = {"run": folder.name, "governor": config.get("governor") if isinstance(config, dict) else None}
         row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
-        row.update(work_done(folder / "timeline.parquet", summary.get("energy_j")))
+        energy_j = require(summary, "energy_j", lines, float) if summary.get("energy_j") is not None else None
+        row.update(work_done(folder / "timeline.parquet", energy_j))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -41,7 +43,11 @@ def work_done(timeline_path: Path, energy_j: float | None) -> dict:
     (20 ms of Llama-2-7B prefill, say). NaN without a timeline."""
     if not timeline_path.exists():
         return {"g_instructions": float("nan"), "g_instructions_per_j": float("nan")}
-    giga = float(pd.read_parquet(timeline_path, columns=["instructions"])["instructions"].sum()) / 1e9
+    try:
+        instructions = pd.read_parquet(timeline_path, columns=["instructions"])["instructions"]
+    except (OSError, ValueError, KeyError, pa.ArrowException) as err:
+        raise FormatError(timeline_path, None, f"not a run timeline with an instructions column ({err})") from None
+    giga = float(instructions.sum()) / 1e9
     return {"g_instructions": giga, "g_instructions_per_j": giga / energy_j if energy_j else float("nan")}
 
 
@@ -56,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"collect: error: {err}", file=sys.stderr)
         return 2
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        try:
+            write_atomic(args.csv, table.to_csv(index=False).encode())
+        except OSError as err:
+            print(f"collect: error: --csv: cannot write {args.csv}: {err.strerror}", file=sys.stderr)
+            return 2
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 

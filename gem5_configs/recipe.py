@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from ailfm.errors import ConfigError
+from ailfm import options
+from ailfm.errors import ConfigError, unknown_name
+from ailfm.files import prepare_output_folder, staged_files, write_json_atomic
 from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
+from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec, StaticDvfs, clock_domain_specs, static_levels_GHz
+from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.epoch.cosim import SimulationResult
+from ailfm.plugins.governors.base import Governor
+from ailfm.plugins.governors.onnx_governor import OnnxGovernor
+from ailfm.plugins.governors.registry import available_governors, make_governor
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
-from ailfm.plugins.run.runner import TRACE_SUFFIXES
+from ailfm.plugins.run.runner import TRACE_SUFFIXES, load_workload
+from ailfm.plugins.system.description import SystemDescription, load_system
 
 DVFS_MODES = ("rate", "stock")
 
@@ -37,19 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="governor name (default performance; with --dvfs stock: the static levels)")
     parser.add_argument("--governor-param", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword argument of the governor (repeatable; values read as YAML scalars)")
-    parser.add_argument("--epochs", type=int, required=True, help="control epochs to simulate")
+    parser.add_argument("--epochs", type=options.POSITIVE, required=True, help="control epochs to simulate")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=0, help="picks the trace's request window (default 0)")
+    parser.add_argument("--seed", type=options.SEED, default=0, help="picks the trace's request window (default 0)")
     parser.add_argument("--dvfs", choices=DVFS_MODES, default="rate",
                         help="rate: the governor's V/f scales each tile's request rate (default); stock: gem5 clock "
                              "and voltage domains per tile at static levels (--static-f-GHz)")
     parser.add_argument("--static-f-GHz", default="max",
                         help="with --dvfs stock: max, min, one frequency, or one per tile (comma-separated)")
-    parser.add_argument("--warm-us", type=float, default=100.0,
+    parser.add_argument("--warm-us", type=options.number(0), default=100.0,
                         help="before the first epoch, every thread reads its LLC-resident data once in this long, "
                              "outside any epoch (a warm LLC, as the built-in engine assumes; 0: start cold; "
                              "default 100)")
-    parser.add_argument("--window-us", type=float, default=None,
+    parser.add_argument("--window-us", type=options.number(above=0), default=None,
                         help="simulate only the first WINDOW_US microseconds of each epoch in gem5, at the epoch's "
                              "request rates (time sampling; default: the whole epoch)")
     parser.add_argument("--traffic-jitter", type=float, default=0.0,
@@ -60,17 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
-    if args.epochs < 1:
-        raise ConfigError("epochs", f"must be at least 1, got {args.epochs}")
     if args.dvfs == "stock" and args.governor not in (None, "gem5-static"):
         raise ConfigError("governor", "with --dvfs stock the levels are static; leave --governor out")
-    if args.warm_us < 0:
-        raise ConfigError("warm-us", f"must be 0 or positive, got {args.warm_us}")
-    if args.window_us is not None and not args.window_us > 0:
-        raise ConfigError("window-us", f"must be positive, got {args.window_us}")
     check_jitter(args.traffic_jitter, "traffic-jitter")
     args.governor_params = governor_params(args.governor_param)
     return args
+
+
+def check_governor_params(name: str, params: dict) -> None:
+    """Every ``--governor-param`` key names a parameter of the governor (a misspelt one is a ConfigError naming the
+    nearest, not a TypeError traceback); an unknown governor is left to ``make_governor`` to name."""
+    cls = OnnxGovernor if name.endswith(".onnx") else available_governors().get(name)
+    if cls is None:
+        return
+    accepted = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return
+    names = [n for n, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in params:
+        if key not in names:
+            raise ConfigError("governor-param", f"governor {name!r}: " + (unknown_name(key, names, "parameter")
+                                                                          if names else f"takes none, got {key!r}"))
 
 
 def governor_params(pairs: list[str]) -> dict:
@@ -81,6 +100,34 @@ def governor_params(pairs: list[str]) -> dict:
             raise ConfigError("governor-param", f"expected KEY=VALUE, got {pair!r}")
         params[key] = yaml.safe_load(value)
     return params
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """Everything ``run_ailfm.py`` reads and checks before gem5 builds anything."""
+
+    args: argparse.Namespace
+    system: SystemDescription
+    config: RunConfig
+    workload: Workload
+    governor: Governor
+    dvfs_domains: list[ClockDomainSpec] | None  # --dvfs stock: each tile's clock and voltage domain
+
+
+def prepare_run(argv: list[str]) -> PreparedRun:
+    """Options, system, run description, workload, governor and static levels, each checked, so that a bad value is
+    one line before gem5 starts (not after it has built and instantiated the board)."""
+    args = parse_args(argv)
+    prepare_output_folder(args.out)  # writable, before the run and not after it
+    system = load_system(args.system)
+    config = run_config(args, system.thermal.epoch_s)
+    workload = load_workload(config)
+    check_fits(config, workload.n_threads, system.n_cores)
+    levels = static_levels_GHz(system, args.static_f_GHz) if args.dvfs == "stock" else None
+    if levels is None:
+        check_governor_params(config.governor, args.governor_params)
+        return PreparedRun(args, system, config, workload, make_governor(config.governor, **args.governor_params), None)
+    return PreparedRun(args, system, config, workload, StaticDvfs(levels), clock_domain_specs(system, levels))
 
 
 def run_config(args: argparse.Namespace, epoch_s: float) -> RunConfig:
@@ -139,10 +186,10 @@ def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, 
                   extra: dict, window_s: float | None = None) -> list[Path]:
     """``summary.json`` and ``timeline.parquet`` as ``ailfm simulate`` writes them, and ``gem5_epochs.parquet``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     summary = {**result.summary, "config": dataclasses.asdict(config), **extra}
-    paths = [out / "summary.json", out / "timeline.parquet", out / "gem5_epochs.parquet"]
-    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
-    result.timeline().to_parquet(paths[1], index=False)
-    counters_frame(counters, result.epoch_s / result.substeps, window_s).to_parquet(paths[2], index=False)
-    return paths
+    names = ["summary.json", "timeline.parquet", "gem5_epochs.parquet"]
+    with staged_files(out) as stage:  # each file appears whole, under its name, or not at all
+        write_json_atomic(stage / names[0], summary, indent=2)
+        result.timeline().to_parquet(stage / names[1], index=False)
+        counters_frame(counters, result.epoch_s / result.substeps, window_s).to_parquet(stage / names[2], index=False)
+    return [out / name for name in names]

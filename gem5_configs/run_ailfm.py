@@ -24,28 +24,17 @@ def main(argv: list[str]) -> int:
     from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
-    from ailfm.gem5_configs.recipe import check_fits, parse_args, run_config, workload_model, write_outputs
-    from ailfm.gem5_configs.stock_dvfs import StaticDvfs, clock_domain_specs, static_levels_GHz
+    from ailfm.gem5_configs.recipe import prepare_run, workload_model, write_outputs
     from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
     from ailfm.plugins.epoch.chip_thermal import build_thermal
     from ailfm.plugins.epoch.cosim import CoSimulation
-    from ailfm.plugins.governors.registry import make_governor
-    from ailfm.plugins.run.runner import load_workload
-    from ailfm.plugins.system.description import load_system
 
-    args = parse_args(argv)
-    system = load_system(args.system)
-    config = run_config(args, system.thermal.epoch_s)
-    workload = load_workload(config)
-    check_fits(config, workload.n_threads, system.n_cores)
+    run = prepare_run(argv)  # every option and file checked before gem5 builds anything
+    args, system, config, workload, governor = run.args, run.system, run.config, run.workload, run.governor
     epoch_s = system.thermal.epoch_s
     window_s = min(args.window_us * 1e-6, epoch_s) if args.window_us else None
     fractions = read_fractions(workload_model(config), workload.kernel_type_names)
-    if args.dvfs == "stock":
-        levels = static_levels_GHz(system, args.static_f_GHz)
-        governor, domains = StaticDvfs(levels), clock_domain_specs(system, levels)
-    else:
-        governor, domains = make_governor(config.governor, **args.governor_params), None
+    domains = run.dvfs_domains
 
     queues = TileQueues(system.n_cores)
     amap = AddressMap.for_system(system, workload.n_threads)

@@ -39,12 +39,19 @@ def add_site_packages(repo: Path) -> None:
 def run_script(main: Callable[[list[str]], int], script: str) -> None:
     """Run a gem5 script's ``main`` as ``__m5_main__``: site-packages first, then ``ailfm``'s errors as one line."""
     add_site_packages(Path(script).resolve().parents[1])
+    sys.exit(one_line_errors(main, sys.argv[1:], Path(script).name))
+
+
+def one_line_errors(main: Callable[[list[str]], int], argv: list[str], name: str) -> int:
+    """``main(argv)``, with an ``ailfm`` error printed as ``NAME: error: ...`` and status 1 (not passed to
+    ``sys.exit``: see ``_fail``)."""
     from ailfm.errors import AilfmError
 
     try:
-        sys.exit(main(sys.argv[1:]))
+        return main(argv)
     except AilfmError as err:
-        _fail(f"{Path(script).name}: error: {err}")
+        print(f"{name}: error: {err}", file=sys.stderr, flush=True)
+        return 1
 
 
 def _fail(message: str) -> None:

@@ -48,7 +48,7 @@ def static_levels_GHz(system: SystemDescription, spec: str) -> np.ndarray:
                           ) from err
     if len(values) not in (1, n):
         raise ConfigError("static-f-GHz", f"expected 1 or {n} frequencies, got {len(values)}")
-    if np.any(values < dvfs.f_min_GHz - 1e-9) or np.any(values > dvfs.f_max_GHz + 1e-9):
+    if not np.all((values >= dvfs.f_min_GHz - 1e-9) & (values <= dvfs.f_max_GHz + 1e-9)):  # NaN too
         raise ConfigError("static-f-GHz", f"frequencies must lie in [{dvfs.f_min_GHz}, {dvfs.f_max_GHz}] GHz")
     return dvfs.snap_GHz(np.broadcast_to(values, (n,)).copy())
 

@@ -41,6 +41,9 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensor-parallel", type=options.POSITIVE, default=8, help="GEMM tiles per layer")
     parser.add_argument("--blocks", type=options.POSITIVE, default=1, help="transformer blocks mapped")
     parser.add_argument("--workload-seed", type=options.SEED, default=0, help="seed of the serving emulation")
+    parser.add_argument("--beyond-context", action="store_true",
+                        help="serve requests longer than the model's max_position_embeddings (refused otherwise); "
+                             "the Compass paper's GPT-3 runs on the Azure traces need it")
     parser.add_argument("--cost", choices=("analytic", "zigzag"), default="analytic",
                         help="per-chiplet GEMM cost: the analytic loop nest or ZigZag (pip install 'ailfm[zigzag]')")
     parser.add_argument("--zigzag-cache", default="~/.cache/ailfm/zigzag",
@@ -71,7 +74,8 @@ def print_notes(notes: tuple[str, ...]) -> None:
 def evaluator_from_args(args: argparse.Namespace) -> Evaluator:
     workload = make_workload(load_model(args.model), args.serving, load_lengths(args.lengths), n_slots=args.slots,
                              n_micro_batches=args.micro_batches, n_steps=args.steps,
-                             tensor_parallel=args.tensor_parallel, n_blocks=args.blocks, seed=args.workload_seed)
+                             tensor_parallel=args.tensor_parallel, n_blocks=args.blocks, seed=args.workload_seed,
+                             beyond_context=args.beyond_context)
     print_notes(workload.notes)
     hardware = load_hardware(args.hardware)
     gemm_costs = gemm_costs_from_args(args, hardware)
@@ -231,6 +235,8 @@ def run_map_explore(args: argparse.Namespace) -> int:
 
     workload_args = dict(n_slots=args.slots, n_steps=args.steps, tensor_parallel=args.tensor_parallel,
                          n_blocks=args.blocks, seed=args.workload_seed)
+    if args.beyond_context:  # only then: the key is part of the configuration a resumed exploration must match
+        workload_args["beyond_context"] = True
     base = load_hardware(args.hardware)
     gemm_costs = gemm_costs_from_args(args, base)
     settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,

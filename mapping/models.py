@@ -39,6 +39,9 @@ class LlmConfig:
     d_shared_expert: int = 0
     attention_window: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: longest sequence the model takes (0: not given) and where it was read (field, file, line)
+    max_positions: int = 0
+    context_field: tuple[str, str, int | None] = field(default=("max_position_embeddings", "", None), compare=False)
 
     def __post_init__(self):
         for name in ("d_model", "n_heads", "n_kv_heads", "d_head", "d_ffn", "n_blocks"):
@@ -59,7 +62,8 @@ class LlmConfig:
         """The block shapes of a model read by the registry."""
         return cls(model.name, model.hidden_size, model.num_heads, model.num_kv_heads, model.head_dim,
                    model.intermediate_size, model.gated_mlp, model.num_layers, model.num_experts,
-                   model.experts_per_token, model.shared_expert_size, model.attention_window, model.notes)
+                   model.experts_per_token, model.shared_expert_size, model.attention_window, model.notes,
+                   model.max_positions, model.context_field)
 
     @property
     def is_moe(self) -> bool:

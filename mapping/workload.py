@@ -335,9 +335,12 @@ class ServingWorkload:
 
 def make_workload(model: LlmConfig, strategy: str, lengths: LengthSource, *, n_slots: int = 32,
                   n_micro_batches: int = 8, n_steps: int = 3, tensor_parallel: int = 8, n_blocks: int = 1,
-                  seed: int = 0) -> ServingWorkload:
+                  seed: int = 0, beyond_context: bool = False) -> ServingWorkload:
     """The default scenario builder: warm-up emulation, then the strategy's iterations. A ``tensor_parallel``
-    above the model's head count is reduced to it (``ServingWorkload.notes`` says so)."""
+    above the model's head count is reduced to it (``ServingWorkload.notes`` says so). A request longer than the
+    model's context is refused unless ``beyond_context`` (see :func:`check_context`)."""
+    if not beyond_context:
+        check_context(model, lengths)
     if strategy not in STRATEGIES:
         raise ConfigError("serving", f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
     if n_slots < 2 or n_steps < 1:
@@ -347,6 +350,22 @@ def make_workload(model: LlmConfig, strategy: str, lengths: LengthSource, *, n_s
     its = STRATEGIES[strategy](state, n_slots, n_steps)
     return ServingWorkload(model, its, n_micro_batches, tiles, n_blocks, strategy, lengths.name,
                            tensor_parallel if tiles != tensor_parallel else None)
+
+
+def check_context(model: LlmConfig, lengths: LengthSource) -> None:
+    """Refuse, naming the model's field and the request, a length source with a request (prompt + output) longer
+    than the model's ``max_position_embeddings``: a serving engine would reject it (vLLM does). The cost model
+    itself has no context limit, so ``--beyond-context`` serves such requests anyway, as the Compass paper's GPT-3
+    runs on the Azure traces do (2048 positions, requests up to 7052 tokens)."""
+    total = lengths.prompt_tokens + lengths.output_tokens
+    if not model.max_positions or total.max() <= model.max_positions:
+        return
+    k = int(np.argmax(total))
+    key, path, line = model.context_field
+    raise ConfigError(key, f"{model.name}: {model.max_positions} positions is shorter than the longest request of "
+                           f"lengths {lengths.name!r} (request {k}: {lengths.prompt_tokens[k]} prompt + "
+                           f"{lengths.output_tokens[k]} output tokens); serve shorter requests, or add "
+                           "--beyond-context to cost them anyway", path=path, line=line)
 
 
 def split_micro_batches(iteration: Iteration, n_micro_batches: int) -> list[list[Request]]:

@@ -32,6 +32,9 @@ def add_subcommands(subparsers) -> None:
                      help="keep only requests arriving within this many seconds")
     gen.add_argument("--arrival-speedup", type=options.number(above=0), default=1.0,
                      help="divide trace inter-arrival times by this")
+    gen.add_argument("--max-context", type=options.integer(2), default=None, metavar="TOKENS",
+                     help="clip every request's prompt + output to this many tokens (at most the model's "
+                          "max_position_embeddings); without it a request longer than the model's context is refused")
     gen.add_argument("--seed", type=options.SEED, default=0, help="picks the window of the length trace (default 0)")
     gen.add_argument("--out", required=True, help="output file, .parquet or .csv")
     gen.set_defaults(func=_generate)
@@ -43,7 +46,8 @@ def add_subcommands(subparsers) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     scenario = Scenario(instances=args.instances, threads_per_instance=args.threads, requests=args.requests,
-                        lengths=args.lengths, time_window_s=args.time_window, arrival_speedup=args.arrival_speedup)
+                        lengths=args.lengths, time_window_s=args.time_window, arrival_speedup=args.arrival_speedup,
+                        max_context_tokens=args.max_context)
     trace = generate_trace(load_model_config(args.model), scenario, seed=args.seed)
     path = write_trace(args.out, trace)
     print(f"wrote {path}: {len(trace)} kernels, {trace['request'].nunique()} requests, "

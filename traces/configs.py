@@ -66,6 +66,33 @@ _GATED_ACTIVATIONS = frozenset({"silu", "swish", "swiglu"})
 # Sliding-window attention on some layers only (interleaved with full attention).
 _PER_LAYER_WINDOW = frozenset({"layer_types", "sliding_window_pattern"})
 _PER_LAYER_WINDOW_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "cohere2"})
+#: Upper bound of each quantity and why: a value beyond it is a typo or a unit mistake (``hidden_size: 2^40``), and
+#: would overflow the shape arithmetic or exhaust memory in the kernel tables before the first result.
+HF_FIELD_BOUNDS: dict[str, tuple[int, str]] = {
+    "hidden_size": (2**18, "over 10x the widest published transformer (PaLM 540B, 18432)"),
+    "num_layers": (4096, "over 30x the deepest published LLM (Llama 3.1 405B, 126 layers)"),
+    "num_heads": (4096, "over 30x the most attention heads published (Llama 3.1 405B, 128)"),
+    "num_kv_heads": (4096, "over 30x the most attention heads published (Llama 3.1 405B, 128)"),
+    "head_dim": (2**14, "over 60x the widest published head (Gemma, 256)"),
+    "intermediate_size": (2**20, "over 10x the widest published MLP (PaLM 540B, 73728)"),
+    "vocab_size": (2**24, "over 60x the largest published vocabulary (Gemma, 256000)"),
+    "max_positions": (2**30, "100x the longest published context (Llama 4 Scout, 10485760 tokens)"),
+    "num_experts": (4096, "10x the most routed experts published (Kimi K2, 384)"),
+    "experts_per_token": (4096, "10x the most routed experts published (Kimi K2, 384)"),
+    "expert_size": (2**20, "over 10x the widest published MLP (PaLM 540B, 73728)"),
+    "shared_expert_size": (2**20, "over 10x the widest published MLP (PaLM 540B, 73728)"),
+    "n_shared_experts": (4096, "10x the most routed experts published (Kimi K2, 384)"),
+    "sliding_window": (2**30, "100x the longest published context (Llama 4 Scout, 10485760 tokens)"),
+    "image_size": (2**16, "a 65536-pixel side is far beyond any vision transformer's input (224-1024)"),
+    "num_channels": (1024, "images have 1-16 channels (RGB: 3)"),
+    "num_labels": (2**24, "over 700x ImageNet-21k's 21843 classes"),
+    "type_vocab_size": (2**16, "BERT has 2 token types"),
+}
+#: Patches per image: attention over N patches costs N^2 (ViT-L/16 at 224 px has 196).
+MAX_PATCHES = 2**20
+#: Fields whose type the reader depends on (a wrong type would silently pick another architecture).
+_BOOLEAN_FIELDS = ("tie_word_embeddings", "attention_bias", "multi_query", "use_sliding_window", "is_encoder_decoder")
+_NUMBER_FIELDS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "rope_theta")
 # Architectures whose blocks are not a decoder of Q/K/V heads + FFN: refused with the field that says so.
 _UNSUPPORTED = {
     "kv_lora_rank": "multi-head latent attention (DeepSeek-V2/V3) is not modelled",
@@ -156,6 +183,8 @@ class ModelConfig:
     published_parameters: int | None = None
     source: str = ""
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: where ``max_positions`` was read: (field, file, line), for errors about the context limit
+    context_field: tuple[str, str, int | None] = field(default=("max_position_embeddings", "", None), compare=False)
 
     @property
     def q_dim(self) -> int:
@@ -250,8 +279,12 @@ def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "
     them); a multimodal config's language model is read from its ``text_config``."""
     if not isinstance(raw, dict):
         raise lines.error(prefix.rstrip(".") or "config.json", "expected a JSON object")
+    if raw.get("text_config") is not None and not isinstance(raw["text_config"], dict):
+        raise lines.error(prefix + "text_config", f"expected a JSON object (the language model's fields), got "
+                                                  f"{raw['text_config']!r}")
     if "text_config" in raw and not any(n in raw for n in HF_FIELD_NAMES["hidden_size"]):
         return model_config_from_dict(raw["text_config"], lines, name=name, prefix=f"{prefix}text_config.")
+    _check_field_types(raw, lines, prefix)
     for key, reason in _UNSUPPORTED.items():
         if raw.get(key):
             raise lines.error(prefix + key, reason)
@@ -267,12 +300,21 @@ def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "
                 also = f" (also looked for {', '.join(names[1:])})" if len(names) > 1 else ""
                 raise lines.error(prefix + names[0], f"missing required field{also}")
             return default
-        return int(positive(require(raw, key, lines, int, prefix=prefix.rstrip(".")), prefix + key, lines))
+        return bounded(quantity, key)
+
+    def bounded(quantity: str, key: str, least: int = 1) -> int:
+        value = require(raw, key, lines, int, prefix=prefix.rstrip("."))
+        if value < least:
+            raise lines.error(prefix + key, f"must be {'> 0' if least == 1 else f'>= {least}'}, got {value}")
+        limit, why = HF_FIELD_BOUNDS[quantity]
+        if value > limit:
+            raise lines.error(prefix + key, f"{value} is above {limit} ({why}): a typo or a unit mistake")
+        return value
 
     def where(quantity: str) -> str:
         return prefix + (present(quantity) or HF_FIELD_NAMES[quantity][0])
 
-    model_type = str(raw.get("model_type", "")).lower()
+    model_type = str(raw.get("model_type") or "").lower()
     is_vision = "patch_size" in raw or "image_size" in raw
     hidden = number("hidden_size")
     heads = number("num_heads")
@@ -293,36 +335,35 @@ def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "
                               f"{moe['experts_per_token']} is more than the {experts} experts")
         shared = number("shared_expert_size", 0)
         if raw.get("n_shared_experts") is not None:  # DeepSeek-MoE: n shared experts, each of the routed width
-            n_shared = require(raw, "n_shared_experts", lines, int, prefix=prefix.rstrip("."))
-            if n_shared < 0:
-                raise lines.error(prefix + "n_shared_experts", f"must be >= 0, got {n_shared}")
-            shared = n_shared * number("expert_size")
+            shared = bounded("n_shared_experts", "n_shared_experts", least=0) * number("expert_size")
         moe["shared_expert_size"] = shared
         ffn = number("expert_size", number("intermediate_size", 4 * hidden))
     else:
         ffn = number("intermediate_size", 4 * hidden)
     image_size = patch_size = channels = 0
     if is_vision:
-        image_size = int(positive(require(raw, "image_size", lines, int, prefix=prefix.rstrip(".")),
-                                  prefix + "image_size", lines))
+        image_size = bounded("image_size", "image_size")
         patch_size = int(positive(require(raw, "patch_size", lines, int, prefix=prefix.rstrip(".")),
                                   prefix + "patch_size", lines))
-        channels = int(positive(require(raw, "num_channels", lines, int, prefix=prefix.rstrip("."))
-                                if "num_channels" in raw else 3, prefix + "num_channels", lines))
+        channels = bounded("num_channels", "num_channels") if "num_channels" in raw else 3
         if image_size % patch_size:
             raise lines.error(prefix + "patch_size", f"{patch_size} does not divide image_size {image_size}")
+        if (image_size // patch_size) ** 2 > MAX_PATCHES:
+            raise lines.error(prefix + "patch_size", f"{(image_size // patch_size) ** 2} patches per image is above "
+                                                     f"{MAX_PATCHES} (attention costs patches^2; ViT-L/16 has 196)")
         vocab, positions = 0, (image_size // patch_size) ** 2 + 1
     else:
         vocab, positions = number("vocab_size", 0), number("max_positions", 0)
     act_key = present("activation")
+    if act_key and not isinstance(raw[act_key], str):
+        raise lines.error(prefix + act_key, f"expected an activation name, got {raw[act_key]!r}")
     act_name = str(raw[act_key] if act_key else "gelu").lower()
     if act_name not in _ACTIVATIONS:
         raise lines.error(prefix + act_key, f"unsupported activation {act_name!r}; known: "
                                             f"{', '.join(sorted(_ACTIVATIONS))}")
     window, notes = 0, []
     if raw.get("sliding_window") is not None and raw.get("use_sliding_window", True) is not False:
-        window = int(positive(require(raw, "sliding_window", lines, int, prefix=prefix.rstrip(".")),
-                              prefix + "sliding_window", lines))
+        window = bounded("sliding_window", "sliding_window")
         if _PER_LAYER_WINDOW & set(raw) or model_type in _PER_LAYER_WINDOW_TYPES:
             notes.append(f"{name}: sliding_window {window} applies to some layers only: the mapped blocks use "
                          "full-context attention (an upper bound for the windowed layers)")
@@ -332,10 +373,18 @@ def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "
     if "attention_bias" in raw and model_type not in BIASED_MODEL_TYPES:
         linear_bias = bool(raw["attention_bias"])
     extra = raw.get("ailfm") or {}
+    if not isinstance(extra, dict):
+        raise lines.error(prefix + "ailfm", f"expected a JSON object (source, published_parameters), got {extra!r}")
     published = extra.get("published_parameters")
-    if published is not None and (not isinstance(published, int) or published <= 0):
+    if published is not None and (isinstance(published, bool) or not isinstance(published, int) or published <= 0):
         raise lines.error(prefix + "ailfm.published_parameters", f"must be a positive integer, got {published!r}")
-    labels = raw.get("num_labels", len(raw.get("id2label") or {})) if is_vision else 0
+    labels = 0
+    if is_vision:
+        labels = (bounded("num_labels", "num_labels", least=0) if raw.get("num_labels") is not None
+                  else len(raw.get("id2label") or {}))
+    type_vocab = 0
+    if model_type in ("bert", "roberta") and raw.get("type_vocab_size") is not None:
+        type_vocab = bounded("type_vocab_size", "type_vocab_size", least=0)
     return ModelConfig(
         name=name,
         model_type=model_type or "unknown",
@@ -355,15 +404,34 @@ def model_config_from_dict(raw: Any, lines: Lines, *, name: str, prefix: str = "
         rotary=model_type not in LEARNED_POSITION_MODEL_TYPES and not is_vision and (llama_like or "rope_theta" in raw),
         linear_bias=linear_bias,
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", not llama_like)),
-        type_vocab_size=int(raw.get("type_vocab_size", 0)) if model_type in ("bert", "roberta") else 0,
+        type_vocab_size=type_vocab,
         image_size=image_size,
         patch_size=patch_size,
         num_channels=channels,
-        num_labels=int(labels),
+        num_labels=labels,
         num_experts=experts,
         **moe,
         attention_window=window,
         published_parameters=published,
         source=str(extra.get("source", lines.path)),
         notes=tuple(notes),
+        context_field=(where("max_positions"), lines.path, lines.line(where("max_positions"))),
     )
+
+
+def _check_field_types(raw: dict, lines: Lines, prefix: str) -> None:
+    """The fields whose type decides how the file is read: a wrong type is an error, not another architecture
+    (``"tie_word_embeddings": "false"`` is a true string). Fields the reader does not use are not checked: real
+    ``config.json`` files carry many (``torch_dtype``, ``architectures``, token ids)."""
+    where = prefix.rstrip(".")
+    if raw.get("model_type") is not None and not isinstance(raw["model_type"], str):
+        raise lines.error(prefix + "model_type", f"expected a Hugging Face model type name (llama, gpt2, ...), got "
+                                                 f"{raw['model_type']!r}")
+    for key in _BOOLEAN_FIELDS:
+        if raw.get(key) is not None:
+            require(raw, key, lines, bool, prefix=where)
+    for key in _NUMBER_FIELDS:
+        if raw.get(key) is not None:
+            positive(require(raw, key, lines, float, prefix=where), prefix + key, lines)
+    if raw.get("id2label") is not None:
+        require(raw, "id2label", lines, dict, prefix=where)

@@ -11,8 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ailfm.errors import ConfigError
 from ailfm.traces.configs import ModelConfig, load_model_config
-from ailfm.traces.decompose import KernelType, Precision, active_threads, busiest_thread_fraction, pass_kernels
+from ailfm.traces.decompose import (
+    KernelType,
+    Precision,
+    active_threads,
+    busiest_thread_fraction,
+    check_traceable,
+    pass_kernels,
+)
 from ailfm.traces.profiles import KernelProfile, cold_fraction, load_kernel_profiles
 from ailfm.traces.scenario import Scenario, request_lengths
 from ailfm.traces.schema import TRACE_COLUMNS, trace_dtypes
@@ -73,6 +81,30 @@ def request_kernels(model: ModelConfig, prompt_tokens: int, output_tokens: int, 
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
+def check_context(model: ModelConfig, scenario: Scenario, lengths: pd.DataFrame) -> int:
+    """The context requests are clipped to: the scenario's ``max_context_tokens`` (clipping asked for), else the
+    model's ``max_positions``, which every request must then fit (a longer one is refused, naming the model's field
+    and the request, not silently cut: ``max_position_embeddings: 1`` would serve 1-token requests)."""
+    check_traceable(model)  # a missing max_position_embeddings is named as missing
+    key, path, line = model.context_field
+    if model.is_vision:  # a request is one image
+        return model.max_positions
+    if scenario.max_context_tokens is not None:
+        if scenario.max_context_tokens > model.max_positions:
+            raise ConfigError(key, f"{model.name}: {model.max_positions} positions is shorter than the context "
+                                   f"to clip requests to ({scenario.max_context_tokens} tokens)", path=path, line=line)
+        return scenario.max_context_tokens
+    tokens = lengths["prompt_tokens"].to_numpy() + (0 if model.is_encoder else lengths["output_tokens"].to_numpy())
+    if len(tokens) and tokens.max() > model.max_positions:
+        k = int(np.argmax(tokens))
+        prompt, output = int(lengths["prompt_tokens"].iloc[k]), int(lengths["output_tokens"].iloc[k])
+        served = f"{prompt} prompt tokens" if model.is_encoder else f"{prompt} prompt + {output} output tokens"
+        raise ConfigError(key, f"{model.name}: {model.max_positions} positions is shorter than the longest request "
+                               f"served (request {k} of lengths {scenario.lengths!r}: {served}); serve shorter "
+                               "requests, or clip them (ailfm trace generate --max-context)", path=path, line=line)
+    return model.max_positions
+
+
 def generate_trace(model: ModelConfig | str, scenario: Scenario | None = None, seed: int = 0,
                    profiles: dict[KernelType, KernelProfile] | None = None) -> pd.DataFrame:
     """The kernel trace of ``scenario`` served by ``model``; the same seed gives the same frame.
@@ -99,7 +131,7 @@ def generate_trace(model: ModelConfig | str, scenario: Scenario | None = None, s
     scenario = scenario if scenario is not None else Scenario()
     profiles = profiles if profiles is not None else load_kernel_profiles()
     lengths = request_lengths(scenario, seed)
-    context = scenario.max_context_tokens or model.max_positions
+    context = check_context(model, scenario, lengths)
     frames = []
     for request, (arrival_s, prompt, output) in enumerate(lengths.itertuples(index=False)):
         if model.is_encoder:

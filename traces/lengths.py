@@ -16,10 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ailfm.errors import FormatError
+from ailfm.files import read_text
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 #: Accepted (prompt, output) column names, Azure's first.
 LENGTH_COLUMNS = (("ContextTokens", "GeneratedTokens"), ("prompt_tokens", "output_tokens"))
+#: Longest prompt or output a file may give: 100x the longest published context (Llama 4 Scout, 10485760 tokens);
+#: larger values are typos, and overflow the int64 token arithmetic (1e30 did, with only a numpy warning).
+MAX_TOKENS = 2**30
 
 
 def read_length_trace(path: str | Path, *, arrivals: bool = True, min_output_tokens: int = 0) -> pd.DataFrame:
@@ -34,12 +38,7 @@ def read_length_trace(path: str | Path, *, arrivals: bool = True, min_output_tok
         Unreadable file, missing column, unparsable timestamp or a bad length (names the file and its line).
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise FormatError(path, None, "length file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise FormatError(path, None, f"cannot read a length file: {err}") from None
+    text = read_text(path)
     line_of = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.startswith("#")]
     if not line_of:
         raise FormatError(path, None, "no header and no requests")
@@ -62,11 +61,12 @@ def read_length_trace(path: str | Path, *, arrivals: bool = True, min_output_tok
     out = {}
     for column, name, least in ((columns[0], "prompt_tokens", 1), (columns[1], "output_tokens", min_output_tokens)):
         values = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = values.isna() | (values < least) | (values != values.round())
+        bad = values.isna() | (values < least) | (values != values.round()) | (values > MAX_TOKENS)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FormatError(path, line_of[row + 1], f"{column}: expected an integer >= {least}, "
-                                                      f"got {raw[column].iloc[row]!r}")
+            raise FormatError(path, line_of[row + 1], f"{column}: expected an integer in {least}..{MAX_TOKENS} "
+                                                      f"(100x the longest published context), got "
+                                                      f"{raw[column].iloc[row]!r}")
         out[name] = values.to_numpy(dtype=np.int64)
     if not arrivals:
         return pd.DataFrame(out)

@@ -47,7 +47,8 @@ class Scenario:
     arrival_speedup : float
         Divide trace inter-arrival times by this (1: as recorded).
     max_context_tokens : int or None
-        Clip prompt + output to this many tokens (default: the model's ``max_positions``).
+        Clip prompt + output to this many tokens (at most the model's ``max_positions``); None: every request must
+        fit the model's context (a longer one is refused).
     weight_bytes : float
         Bytes per weight (2: llama.cpp F16 model).
     llc_bytes_per_thread : int

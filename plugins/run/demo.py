@@ -22,7 +22,7 @@ import yaml
 
 from ailfm import options
 from ailfm.errors import ConfigError, unknown_name
-from ailfm.files import read_text, yaml_error
+from ailfm.files import prepare_output_folder, read_text, run_lock, staged_files, yaml_error
 from ailfm.plugins.epoch.chip_thermal import chip_stack
 from ailfm.plugins.system.description import SystemDescription, load_system
 from ailfm.plugins.system.power import PowerModel
@@ -122,8 +122,19 @@ def load_scenario(path: Path | str | None = None, system: str | None = None) -> 
 def run_demo(args: argparse.Namespace) -> int:
     """Solve the scenario's steady state, print the hottest blocks, write the files; return 0."""
     scenario = load_scenario(args.scenario, args.system)
+    out = prepare_output_folder(args.out)
+    with run_lock(out), staged_files(out) as stage:
+        lcf, png, cells, text = _solve(scenario, stage, args)
+    print(text)
+    print(f"wrote {out / png}, {out / 'demo.steady'}, {out / 'power.ptrace'}, {out / lcf}")
+    print(f"same result with HotSpot: cd {(out / lcf).parent} && hotspot -p ../power.ptrace -grid_layer_file "
+          f"{lcf.name} -model_type grid -grid_rows {cells} -grid_cols {cells} -steady_file ../hotspot.steady")
+    return 0
+
+
+def _solve(scenario: DemoScenario, out: Path, args: argparse.Namespace) -> tuple[Path, Path, int, str]:
+    """Write the demo's files into ``out``; return the LCF and PNG paths relative to it, the grid and the report."""
     cells = int(args.grid or scenario.grid_cells)
-    out = Path(args.out)
     lcf = write_stack(scenario.chip, out / "stack")
     config = HotSpotConfig().with_flags({"model_type": "grid", "grid_rows": str(cells), "grid_cols": str(cells),
                                          "grid_layer_file": str(lcf)}).validate()
@@ -143,15 +154,13 @@ def run_demo(args: argparse.Namespace) -> int:
                           title=f"{scenario.chip.name}: steady state, {power.sum():.1f} W, {cells} x {cells} cells")
 
     chip = scenario.chip
-    print(f"ailfm demo: {chip.name}, {chip.tile_layers} dies of {chip.tile_rows} x {chip.tile_cols} tiles, "
-          f"{cells} x {cells} grid cells, cores of dies {list(scenario.active_layers)} busy, {power.sum():.1f} W")
-    print(_hottest_table(model.power_names, block_K, args.top))
-    print("die maxima: " + ", ".join(f"{name.split(' (')[0]} {grid.max() - KELVIN_AT_0_C:.1f} °C"
-                                     for name, grid in die_maps.items()))
-    print(f"wrote {png}, {out / 'demo.steady'}, {out / 'power.ptrace'}, {lcf}")
-    print(f"same result with HotSpot: cd {lcf.parent} && hotspot -p ../power.ptrace -grid_layer_file {lcf.name} "
-          f"-model_type grid -grid_rows {cells} -grid_cols {cells} -steady_file ../hotspot.steady")
-    return 0
+    text = "\n".join([
+        f"ailfm demo: {chip.name}, {chip.tile_layers} dies of {chip.tile_rows} x {chip.tile_cols} tiles, "
+        f"{cells} x {cells} grid cells, cores of dies {list(scenario.active_layers)} busy, {power.sum():.1f} W",
+        _hottest_table(model.power_names, block_K, args.top),
+        "die maxima: " + ", ".join(f"{name.split(' (')[0]} {grid.max() - KELVIN_AT_0_C:.1f} °C"
+                                   for name, grid in die_maps.items())])
+    return lcf.relative_to(out), Path(png).relative_to(out), cells, text
 
 
 def _hottest_table(names: tuple[str, ...], temperatures_K: np.ndarray, top: int) -> str:

@@ -84,3 +84,25 @@ def test_demo_solves_the_chip_simulate_solves(tmp_path):
     assert layers == expected
     assert [read_flp(layer.floorplan_path) for layer in layers] == floorplans
     assert grid_circuit(load_system(RunConfig().system), 4).power_names == simulated.power_names()
+
+
+def test_demo_refuses_a_folder_in_use_and_leaves_no_half_written_files(tmp_path, capsys, monkeypatch):
+    from ailfm.files import run_lock
+    from ailfm.plugins.run import demo
+
+    with run_lock(tmp_path):
+        assert main(["demo", "--out", str(tmp_path), "--grid", "8"]) == 2
+    assert "is in use by a running command" in capsys.readouterr().err
+    assert not (tmp_path / "demo.steady").exists()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(demo, "plot_layer_maps", fail)  # the last file: the others are written by then
+    with pytest.raises(OSError):
+        main(["demo", "--out", str(tmp_path), "--grid", "8"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]  # none of the files, no staging folder
+    monkeypatch.undo()
+    assert main(["demo", "--out", str(tmp_path), "--grid", "8"]) == 0
+    assert sorted(p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or "staging" in p.name) == []
+    assert (tmp_path / "stack" / "stack.lcf").is_file() and (tmp_path / "layer_maps.png").is_file()

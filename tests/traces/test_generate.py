@@ -200,4 +200,5 @@ def test_one_length_reader_for_both_pipelines(tmp_path):
         with pytest.raises(FormatError) as err:
             read(bad)
         errors.append(str(err.value))
-    assert errors[0] == errors[1] == f"{bad}:4: ContextTokens: expected an integer >= 1, got '-4'"
+    assert errors[0] == errors[1] == (f"{bad}:4: ContextTokens: expected an integer in 1..1073741824 (100x the "
+                                      "longest published context), got '-4'")
