@@ -66,16 +66,17 @@ def effective_frequency(f_request, throttled, gated, f_min, out):
 
 @njit(cache=True)
 def chip_power(f_effective, activity, temperature_K, gated, running, router_flits, bank_accesses, core_constants,
-               uncore_constants, dt_s, core_out_W, bank_out_W):
+               uncore_constants, dt_s, core_out_W, bank_out_W, leakage_f_GHz=None, leakage_at_f_W=None):
     """Power of a step: per core (``core_power_kernel``: state gated, running, else idle) plus its tile's router
     (flits x energy + static power; the floorplan has no router block), per bank (accesses x energy + leakage).
-    Returns the banks' total."""
+    Returns the banks' total. ``leakage_*``: ``core_power_kernel``'s optional per-core cache."""
     n_cores = f_effective.shape[0]
     state = np.empty(n_cores, dtype=np.int64)
     for c in range(n_cores):
         state[c] = 2 if gated[c] else (0 if running[c] else 1)
     dynamic, leakage = np.empty(n_cores), np.empty(n_cores)
-    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage)
+    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage, leakage_f_GHz,
+                      leakage_at_f_W)
     bank_energy_J, bank_leakage_W, flit_energy_J, router_static_W = uncore_constants[:4]
     for c in range(n_cores):
         core_out_W[c] = dynamic[c] + leakage[c] + router_flits[c] * flit_energy_J / dt_s + router_static_W
@@ -87,18 +88,20 @@ def chip_power(f_effective, activity, temperature_K, gated, running, router_flit
 
 
 @njit(cache=True)
-def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W):
+def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W, forced=None):
     """The linear thermal step in place: ``z <- decay z + core_gain @ p_core + bank_gain p_bank`` (every bank at
-    ``bank_W``; ``ThermalTwin``)."""
-    forced = np.dot(core_gain, core_W) + bank_gain * bank_W
+    ``bank_W``; ``ThermalTwin``). ``forced``: optional scratch of the order's length."""
+    if forced is None:
+        forced = np.empty(modes.shape[0])
+    np.dot(core_gain, core_W, forced)
     for m in range(modes.shape[0]):
-        modes[m] = decay[m] * modes[m] + forced[m]
+        modes[m] = decay[m] * modes[m] + (forced[m] + bank_gain[m] * bank_W)
 
 
 @njit(cache=True)
-def core_temperatures(core_output, modes, ambient_K, out_K):
-    """``T = ambient + core_output @ z``."""
-    rise = np.dot(core_output, modes)
+def core_temperatures(core_output, modes, ambient_K, out_K, rise):
+    """``T = ambient + core_output @ z`` (``rise``: scratch, one per core)."""
+    np.dot(core_output, modes, rise)
     for c in range(out_K.shape[0]):
         out_K[c] = ambient_K + rise[c]
 
@@ -230,6 +233,9 @@ def run_candidates(horizon, substeps, f_request, moved,
     core_W = np.empty(n_cores)
     bank_accesses = np.empty(n_banks)
     bank_W = np.empty(n_banks)
+    forced, rise, router_flits = np.empty(decay.shape[0]), np.empty(n_cores), np.empty(n_cores)
+    leakage_f_GHz, leakage_at_f_W = np.full(n_cores, np.nan), np.empty(n_cores)
+    not_moved = np.zeros_like(moved[0])
     for n in range(n_candidates):
         row = first_row + n
         start_candidate(n, row, out_chip, out_counts)
@@ -241,7 +247,7 @@ def run_candidates(horizon, substeps, f_request, moved,
             for _ in range(substeps):
                 effective_frequency(f_request[n], throttled[n], gated[n], f_min, f_effective)
                 retune(thread_core[n], f_effective, f_engine[n], moved_now, penalty_s[n].reshape(-1), transition_s)
-                moved_now = np.zeros_like(moved[n])
+                moved_now = not_moved
                 (done, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type,
                  cores) = advance_candidate(dt_sub, n, time_s, kernel, remaining, penalty_s, thread_core, f_engine,
                                             llc_latency_ns, dram_latency_ns, traffic_llc, traffic, kernel_table,
@@ -252,13 +258,14 @@ def run_candidates(horizon, substeps, f_request, moved,
                 for k in range(n_finished, n_finished + done):
                     step_tokens += tokens[finished[k]]
                 n_finished += done
-                router_flits = np.dot(router_flits_per_access, core_llc)
+                np.dot(router_flits_per_access, core_llc, router_flits)
                 per_bank = core_llc.sum() / n_banks
                 bank_accesses[:] = per_bank
                 uncore_W = chip_power(f_effective, activity, temperature_K[n], gated[n], running, router_flits,
-                                      bank_accesses, core_constants, uncore_constants, dt_sub, core_W, bank_W)
-                modal_step(modes[n], decay, core_gain, bank_gain, core_W, uncore_W / n_banks)
-                core_temperatures(core_output, modes[n], ambient_K, temperature_K[n])
+                                      bank_accesses, core_constants, uncore_constants, dt_sub, core_W, bank_W,
+                                      leakage_f_GHz, leakage_at_f_W)
+                modal_step(modes[n], decay, core_gain, bank_gain, core_W, uncore_W / n_banks, forced)
+                core_temperatures(core_output, modes[n], ambient_K, temperature_K[n], rise)
                 events = dtm_update(temperature_K[n], throttled[n], gated[n], dtm_constants, chip_scope)
                 accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K[n], activity, busy, core_instr,
                                    thread_instr.ravel(), thread_llc.ravel(), thread_dram.ravel(),
