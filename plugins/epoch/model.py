@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune, step_scratch
 from ailfm.plugins.system.power import core_power_kernel
 
 #: per-core outputs of an epoch: the request, the time-mean effective frequency and its voltage, mean power (core +
@@ -236,24 +236,32 @@ def run_candidates(horizon, substeps, f_request, moved,
     forced, rise, router_flits = np.empty(decay.shape[0]), np.empty(n_cores), np.empty(n_cores)
     leakage_f_GHz, leakage_at_f_W = np.full(n_cores, np.nan), np.empty(n_cores)
     not_moved = np.zeros_like(moved[0])
+    n_instances, n_threads = remaining.shape[1], remaining.shape[2]
+    scratch = step_scratch(n_instances, n_threads, n_cores)
+    threads, cores, running, current_type = scratch
+    activity, busy, core_instr, core_llc = cores[0], cores[1], cores[2], cores[3]
+    comp_s, stall_s = threads[2].ravel(), threads[3].ravel()
+    thread_instr, thread_llc, thread_dram = threads[6].ravel(), threads[7].ravel(), threads[8].ravel()
+    thread_type = current_type.ravel()
+    thread_busy_s = np.empty(n_instances * n_threads)
     for n in range(n_candidates):
         row = first_row + n
         start_candidate(n, row, out_chip, out_counts)
         moved_now = moved[n]
+        f_request_n, throttled_n, gated_n = f_request[n], throttled[n], gated[n]
+        temperature_n, modes_n, thread_core_n, f_engine_n = temperature_K[n], modes[n], thread_core[n], f_engine[n]
+        penalty_n = penalty_s[n].reshape(-1)
         for _ in range(horizon):
             start_epoch(n, row, out_core, out_thread, out_chip)
             n_finished = 0
-            thread_type = np.empty(0, dtype=np.int64)
             for _ in range(substeps):
-                effective_frequency(f_request[n], throttled[n], gated[n], f_min, f_effective)
-                retune(thread_core[n], f_effective, f_engine[n], moved_now, penalty_s[n].reshape(-1), transition_s)
+                effective_frequency(f_request_n, throttled_n, gated_n, f_min, f_effective)
+                retune(thread_core_n, f_effective, f_engine_n, moved_now, penalty_n, transition_s)
                 moved_now = not_moved
-                (done, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type,
-                 cores) = advance_candidate(dt_sub, n, time_s, kernel, remaining, penalty_s, thread_core, f_engine,
-                                            llc_latency_ns, dram_latency_ns, traffic_llc, traffic, kernel_table,
-                                            kernel_type, instance_end, engine_params, n_cores,
-                                            finished[n_finished:], finish_s[n_finished:])
-                activity, busy, running, core_instr, core_llc, _ = cores
+                done = advance_candidate(dt_sub, n, time_s, kernel, remaining, penalty_s, thread_core, f_engine,
+                                         llc_latency_ns, dram_latency_ns, traffic_llc, traffic, kernel_table,
+                                         kernel_type, instance_end, engine_params, finished[n_finished:],
+                                         finish_s[n_finished:], scratch)
                 step_tokens = 0.0
                 for k in range(n_finished, n_finished + done):
                     step_tokens += tokens[finished[k]]
@@ -261,22 +269,22 @@ def run_candidates(horizon, substeps, f_request, moved,
                 np.dot(router_flits_per_access, core_llc, router_flits)
                 per_bank = core_llc.sum() / n_banks
                 bank_accesses[:] = per_bank
-                uncore_W = chip_power(f_effective, activity, temperature_K[n], gated[n], running, router_flits,
+                uncore_W = chip_power(f_effective, activity, temperature_n, gated_n, running, router_flits,
                                       bank_accesses, core_constants, uncore_constants, dt_sub, core_W, bank_W,
                                       leakage_f_GHz, leakage_at_f_W)
-                modal_step(modes[n], decay, core_gain, bank_gain, core_W, uncore_W / n_banks, forced)
-                core_temperatures(core_output, modes[n], ambient_K, temperature_K[n], rise)
-                events = dtm_update(temperature_K[n], throttled[n], gated[n], dtm_constants, chip_scope)
-                accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K[n], activity, busy, core_instr,
-                                   thread_instr.ravel(), thread_llc.ravel(), thread_dram.ravel(),
-                                   (comp_s + stall_s).ravel(), step_tokens, events, t_max_C, dt_sub, out_core,
-                                   out_thread, out_chip, out_counts)
-                thread_type = current_type.ravel()
+                modal_step(modes_n, decay, core_gain, bank_gain, core_W, uncore_W / n_banks, forced)
+                core_temperatures(core_output, modes_n, ambient_K, temperature_n, rise)
+                events = dtm_update(temperature_n, throttled_n, gated_n, dtm_constants, chip_scope)
+                for t in range(thread_busy_s.shape[0]):
+                    thread_busy_s[t] = comp_s[t] + stall_s[t]
+                accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_n, activity, busy, core_instr,
+                                   thread_instr, thread_llc, thread_dram, thread_busy_s, step_tokens, events, t_max_C,
+                                   dt_sub, out_core, out_thread, out_chip, out_counts)
             if model_timing:
                 dram_latency_ns[n] = close_timing_window(llc_latency_ns[n], dram_latency_ns[n], traffic_llc[n],
                                                          traffic[n], mean_latency_ns, link_flits_per_access,
                                                          core_link_share, engine_params)
-            finish_epoch(n, row, substeps, thread_core[n], thread_type, throttled[n], time_s[n], v0, slope, out_core,
+            finish_epoch(n, row, substeps, thread_core_n, thread_type, throttled_n, time_s[n], v0, slope, out_core,
                          out_ints, out_throttled, out_kernel, out_chip)
             out_counts[n, 1] = n_finished
 
