@@ -30,7 +30,7 @@ def step_scratch(n_instances, n_threads, n_cores):
             np.zeros(n_cores, dtype=np.bool_), np.zeros((n_instances, n_threads), dtype=np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def advance_candidate(dt_s, n, time_s, kernel, remaining, penalty_s, thread_core, f_GHz, llc_latency_ns,
                       dram_latency_ns, traffic_llc, traffic, kernel_table, kernel_type, instance_end, params,
                       finished, finish_s, scratch):
@@ -58,7 +58,7 @@ def advance_candidate(dt_s, n, time_s, kernel, remaining, penalty_s, thread_core
     return n_finished
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def run_epoch(dt_s, now_s, core, f_core_GHz, llc_latency_ns, dram_latency_ns, mlp, kernel, instance_end, remaining,
               penalty_s, kernel_table, kernel_type, finished, finish_s, stall_activity, barrier_activity, scratch):
     """One epoch of every instance plus the per-core sums (see ``scan_epoch`` and ``aggregate_cores``), written to
@@ -87,7 +87,7 @@ def run_epoch(dt_s, now_s, core, f_core_GHz, llc_latency_ns, dram_latency_ns, ml
     return n_finished
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread_GHz, llc_s, dram_s, kernel_table,
                comp_s, stall_s, spin_s, weighted_comp, thread_instr, thread_llc, thread_dram, finished, finish_s):
     """Advance every instance by ``dt_s``; per-thread outputs are accumulated into the given zeroed arrays.
@@ -176,7 +176,7 @@ def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread
     return n_finished
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def aggregate_cores(core, f_thread_GHz, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
                     thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, cores, running):
     """Per-core sums of the per-thread results into ``cores`` (``CORE_ROWS``) and ``running`` (gated threads, at
@@ -249,7 +249,7 @@ def close_timing_window(llc_latency_ns, dram_latency_ns_now, traffic_llc, traffi
     return dram_now
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def retune(thread_core, f_new_GHz, f_GHz, moved, penalty_s, transition_s):
     """Charge a DVFS transition to every thread whose running core changes level (moved threads already paid for
     their move); then adopt the new levels in place (``f_GHz``)."""

@@ -57,14 +57,14 @@ def snap_levels(f_GHz, levels, f_min, f_step, out):
         out[c] = levels[min(max(step, 0), levels.shape[0] - 1)]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def effective_frequency(f_request, throttled, gated, f_min, out):
     """What DTM lets each core run at: 0 when clock-gated, f_min when throttled, the request otherwise."""
     for c in range(out.shape[0]):
         out[c] = 0.0 if gated[c] else (f_min if throttled[c] else f_request[c])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chip_power(f_effective, activity, temperature_K, gated, running, router_flits, bank_accesses, core_constants,
                uncore_constants, dt_s, core_out_W, bank_out_W, leakage_f_GHz=None, leakage_at_f_W=None):
     """Power of a step: per core (``core_power_kernel``: state gated, running, else idle) plus its tile's router
@@ -87,7 +87,7 @@ def chip_power(f_effective, activity, temperature_K, gated, running, router_flit
     return banks_W
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W, forced=None):
     """The linear thermal step in place: ``z <- decay z + core_gain @ p_core + bank_gain p_bank`` (every bank at
     ``bank_W``; ``ThermalTwin``). ``forced``: optional scratch of the order's length."""
@@ -98,7 +98,7 @@ def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W, forced=None):
         modes[m] = decay[m] * modes[m] + (forced[m] + bank_gain[m] * bank_W)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def core_temperatures(core_output, modes, ambient_K, out_K, rise):
     """``T = ambient + core_output @ z`` (``rise``: scratch, one per core)."""
     np.dot(core_output, modes, rise)
@@ -106,7 +106,7 @@ def core_temperatures(core_output, modes, ambient_K, out_K, rise):
         out_K[c] = ambient_K + rise[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dtm_update(temperature_K, throttled, gated, constants, chip_scope):
     """DTM after a thermal step, in place; returns the number of cores newly throttled.
 
@@ -147,7 +147,7 @@ def start_epoch(n, row, out_core, out_thread, out_chip):
         out_chip[row, f] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K, activity, busy, core_instructions,
                        thread_instructions, thread_llc, thread_dram, thread_busy_s, tokens, events, t_max_C, dt_s,
                        out_core, out_thread, out_chip, out_counts):

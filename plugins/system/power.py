@@ -89,7 +89,7 @@ class PowerModel:
         return levels[index]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def core_power_kernel(f_GHz, activity, temperature_K, state, constants, dynamic_W, leakage_W, leakage_f_GHz=None,
                       leakage_at_f_W=None):
     """Dynamic ``a C V^2 f`` and leakage ``P_ref (V/V_ref)^k exp(beta (T - T_ref))`` per core (see module docstring);
