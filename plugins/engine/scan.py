@@ -13,7 +13,6 @@ from numba import njit
 
 from ailfm.plugins.system.nuca import bank_wait_kernel, contended_latency_kernel
 
-
 #: rows of ``step_scratch``'s per-thread array: the scan's inputs (frequency, LLC stall per access) and results
 THREAD_ROWS = ("f_GHz", "llc_s", "comp_s", "stall_s", "spin_s", "weighted_comp", "instructions", "llc_accesses",
                "dram_misses")
