@@ -4,7 +4,9 @@
    3 requests of 16 prompt + 4 output tokens, governor ``performance`` with DTM at every thermal sub-step), fast
    thermal model, one thread (BLAS limited to one thread; numba's compile time excluded by a warm-up run, and the
    summary's figure starts after the first epoch anyway). Goal: >= 100x faster than real time. ``--substeps``
-   overrides the system's sub-steps per epoch (1 = DTM once per epoch) to show what the sub-steps cost.
+   overrides the system's sub-steps per epoch (1 = DTM once per epoch) to show what the sub-steps cost. Also
+   reported: the floor of any bit-identical sub-step, the three BLAS matrix-vector products it must make (modal
+   forcing, core temperatures, router flits), timed on their own with the chip's matrices.
 2. Accuracy: the per-epoch power maps of that run are replayed open-loop through the fast (reduced-order) model and
    the exact grid model of the same stack (32 x 32 cells per layer); the worst core-temperature difference over all
    cores and epochs is reported. Target: within 1 K.
@@ -23,13 +25,37 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
-from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal  # noqa: E402
+from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin, build_thermal  # noqa: E402
 from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
 from ailfm.plugins.governors.registry import make_governor  # noqa: E402
 from ailfm.plugins.run.config import RunConfig  # noqa: E402
 from ailfm.plugins.run.runner import load_workload  # noqa: E402
 from ailfm.plugins.system.description import load_system  # noqa: E402
+
+
+@njit(cache=True)
+def _products(repeats, core_gain, core_output, router_flits_per_access, core_W, modes, core_llc, forced, rise, flits):
+    for _ in range(repeats):
+        np.dot(core_gain, core_W, forced)
+        np.dot(core_output, modes, rise)
+        np.dot(router_flits_per_access, core_llc, flits)
+
+
+def blas_floor_us(sim: CoSimulation, repeats: int = 20000) -> float:
+    """CPU microseconds of the three matrix-vector products of one sub-step (the epoch model's ``np.dot`` calls)."""
+    system = sim.system
+    twin = ThermalTwin.of(system, sim.thermal, system.thermal.epoch_s / sim.substeps)
+    router = sim.engine.tables.router_flits_per_access
+    rng = np.random.default_rng(0)
+    order, n_cores = twin.core_gain.shape
+    arrays = (twin.core_gain, twin.core_output, router, rng.random(n_cores), rng.random(order), rng.random(n_cores),
+              np.empty(order), np.empty(n_cores), np.empty(n_cores))
+    _products(10, *arrays)
+    start = time.process_time()
+    _products(repeats, *arrays)
+    return 1e6 * (time.process_time() - start) / repeats
 
 
 def main() -> None:
@@ -63,6 +89,10 @@ def main() -> None:
           f"{simulated_s / cpu_s:.2f}x by the process's CPU time ({1e6 * cpu_s / len(result.epochs):.0f} us per "
           f"epoch); goal >= 100x. Load average now: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
           f"on {os.cpu_count()} CPUs")
+    floor_us = blas_floor_us(sim)
+    print(f"floor of a bit-identical sub-step: its three BLAS matrix-vector products take {floor_us:.2f} us, "
+          f"{floor_us * sim.substeps:.0f} us per epoch of {sim.substeps} sub-steps "
+          f"(at most {system.thermal.epoch_s / (floor_us * sim.substeps * 1e-6):.0f}x real time)")
 
     start = time.perf_counter()
     grid = build_thermal(system, "grid", cells=args.grid_cells)

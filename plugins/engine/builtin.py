@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ailfm.plugins.engine.base import Engine, EngineState, EngineTables, EpochActivity
-from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune, step_scratch
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
@@ -147,11 +147,14 @@ class BuiltinEngine(Engine):
     # -- progress --------------------------------------------------------------------------------------------------
     def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
         w, system, st, tables = self.workload, self.system, self.state, self.tables
-        n_finished, comp_s, stall_s, instructions, llc_acc, dram_miss, kernel_type, cores = advance_candidate(
+        scratch = step_scratch(*st.remaining.shape[1:], system.n_cores)  # fresh: the activity returned keeps it
+        n_finished = advance_candidate(
             dt_s, 0, st.time_s, st.kernel, st.remaining, st.penalty_s, st.thread_core, st.f_GHz, st.llc_latency_ns,
             st.dram_latency_ns, st.traffic_llc, st.traffic, tables.kernel_table, tables.kernel_type,
-            tables.instance_end, tables.params, system.n_cores, self._finished, self._finish_s)
-        activity, busy, running, core_instr, core_llc, _ = cores
+            tables.instance_end, tables.params, self._finished, self._finish_s, scratch)
+        threads, cores, running, kernel_type = scratch
+        comp_s, stall_s, instructions, llc_acc, dram_miss = threads[2], threads[3], threads[6], threads[7], threads[8]
+        activity, busy, core_instr, core_llc = cores[0], cores[1], cores[2], cores[3]
         finished = self._finished[:n_finished]
         finish_s = self._finish_s[:n_finished].copy()
         tokens = int(w.tokens[finished].sum())

@@ -13,86 +13,92 @@ from numba import njit
 
 from ailfm.plugins.system.nuca import bank_wait_kernel, contended_latency_kernel
 
+#: rows of ``step_scratch``'s per-thread array: the scan's inputs (frequency, LLC stall per access) and results
+THREAD_ROWS = ("f_GHz", "llc_s", "comp_s", "stall_s", "spin_s", "weighted_comp", "instructions", "llc_accesses",
+               "dram_misses")
+#: rows of ``step_scratch``'s per-core array (``aggregate_cores``)
+CORE_ROWS = ("activity", "busy", "instructions", "llc_accesses", "dram_misses")
+
 
 @njit(cache=True)
+def step_scratch(n_instances, n_threads, n_cores):
+    """The arrays one engine step writes its results to (``advance_candidate``): per thread (``THREAD_ROWS``,
+    instance, thread), per core (``CORE_ROWS``, core), the cores that run an instance, each thread's kernel type at
+    the end of the step. A caller that steps many times allocates them once."""
+    return (np.zeros((len(THREAD_ROWS), n_instances, n_threads)), np.zeros((len(CORE_ROWS), n_cores)),
+            np.zeros(n_cores, dtype=np.bool_), np.zeros((n_instances, n_threads), dtype=np.int64))
+
+
+@njit(cache=True, inline="always")
 def advance_candidate(dt_s, n, time_s, kernel, remaining, penalty_s, thread_core, f_GHz, llc_latency_ns,
-                      dram_latency_ns, traffic_llc, traffic, kernel_table, kernel_type, instance_end, params, n_cores,
-                      finished, finish_s):
+                      dram_latency_ns, traffic_llc, traffic, kernel_table, kernel_type, instance_end, params,
+                      finished, finish_s, scratch):
     """One step of candidate ``n`` of an ``EngineState`` (its arrays, in place): ``run_epoch`` at the current
-    latencies, then the step's traffic added to the memory-timing window and the clock advanced. ``kernel_table``
-    and ``params`` as ``EngineTables``. Returns ``run_epoch``'s results."""
+    latencies into ``scratch`` (``step_scratch``), then the step's traffic added to the memory-timing window and the
+    clock advanced. ``kernel_table`` and ``params`` as ``EngineTables``. Returns the number of kernels finished."""
     n_instances, n_threads = remaining.shape[1], remaining.shape[2]
     core = thread_core[n].reshape((n_instances, n_threads))
-    result = run_epoch(dt_s, time_s[n], core, f_GHz[n], llc_latency_ns[n], dram_latency_ns[n], params[0], kernel[n],
-                       instance_end, remaining[n], penalty_s[n], kernel_table[0], kernel_table[1], kernel_table[2],
-                       kernel_table[3], kernel_table[4], kernel_table[5], kernel_table[6], kernel_type, finished,
-                       finish_s, params[2], params[3], n_cores)
-    comp_s, stall_s, cores = result[1], result[2], result[7]
-    core_llc, core_dram = cores[4], cores[5]
+    n_finished = run_epoch(dt_s, time_s[n], core, f_GHz[n], llc_latency_ns[n], dram_latency_ns[n], params[0],
+                           kernel[n], instance_end, remaining[n], penalty_s[n], kernel_table, kernel_type, finished,
+                           finish_s, params[2], params[3], scratch)
+    threads, cores = scratch[0], scratch[1]
+    comp_s, stall_s = threads[2], threads[3]
+    core_llc, core_dram = cores[3], cores[4]
     busy_s = 0.0
     for i in range(comp_s.shape[0]):
         for th in range(comp_s.shape[1]):
             busy_s += comp_s[i, th] + stall_s[i, th]
-    for c in range(n_cores):
+    for c in range(core_llc.shape[0]):
         traffic_llc[n, c] += core_llc[c]
     traffic[n, 0] += core_dram.sum()
     traffic[n, 1] += busy_s
     traffic[n, 2] += dt_s
     time_s[n] += dt_s
-    return result
+    return n_finished
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def run_epoch(dt_s, now_s, core, f_core_GHz, llc_latency_ns, dram_latency_ns, mlp, kernel, instance_end, remaining,
-              penalty_s, work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
-              kernel_type, finished, finish_s, stall_activity, barrier_activity, n_cores):
-    """One epoch of every instance plus the per-core sums (see ``scan_epoch`` and ``aggregate_cores``).
-
-    Returns (n_finished, per-thread (comp_s, stall_s, instructions, llc, dram, kernel type at the end), per-core
-    (activity, busy, running, instructions, llc, dram)).
-    """
+              penalty_s, kernel_table, kernel_type, finished, finish_s, stall_activity, barrier_activity, scratch):
+    """One epoch of every instance plus the per-core sums (see ``scan_epoch`` and ``aggregate_cores``), written to
+    ``scratch`` (``step_scratch``); returns the number of kernels finished."""
+    threads, cores, running, current_type = scratch
+    threads[:] = 0.0
     n_instances, n_threads = remaining.shape
-    f_thread = np.zeros((n_instances, n_threads))
-    llc_s = np.zeros((n_instances, n_threads))
-    gated = np.ones((n_instances, n_threads), dtype=np.bool_)
+    f_thread, llc_s = threads[0], threads[1]
     for i in range(n_instances):
         for th in range(n_threads):
             c = core[i, th]
             if c >= 0:
                 f_thread[i, th] = f_core_GHz[c]
-                gated[i, th] = f_core_GHz[c] <= 0.0
                 llc_s[i, th] = llc_latency_ns[c] * 1e-9 / mlp
     running_instance = kernel < instance_end
-    comp_s = np.zeros((n_instances, n_threads))
-    stall_s = np.zeros((n_instances, n_threads))
-    spin_s = np.zeros((n_instances, n_threads))
-    weighted_comp = np.zeros((n_instances, n_threads))
-    thread_instr = np.zeros((n_instances, n_threads))
-    thread_llc = np.zeros((n_instances, n_threads))
-    thread_dram = np.zeros((n_instances, n_threads))
+    comp_s, stall_s, spin_s, weighted_comp = threads[2], threads[3], threads[4], threads[5]
+    thread_instr, thread_llc, thread_dram = threads[6], threads[7], threads[8]
     n_finished = scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread, llc_s,
-                            dram_latency_ns * 1e-9 / mlp, work_cycles, instructions, llc_accesses, dram_misses,
-                            activity, ready_s, active_threads, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
-                            thread_llc, thread_dram, finished, finish_s)
-    cores = aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
-                            thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, n_cores)
-    current_type = np.empty((n_instances, n_threads), dtype=np.int64)
+                            dram_latency_ns * 1e-9 / mlp, kernel_table, comp_s, stall_s, spin_s, weighted_comp,
+                            thread_instr, thread_llc, thread_dram, finished, finish_s)
+    aggregate_cores(core, f_thread, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
+                    thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, cores, running)
     for i in range(n_instances):
         for th in range(n_threads):
             current_type[i, th] = kernel_type[kernel[i]] if kernel[i] < instance_end[i] else -1
-    return n_finished, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type, cores
+    return n_finished
 
 
-@njit(cache=True)
-def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread_GHz, llc_s, dram_s,
-               work_cycles, instructions, llc_accesses, dram_misses, activity, ready_s, active_threads,
-               comp_s, stall_s, spin_s, weighted_comp, thread_instr, thread_llc, thread_dram,
-               finished, finish_s):
+@njit(cache=True, inline="always")
+def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread_GHz, llc_s, dram_s, kernel_table,
+               comp_s, stall_s, spin_s, weighted_comp, thread_instr, thread_llc, thread_dram, finished, finish_s):
     """Advance every instance by ``dt_s``; per-thread outputs are accumulated into the given zeroed arrays.
+    ``kernel_table`` as ``EngineTables`` (rows: work cycles, instructions, LLC accesses, DRAM misses, activity,
+    ready time, active threads).
 
     ``kernel``, ``remaining`` and ``penalty_s`` are the state (updated in place). ``finished``/``finish_s`` receive
     the index and absolute end time of every kernel finished in the epoch; the count is returned.
     """
+    work_cycles, instructions, llc_accesses, dram_misses = kernel_table[0], kernel_table[1], kernel_table[2], \
+        kernel_table[3]
+    activity, ready_s, active_threads = kernel_table[4], kernel_table[5], kernel_table[6]
     n_instances, n_threads = remaining.shape
     n_finished = 0
     active_time = np.empty(n_threads)
@@ -169,26 +175,21 @@ def scan_epoch(dt_s, now_s, kernel, instance_end, remaining, penalty_s, f_thread
     return n_finished
 
 
-@njit(cache=True)
-def aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
-                    thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, n_cores):
-    """Per-core sums of the per-thread results (gated threads contribute nothing and are zeroed in place).
-
-    Returns (activity, busy, running, instructions, llc_accesses, dram_misses) per core.
-    """
-    activity = np.zeros(n_cores)
-    busy = np.zeros(n_cores)
-    running = np.zeros(n_cores, dtype=np.bool_)
-    instructions = np.zeros(n_cores)
-    llc = np.zeros(n_cores)
-    dram = np.zeros(n_cores)
+@njit(cache=True, inline="always")
+def aggregate_cores(core, f_thread_GHz, running_instance, comp_s, stall_s, spin_s, weighted_comp, thread_instr,
+                    thread_llc, thread_dram, stall_activity, barrier_activity, dt_s, cores, running):
+    """Per-core sums of the per-thread results into ``cores`` (``CORE_ROWS``) and ``running`` (gated threads, at
+    frequency 0, contribute nothing and are zeroed in place)."""
+    cores[:] = 0.0
+    running[:] = False
+    activity, busy, instructions, llc, dram = cores[0], cores[1], cores[2], cores[3], cores[4]
     n_instances, n_threads = core.shape
     for i in range(n_instances):
         for th in range(n_threads):
             c = core[i, th]
             if c < 0:
                 continue
-            if gated[i, th]:
+            if f_thread_GHz[i, th] <= 0.0:
                 comp_s[i, th] = 0.0
                 stall_s[i, th] = 0.0
                 spin_s[i, th] = 0.0
@@ -199,10 +200,9 @@ def aggregate_cores(core, gated, running_instance, comp_s, stall_s, spin_s, weig
             instructions[c] += thread_instr[i, th]
             llc[c] += thread_llc[i, th]
             dram[c] += thread_dram[i, th]
-    for c in range(n_cores):
+    for c in range(activity.shape[0]):
         activity[c] = min(activity[c] / dt_s, 1.0)
         busy[c] = min(busy[c] / dt_s, 1.0)
-    return activity, busy, running, instructions, llc, dram
 
 
 @njit(cache=True)
@@ -248,7 +248,7 @@ def close_timing_window(llc_latency_ns, dram_latency_ns_now, traffic_llc, traffi
     return dram_now
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def retune(thread_core, f_new_GHz, f_GHz, moved, penalty_s, transition_s):
     """Charge a DVFS transition to every thread whose running core changes level (moved threads already paid for
     their move); then adopt the new levels in place (``f_GHz``)."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune
+from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune, step_scratch
 from ailfm.plugins.system.power import core_power_kernel
 
 #: per-core outputs of an epoch: the request, the time-mean effective frequency and its voltage, mean power (core +
@@ -57,25 +57,26 @@ def snap_levels(f_GHz, levels, f_min, f_step, out):
         out[c] = levels[min(max(step, 0), levels.shape[0] - 1)]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def effective_frequency(f_request, throttled, gated, f_min, out):
     """What DTM lets each core run at: 0 when clock-gated, f_min when throttled, the request otherwise."""
     for c in range(out.shape[0]):
         out[c] = 0.0 if gated[c] else (f_min if throttled[c] else f_request[c])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chip_power(f_effective, activity, temperature_K, gated, running, router_flits, bank_accesses, core_constants,
-               uncore_constants, dt_s, core_out_W, bank_out_W):
+               uncore_constants, dt_s, core_out_W, bank_out_W, leakage_f_GHz=None, leakage_at_f_W=None):
     """Power of a step: per core (``core_power_kernel``: state gated, running, else idle) plus its tile's router
     (flits x energy + static power; the floorplan has no router block), per bank (accesses x energy + leakage).
-    Returns the banks' total."""
+    Returns the banks' total. ``leakage_*``: ``core_power_kernel``'s optional per-core cache."""
     n_cores = f_effective.shape[0]
     state = np.empty(n_cores, dtype=np.int64)
     for c in range(n_cores):
         state[c] = 2 if gated[c] else (0 if running[c] else 1)
     dynamic, leakage = np.empty(n_cores), np.empty(n_cores)
-    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage)
+    core_power_kernel(f_effective, activity, temperature_K, state, core_constants, dynamic, leakage, leakage_f_GHz,
+                      leakage_at_f_W)
     bank_energy_J, bank_leakage_W, flit_energy_J, router_static_W = uncore_constants[:4]
     for c in range(n_cores):
         core_out_W[c] = dynamic[c] + leakage[c] + router_flits[c] * flit_energy_J / dt_s + router_static_W
@@ -86,24 +87,26 @@ def chip_power(f_effective, activity, temperature_K, gated, running, router_flit
     return banks_W
 
 
-@njit(cache=True)
-def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W):
+@njit(cache=True, inline="always")
+def modal_step(modes, decay, core_gain, bank_gain, core_W, bank_W, forced=None):
     """The linear thermal step in place: ``z <- decay z + core_gain @ p_core + bank_gain p_bank`` (every bank at
-    ``bank_W``; ``ThermalTwin``)."""
-    forced = np.dot(core_gain, core_W) + bank_gain * bank_W
+    ``bank_W``; ``ThermalTwin``). ``forced``: optional scratch of the order's length."""
+    if forced is None:
+        forced = np.empty(modes.shape[0])
+    np.dot(core_gain, core_W, forced)
     for m in range(modes.shape[0]):
-        modes[m] = decay[m] * modes[m] + forced[m]
+        modes[m] = decay[m] * modes[m] + (forced[m] + bank_gain[m] * bank_W)
 
 
-@njit(cache=True)
-def core_temperatures(core_output, modes, ambient_K, out_K):
-    """``T = ambient + core_output @ z``."""
-    rise = np.dot(core_output, modes)
+@njit(cache=True, inline="always")
+def core_temperatures(core_output, modes, ambient_K, out_K, rise):
+    """``T = ambient + core_output @ z`` (``rise``: scratch, one per core)."""
+    np.dot(core_output, modes, rise)
     for c in range(out_K.shape[0]):
         out_K[c] = ambient_K + rise[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dtm_update(temperature_K, throttled, gated, constants, chip_scope):
     """DTM after a thermal step, in place; returns the number of cores newly throttled.
 
@@ -144,7 +147,7 @@ def start_epoch(n, row, out_core, out_thread, out_chip):
         out_chip[row, f] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K, activity, busy, core_instructions,
                        thread_instructions, thread_llc, thread_dram, thread_busy_s, tokens, events, t_max_C, dt_s,
                        out_core, out_thread, out_chip, out_counts):
@@ -230,46 +233,58 @@ def run_candidates(horizon, substeps, f_request, moved,
     core_W = np.empty(n_cores)
     bank_accesses = np.empty(n_banks)
     bank_W = np.empty(n_banks)
+    forced, rise, router_flits = np.empty(decay.shape[0]), np.empty(n_cores), np.empty(n_cores)
+    leakage_f_GHz, leakage_at_f_W = np.full(n_cores, np.nan), np.empty(n_cores)
+    not_moved = np.zeros_like(moved[0])
+    n_instances, n_threads = remaining.shape[1], remaining.shape[2]
+    scratch = step_scratch(n_instances, n_threads, n_cores)
+    threads, cores, running, current_type = scratch
+    activity, busy, core_instr, core_llc = cores[0], cores[1], cores[2], cores[3]
+    comp_s, stall_s = threads[2].ravel(), threads[3].ravel()
+    thread_instr, thread_llc, thread_dram = threads[6].ravel(), threads[7].ravel(), threads[8].ravel()
+    thread_type = current_type.ravel()
+    thread_busy_s = np.empty(n_instances * n_threads)
     for n in range(n_candidates):
         row = first_row + n
         start_candidate(n, row, out_chip, out_counts)
         moved_now = moved[n]
+        f_request_n, throttled_n, gated_n = f_request[n], throttled[n], gated[n]
+        temperature_n, modes_n, thread_core_n, f_engine_n = temperature_K[n], modes[n], thread_core[n], f_engine[n]
+        penalty_n = penalty_s[n].reshape(-1)
         for _ in range(horizon):
             start_epoch(n, row, out_core, out_thread, out_chip)
             n_finished = 0
-            thread_type = np.empty(0, dtype=np.int64)
             for _ in range(substeps):
-                effective_frequency(f_request[n], throttled[n], gated[n], f_min, f_effective)
-                retune(thread_core[n], f_effective, f_engine[n], moved_now, penalty_s[n].reshape(-1), transition_s)
-                moved_now = np.zeros_like(moved[n])
-                (done, comp_s, stall_s, thread_instr, thread_llc, thread_dram, current_type,
-                 cores) = advance_candidate(dt_sub, n, time_s, kernel, remaining, penalty_s, thread_core, f_engine,
-                                            llc_latency_ns, dram_latency_ns, traffic_llc, traffic, kernel_table,
-                                            kernel_type, instance_end, engine_params, n_cores,
-                                            finished[n_finished:], finish_s[n_finished:])
-                activity, busy, running, core_instr, core_llc, _ = cores
+                effective_frequency(f_request_n, throttled_n, gated_n, f_min, f_effective)
+                retune(thread_core_n, f_effective, f_engine_n, moved_now, penalty_n, transition_s)
+                moved_now = not_moved
+                done = advance_candidate(dt_sub, n, time_s, kernel, remaining, penalty_s, thread_core, f_engine,
+                                         llc_latency_ns, dram_latency_ns, traffic_llc, traffic, kernel_table,
+                                         kernel_type, instance_end, engine_params, finished[n_finished:],
+                                         finish_s[n_finished:], scratch)
                 step_tokens = 0.0
                 for k in range(n_finished, n_finished + done):
                     step_tokens += tokens[finished[k]]
                 n_finished += done
-                router_flits = np.dot(router_flits_per_access, core_llc)
+                np.dot(router_flits_per_access, core_llc, router_flits)
                 per_bank = core_llc.sum() / n_banks
                 bank_accesses[:] = per_bank
-                uncore_W = chip_power(f_effective, activity, temperature_K[n], gated[n], running, router_flits,
-                                      bank_accesses, core_constants, uncore_constants, dt_sub, core_W, bank_W)
-                modal_step(modes[n], decay, core_gain, bank_gain, core_W, uncore_W / n_banks)
-                core_temperatures(core_output, modes[n], ambient_K, temperature_K[n])
-                events = dtm_update(temperature_K[n], throttled[n], gated[n], dtm_constants, chip_scope)
-                accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_K[n], activity, busy, core_instr,
-                                   thread_instr.ravel(), thread_llc.ravel(), thread_dram.ravel(),
-                                   (comp_s + stall_s).ravel(), step_tokens, events, t_max_C, dt_sub, out_core,
-                                   out_thread, out_chip, out_counts)
-                thread_type = current_type.ravel()
+                uncore_W = chip_power(f_effective, activity, temperature_n, gated_n, running, router_flits,
+                                      bank_accesses, core_constants, uncore_constants, dt_sub, core_W, bank_W,
+                                      leakage_f_GHz, leakage_at_f_W)
+                modal_step(modes_n, decay, core_gain, bank_gain, core_W, uncore_W / n_banks, forced)
+                core_temperatures(core_output, modes_n, ambient_K, temperature_n, rise)
+                events = dtm_update(temperature_n, throttled_n, gated_n, dtm_constants, chip_scope)
+                for t in range(thread_busy_s.shape[0]):
+                    thread_busy_s[t] = comp_s[t] + stall_s[t]
+                accumulate_substep(n, row, f_effective, core_W, uncore_W, temperature_n, activity, busy, core_instr,
+                                   thread_instr, thread_llc, thread_dram, thread_busy_s, step_tokens, events, t_max_C,
+                                   dt_sub, out_core, out_thread, out_chip, out_counts)
             if model_timing:
                 dram_latency_ns[n] = close_timing_window(llc_latency_ns[n], dram_latency_ns[n], traffic_llc[n],
                                                          traffic[n], mean_latency_ns, link_flits_per_access,
                                                          core_link_share, engine_params)
-            finish_epoch(n, row, substeps, thread_core[n], thread_type, throttled[n], time_s[n], v0, slope, out_core,
+            finish_epoch(n, row, substeps, thread_core_n, thread_type, throttled_n, time_s[n], v0, slope, out_core,
                          out_ints, out_throttled, out_kernel, out_chip)
             out_counts[n, 1] = n_finished
 

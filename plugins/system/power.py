@@ -89,16 +89,28 @@ class PowerModel:
         return levels[index]
 
 
-@njit(cache=True)
-def core_power_kernel(f_GHz, activity, temperature_K, state, constants, dynamic_W, leakage_W):
+@njit(cache=True, inline="always")
+def core_power_kernel(f_GHz, activity, temperature_K, state, constants, dynamic_W, leakage_W, leakage_f_GHz=None,
+                      leakage_at_f_W=None):
     """Dynamic ``a C V^2 f`` and leakage ``P_ref (V/V_ref)^k exp(beta (T - T_ref))`` per core (see module docstring);
-    idle cores draw the idle power, clock-gated ones the gated power, neither any dynamic power."""
+    idle cores draw the idle power, clock-gated ones the gated power, neither any dynamic power.
+
+    ``leakage_f_GHz``/``leakage_at_f_W`` (optional, per core, kept by the caller across calls; start with NaN
+    frequencies): the voltage factor ``P_ref (V/V_ref)^k`` each core last had and its frequency, recomputed only when
+    the frequency changes (``pow`` is the costly part; the same expression, so the same bits)."""
     v0, slope, capacitance_F, leak_W, leak_V, leak_exp, leak_ref_K, beta, idle_W, gated_W = constants[:10]
     for c in range(f_GHz.shape[0]):
         if state[c] == 0:
             voltage = v0 + slope * f_GHz[c]
             dynamic_W[c] = activity[c] * capacitance_F * voltage * voltage * f_GHz[c] * 1e9
-            leakage_W[c] = leak_W * (voltage / leak_V) ** leak_exp * np.exp(beta * (temperature_K[c] - leak_ref_K))
+            if leakage_f_GHz is None:
+                at_voltage_W = leak_W * (voltage / leak_V) ** leak_exp
+            else:
+                if leakage_f_GHz[c] != f_GHz[c]:
+                    leakage_f_GHz[c] = f_GHz[c]
+                    leakage_at_f_W[c] = leak_W * (voltage / leak_V) ** leak_exp
+                at_voltage_W = leakage_at_f_W[c]
+            leakage_W[c] = at_voltage_W * np.exp(beta * (temperature_K[c] - leak_ref_K))
         else:
             dynamic_W[c] = 0.0
             leakage_W[c] = idle_W if state[c] == 1 else gated_W
