@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -115,3 +118,96 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | Path, value, indent: int = 1) -> None:
+    """Strict JSON (``NaN``/``inf`` become ``null``), indented, written atomically."""
+    write_atomic(path, (json.dumps(strict_json(value), indent=indent, allow_nan=False) + "\n").encode())
+
+
+def strict_json(value):
+    """``value`` with every non-finite float replaced by None, so strict JSON parsers can read the file."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def read_json(path: str | Path, what: str):
+    """A JSON file this project wrote (a manifest, a checkpoint): a truncated or foreign file is one clean line."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise FormatError(path, None, f"cannot read the {what}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise FormatError(path, None, f"the {what} is not UTF-8 text (byte {err.start}); the file is damaged: "
+                                      "delete it to start again") from None
+    except json.JSONDecodeError as err:
+        raise FormatError(path, err.lineno, f"the {what} is not valid JSON ({err.msg}), probably truncated by a "
+                                            "crash or a full disk: delete it to start again") from None
+
+
+def prepare_output_folder(folder: str | Path, option: str = "--out") -> Path:
+    """Create ``folder`` and check it is writable, before the run starts (not after an hour of work)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(option, f"cannot write to {folder}: {err.strerror}") from None
+    return folder
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | Path, option: str = "--out"):
+    """Hold ``folder/.lock`` for the run; a second process on the same folder is refused with one line."""
+    path = Path(folder) / ".lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise ConfigError(option, f"{folder} is in use by a running command ({owner}); wait for it or use "
+                                      "another folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (a configuration names an input file by its content, not only its path)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """Fields whose values differ, as ``name: saved -> current`` (sorted)."""
+    names = sorted(set(saved) | set(current))
+    return [f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in names
+            if saved.get(name) != current.get(name)]
+
+
+def refuse_other_config(path: str | Path, saved: dict, current: dict, why: dict[str, str] | None = None) -> None:
+    """ConfigError naming the differing fields when a checkpoint was made by another configuration (``why``: a
+    note per field that explains the refusal, e.g. why a finished run cannot be extended)."""
+    differ = config_differences(saved, current)
+    if differ:
+        notes = [note for name, note in (why or {}).items() if saved.get(name) != current.get(name)]
+        raise ConfigError("--out", f"the checkpoint was made with another configuration ({'; '.join(differ)})"
+                                   f"{''.join('; ' + n for n in notes)}; rerun with the same options, or use a new "
+                                   "--out", path=str(path))

@@ -1,17 +1,20 @@
-"""``ailfm simulate`` (one run -> summary.json + timeline.parquet) and ``ailfm compare`` (governors side by side)."""
+"""``ailfm simulate`` (one run -> a run folder: timeline.parquet, epochs.parquet, cores.parquet, summary.json,
+timing.json; streamed, checkpointed, resumable: ``plugins/run/outputs.py``) and ``ailfm compare`` (governors side by
+side: one such run folder per governor and seed under ``--out/runs``, then comparison.csv and the plots)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from ailfm.errors import ConfigError
+from ailfm.files import prepare_output_folder, run_lock, write_atomic
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
-from ailfm.plugins.run.runner import comparison_table, run, sweep
+from ailfm.plugins.run.outputs import CHUNK_EPOCHS, split_summary
+from ailfm.plugins.run.runner import comparison_table, simulate_into, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -38,8 +41,23 @@ def add_subcommands(subparsers) -> None:
 
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (refused if it holds an unfinished run, "
+                                                      "unless --resume)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run(s) checkpointed in --out (the same options are required)")
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=CHUNK_EPOCHS, metavar="EPOCHS",
+                        help=f"epochs per streamed chunk and checkpoint (default {CHUNK_EPOCHS})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
 
 
 def _config(args, governor: str, seed: int) -> RunConfig:
@@ -48,17 +66,23 @@ def _config(args, governor: str, seed: int) -> RunConfig:
 
 def _simulate(args: argparse.Namespace) -> int:
     config = _config(args, args.governor, args.seed)
-    result = run(config, progress=not args.quiet)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {**result.summary, "config": dataclasses.asdict(config)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    result.timeline().to_parquet(out / "timeline.parquet", index=False)
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        result = simulate_into(config, out, resume=args.resume, chunk_epochs=args.checkpoint_every,
+                               progress=not args.quiet)
     width = max(map(len, result.summary))
-    for key, value in result.summary.items():
+    results, timing = split_summary(result.summary)
+    for key, value in (*results.items(), *timing.items()):
         print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    print(f"wrote {out / 'summary.json'} and {out / 'timeline.parquet'}")
+    print(f"wrote {out}: timeline.parquet, epochs.parquet, cores.parquet, summary.json, timing.json (wall clock)")
     return 0
+
+
+def run_folders(out: Path, configs: list[RunConfig]) -> list[Path]:
+    """``compare``'s run folder of each config: ``runs/NN-governor-seedS`` (NN: the position in the list, so two
+    policies with the same file name do not share a folder)."""
+    return [out / "runs" / f"{k:02d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(c.governor).stem)}-seed{c.seed}"
+            for k, c in enumerate(configs)]
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -74,17 +98,24 @@ def _compare(args: argparse.Namespace) -> int:
     for name in governors:
         make_governor(name)  # fail fast on a typo, before any run starts
     configs = [_config(args, g, s) for g in governors for s in seeds]
-    if args.dask:
-        from distributed import Client
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        folders = run_folders(out, configs)
+        unfinished = [f for f in folders if (f / "checkpoint.npz").exists()]
+        if unfinished and not args.resume:
+            raise ConfigError("--out", f"{out} holds unfinished runs ({unfinished[0].relative_to(out)}/checkpoint.npz"
+                                       "): add --resume to continue them with the same options, or use another --out")
+        options = dict(progress=not args.quiet, folders=folders, resume=args.resume,
+                       chunk_epochs=args.checkpoint_every)
+        if args.dask:
+            from distributed import Client
 
-        with Client(args.dask) as client:
-            records = sweep(configs, client.get_executor(), progress=not args.quiet)
-    else:
-        records = sweep(configs, max_workers=args.jobs, progress=not args.quiet)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = comparison_table(records)
-    table.to_csv(out / "comparison.csv", index=False)
+            with Client(args.dask) as client:
+                records = sweep(configs, client.get_executor(), **options)
+        else:
+            records = sweep(configs, max_workers=args.jobs, **options)
+        table = comparison_table(records)
+        write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
     from ailfm.plugins.run.plots import plot_comparison
 
     figures = plot_comparison(records, table, out)
