@@ -45,7 +45,7 @@ CHECKPOINT_VERSION = 1
 #: 64-core chip (~10 MB in memory)
 CHUNK_EPOCHS = 2000
 OUTPUTS = ("timeline.parquet", "epochs.parquet", "cores.parquet", "summary.json", "timing.json")
-_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
+_IPC = pa.ipc.IpcWriteOptions(compression="zstd")
 
 
 def run_description(config: RunConfig, chunk_epochs: int) -> dict:

@@ -119,3 +119,21 @@ def test_runaway_stops_the_run_naming_epoch_and_core():
     sim.power.constants[7] = 0.5  # leakage_beta_per_K
     with pytest.raises(NumericalError, match=r"epoch \d+ \(t = .* s\), core \d+: (temperature|power) "):
         sim.run(0.5)
+
+
+def test_compare_resumes_by_reusing_finished_runs(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--governors", "performance,ondemand", "--jobs", "1", "--out", str(out), "--duration", "0.005",
+            "--grid-cells", "8", "--quiet"]
+    assert main(argv) == 0
+    first = (out / "comparison.csv").read_bytes()
+    runs = sorted((out / "runs").iterdir())
+    assert [r.name for r in runs] == ["00-performance-seed0", "01-ondemand-seed0"]
+    stamps = [(r / "timeline.parquet").stat().st_mtime_ns for r in runs]
+    (runs[1] / "checkpoint.npz").write_bytes(b"")  # as if the second run had been killed
+    assert main(argv) == 2
+    assert "add --resume" in capsys.readouterr().err
+    (runs[1] / "checkpoint.npz").unlink()
+    assert main([*argv, "--resume"]) == 0
+    assert (out / "comparison.csv").read_bytes() == first  # timing included: read back from the runs' files
+    assert [(r / "timeline.parquet").stat().st_mtime_ns for r in runs] == stamps
