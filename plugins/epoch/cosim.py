@@ -334,6 +334,8 @@ class CoSimulation:
                                   self._uncore_constants, dt, core_W, bank_W)
             power[chip.core_power_column] = core_W
             power[chip.bank_power_column] = bank_W
+            if not np.isfinite(power.sum()):  # the thermal seam would refuse it without saying when
+                self._check_rows(epoch + 1, core_W)
             temperature[:] = self.thermal.step(power, dt)[chip.core_output]
             events = dtm_update(temperature, throttled, gated, params[5:8], th.dtm_scope == "chip")
             accumulate_substep(0, epoch, f_effective, core_W, uncore_W, temperature, activity.core_activity,
@@ -385,12 +387,16 @@ class CoSimulation:
         if not (0.0 <= chip[1] < RUNAWAY_POWER_TDP * self.system.thermal.tdp_W and chip[4] < RUNAWAY_TEMPERATURE_C):
             self._check_rows(row + 1)
 
-    def _check_rows(self, n_rows: int) -> None:
+    def _check_rows(self, n_rows: int, substep_W: np.ndarray | None = None) -> None:
         """NumericalError at the first epoch of the records in memory with a non-finite or runaway core temperature
-        or power, naming the epoch and the core."""
+        or power, naming the epoch and the core; ``substep_W``: the power of the current sub-step of the last
+        epoch, before it is recorded."""
         records = self._records
         temperature_C = records.per_core["temperature_K"][:n_rows] - 273.15
         power_W = records.per_core["power_W"][:n_rows]
+        if substep_W is not None:
+            power_W = power_W.copy()
+            power_W[n_rows - 1] = substep_W
         power_limit = RUNAWAY_POWER_TDP * self.system.thermal.tdp_W
         bad = ~(temperature_C < RUNAWAY_TEMPERATURE_C) | ~((power_W >= 0.0) & (power_W < power_limit))
         if not bad.any():

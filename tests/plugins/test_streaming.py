@@ -112,10 +112,12 @@ def test_simulate_refuses_a_folder_in_use(tmp_path, capsys):
     assert not any((out / name).exists() for name in OUTPUTS)
 
 
-def test_runaway_stops_the_run_naming_epoch_and_core():
+@pytest.mark.parametrize("thermal", ["fast", "grid"])
+def test_runaway_stops_the_run_naming_epoch_and_core(thermal):
     """Leakage growing 50 % per kelvin (a system file can be valid and still run away): the run stops with the
-    epoch and the core instead of going on to inf and NaN."""
-    sim = simulation(_config("performance", "fast"))
+    epoch and the core instead of going on to inf and NaN (the grid model is stepped through the thermal seam, which
+    would refuse the power without saying when)."""
+    sim = simulation(_config("performance", thermal))
     sim.power.constants[7] = 0.5  # leakage_beta_per_K
     with pytest.raises(NumericalError, match=r"epoch \d+ \(t = .* s\), core \d+: (temperature|power) "):
         sim.run(0.5)
