@@ -147,6 +147,7 @@ class CoSimulation:
                  request_arrival_s: np.ndarray, nuca: NucaModel | None = None, substeps: int | None = None):
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
         self.substeps = int(substeps or system.thermal.substeps)
+        self._power_limit_W = RUNAWAY_POWER_TDP * system.thermal.tdp_W
         linear = isinstance(thermal, LinearThermal)
         #: one compiled call per epoch when the epoch model alone advances the engine and the thermal model
         self.fused = engine.model_timing and linear
@@ -384,7 +385,7 @@ class CoSimulation:
         """The cheap per-epoch guard on the chip record (mean chip power, hottest core at any sub-step); the
         per-core check names the core."""
         chip = self._records.chip[row]
-        if not (0.0 <= chip[1] < RUNAWAY_POWER_TDP * self.system.thermal.tdp_W and chip[4] < RUNAWAY_TEMPERATURE_C):
+        if not (0.0 <= chip[1] < self._power_limit_W and chip[4] < RUNAWAY_TEMPERATURE_C):
             self._check_rows(row + 1)
 
     def _check_rows(self, n_rows: int, substep_W: np.ndarray | None = None) -> None:
@@ -397,7 +398,7 @@ class CoSimulation:
         if substep_W is not None:
             power_W = power_W.copy()
             power_W[n_rows - 1] = substep_W
-        power_limit = RUNAWAY_POWER_TDP * self.system.thermal.tdp_W
+        power_limit = self._power_limit_W
         bad = ~(temperature_C < RUNAWAY_TEMPERATURE_C) | ~((power_W >= 0.0) & (power_W < power_limit))
         if not bad.any():
             return
