@@ -85,16 +85,22 @@ class RunFolder:
             state = self._load_checkpoint()
         else:
             shutil.rmtree(self.partial, ignore_errors=True)
-        self.partial.mkdir(parents=True, exist_ok=True)
         try:
-            result = sim.run(self.config.duration_s, progress=progress, sink=self, chunk_epochs=self.chunk_epochs,
-                             resume=state)
-        except (KeyError, TypeError, ValueError) as err:
-            if state is None:
-                raise
-            raise FormatError(self.checkpoint_path, None, f"does not fit this run ({err}); delete it to start "
-                                                          "again") from None
-        self._write_outputs(result)
+            self.partial.mkdir(parents=True, exist_ok=True)
+            try:
+                result = sim.run(self.config.duration_s, progress=progress, sink=self,
+                                 chunk_epochs=self.chunk_epochs, resume=state)
+            except (KeyError, TypeError, ValueError) as err:
+                if state is None:
+                    raise
+                raise FormatError(self.checkpoint_path, None, f"does not fit this run ({err}); delete it to start "
+                                                              "again") from None
+            self._write_outputs(result)
+        except OSError as err:  # a full disk, a folder made read-only during the run
+            kept = ("the last checkpoint is kept: fix it and rerun with --resume" if self.checkpoint_path.exists()
+                    else "no checkpoint was written yet")
+            raise ConfigError("--out", f"cannot write {err.filename or self.folder}: {err.strerror or err}; "
+                                       f"{kept}") from None
         return result
 
     def write(self, first_epoch: int, epochs: pd.DataFrame, per_core: dict[str, np.ndarray]) -> None:

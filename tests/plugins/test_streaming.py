@@ -139,3 +139,25 @@ def test_compare_resumes_by_reusing_finished_runs(tmp_path, capsys):
     assert main([*argv, "--resume"]) == 0
     assert (out / "comparison.csv").read_bytes() == first  # timing included: read back from the runs' files
     assert [(r / "timeline.parquet").stat().st_mtime_ns for r in runs] == stamps
+
+
+def test_a_full_disk_keeps_the_checkpoint_and_no_half_result(tmp_path, monkeypatch):
+    import ailfm.files
+
+    config, write = _config("performance", "fast"), ailfm.files.write_atomic
+
+    def full_disk(path, data):
+        if path.name == "summary.json":
+            raise OSError(28, "No space left on device", str(path))
+        write(path, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ailfm.files, "write_atomic", full_disk)  # summary.json goes through write_json_atomic
+        with pytest.raises(ConfigError, match="No space left on device; the last checkpoint is kept"):
+            simulate_into(config, tmp_path / "full", chunk_epochs=CHUNK)
+    assert not (tmp_path / "full" / "summary.json").exists()
+    assert not list((tmp_path / "full").glob(".*.tmp"))
+    simulate_into(config, tmp_path / "full", chunk_epochs=CHUNK, resume=True)
+    simulate_into(config, tmp_path / "whole", chunk_epochs=CHUNK)
+    for name in RESULT_FILES:
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
