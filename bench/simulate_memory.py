@@ -39,17 +39,21 @@ def run(cmd: list[str], kill_after_s: float | None = None) -> tuple[int, float, 
     """(exit status or -signal, wall seconds, peak resident MB) of one process, SIGKILLed after ``kill_after_s``."""
     start = time.perf_counter()
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if kill_after_s is not None:
-        try:
-            process.wait(kill_after_s)
-        except subprocess.TimeoutExpired:
+    deadline = None if kill_after_s is None else start + kill_after_s
+    while True:  # reaped here (not by Popen.wait) to read the child's resource usage
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
             process.send_signal(signal.SIGKILL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+            deadline = None
+        time.sleep(0.2)
+    code = os.waitstatus_to_exitcode(status)
+    process.returncode = code  # already reaped
     wall = time.perf_counter() - start
-    if process.returncode not in (0, -signal.SIGKILL):
+    if code not in (0, -signal.SIGKILL):
         sys.exit(f"{' '.join(cmd)} failed: {process.stderr.read().decode()}")
-    return process.returncode, wall, usage.ru_maxrss / 1024
+    return code, wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -61,21 +65,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="picks the kill moments")
     parser.add_argument("--out", type=Path, default=Path("bench/results/simulate_memory"))
     parser.add_argument("--keep", action="store_true", help="keep the two run folders (several GB at 1e6 epochs)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse a finished uninterrupted run in --out (its figures in whole.json)")
     args = parser.parse_args()
     whole, cut = args.out / "whole", args.out / "cut"
-    for folder in (whole, cut):
-        shutil.rmtree(folder, ignore_errors=True)
-    load_before = os.getloadavg()
-
-    _, wall, peak_mb = run(command(whole, args))
-    timing = json.loads((whole / "timing.json").read_text())
-    summary = json.loads((whole / "summary.json").read_text())
-    n_epochs = round(summary["makespan_s"] / 1e-3)
-    size_gb = (whole / "timeline.parquet").stat().st_size / 1e9
-    print(f"uninterrupted: {n_epochs} epochs, wall {wall:.0f} s, loop {timing['sim_speed_x_realtime']:.2f}x real "
-          f"time, {n_epochs / wall:.0f} epochs/s overall (start-up and final merge included), peak RSS "
-          f"{peak_mb:.0f} MB, timeline.parquet {size_gb:.2f} GB; load average {load_before[0]:.2f} before, "
-          f"{os.getloadavg()[0]:.2f} after", flush=True)
+    shutil.rmtree(cut, ignore_errors=True)
+    if not (args.reuse and (args.out / "whole.json").exists()):
+        shutil.rmtree(whole, ignore_errors=True)
+        load_before = os.getloadavg()
+        _, wall, peak_mb = run(command(whole, args))
+        timing = json.loads((whole / "timing.json").read_text())
+        summary = json.loads((whole / "summary.json").read_text())
+        n_epochs = round(summary["makespan_s"] / 1e-3)
+        size_gb = (whole / "timeline.parquet").stat().st_size / 1e9
+        figures = (f"uninterrupted: {n_epochs} epochs, wall {wall:.0f} s, loop {timing['sim_speed_x_realtime']:.2f}x "
+                   f"real time, {n_epochs / wall:.0f} epochs/s overall (start-up and final merge included), peak RSS "
+                   f"{peak_mb:.0f} MB, timeline.parquet {size_gb:.2f} GB; load average {load_before[0]:.2f} before, "
+                   f"{os.getloadavg()[0]:.2f} after")
+        (args.out / "whole.json").write_text(json.dumps({"wall_s": wall, "figures": figures}))
+    saved = json.loads((args.out / "whole.json").read_text())
+    wall = saved["wall_s"]
+    print(saved["figures"], flush=True)
 
     rng = random.Random(args.seed)
     segments, peaks = 0, []
@@ -85,7 +95,7 @@ def main() -> None:
     for _ in range(args.kills):
         if done():
             break
-        code, segment_s, segment_peak = run(command(cut, args, resume=True), rng.uniform(0.15, 0.6) * wall)
+        code, segment_s, segment_peak = run(command(cut, args, resume=True), rng.uniform(0.05, 0.3) * wall)
         segments, peaks = segments + 1, peaks + [segment_peak]
         print(f"  segment {segments}: {'killed (SIGKILL)' if code else 'finished'} after {segment_s:.0f} s, peak RSS "
               f"{segment_peak:.0f} MB", flush=True)
