@@ -1,8 +1,16 @@
-"""Reading description files so that errors name the field *and* the line; writing result files atomically.
+"""Reading description files and writing results: errors name the file, field and line; no half-written file.
 
-``load_document`` returns plain Python values (YAML or JSON) plus a ``Lines`` index from a dotted field path
-(``chiplet_types.os.macs``) to its 1-based line, so validators raise ``ConfigError(field, msg, path, line)``.
-``write_atomic`` writes so that a reader never sees half of a result or checkpoint file.
+Reading: ``read_text`` decodes UTF-8 (naming the line of a bad byte); ``load_document`` returns plain Python values
+(YAML or JSON) plus a ``Lines`` index from a dotted field path (``chiplet_types.os.macs``) to its 1-based line, so
+validators raise ``ConfigError(field, msg, path, line)``; ``require``/``known_fields``/``positive`` type-check, refuse
+misspelt keys (naming the nearest valid one) and bound values.
+
+Writing: a run folder (``--out``) is checked writable before any work starts, locked for the run (a second run on the
+same folder is refused while the first one lives; the kernel drops the lock when a process dies, even by kill -9),
+and every file in it is written under a temporary name and renamed, so a reader never sees half of one. Checkpoints
+are JSON or npz read with ``allow_pickle=False``: a results folder shared between users cannot run code. A
+checkpoint records the configuration that made it; resuming with another configuration is refused, naming the
+fields.
 """
 
 from __future__ import annotations
@@ -18,7 +26,48 @@ from typing import Any
 
 import yaml
 
-from ailfm.errors import ConfigError, FormatError
+from ailfm.errors import ConfigError, FormatError, unknown_name
+
+
+def read_text(path: str | Path, *, bom: bool = True) -> str:
+    """A text file decoded as UTF-8, CRLF line ends read as LF; any defect is a FormatError naming the file (and the
+    line of an undecodable byte). ``bom``: accept a leading UTF-8 byte-order mark (YAML, JSON, CSV do; HotSpot's C
+    readers take it for part of the first token, so its formats refuse it)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise FormatError(path, None, "is a folder, not a file") from None
+    except OSError as err:
+        raise FormatError(path, None, f"cannot read: {err.strerror or err}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        if not bom:
+            raise FormatError(path, 1, "starts with a UTF-8 byte-order mark, which HotSpot reads as part of the first "
+                                       "token; save the file without it")
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise FormatError(path, line, f"not UTF-8 text: byte 0x{data[err.start]:02x} at column {column}; save the "
+                                      "file as UTF-8") from None
+    return text.replace("\r\n", "\n")
+
+
+def yaml_error(path: str | Path, err: yaml.YAMLError) -> FormatError:
+    """PyYAML's error as one line: the problem, at the line of its mark."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return FormatError(path, None if mark is None else mark.line + 1,
+                       f"invalid YAML: {problem}{f' ({context})' if context else ''}")
+
+
+#: larger magnitudes are typos (1e30 instances, a chiplet index of 10^25), and overflow the arithmetic
+MAX_NUMBER = 1e15
 
 
 @dataclass
@@ -41,42 +90,57 @@ class Lines:
         return ConfigError(name, message, path=self.path, line=self.line(name))
 
 
-def _walk(node: yaml.Node, prefix: str, lines: dict[str, int]) -> Any:
+def _walk(node: yaml.Node, prefix: str, lines: dict[str, int], path: Path) -> Any:
     if prefix:
         lines.setdefault(prefix, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise FormatError(path, key_node.start_mark.line + 1,
+                                  f"{prefix or 'document'}: keys must be plain names, not lists or mappings")
+            key = str(_scalar(key_node, path))
             name = f"{prefix}.{key}" if prefix else key
             lines[name] = key_node.start_mark.line + 1
-            out[key] = _walk(value_node, name, lines)
+            if key in out:
+                raise FormatError(path, key_node.start_mark.line + 1, f"{name}: duplicate key")
+            out[key] = _walk(value_node, name, lines, path)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, f"{prefix}[{i}]", lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        return [_walk(item, f"{prefix}[{i}]", lines, path) for i, item in enumerate(node.value)]
+    return _scalar(node, path)
+
+
+def _scalar(node: yaml.Node, path: Path) -> Any:
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except yaml.YAMLError as err:  # an unknown tag such as !!python/object
+        raise FormatError(path, node.start_mark.line + 1, f"invalid YAML: {getattr(err, 'problem', err)}") from None
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON (use a finite number)")
 
 
 def load_document(path: str | Path) -> tuple[Any, Lines]:
     """Load a YAML or JSON file (JSON is YAML) keeping line numbers; malformed text raises FormatError."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise FormatError(path, None, f"cannot read: {err.strerror}") from err
+    text = read_text(path)
     try:
         if path.suffix == ".json":
-            json.loads(text)  # strict JSON first: its errors carry the exact line
+            json.loads(text, parse_constant=_no_constants)  # strict JSON first: its errors carry the exact line
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except json.JSONDecodeError as err:
         raise FormatError(path, err.lineno, f"invalid JSON: {err.msg}") from err
+    except ValueError as err:  # NaN, Infinity: the line is where the word is
+        word = str(err).split()[0]
+        raise FormatError(path, text[:text.find(word)].count("\n") + 1, f"invalid JSON: {err}") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise FormatError(path, None if mark is None else mark.line + 1, f"invalid YAML: {err}") from err
+        raise yaml_error(path, err) from None
     lines = Lines(str(path))
     if node is None:
         raise FormatError(path, None, "the file is empty")
-    return _walk(node, "", lines.by_field), lines
+    return _walk(node, "", lines.by_field, path), lines
 
 
 def require(doc: dict, name: str, lines: Lines, kind: type | tuple[type, ...], *, prefix: str = "") -> Any:
@@ -88,14 +152,32 @@ def require(doc: dict, name: str, lines: Lines, kind: type | tuple[type, ...], *
         raise lines.error(full, "missing required field")
     value = doc[name]
     if kind in (int, float) or kind == (int, float):
+        if isinstance(value, str) and _number_or_none(value) is not None:
+            value = _number_or_none(value)  # YAML 1.1 reads 1e30 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise lines.error(full, f"expected a number, got {value!r}")
+        if abs(value) > MAX_NUMBER or value != value:
+            raise lines.error(full, f"must be a finite number of magnitude <= {MAX_NUMBER:g}, got {value!r}")
         if kind is int and (not float(value).is_integer()):
             raise lines.error(full, f"expected an integer, got {value!r}")
         return int(value) if kind is int else float(value)
     if not isinstance(value, kind):
         raise lines.error(full, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
     return value
+
+
+def _number_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def known_fields(doc: dict, known, lines: Lines, prefix: str = "") -> None:
+    """A misspelt key is an error naming the nearest valid one (a typo must not fall back to a default)."""
+    for key in doc:
+        if key not in known:
+            raise lines.error(f"{prefix}.{key}" if prefix else str(key), unknown_name(key, known))
 
 
 def positive(value: float, name: str, lines: Lines) -> float:

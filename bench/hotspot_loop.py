@@ -39,7 +39,7 @@ import numpy as np
 from ailfm.errors import ToolError
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, build_thermal, chip_stack, grid_config
 from ailfm.plugins.epoch.cosim import CoSimulation
-from ailfm.plugins.governors import make_governor
+from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.run.runner import RunConfig, load_workload
 from ailfm.plugins.system.description import load_system
 from ailfm.thermal.base import ThermalModel

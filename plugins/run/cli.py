@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.files import prepare_output_folder, run_lock, write_atomic
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
 from ailfm.plugins.run.outputs import CHUNK_EPOCHS, split_summary
-from ailfm.plugins.run.runner import comparison_table, simulate_into, sweep
+from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, simulate_into, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -25,7 +26,7 @@ def add_subcommands(subparsers) -> None:
     simulate = subparsers.add_parser("simulate", help="co-simulate one governor on a system and workload")
     _scenario_arguments(simulate)
     simulate.add_argument("--governor", default="performance", help="governor name (default performance)")
-    simulate.add_argument("--seed", type=int, default=0, help="picks the trace's request window (default 0)")
+    simulate.add_argument("--seed", type=options.SEED, default=0, help="picks the trace's request window (default 0)")
     simulate.set_defaults(func=_simulate)
 
     compare = subparsers.add_parser("compare", help="run several governors on the same scenario and compare them")
@@ -33,7 +34,8 @@ def add_subcommands(subparsers) -> None:
     compare.add_argument("--governors", default="performance,ondemand,tsp,pcgov,coldest-core,pcmig,ail",
                          help="comma-separated governor names")
     compare.add_argument("--seeds", default="0", help="comma-separated seeds; each governor runs every seed")
-    compare.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    compare.add_argument("--jobs", type=options.WORKERS, default=None,
+                         help="local worker processes (default: all cores)")
     compare.add_argument("--dask", metavar="ADDRESS", default=None,
                          help="run on the Dask scheduler at ADDRESS instead of a local process pool")
     compare.set_defaults(func=_compare)
@@ -45,19 +47,9 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
                                                       "unless --resume)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run(s) checkpointed in --out (the same options are required)")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=CHUNK_EPOCHS, metavar="EPOCHS",
+    parser.add_argument("--checkpoint-every", type=options.POSITIVE, default=CHUNK_EPOCHS, metavar="EPOCHS",
                         help=f"epochs per streamed chunk and checkpoint (default {CHUNK_EPOCHS})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def _config(args, governor: str, seed: int) -> RunConfig:
@@ -88,9 +80,9 @@ def run_folders(out: Path, configs: list[RunConfig]) -> list[Path]:
 def _compare(args: argparse.Namespace) -> int:
     governors = [g.strip() for g in args.governors.split(",") if g.strip()]
     try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError("seeds", f"expected comma-separated integers, got {args.seeds!r}") from None
+        seeds = [options.SEED(s) for s in args.seeds.split(",") if s.strip()]
+    except argparse.ArgumentTypeError as err:
+        raise ConfigError("--seeds", f"{err} (comma-separated integers >= 0)") from None
     if not governors:
         raise ConfigError("governors", "name at least one governor")
     from ailfm.plugins.governors.registry import make_governor
@@ -105,15 +97,22 @@ def _compare(args: argparse.Namespace) -> int:
         if unfinished and not args.resume:
             raise ConfigError("--out", f"{out} holds unfinished runs ({unfinished[0].relative_to(out)}/checkpoint.npz"
                                        "): add --resume to continue them with the same options, or use another --out")
-        options = dict(progress=not args.quiet, folders=folders, resume=args.resume,
-                       chunk_epochs=args.checkpoint_every)
-        if args.dask:
-            from distributed import Client
+        streaming = dict(progress=not args.quiet, folders=folders, resume=args.resume,
+                         chunk_epochs=args.checkpoint_every)
+        try:
+            if args.dask:
+                from distributed import Client
 
-            with Client(args.dask) as client:
-                records = sweep(configs, client.get_executor(), **options)
-        else:
-            records = sweep(configs, max_workers=args.jobs, **options)
+                with Client(args.dask) as client:
+                    records = sweep(configs, client.get_executor(), **streaming)
+            else:
+                records = sweep(configs, max_workers=args.jobs, **streaming)
+        except SweepInterrupted as stop:
+            if stop.finished:
+                write_atomic(out / "comparison.csv", comparison_table(stop.finished).to_csv(index=False).encode())
+            kept = f"; kept in {out / 'comparison.csv'}" if stop.finished else ""
+            raise KeyboardInterrupt(f"{stop}{kept}; the unfinished runs keep their checkpoints: add --resume to "
+                                    "continue") from None
         table = comparison_table(records)
         write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
     from ailfm.plugins.run.plots import plot_comparison
