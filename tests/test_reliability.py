@@ -81,7 +81,7 @@ class _InterruptedExecutor:
     def __init__(self, finished: int):
         self.finished, self.futures = finished, []
 
-    def submit(self, fn, config):
+    def submit(self, fn, config, *folder_options):
         k = len(self.futures)
         future = _ReadFuture() if k < self.finished else Future()
         if k < self.finished:
@@ -100,7 +100,8 @@ def test_ctrl_c_keeps_the_runs_that_finished(tmp_path, monkeypatch, capsys):
     code = main(["compare", "--governors", "performance,powersave,ondemand", "--out", str(out), "--quiet"])
     assert code == 130
     assert capsys.readouterr().err.strip() == (f"ailfm compare: interrupted: 2 of 3 runs finished; kept in "
-                                              f"{out / 'comparison.csv'}")
+                                              f"{out / 'comparison.csv'}; the unfinished runs keep their "
+                                              "checkpoints: add --resume to continue")
     kept = (out / "comparison.csv").read_text().splitlines()
     assert kept[0] == "governor,energy_j" and kept[1:] == ["performance,1.0", "powersave,2.0"]
 

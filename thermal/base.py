@@ -49,6 +49,21 @@ class ThermalModel(ABC):
     def node_temperatures(self) -> dict[str, float]:
         """The current state as HotSpot names it in ``.steady``/``.init`` files (K), in HotSpot's order."""
 
+    def state(self) -> np.ndarray:
+        """A copy of the whole mutable state (for a checkpoint); ``set_state`` puts it back exactly."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save its state")
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Continue from a ``state`` this model returned."""
+        raise NotImplementedError(f"{type(self).__name__} cannot restore a state")
+
+    @staticmethod
+    def _checked_state(state: np.ndarray, like: np.ndarray) -> np.ndarray:
+        state = np.asarray(state, dtype=float)
+        if state.shape != like.shape:
+            raise ValueError(f"a thermal state of shape {state.shape} does not fit this model's {like.shape}")
+        return state
+
     def temperatures(self) -> np.ndarray:
         """Current temperatures (K) of ``output_names``."""
         raise NotImplementedError(f"{type(self).__name__} does not report temperatures without a step")

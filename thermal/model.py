@@ -71,6 +71,14 @@ class CircuitState:
     ambient_K: float
     _theta: np.ndarray
 
+    def state(self) -> np.ndarray:
+        """The node rises (with natural convection the package's convection resistance is recomputed from them at
+        the next step)."""
+        return self._theta.copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        self._theta = self._checked_state(state, self._theta).copy()
+
     def node_temperatures(self) -> dict[str, float]:
         values = self.circuit.named_nodes(self._theta) + self.ambient_K
         return dict(zip(self.circuit.node_names, values.tolist(), strict=True))

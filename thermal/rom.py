@@ -129,6 +129,12 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
         rise = (self._init_K if init is None else float(init)) - self.ambient_K
         self._modes[:] = self._project @ np.full(self._project.shape[1], rise)
 
+    def state(self) -> np.ndarray:
+        return self._modes.copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        self._modes[:] = self._checked_state(state, self._modes)
+
     def node_temperatures(self) -> dict[str, float]:
         """The reduced state has no HotSpot nodes: the block temperatures, by name."""
         return dict(zip(self.output_names, self.temperatures().tolist(), strict=True))

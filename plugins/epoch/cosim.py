@@ -12,18 +12,27 @@ The physics is the epoch model's (``plugins/epoch/model.py``). When the engine's
 thermal model is linear (the built-in engine with the fast model), an epoch is one compiled call over the engine's
 ``EngineState`` and the thermal model's modes; otherwise (gem5, the grid model) the loop calls the same pieces sub-step
 by sub-step through the seams (``engine.advance``, ``thermal.step``). ``run`` returns data and prints nothing.
+
+A long run streams: given a ``RecordSink``, ``run`` keeps ``chunk_epochs`` epochs of records in memory and hands
+every full chunk to the sink (which writes it), with the loop's whole state after it (``checkpoint``: engine state
+bundle, thermal state, DTM flags, governor state, the last observation), from which ``run(resume=...)`` continues
+exactly. Every chunk is checked first: a non-finite or runaway temperature or power stops the run
+(``NumericalError``, naming the epoch and the core).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from ailfm.plugins.engine.base import Engine
+from ailfm.errors import AilfmError
+from ailfm.plugins.engine.base import Engine, EngineState
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
 from ailfm.plugins.epoch.lookahead import Lookahead, LoopState
 from ailfm.plugins.epoch.model import (
@@ -48,9 +57,37 @@ from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
 from ailfm.thermal.base import LinearThermal, ThermalModel
 
-SUMMARY_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
-                "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
-                "sim_speed_x_realtime", "compile_s")
+#: the simulated results (the same for the same run, whatever the machine) and the wall-clock measurements
+RESULT_KEYS = ("makespan_s", "tokens_per_s", "request_latency_mean_s", "request_latency_p99_s", "peak_temp_c",
+               "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations")
+TIMING_KEYS = ("governor_us_per_decision", "sim_speed_x_realtime", "compile_s")
+SUMMARY_KEYS = RESULT_KEYS + TIMING_KEYS
+#: a core temperature above this stops the run: far above any junction rating (silicon is rated to 150 C at most,
+#: solder melts at ~220 C), where the model's leakage and conductivity constants no longer hold; what gets there is
+#: a leakage-temperature runaway (a validated system YAML once reached 6.5e10 C, then NaN)
+RUNAWAY_TEMPERATURE_C = 500.0
+#: a core drawing more than this many times the chip's design power (``thermal.tdp_W``) stops the run: only a
+#: runaway (or a broken power model) gets there
+RUNAWAY_POWER_TDP = 100.0
+#: governor decision times are kept as a histogram (bounded memory): log-spaced bins, 1 % apart, 10 ns .. 100 s
+_DECISION_BINS = np.geomspace(1e-8, 1e2, int(np.log(1e10) / np.log(1.01)) + 1)
+
+
+class NumericalError(AilfmError, ArithmeticError):
+    """The simulation left the physical range (non-finite or runaway temperature or power)."""
+
+
+class RecordSink(Protocol):
+    """Where a streaming run's records go, chunk by chunk (``plugins/run/outputs.py`` writes them to Parquet)."""
+
+    def write(self, first_epoch: int, epochs: pd.DataFrame, per_core: dict[str, np.ndarray]) -> None:
+        """Records of epochs ``first_epoch`` .. ``first_epoch + len(epochs) - 1`` (as ``SimulationResult``'s)."""
+
+    def checkpoint(self, state: dict[str, np.ndarray]) -> None:
+        """The loop's state after the chunk just written (``CoSimulation.checkpoint``)."""
+
+    def epochs(self) -> pd.DataFrame:
+        """Every epoch's chip record written so far (``SimulationResult.epochs``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +98,7 @@ class SimulationResult:
     governor: str
     epoch_s: float
     epochs: pd.DataFrame  # per epoch: ``model.CHIP_FIELDS`` (peak_temp_C and above_tmax_s at sub-step resolution)
-    per_core: dict[str, np.ndarray]  # name -> (n_epochs, n_cores)
+    per_core: dict[str, np.ndarray]  # name -> (n_epochs, n_cores); empty when the run streamed them to a sink
     kernel_type_names: tuple[str, ...]
     request_arrival_s: np.ndarray
     request_finish_s: np.ndarray  # NaN where unfinished
@@ -71,25 +108,32 @@ class SimulationResult:
 
     def timeline(self) -> pd.DataFrame:
         """One row per (epoch, core): thread, kernel, f, V, power, temperature, progress (instructions)."""
-        n_epochs, n_cores = self.per_core["temperature_K"].shape
-        kernel = self.per_core["kernel_type"].ravel()
-        names = np.array(self.kernel_type_names + ("idle",), dtype=object)
-        frame = pd.DataFrame({
-            "epoch": np.repeat(np.arange(n_epochs), n_cores).astype(np.int32),
-            "time_s": np.repeat(self.epochs["time_s"].to_numpy(), n_cores),
-            "core": np.tile(np.arange(n_cores), n_epochs).astype(np.int32),
-            "thread": self.per_core["thread"].ravel().astype(np.int32),
-            "kernel": pd.Categorical(names[np.where(kernel < 0, len(names) - 1, kernel)],
-                                     categories=list(names)),
-            "f_GHz": self.per_core["f_GHz"].ravel(),
-            "f_effective_GHz": self.per_core["f_effective_GHz"].ravel(),
-            "voltage_V": self.per_core["voltage_V"].ravel(),
-            "power_W": self.per_core["power_W"].ravel(),
-            "temperature_C": (self.per_core["temperature_K"] - 273.15).ravel(),
-            "instructions": self.per_core["instructions"].ravel(),
-            "dtm_throttled": self.per_core["dtm_throttled"].ravel(),
-        })
-        return frame
+        if not self.per_core:
+            raise ValueError("this run streamed its timeline to a sink (timeline.parquet); it is not in memory")
+        return timeline_frame(self.epochs["time_s"].to_numpy(), self.per_core, self.kernel_type_names)
+
+
+def timeline_frame(time_s: np.ndarray, per_core: dict[str, np.ndarray], kernel_type_names: tuple[str, ...],
+                   first_epoch: int = 0) -> pd.DataFrame:
+    """The timeline rows of consecutive epochs from ``first_epoch`` (``SimulationResult.timeline``, or a chunk of
+    a streamed run): one row per (epoch, core)."""
+    n_epochs, n_cores = per_core["temperature_K"].shape
+    kernel = per_core["kernel_type"].ravel()
+    names = np.array(kernel_type_names + ("idle",), dtype=object)
+    return pd.DataFrame({
+        "epoch": np.repeat(np.arange(first_epoch, first_epoch + n_epochs), n_cores).astype(np.int32),
+        "time_s": np.repeat(time_s, n_cores),
+        "core": np.tile(np.arange(n_cores), n_epochs).astype(np.int32),
+        "thread": per_core["thread"].ravel().astype(np.int32),
+        "kernel": pd.Categorical(names[np.where(kernel < 0, len(names) - 1, kernel)], categories=list(names)),
+        "f_GHz": per_core["f_GHz"].ravel(),
+        "f_effective_GHz": per_core["f_effective_GHz"].ravel(),
+        "voltage_V": per_core["voltage_V"].ravel(),
+        "power_W": per_core["power_W"].ravel(),
+        "temperature_C": (per_core["temperature_K"] - 273.15).ravel(),
+        "instructions": per_core["instructions"].ravel(),
+        "dtm_throttled": per_core["dtm_throttled"].ravel(),
+    })
 
 
 class CoSimulation:
@@ -103,6 +147,7 @@ class CoSimulation:
                  request_arrival_s: np.ndarray, nuca: NucaModel | None = None, substeps: int | None = None):
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
         self.substeps = int(substeps or system.thermal.substeps)
+        self._power_limit_W = RUNAWAY_POWER_TDP * system.thermal.tdp_W
         linear = isinstance(thermal, LinearThermal)
         #: one compiled call per epoch when the epoch model alone advances the engine and the thermal model
         self.fused = engine.model_timing and linear
@@ -132,37 +177,49 @@ class CoSimulation:
                    thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
                    request_arrival_s=workload.request_arrival_s, nuca=nuca, substeps=substeps)
 
-    def run(self, duration_s: float | None = None, *, progress: bool = False) -> SimulationResult:
+    def run(self, duration_s: float | None = None, *, progress: bool = False, sink: RecordSink | None = None,
+            chunk_epochs: int = 2000, resume: dict[str, np.ndarray] | None = None) -> SimulationResult:
         """Run the governor until every request has finished or ``duration_s`` of simulated time has passed.
 
-        The summary's ``sim_speed_x_realtime`` is timed from the second epoch on: the first one includes numba's
-        one-time compilation (or cache load), reported apart as ``compile_s``.
+        With a ``sink`` the records stream: every ``chunk_epochs`` epochs they go to the sink, followed by a
+        checkpoint, so memory stays bounded; ``resume`` (such a checkpoint) continues that run where it stopped.
+        The summary's ``sim_speed_x_realtime`` is timed from the second epoch this call runs: the first one includes
+        numba's one-time compilation (or cache load), reported apart as ``compile_s``.
         """
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # the matrices are small: threads only add overhead
-            obs = self.start(duration_s)
-            bar = _progress_bar(progress, self._max_epochs, f"{self.system.name} / {self.governor.name}")
+            capacity = chunk_epochs if sink is not None else None
+            obs = self.start(duration_s, capacity) if resume is None else self.resume(resume, duration_s, capacity)
+            first_epoch = self._epoch
+            bar = _progress_bar(progress, self._max_epochs, f"{self.system.name} / {self.governor.name}",
+                                first_epoch)
             wall_start = compile_end = time.perf_counter()
-            timed_from = 0.0
+            timed_from = obs.time_s
             while not self.finished:
                 start = time.perf_counter()
                 decision = self.governor.decide(obs)
-                self._decision_s.append(time.perf_counter() - start)
+                decided = time.perf_counter() - start
                 obs = self.step(decision)
-                if self._epoch == 1:
+                row = self._epoch - 1 - self._records.offset
+                self._records.decision_s[row] = decided
+                self._check_epoch(row)
+                if self._epoch == first_epoch + 1:
                     compile_end, timed_from = time.perf_counter(), obs.time_s
+                if sink is not None and (row + 1 == chunk_epochs or self.finished):
+                    self._flush(sink, obs)
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
                 bar.close()
             end = time.perf_counter()
             return self.result(wall_s=end - compile_end, timed_from_s=timed_from,
-                               compile_s=compile_end - wall_start)
+                               compile_s=compile_end - wall_start, sink=sink)
 
     # -- stepping: run() uses these; so can a Gymnasium environment -------------------------------------------------
-    def start(self, duration_s: float | None = None) -> Observation:
-        """Reset engine, thermal model and governor; place the threads; return the first observation."""
+    def start(self, duration_s: float | None = None, capacity: int | None = None) -> Observation:
+        """Reset engine, thermal model and governor; place the threads; return the first observation.
+        ``capacity``: epochs of records kept in memory (None: all of them)."""
         system, engine, th = self.system, self.engine, self.system.thermal
         n_cores = system.n_cores
         self._max_epochs = int(np.ceil(duration_s / th.epoch_s - 1e-9)) if duration_s else None
@@ -174,7 +231,7 @@ class CoSimulation:
         self.governor.setup(self.context)
         self._placement = _checked_placement(self.governor.initial_placement(self._temperature[0].copy()),
                                              engine.n_threads, n_cores)
-        self._records = _Records(n_cores, self._max_epochs or 4096)
+        self._records = _Records(n_cores, capacity or self._max_epochs or 4096)
         self._not_moved = np.zeros((1, engine.n_threads), dtype=bool)
         self._thread_out = np.zeros((4, 1, engine.n_threads))
         self._kernel_out = np.zeros((1, engine.n_threads), dtype=np.int64)
@@ -184,7 +241,8 @@ class CoSimulation:
         self._power_buffer = np.zeros(len(self.thermal.power_names))
         self._bind_model_arguments()
         self._finish = np.full(len(self.request_arrival_s), np.nan)
-        self._decision_s, self._dtm_events, self._epoch = [], 0, 0
+        self._decision_counts = np.zeros(len(_DECISION_BINS) + 1, dtype=np.int64)
+        self._dtm_events, self._epoch = 0, 0
         f_max = np.full(n_cores, system.dvfs.f_max_GHz)
         zeros_c, zeros_t = np.zeros(n_cores), np.zeros(engine.n_threads)
         return Observation(0, 0.0, self._temperature[0].copy(), zeros_c, f_max, f_max, zeros_c, zeros_c, zeros_c,
@@ -220,7 +278,7 @@ class CoSimulation:
         """One governor epoch: snap the request to the V/f grid, move threads, then every sub-step DTM's effective
         frequency, progress, power, thermal step and DTM update; record and observe."""
         system, engine, records = self.system, self.engine, self._records
-        dvfs, epoch = system.dvfs, self._epoch
+        dvfs, epoch = system.dvfs, self._epoch - records.offset  # the epoch's row of the records
         if records.ensure(epoch):
             self._bind_model_arguments()
         f_request = records.floats[0, epoch:epoch + 1]
@@ -248,7 +306,8 @@ class CoSimulation:
         moved = self._not_moved
         if decision.thread_core is not None or self._epoch == 0:
             moved = self.engine.place(self._placement)[None]
-        run_candidates(1, self.substeps, f_request, moved, *self._model_arguments, self._epoch, *self._out_arguments)
+        run_candidates(1, self.substeps, f_request, moved, *self._model_arguments, self._epoch - self._records.offset,
+                       *self._out_arguments)
         n_finished = self._counts[0, 1]
         if n_finished:
             request = self.engine.tables.request_end[self._finished[:n_finished]]
@@ -262,7 +321,8 @@ class CoSimulation:
         dt = th.epoch_s / self.substeps
         temperature, throttled, gated = self._temperature[0], self._throttled[0], self._gated[0]
         f_effective, core_W, bank_W = np.empty(n_cores), np.empty(n_cores), np.empty(system.n_banks)
-        power, epoch, records = self._power_buffer, self._epoch, self._records
+        power, records = self._power_buffer, self._records
+        epoch = self._epoch - records.offset
         out_core, out_chip = records.floats, records.chip
         start_candidate(0, epoch, out_chip, self._counts)
         start_epoch(0, epoch, out_core, self._thread_out, out_chip)
@@ -275,6 +335,8 @@ class CoSimulation:
                                   self._uncore_constants, dt, core_W, bank_W)
             power[chip.core_power_column] = core_W
             power[chip.bank_power_column] = bank_W
+            if not np.isfinite(power.sum()):  # the thermal seam would refuse it without saying when
+                self._check_rows(epoch + 1, core_W)
             temperature[:] = self.thermal.step(power, dt)[chip.core_output]
             events = dtm_update(temperature, throttled, gated, params[5:8], th.dtm_scope == "chip")
             accumulate_substep(0, epoch, f_effective, core_W, uncore_W, temperature, activity.core_activity,
@@ -287,18 +349,107 @@ class CoSimulation:
                      dvfs.v_at_zero_V, dvfs.v_slope_V_per_GHz, out_core, records.ints, records.throttled,
                      self._kernel_out, out_chip)
 
-    def result(self, wall_s: float = float("nan"), timed_from_s: float = 0.0,
-               compile_s: float = float("nan")) -> SimulationResult:
+    def result(self, wall_s: float = float("nan"), timed_from_s: float = 0.0, compile_s: float = float("nan"),
+               sink: RecordSink | None = None) -> SimulationResult:
         """The records so far as a ``SimulationResult`` with its summary (speed over ``wall_s`` from
-        ``timed_from_s`` of simulated time)."""
-        th = self.system.thermal
-        epochs, per_core = self._records.frames(self._epoch)
+        ``timed_from_s`` of simulated time); a streamed run's chip records come back from its ``sink``."""
+        th, records = self.system.thermal, self._records
+        n_rows = self._epoch - records.offset
+        self._check_rows(n_rows)
+        decision_counts = self._decision_counts + _decision_histogram(records.decision_s[:n_rows])
+        if sink is None:
+            epochs, per_core = records.frames(n_rows)
+        else:
+            epochs, per_core = sink.epochs(), {}
         result = SimulationResult(self.system.name, self.governor.name, th.epoch_s, epochs, per_core,
                                   self.kernel_type_names, self.request_arrival_s, self._finish.copy(),
                                   completed=self.engine.done, substeps=self.substeps)
         result.summary.update(summarise(result, th.t_max_C, self._dtm_events, self.engine.migrations,
-                                        self._decision_s, wall_s, timed_from_s, compile_s))
+                                        decision_counts, wall_s, timed_from_s, compile_s))
         return result
+
+    # -- streaming, checkpoints, numerical guards -----------------------------------------------------------------
+    def _flush(self, sink: RecordSink, obs: Observation) -> None:
+        """Hand the records in memory to ``sink`` (checked first), then the loop's state after them."""
+        records = self._records
+        n_rows = self._epoch - records.offset
+        self._check_rows(n_rows)
+        epochs, per_core = records.frames(n_rows)
+        sink.write(records.offset, epochs, per_core)
+        self._decision_counts += _decision_histogram(records.decision_s[:n_rows])
+        records.offset = self._epoch
+        if not self.finished:
+            sink.checkpoint(self.checkpoint(obs))
+
+    def _check_epoch(self, row: int) -> None:
+        """The cheap per-epoch guard on the chip record (mean chip power, hottest core at any sub-step); the
+        per-core check names the core."""
+        chip = self._records.chip[row]
+        if not (0.0 <= chip[1] < self._power_limit_W and chip[4] < RUNAWAY_TEMPERATURE_C):
+            self._check_rows(row + 1)
+
+    def _check_rows(self, n_rows: int, substep_W: np.ndarray | None = None) -> None:
+        """NumericalError at the first epoch of the records in memory with a non-finite or runaway core temperature
+        or power, naming the epoch and the core; ``substep_W``: the power of the current sub-step of the last
+        epoch, before it is recorded."""
+        records = self._records
+        temperature_C = records.per_core["temperature_K"][:n_rows] - 273.15
+        power_W = records.per_core["power_W"][:n_rows]
+        if substep_W is not None:
+            power_W = power_W.copy()
+            power_W[n_rows - 1] = substep_W
+        power_limit = self._power_limit_W
+        bad = ~(temperature_C < RUNAWAY_TEMPERATURE_C) | ~((power_W >= 0.0) & (power_W < power_limit))
+        if not bad.any():
+            return
+        row, core = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        epoch, t, p = records.offset + int(row), temperature_C[row, core], power_W[row, core]
+        what = (f"temperature {t:.6g} C" if not t < RUNAWAY_TEMPERATURE_C else f"power {p:.6g} W")
+        limit = (f"beyond {RUNAWAY_TEMPERATURE_C:g} C, far above any junction rating"
+                 if not t < RUNAWAY_TEMPERATURE_C else
+                 f"outside 0 .. {power_limit:g} W ({RUNAWAY_POWER_TDP:g} x thermal.tdp_W)")
+        raise NumericalError(f"{self.system.name} / {self.governor.name}: epoch {epoch} (t = "
+                             f"{(epoch + 1) * self.system.thermal.epoch_s:.6g} s), core {core}: {what}, {limit}; "
+                             "the model ran away (check the system's power and leakage constants)")
+
+    def checkpoint(self, obs: Observation) -> dict[str, np.ndarray]:
+        """The loop's whole state between two epochs as named arrays (npz-ready, no objects): the engine state
+        bundle, the thermal model's state, DTM flags and temperatures, placement, request finish times, the
+        governor's state, the observation the governor sees next, and the decision-time histogram. Taken when the
+        records in memory have been handed to the sink."""
+        snapshot = self.engine.snapshot()
+        state = {
+            "loop.epoch": self._epoch, "loop.dtm_events": self._dtm_events, "loop.temperature_K": self._temperature,
+            "loop.throttled": self._throttled, "loop.gated": self._gated, "loop.placement": self._placement,
+            "loop.finish_s": self._finish, "loop.decision_counts": self._decision_counts,
+            "thermal.state": self.thermal.state(),
+            **{f"engine.{f.name}": getattr(snapshot, f.name) for f in dataclasses.fields(snapshot)},
+            **{f"governor.{name}": value for name, value in self.governor.state().items()},
+            **{f"obs.{f.name}": getattr(obs, f.name) for f in dataclasses.fields(obs)},
+        }
+        return {name: np.array(value, copy=True) for name, value in state.items()}
+
+    def resume(self, state: dict[str, np.ndarray], duration_s: float | None = None,
+               capacity: int | None = None) -> Observation:
+        """Set up as ``start`` does, then continue from a ``checkpoint``; returns the observation the governor sees
+        next. A state that does not fit this simulation raises KeyError, TypeError or ValueError."""
+        self.start(duration_s, capacity)
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {name[len(prefix):]: value for name, value in state.items() if name.startswith(prefix)}
+
+        self.engine.restore(EngineState(**part("engine.")))
+        self.thermal.set_state(state["thermal.state"])
+        for name, array in (("temperature_K", self._temperature), ("throttled", self._throttled),
+                            ("gated", self._gated), ("finish_s", self._finish),
+                            ("decision_counts", self._decision_counts)):
+            array[...] = _same_shape(state[f"loop.{name}"], array, name)
+        self._placement = _same_shape(state["loop.placement"], self._placement, "placement").astype(int)
+        self.governor.restore(part("governor."))
+        self._epoch, self._dtm_events = int(state["loop.epoch"]), int(state["loop.dtm_events"])
+        self._records.offset = self._epoch
+        return Observation(**{name: value.item() if value.ndim == 0 else value
+                              for name, value in part("obs.").items()})
 
 
 def chip_core_temperatures(thermal: ThermalModel, chip: ChipThermal) -> np.ndarray:
@@ -319,8 +470,29 @@ def _checked_placement(placement, n_threads: int, n_cores: int) -> np.ndarray:
     return placement
 
 
+def _same_shape(value: np.ndarray, like: np.ndarray, name: str) -> np.ndarray:
+    if np.shape(value) != like.shape:
+        raise ValueError(f"{name} has shape {np.shape(value)}, this simulation {like.shape}")
+    return value
+
+
+def _decision_histogram(decision_s: np.ndarray) -> np.ndarray:
+    return np.bincount(np.searchsorted(_DECISION_BINS, decision_s), minlength=len(_DECISION_BINS) + 1)
+
+
+def _histogram_median_s(counts: np.ndarray) -> float:
+    """The median decision time of a ``_DECISION_BINS`` histogram (the geometric middle of its bin: 0.5 %)."""
+    total = counts.sum()
+    if not total:
+        return 0.0
+    k = int(np.searchsorted(np.cumsum(counts), (total + 1) / 2))
+    edges = np.concatenate([[_DECISION_BINS[0]], _DECISION_BINS, [_DECISION_BINS[-1]]])
+    return float(np.sqrt(edges[k] * edges[k + 1]))
+
+
 class _Records:
-    """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit).
+    """Per-epoch records in preallocated arrays (grown by doubling when a run has no duration limit); row ``r``
+    holds epoch ``offset + r`` (a streaming run hands full chunks to its sink and starts again at row 0).
 
     The float fields (``model.CORE_FIELDS``) share one (field, epoch, core) array and the integer fields another, laid
     out as the epoch model's outputs (candidate axis = epoch), so the compiled epoch writes its row in place;
@@ -336,6 +508,8 @@ class _Records:
         self.ints = np.zeros((len(self.INTS), capacity, n_cores), dtype=np.int64)
         self.throttled = np.zeros((capacity, n_cores), dtype=np.bool_)
         self.chip = np.zeros((capacity, len(self.CHIP)))
+        self.decision_s = np.zeros(capacity)  # the governor's wall time per decision
+        self.offset = 0
         self._views()
 
     def _views(self) -> None:
@@ -349,6 +523,7 @@ class _Records:
             self.ints = np.concatenate([self.ints, np.zeros_like(self.ints)], axis=1)
             self.throttled = np.concatenate([self.throttled, np.zeros_like(self.throttled)])
             self.chip = np.concatenate([self.chip, np.zeros_like(self.chip)])
+            self.decision_s = np.concatenate([self.decision_s, np.zeros_like(self.decision_s)])
             self._views()
             return True
         return False
@@ -359,10 +534,12 @@ class _Records:
         return epochs, {k: v[:n_epochs].copy() for k, v in self.per_core.items()}
 
 
-def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int, decision_s: list[float],
-              wall_s: float, timed_from_s: float = 0.0, compile_s: float = float("nan")) -> dict[str, float]:
-    """The summary.json metrics (keys ``SUMMARY_KEYS``); the speed is simulated over wall time from ``timed_from_s``
-    (after the first epoch, which holds the one-time compilation ``compile_s``)."""
+def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrations: int,
+              decision_counts: np.ndarray, wall_s: float, timed_from_s: float = 0.0,
+              compile_s: float = float("nan")) -> dict[str, float]:
+    """The summary metrics (keys ``SUMMARY_KEYS``); the speed is simulated over wall time from ``timed_from_s``
+    (after the first epoch, which holds the one-time compilation ``compile_s``); the decision time is the median of
+    the histogram ``decision_counts``."""
     epochs, dt = result.epochs, result.epoch_s
     finished = ~np.isnan(result.request_finish_s)
     simulated_s = float(epochs["time_s"].iloc[-1]) if len(epochs) else 0.0
@@ -381,7 +558,7 @@ def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrati
         "energy_j": energy,
         "edp": energy * makespan,
         "migrations": int(migrations),
-        "governor_us_per_decision": float(np.median(decision_s) * 1e6) if decision_s else 0.0,
+        "governor_us_per_decision": _histogram_median_s(decision_counts) * 1e6,
         "sim_speed_x_realtime": (simulated_s - timed_from_s) / wall_s if wall_s > 0 else float("nan"),
         "compile_s": float(compile_s),
         "tokens": tokens,
@@ -390,9 +567,9 @@ def summarise(result: SimulationResult, t_max_C: float, dtm_events: int, migrati
     }
 
 
-def _progress_bar(enabled: bool, total: int | None, description: str):
+def _progress_bar(enabled: bool, total: int | None, description: str, initial: int = 0):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="epoch", leave=False)
+    return tqdm(total=total, desc=description, unit="epoch", leave=False, initial=initial)

@@ -121,3 +121,24 @@ class Governor(ABC):
     def decide(self, obs: Observation) -> Decision:
         """The decision for the coming epoch."""
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What the governor carries from one epoch to the next, as named arrays (a run's checkpoint saves it);
+        empty for a governor that decides from the observation alone. A governor with memory returns its arrays
+        by attribute path (``"shield.modes"``), which the default ``restore`` fills in place."""
+        return {}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from ``state`` (after ``setup``)."""
+        for name, value in self.state().items():
+            *owners, attribute = name.split(".")
+            holder = self
+            for owner in owners:
+                holder = getattr(holder, owner)
+            getattr(holder, attribute)[...] = _checked(state, name, value)
+
+
+def _checked(state: dict[str, np.ndarray], name: str, like: np.ndarray) -> np.ndarray:
+    if name not in state or np.shape(state[name]) != np.shape(like):
+        raise ValueError(f"governor state {name!r} missing or of another shape than {np.shape(like)}")
+    return state[name]
+

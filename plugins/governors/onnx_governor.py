@@ -43,6 +43,11 @@ class OnnxGovernor(Governor):
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         return coolest_placement(self.context)
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The feature extractor's phase averages and the shield's thermal twin and activity peaks."""
+        return {"features.phase": self.features.phase, "shield.modes": self.shield.modes,
+                "shield.free_K": self.shield.free_K, "shield.thread_activity": self.shield.thread_activity}
+
     def decide(self, obs: Observation) -> Decision:
         self.shield.observe(obs)
         return decision_from_outputs(self.context, self.policy(self.features(obs)), obs, self.shield)

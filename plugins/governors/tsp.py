@@ -115,6 +115,9 @@ class PcGov(Tsp):
         cores = candidates[int(np.argmax(score))][2]
         return cores[np.argsort(amd[cores], kind="stable")][:n]
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {"_memory": self._memory, "_budget_W": self._budget_W}
+
     def decide(self, obs: Observation) -> Decision:
         context = self.context
         system = context.system

@@ -1,17 +1,21 @@
-"""``ailfm simulate`` (one run -> summary.json + timeline.parquet) and ``ailfm compare`` (governors side by side)."""
+"""``ailfm simulate`` (one run -> a run folder: timeline.parquet, epochs.parquet, cores.parquet, summary.json,
+timing.json; streamed, checkpointed, resumable: ``plugins/run/outputs.py``) and ``ailfm compare`` (governors side by
+side: one such run folder per governor and seed under ``--out/runs``, then comparison.csv and the plots)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import re
+from pathlib import Path
 
 import pandas as pd
 
 from ailfm import options
 from ailfm.errors import ConfigError
-from ailfm.files import prepare_output_folder, run_lock, write_atomic, write_json_atomic
+from ailfm.files import prepare_output_folder, run_lock, write_atomic
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
-from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, run, sweep
+from ailfm.plugins.run.outputs import CHUNK_EPOCHS, split_summary
+from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, simulate_into, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
@@ -39,7 +43,12 @@ def add_subcommands(subparsers) -> None:
 
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (refused if it holds an unfinished run, "
+                                                      "unless --resume)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run(s) checkpointed in --out (the same options are required)")
+    parser.add_argument("--checkpoint-every", type=options.POSITIVE, default=CHUNK_EPOCHS, metavar="EPOCHS",
+                        help=f"epochs per streamed chunk and checkpoint (default {CHUNK_EPOCHS})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -51,15 +60,21 @@ def _simulate(args: argparse.Namespace) -> int:
     config = _config(args, args.governor, args.seed)
     out = prepare_output_folder(args.out)
     with run_lock(out):
-        result = run(config, progress=not args.quiet)
-        summary = {**result.summary, "config": dataclasses.asdict(config)}
-        write_json_atomic(out / "summary.json", summary, indent=2)
-        result.timeline().to_parquet(out / "timeline.parquet", index=False)
+        result = simulate_into(config, out, resume=args.resume, chunk_epochs=args.checkpoint_every,
+                               progress=not args.quiet)
     width = max(map(len, result.summary))
-    for key, value in result.summary.items():
+    results, timing = split_summary(result.summary)
+    for key, value in (*results.items(), *timing.items()):
         print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    print(f"wrote {out / 'summary.json'} and {out / 'timeline.parquet'}")
+    print(f"wrote {out}: timeline.parquet, epochs.parquet, cores.parquet, summary.json, timing.json (wall clock)")
     return 0
+
+
+def run_folders(out: Path, configs: list[RunConfig]) -> list[Path]:
+    """``compare``'s run folder of each config: ``runs/NN-governor-seedS`` (NN: the position in the list, so two
+    policies with the same file name do not share a folder)."""
+    return [out / "runs" / f"{k:02d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(c.governor).stem)}-seed{c.seed}"
+            for k, c in enumerate(configs)]
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -77,19 +92,27 @@ def _compare(args: argparse.Namespace) -> int:
     configs = [_config(args, g, s) for g in governors for s in seeds]
     out = prepare_output_folder(args.out)
     with run_lock(out):
+        folders = run_folders(out, configs)
+        unfinished = [f for f in folders if (f / "checkpoint.npz").exists()]
+        if unfinished and not args.resume:
+            raise ConfigError("--out", f"{out} holds unfinished runs ({unfinished[0].relative_to(out)}/checkpoint.npz"
+                                       "): add --resume to continue them with the same options, or use another --out")
+        streaming = dict(progress=not args.quiet, folders=folders, resume=args.resume,
+                         chunk_epochs=args.checkpoint_every)
         try:
             if args.dask:
                 from distributed import Client
 
                 with Client(args.dask) as client:
-                    records = sweep(configs, client.get_executor(), progress=not args.quiet)
+                    records = sweep(configs, client.get_executor(), **streaming)
             else:
-                records = sweep(configs, max_workers=args.jobs, progress=not args.quiet)
+                records = sweep(configs, max_workers=args.jobs, **streaming)
         except SweepInterrupted as stop:
             if stop.finished:
                 write_atomic(out / "comparison.csv", comparison_table(stop.finished).to_csv(index=False).encode())
             kept = f"; kept in {out / 'comparison.csv'}" if stop.finished else ""
-            raise KeyboardInterrupt(f"{stop}{kept}") from None
+            raise KeyboardInterrupt(f"{stop}{kept}; the unfinished runs keep their checkpoints: add --resume to "
+                                    "continue") from None
         table = comparison_table(records)
         write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
     from ailfm.plugins.run.plots import plot_comparison

@@ -6,6 +6,7 @@ of the headline metrics.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ailfm.files import write_atomic
 from ailfm.plugins.system.description import load_system
 
 BAR_METRICS = ("tokens_per_s", "peak_temp_c", "energy_j", "edp", "time_above_tmax_s", "dtm_events")
@@ -20,7 +22,9 @@ BAR_METRICS = ("tokens_per_s", "peak_temp_c", "energy_j", "edp", "time_above_tma
 
 def _save(figure: Figure, path: Path) -> Path:
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+    write_atomic(path, buffer.getvalue())
     return path
 
 

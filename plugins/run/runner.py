@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ailfm.errors import ConfigError
+from ailfm.files import prepare_output_folder, run_lock
 from ailfm.plugins.engine.workload import Workload, workload_from_trace
 from ailfm.plugins.epoch.chip_thermal import build_thermal
 from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
 from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.run.config import RunConfig
+from ailfm.plugins.run.outputs import CHUNK_EPOCHS, RunFolder, finished, read_run
 from ailfm.plugins.system.description import load_system
 from ailfm.pools import process_pool
 
@@ -48,18 +50,40 @@ def thermal_model(system_name: str, kind: str, cells: int | None = None):
     return build_thermal(load_system(system_name), kind, cells=cells)
 
 
-def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
-    """Simulate one config."""
+def simulation(config: RunConfig) -> CoSimulation:
+    """The co-simulation a config describes."""
     system = load_system(config.system)
     governor = make_governor(config.governor)
     workload = load_workload(config)
     thermal = thermal_model(config.system, config.thermal, config.grid_cells)
-    sim = CoSimulation.for_workload(system, workload, thermal, governor)
-    return sim.run(config.duration_s, progress=progress)
+    return CoSimulation.for_workload(system, workload, thermal, governor)
 
 
-def run_record(config: RunConfig) -> dict:
-    """A sweep's unit of work: the config, its summary, and the small per-epoch series the comparison plots use."""
+def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:
+    """Simulate one config, keeping every record in memory."""
+    return simulation(config).run(config.duration_s, progress=progress)
+
+
+def simulate_into(config: RunConfig, folder: str | Path, *, resume: bool = False, chunk_epochs: int = CHUNK_EPOCHS,
+                  progress: bool = False) -> SimulationResult:
+    """Simulate one config into a run folder (``plugins/run/outputs.py``): streamed in chunks of ``chunk_epochs``
+    epochs, checkpointed after each, continued from the checkpoint when ``resume``. The caller holds the folder's
+    lock."""
+    return RunFolder(folder, config, chunk_epochs).simulate(simulation(config), resume=resume, progress=progress)
+
+
+def run_record(config: RunConfig, folder: str | Path | None = None, resume: bool = False,
+               chunk_epochs: int = CHUNK_EPOCHS) -> dict:
+    """A sweep's unit of work: the config, its summary, and the small per-epoch series the comparison plots use.
+
+    With a ``folder`` the run streams into it (locked for the run) and the record is read back from its files, so a
+    run finished before a ``compare`` was interrupted is reused by ``--resume`` as it is."""
+    if folder is not None:
+        folder = prepare_output_folder(folder)
+        with run_lock(folder):
+            if not (resume and finished(folder, config)):
+                simulate_into(config, folder, resume=resume, chunk_epochs=chunk_epochs)
+        return read_run(folder)
     result = run(config)
     temperature_C = result.per_core["temperature_K"] - 273.15
     return {
@@ -82,15 +106,19 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max_workers: int | None = None,
-          progress: bool = False) -> list[dict]:
-    """``run_record`` of every config, in order, on ``executor`` (default: a local process pool).
+          progress: bool = False, folders: Iterable[Path] | None = None, resume: bool = False,
+          chunk_epochs: int = CHUNK_EPOCHS) -> list[dict]:
+    """``run_record`` of every config, in order, on ``executor`` (default: a local process pool); with ``folders``
+    (one per config, on a file system the workers share) each run streams into its folder.
 
     Ctrl-C raises ``SweepInterrupted`` with the runs that finished, so the caller can keep them."""
     configs = list(configs)
     if executor is None:
         with process_pool(max_workers) as pool:
-            return sweep(configs, pool, progress=progress)
-    futures = {executor.submit(run_record, config): k for k, config in enumerate(configs)}
+            return sweep(configs, pool, progress=progress, folders=folders, resume=resume, chunk_epochs=chunk_epochs)
+    folders = [None] * len(configs) if folders is None else list(folders)
+    futures = {executor.submit(run_record, config, folder, resume, chunk_epochs): k
+               for k, (config, folder) in enumerate(zip(configs, folders, strict=True))}
     records: dict[int, dict] = {}
     bar = None
     if progress:

@@ -8,16 +8,22 @@ import pandas as pd
 import pytest
 
 from ailfm.cli import main
-from ailfm.plugins.epoch.cosim import SUMMARY_KEYS
+from ailfm.plugins.epoch.cosim import RESULT_KEYS, TIMING_KEYS
 
 SHORT = ["--duration", "0.01", "--lengths", "fixed:4,2", "--grid-cells", "8", "--quiet"]
+
+
+def _strict(token):
+    raise ValueError(f"{token} is not strict JSON")
 
 
 def test_simulate_writes_summary_and_timeline(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["simulate", "--governor", "ondemand", "--out", str(out), *SHORT]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(SUMMARY_KEYS) <= set(summary) and summary["config"]["governor"] == "ondemand"
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=_strict)
+    assert set(RESULT_KEYS) <= set(summary) and summary["config"]["governor"] == "ondemand"
+    assert summary["request_latency_mean_s"] is None  # no request finished in 10 ms: undefined, not NaN
+    assert set(json.loads((out / "timing.json").read_text())) == set(TIMING_KEYS)  # wall clock, apart
     timeline = pd.read_parquet(out / "timeline.parquet")
     assert len(timeline) == 10 * 64
     assert {"epoch", "core", "thread", "kernel", "f_GHz", "voltage_V", "power_W", "temperature_C",
