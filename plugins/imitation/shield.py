@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.epoch.model import modal_step
-from ailfm.plugins.governors.base import GovernorContext, Observation
+from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
 from ailfm.plugins.system.power import core_power_kernel
 
 #: margin below T_max of the predicted temperature [tuned on training workloads only (docs/ail.md): with it no run of
@@ -82,6 +82,10 @@ class PredictiveShield:
                                obs.power_W, obs.temperature_K, self.constants, self.dynamic_W_per_activity,
                                self.leakage_W_at_reference, self.free_K, self.blame_K_per_W, self.limit_K)
         return self.levels_GHz[level]
+
+    def decision(self, f_GHz: np.ndarray, placement: np.ndarray | None, obs: Observation) -> Decision:
+        """The governor's decision: the requested V/f limited for the new placement (None: threads stay)."""
+        return Decision(self.limit(f_GHz, obs.thread_core if placement is None else placement, obs), placement)
 
 
 @njit(cache=True)
