@@ -16,6 +16,7 @@ import pandas as pd
 
 from ailfm.errors import AilfmError, FormatError
 from ailfm.plugins.run.cli import TABLE_COLUMNS
+from ailfm.plugins.run.runner import per_joule
 
 EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
 
@@ -30,6 +31,7 @@ def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
         except (OSError, json.JSONDecodeError) as err:
             raise FormatError(path, None, f"cannot read a run summary: {err}") from err
         row = {"run": folder.name, "governor": summary.get("config", {}).get("governor")}
+        summary.update(per_joule(summary))
         row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
         row.update(work_done(folder / "timeline.parquet", summary.get("energy_j")))
         rows.append(row)

@@ -87,8 +87,20 @@ def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max
     return list(results)
 
 
+def per_joule(summary: dict) -> dict[str, float]:
+    """Energy beside throughput: tokens per joule, and requests per second and per joule (the throughput of models
+    that produce no tokens, such as ViT). NaN where the summary lacks a value or the run used no energy."""
+
+    def ratio(numerator: str, denominator: str) -> float:
+        top, bottom = summary.get(numerator), summary.get(denominator)
+        return float(top) / float(bottom) if top is not None and bottom else float("nan")
+
+    return {"tokens_per_j": ratio("tokens", "energy_j"), "requests_per_s": ratio("requests_finished", "makespan_s"),
+            "requests_per_j": ratio("requests_finished", "energy_j")}
+
+
 def comparison_table(records: list[dict]) -> pd.DataFrame:
-    """One row per run: the config's varying fields and every summary metric."""
-    rows = [{**r["config"], **r["summary"]} for r in records]
+    """One row per run: the config's varying fields, every summary metric and the per-joule ones (``per_joule``)."""
+    rows = [{**r["config"], **r["summary"], **per_joule(r["summary"])} for r in records]
     frame = pd.DataFrame(rows)
     return frame.replace({np.inf: np.nan})
