@@ -17,6 +17,7 @@ def add_subcommands(subparsers) -> None:
     train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
                                               "(defaults reproduce the shipped 'ail' policy)")
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
+    from ailfm.plugins.imitation.objective import OBJECTIVES
 
     d = TrainConfig()
     train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/, models/)")
@@ -28,6 +29,9 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--epochs", type=int, default=d.epochs, help="epochs per roll-out after the warm-up")
     train.add_argument("--threshold", type=float, default=d.threshold, help="active: ensemble spread to query at")
     train.add_argument("--validation", type=int, default=d.validation, help="validation scenarios per iteration")
+    train.add_argument("--objective", choices=OBJECTIVES, default=d.oracle.objective,
+                       help="what the Oracle maximises over its look-ahead (its labels) and validation measures; "
+                            "recorded in the policy file")
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
@@ -39,6 +43,7 @@ def add_subcommands(subparsers) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ailfm.plugins.imitation.dagger import Checkpoint, Interrupted, TrainConfig, best_iteration, train
+    from ailfm.plugins.imitation.oracle import OracleConfig
     from ailfm.plugins.imitation.policy import to_onnx
 
     workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
@@ -46,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("workloads", "name at least one training workload")
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed)
+                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective))
     try:
         if args.dask:
             from distributed import Client
@@ -66,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
-    export.write_bytes(to_onnx(ensemble.policy, training))
+    export.write_bytes(to_onnx(ensemble.policy, training, config.oracle.objective))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))

@@ -68,6 +68,7 @@ class RolloutResult:
     targets: np.ndarray  # (queries, n_cores, 2) float32: Oracle V/f fraction, Oracle occupancy
     epochs: np.ndarray  # (queries,) epoch of each labelled state
     instructions: float  # progress under the driver after the warm-up
+    energy_J: float  # chip energy under the driver after the warm-up
     tokens: int
     peak_temp_C: float
     time_above_tmax_s: float
@@ -148,6 +149,7 @@ def rollout(task: RolloutTask) -> RolloutResult:
         features=features, targets=np.array(governor.targets, dtype=np.float32).reshape(-1, n_cores, 2),
         epochs=np.array(governor.label_epochs, dtype=np.int64),
         instructions=float(result.per_core["instructions"][start:].sum()),
+        energy_J=float(result.epochs["chip_power_W"].iloc[start:].sum() * result.epoch_s),
         tokens=int(result.epochs["tokens"].iloc[start:].sum()),
         peak_temp_C=float(temperature_C.max()) if temperature_C.size else float("nan"),
         time_above_tmax_s=float((temperature_C.max(axis=1) > t_max_C).sum() * result.epoch_s),

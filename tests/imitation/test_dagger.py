@@ -48,10 +48,29 @@ def test_a_folder_of_another_run_is_refused(config, tmp_path):
     from dataclasses import replace
 
     from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.oracle import OracleConfig
 
     Checkpoint(tmp_path, config)
     with pytest.raises(ConfigError, match="another configuration"):
         Checkpoint(tmp_path, replace(config, seed=1))
+    with pytest.raises(ConfigError, match="another configuration"):
+        Checkpoint(tmp_path, replace(config, oracle=OracleConfig(objective="edp")))
+
+
+def test_a_run_written_before_the_objective_existed_resumes(config, tmp_path):
+    """A manifest without ``oracle.objective`` (older ailfm) is a throughput run: the same configuration."""
+    from ailfm.errors import ConfigError
+
+    Checkpoint(tmp_path, config)
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["config"]["oracle"]["objective"]
+    path.write_text(json.dumps(manifest))
+    Checkpoint(tmp_path, config)
+    manifest["config"]["seed"] = 7
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="another configuration"):
+        Checkpoint(tmp_path, config)
 
 
 def test_a_dask_cluster_gives_the_same_shards_as_a_local_pool(config, tmp_path):
