@@ -20,15 +20,18 @@ import numpy as np
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.governors.cpufreq import Ondemand, Performance
 from ailfm.plugins.imitation.actions import coolest_placement
-from ailfm.plugins.imitation.shield import PredictiveShield
+from ailfm.plugins.imitation.shield import SHIELD_GUARD_K, PredictiveShield
 
 
 class ShieldedGovernor(Governor):
-    """Coolest-cores initial placement; every epoch, ``request`` (V/f and optional moves) through the shield."""
+    """Coolest-cores initial placement; every epoch, ``request`` (V/f and optional moves) through the shield, which
+    keeps the predicted temperatures ``guard_K`` below T_max."""
+
+    guard_K: float = SHIELD_GUARD_K
 
     def setup(self, context: GovernorContext) -> None:
         super().setup(context)
-        self.shield = PredictiveShield(context)
+        self.shield = PredictiveShield(context, self.guard_K)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         return coolest_placement(self.context)
@@ -47,6 +50,9 @@ class ShieldedCpufreq(ShieldedGovernor):
     """A Linux cpufreq governor's requests through the shield; threads stay where the placement put them."""
 
     requests: ClassVar[type[Governor]]
+
+    def __init__(self, guard_K: float = SHIELD_GUARD_K):
+        self.guard_K = guard_K
 
     def setup(self, context: GovernorContext) -> None:
         super().setup(context)
