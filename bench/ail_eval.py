@@ -22,7 +22,8 @@ temporary folder renamed when it ends. Throughput is tokens/s for the language m
 makespan) for ViT, which produces no tokens; work per joule likewise tokens/J or requests/J; EDP is energy x makespan.
 Writes ``runs.csv`` (every run), ``summary.csv`` and ``ail_eval.md`` (mean and spread per system, workload and
 governor over the seeds and mixes, and each governor's throughput relative to ``shielded-performance`` on the same
-scenario) and the comparison plots of each command.
+scenario: the paired measure that tells a few per cent from the scenarios' own spread), ``summary_by_mix.csv`` (the
+same per mix, the spread then over the seeds only) and the comparison plots of each command.
 
     .venv/bin/python bench/ail_eval.py --out bench/results/ail/eval [--part reference|ail|table|all] [--jobs 2]
 """
@@ -125,9 +126,9 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and spread over the scenarios (seeds x mixes) per (system, workload, governor)."""
-    group = frame.groupby(["system", "workload", "governor"], sort=False)
+def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", "governor")) -> pd.DataFrame:
+    """Mean and spread over the scenarios (seeds x mixes) per (system, workload, governor), or per ``keys``."""
+    group = frame.groupby(list(keys), sort=False)
     table = group.agg(scenarios=("throughput", "size"), unit=("unit", "first"),
                       throughput_mean=("throughput", "mean"), throughput_std=("throughput", "std"),
                       throughput_min=("throughput", "min"), throughput_max=("throughput", "max"),
@@ -219,6 +220,7 @@ def main() -> None:
     frame.to_csv(out / "runs.csv", index=False)
     table = summary(frame)
     table.to_csv(out / "summary.csv", index=False)
+    summary(frame, ("system", "workload", "mix", "governor")).to_csv(out / "summary_by_mix.csv", index=False)
     text = markdown(table)
     (out / "ail_eval.md").write_text(text + "\n\n" + "\n".join(f"- {v}" for v in verdicts(frame, policies)) + "\n")
     print(text)
