@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except AilfmError as err:
         print(f"ailfm {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        detail = f": {stop}" if str(stop) else ""
+        print(f"ailfm {args.command}: interrupted{detail}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,19 +8,21 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ailfm import options
 from ailfm.errors import ConfigError
+from ailfm.files import file_digest, prepare_output_folder, run_lock, write_atomic, write_json_atomic
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import load_model
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
+from ailfm.pools import process_pool
 from ailfm.traces.configs import shipped_models
 
 
@@ -31,17 +33,19 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serving", default="orca", choices=sorted(STRATEGIES), help="serving strategy")
     parser.add_argument("--lengths", default="azure-conv",
                         help=f"packaged length sample ({', '.join(PACKAGED_LENGTHS)}) or a CSV path")
-    parser.add_argument("--slots", type=int, default=32, help="requests per iteration (continuous-batching slots)")
-    parser.add_argument("--micro-batches", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3, help="iterations per strategy (chunks / decode steps)")
-    parser.add_argument("--tensor-parallel", type=int, default=8, help="GEMM tiles per layer")
-    parser.add_argument("--blocks", type=int, default=1, help="transformer blocks mapped")
-    parser.add_argument("--workload-seed", type=int, default=0, help="seed of the serving emulation")
+    parser.add_argument("--slots", type=options.POSITIVE, default=32,
+                        help="requests per iteration (continuous-batching slots)")
+    parser.add_argument("--micro-batches", type=options.POSITIVE, default=8)
+    parser.add_argument("--steps", type=options.POSITIVE, default=3,
+                        help="iterations per strategy (chunks / decode steps)")
+    parser.add_argument("--tensor-parallel", type=options.POSITIVE, default=8, help="GEMM tiles per layer")
+    parser.add_argument("--blocks", type=options.POSITIVE, default=1, help="transformer blocks mapped")
+    parser.add_argument("--workload-seed", type=options.SEED, default=0, help="seed of the serving emulation")
     parser.add_argument("--cost", choices=("analytic", "zigzag"), default="analytic",
                         help="per-chiplet GEMM cost: the analytic loop nest or ZigZag (pip install 'ailfm[zigzag]')")
     parser.add_argument("--zigzag-cache", default="~/.cache/ailfm/zigzag",
                         help="folder of cached ZigZag results (per GEMM shape and chiplet description)")
-    parser.add_argument("--zigzag-workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--zigzag-workers", type=options.WORKERS, default=os.cpu_count() or 1,
                         help="processes warming the ZigZag cache")
 
 
@@ -90,7 +94,7 @@ def open_executor(workers: int, dask_address: str | None):
     if workers <= 1:
         yield None, 1
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:
         yield pool, workers
 
 
@@ -106,13 +110,33 @@ def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:
 
 
 def run_map_search(args: argparse.Namespace) -> int:
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        return _map_search(args, out)
+
+
+def search_config(args: argparse.Namespace) -> dict:
+    """Every option that changes a search's result; input files enter by their content, so an edited file with the
+    same name does not pass for the one the checkpoint was made with."""
+    names = ("model", "hardware", "serving", "lengths", "slots", "micro_batches", "steps", "tensor_parallel",
+             "blocks", "workload_seed", "cost", "pin", "seed_baselines")
+    config = {name: getattr(args, name) for name in names}
+    for name in ("model", "hardware", "lengths", "pin"):
+        if config[name] is not None and Path(config[name]).is_file():
+            config[f"{name}_sha256"] = file_digest(config[name])
+    return config
+
+
+def _map_search(args: argparse.Namespace, out: Path) -> int:
     from ailfm.mapping import report
     from ailfm.mapping.search.annealing import random_search, simulated_annealing
     from ailfm.mapping.search.baselines import baseline_mappings, diagnostic_mappings
     from ailfm.mapping.search.ga import SearchSettings, run_search
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.npz"
+    if checkpoint.exists() and not args.resume:
+        raise ConfigError("--out", f"{out} holds a search (checkpoint.npz): add --resume to continue it with the "
+                                   "same options, or use a new --out")
     evaluator = evaluator_from_args(args)
     enc = evaluator.encoding
     pins = read_pins(args.pin, enc) if args.pin else Pins.none(enc)
@@ -121,16 +145,21 @@ def run_map_search(args: argparse.Namespace) -> int:
     settings = SearchSettings(pop_size=args.pop, n_gen=args.gen, seed=args.seed, objective=args.objective,
                               max_evaluations=args.max_evals, patience=args.patience,
                               checkpoint_every=args.checkpoint_every, local_share=args.local_share)
-    with open_executor(args.workers, args.dask) as (executor, n_workers):
-        result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
-                            checkpoint=out / "checkpoint.pkl", log_path=out / "search.csv",
-                            progress=not args.no_progress)
+    try:
+        with open_executor(args.workers, args.dask) as (executor, n_workers):
+            result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
+                                checkpoint=checkpoint, log_path=out / "search.csv",
+                                progress=not args.no_progress, config=search_config(args))
+    except KeyboardInterrupt:
+        kept = f"the last checkpoint is kept in {checkpoint}: add --resume to continue" if checkpoint.exists() else \
+            "no generation was checkpointed yet"
+        raise KeyboardInterrupt(kept) from None
     best = enc.decode(result.best_genome)
     meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
             "tensor_parallel": evaluator.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
             "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed,
             "notes": list(evaluator.workload.notes)}
-    (out / "best_mapping.json").write_text(best.to_json(**meta, layer_names=list(evaluator.layer_names)))
+    write_atomic(out / "best_mapping.json", best.to_json(**meta, layer_names=list(evaluator.layer_names)).encode())
     rows = []
     for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(evaluator))):
         for name, mapping in mappings.items():
@@ -149,10 +178,10 @@ def run_map_search(args: argparse.Namespace) -> int:
     table = pd.DataFrame(rows)
     best_fixed = table.loc[table.kind == "fixed", "edp_Js"].min()
     table["edp_vs_best_fixed"] = table.edp_Js / best_fixed - 1
-    table.to_csv(out / "baselines.csv", index=False)
+    write_atomic(out / "baselines.csv", table.to_csv(index=False).encode())
     summary = {**meta, "stopped": result.stopped, "generations": result.generations,
                "evaluations": result.evaluations, **_summary(evaluator, best)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json_atomic(out / "summary.json", summary)
     plots = out / "report"
     plots.mkdir(exist_ok=True)
     refs = {r["method"]: r["edp_Js"] for r in rows if r["method"] in ("gemini_lp", "random_search",
@@ -209,17 +238,12 @@ def run_map_explore(args: argparse.Namespace) -> int:
                                dataflows=explore_dataflows(args))
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
-    result = explore(model, args.serving, load_lengths(args.lengths), base, settings,
-                     Path(args.out), workload_args, progress=not args.no_progress, gemm_costs=gemm_costs)
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        result = explore(model, args.serving, load_lengths(args.lengths), base, settings, out, workload_args,
+                         progress=not args.no_progress, gemm_costs=gemm_costs)
     print(json.dumps(result, indent=1))
     return 0
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def add_subcommands(subparsers) -> None:
@@ -228,20 +252,23 @@ def add_subcommands(subparsers) -> None:
 
     search = sub.add_parser("search", help="GA (or NSGA-II) mapping search with same-budget baselines")
     add_scenario_arguments(search)
-    search.add_argument("--out", required=True, help="output directory (resumes from its checkpoint)")
-    search.add_argument("--pop", type=_positive_int, default=120)
-    search.add_argument("--gen", type=_positive_int, default=200)
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--out", required=True, help="output directory (refused if it holds a search, unless --resume)")
+    search.add_argument("--resume", action="store_true",
+                        help="continue the search checkpointed in --out (the same options are required)")
+    search.add_argument("--pop", type=options.POSITIVE, default=120)
+    search.add_argument("--gen", type=options.POSITIVE, default=200)
+    search.add_argument("--seed", type=options.SEED, default=0)
     search.add_argument("--objective", choices=("edp", "pareto"), default="edp")
-    search.add_argument("--max-evals", type=_positive_int, default=None, help="evaluation budget")
-    search.add_argument("--patience", type=_positive_int, default=None, help="early stop after G flat generations")
-    search.add_argument("--checkpoint-every", type=_positive_int, default=10)
-    search.add_argument("--local-share", type=float, default=0.8,
+    search.add_argument("--max-evals", type=options.POSITIVE, default=None, help="evaluation budget")
+    search.add_argument("--patience", type=options.POSITIVE, default=None, help="early stop after G flat generations")
+    search.add_argument("--checkpoint-every", type=options.POSITIVE, default=10)
+    search.add_argument("--local-share", type=options.number(0, 1), default=0.8,
                         help="share of each generation's offspring made by local moves around the 4 best (0: plain GA)")
     search.add_argument("--pin", default=None, help="JSON like best_mapping.json; null marks free genes")
     search.add_argument("--no-seed-baselines", dest="seed_baselines", action="store_false",
                         help="start every search from random genomes only")
-    search.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="process-pool size (1: in-process)")
+    search.add_argument("--workers", type=options.WORKERS, default=os.cpu_count() or 1,
+                        help="process-pool size (1: in-process)")
     search.add_argument("--dask", default=None, metavar="ADDRESS", help="evaluate on a Dask cluster")
     search.add_argument("--no-progress", action="store_true")
     search.set_defaults(func=run_map_search)
@@ -255,12 +282,12 @@ def add_subcommands(subparsers) -> None:
     exp = sub.add_parser("explore", help="hardware co-exploration: optuna TPE (homogeneous) then LNS (heterogeneous)")
     add_scenario_arguments(exp)
     exp.add_argument("--out", required=True, help="output directory (optuna sqlite storage, LNS state)")
-    exp.add_argument("--trials", type=_positive_int, default=40)
-    exp.add_argument("--lns-steps", type=_positive_int, default=40)
-    exp.add_argument("--total-macs", type=_positive_int, default=36 * 1024, help="fixed compute budget")
-    exp.add_argument("--inner-pop", type=_positive_int, default=24)
-    exp.add_argument("--inner-gen", type=_positive_int, default=15)
-    exp.add_argument("--seed", type=int, default=0)
+    exp.add_argument("--trials", type=options.POSITIVE, default=40)
+    exp.add_argument("--lns-steps", type=options.POSITIVE, default=40)
+    exp.add_argument("--total-macs", type=options.POSITIVE, default=36 * 1024, help="fixed compute budget")
+    exp.add_argument("--inner-pop", type=options.POSITIVE, default=24)
+    exp.add_argument("--inner-gen", type=options.POSITIVE, default=15)
+    exp.add_argument("--seed", type=options.SEED, default=0)
     exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS,
                      help="chiplet designs both phases may use (default: all the cost backend describes; ZigZag "
                           "costs: os and ws)")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import ConfigError
-from ailfm.files import Lines, load_document
+from ailfm.files import MAX_NUMBER, Lines, load_document
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,9 @@ def _int_matrix(value, name: str, lines: Lines, allow_null: bool) -> np.ndarray:
         for l, v in enumerate(row):
             if v is None and allow_null:
                 continue
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise lines.error(f"{name}[{b}][{l}]", f"expected an integer{' or null' if allow_null else ''}, "
-                                  f"got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or abs(v) > MAX_NUMBER:
+                raise lines.error(f"{name}[{b}][{l}]", f"expected an integer{' or null' if allow_null else ''}"
+                                  f" of magnitude <= {MAX_NUMBER:g}, got {v!r}")
             out[b, l] = v
     return out if isinstance(value[0], list) else out[0]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ailfm.errors import ConfigError
-from ailfm.files import Lines, load_document, positive, require
+from ailfm.errors import ConfigError, unknown_name
+from ailfm.files import Lines, known_fields, load_document, positive, require
 
 DATAFLOWS = ("os", "ws", "nvdla", "eyeriss")
 
@@ -284,9 +284,17 @@ def _chiplet_type(name: str, spec: dict, lines: Lines) -> ChipletType:
         raise lines.error(f"{pre}.dataflow", f"unknown dataflow {dataflow!r}; known: {', '.join(DATAFLOWS)}")
     macs = int(positive(require(spec, "macs", lines, int, prefix=pre), f"{pre}.macs", lines))
     buf = positive(require(spec, "buffer_KiB", lines, float, prefix=pre), f"{pre}.buffer_KiB", lines)
-    freq = spec.get("frequency_GHz", 1.0)
-    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
-        raise lines.error(f"{pre}.frequency_GHz", f"must be a number > 0, got {freq!r}")
+    known_fields(spec, KNOWN_CHIPLET_FIELDS, lines, pre)
+    if macs > MAX_MACS:
+        raise lines.error(f"{pre}.macs", f"must be <= {MAX_MACS}, got {macs}: 16x the largest accelerator array "
+                                         "(TPU v1: 65,536 MACs)")
+    if buf > MAX_BUFFER_KIB:
+        raise lines.error(f"{pre}.buffer_KiB", f"must be <= {MAX_BUFFER_KIB} (1 GiB), got {buf:g}: beyond any "
+                                               "chiplet's SRAM")
+    freq = require(spec, "frequency_GHz", lines, float, prefix=pre) if "frequency_GHz" in spec else 1.0
+    if not 0 < freq <= 10:
+        raise lines.error(f"{pre}.frequency_GHz", f"must be in (0, 10], got {freq!r}: no CMOS logic is clocked "
+                                                  "above ~6 GHz")
     design = {}
     if "array" in spec:
         shape = spec["array"]
@@ -304,21 +312,22 @@ def _chiplet_type(name: str, spec: dict, lines: Lines) -> ChipletType:
     ports = spec.get("ports_bytes_per_cycle", {})
     if not isinstance(ports, dict):
         raise lines.error(f"{pre}.ports_bytes_per_cycle", f"expected a mapping of {', '.join(PORT_FIELDS)}")
-    for key in ports:
-        if key not in PORT_FIELDS:
-            raise lines.error(f"{pre}.ports_bytes_per_cycle.{key}",
-                              f"unknown port {key!r}; known: {', '.join(PORT_FIELDS)}")
+    known_fields(ports, PORT_FIELDS, lines, f"{pre}.ports_bytes_per_cycle")
     for key, attr in PORT_FIELDS.items():
         design[attr] = _optional_number(ports, key, lines, f"{pre}.ports_bytes_per_cycle")
     if "weights_via_buffer" in spec:
         design["weights_via_buffer"] = require(spec, "weights_via_buffer", lines, bool, prefix=pre)
-    for key in spec:
-        if key not in KNOWN_CHIPLET_FIELDS:
-            raise lines.error(f"{pre}.{key}", f"unknown field; known: {', '.join(KNOWN_CHIPLET_FIELDS)}")
     return ChipletType(str(name), dataflow, macs, buf, float(freq), **{k: v for k, v in design.items()
                                                                        if v is not None})
 
 
+MAX_MACS = 1 << 20
+MAX_BUFFER_KIB = 1 << 20
+#: mesh side: the route tables hold n_chiplets^2 x n_links entries (~4 n^3); 32 x 32 would be ~4e9
+MAX_MESH_SIDE = 16
+KNOWN_FIELDS = ("name", "mesh", "chiplet_types", "layout", "nop", "dram")
+SECTION_FIELDS = {"mesh": ("cols", "rows"), "nop": ("link_bandwidth_GBps", "energy_pJ_per_bit_hop"),
+                  "dram": ("channels", "channel_bandwidth_GBps", "energy_pJ_per_bit")}
 KNOWN_CHIPLET_FIELDS = ("dataflow", "macs", "buffer_KiB", "frequency_GHz", "array", "register_bytes",
                         "accumulator_KiB", "partial_sum_bytes", "ports_bytes_per_cycle", "weights_via_buffer")
 
@@ -339,9 +348,19 @@ def hardware_from_dict(doc: dict, lines: Lines) -> Hardware:
     """Validate a parsed hardware description; every error names its field (and line)."""
     if not isinstance(doc, dict):
         raise lines.error("hardware", "expected a mapping of fields")
+    known_fields(doc, KNOWN_FIELDS, lines)
+    for section, names in SECTION_FIELDS.items():
+        if section in doc:
+            known_fields(require(doc, section, lines, dict), names, lines, section)
+    if "name" in doc:
+        require(doc, "name", lines, str)
     mesh = require(doc, "mesh", lines, dict)
     cols = int(positive(require(mesh, "cols", lines, int, prefix="mesh"), "mesh.cols", lines))
     rows = int(positive(require(mesh, "rows", lines, int, prefix="mesh"), "mesh.rows", lines))
+    for name, side in (("mesh.cols", cols), ("mesh.rows", rows)):
+        if side > MAX_MESH_SIDE:
+            raise lines.error(name, f"must be <= {MAX_MESH_SIDE}, got {side}: the route tables grow as the cube of "
+                                    "the chiplet count")
     types = _chiplet_types(doc, lines)
     names = [t.name for t in types]
     layout = require(doc, "layout", lines, (str, list))
@@ -354,8 +373,8 @@ def hardware_from_dict(doc: dict, lines: Lines) -> Hardware:
         if not isinstance(row, list) or len(row) != cols:
             raise lines.error(f"layout[{y}]", f"expected a list of {cols} chiplet type names")
         for x, name in enumerate(row):
-            if name not in names:
-                raise lines.error(f"layout[{y}][{x}]", f"unknown chiplet type {name!r}; known: {', '.join(names)}")
+            if not isinstance(name, str) or name not in names:
+                raise lines.error(f"layout[{y}][{x}]", unknown_name(name, names, "chiplet type"))
             chiplet_type.append(names.index(name))
     nop = doc.get("nop", {})
     dram = doc.get("dram", {})

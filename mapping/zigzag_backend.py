@@ -23,13 +23,13 @@ progress bar and writes the cache atomically. Install with ``pip install 'ailfm[
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import random
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ailfm.errors import ConfigError, ToolError
-from ailfm.files import write_atomic
+from ailfm.errors import ConfigError, FormatError, ToolError
+from ailfm.files import read_json, write_atomic
 from ailfm.mapping.cost import GemmCost, MAC_pJ, REGISTER_pJ_PER_BYTE, sram_pJ_per_byte
 from ailfm.mapping.hardware import ChipletType
+from ailfm.pools import process_pool
 
 SUPPORTED = ("os", "ws")
 WEIGHT_FIFO_TILES = 4  # TPU v1's weight FIFO is four tiles deep (Jouppi et al. 2017)
@@ -227,7 +228,12 @@ class ZigZagCache:
 
     def load(self, key: str) -> dict[str, dict]:
         path = self._path(key)
-        return json.loads(path.read_text())["results"] if path.exists() else {}
+        if not path.exists():
+            return {}
+        document = read_json(path, "ZigZag cache entry")
+        if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
+            raise FormatError(path, None, "not a ZigZag cache entry of ailfm (no results); delete it to recompute")
+        return document["results"]
 
     def store(self, key: str, accelerator: dict, results: dict[str, dict]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -250,19 +256,15 @@ class ZigZagCache:
             jobs = [ZigZagJob(s, accelerator, mapping, partial_sum_bytes, self.lpf_limit) for s in missing]
             bar = tqdm(total=len(jobs), desc=f"{label} ({len(cached)} cached)", disable=not self.progress)
             done = map(_run_job, jobs) if self.workers == 1 else None
-            pool = ProcessPoolExecutor(self.workers) if self.workers > 1 else None
-            try:
-                if pool is not None:
-                    done = pool.map(_run_job, jobs)
+            with contextlib.ExitStack() as stack:
+                stack.callback(bar.close)
+                if self.workers > 1:
+                    done = stack.enter_context(process_pool(self.workers)).map(_run_job, jobs)
                 for i, (shape, result) in enumerate(done, 1):
                     cached[",".join(map(str, shape))] = result
                     bar.update()
                     if i % 8 == 0 or i == len(jobs):
                         self.store(key, accelerator, cached)
-            finally:
-                bar.close()
-                if pool is not None:
-                    pool.shutdown(cancel_futures=True)
             self.runs += len(jobs)
             self.warm_seconds += time.perf_counter() - t0
         return [cached[",".join(map(str, s))] for s in wanted]

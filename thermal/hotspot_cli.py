@@ -110,6 +110,7 @@ def resolve_config(flags: Mapping[str, str], *, cwd: str | os.PathLike | None = 
     base = Path(cwd if cwd is not None else os.getcwd())
     command_line = HotSpotConfig().with_flags(flags)
     config = HotSpotConfig()
+    from_file = None
     if command_line.c is not None:
         path = base / command_line.c
         from_file = read_config(path)
@@ -122,7 +123,14 @@ def resolve_config(flags: Mapping[str, str], *, cwd: str | os.PathLike | None = 
     if config.materials_file is not None:
         materials = read_materials(base / config.materials_file)
         config = config.with_materials(materials)
-    return config.validate(), materials
+    try:
+        return config.validate(), materials
+    except ConfigError as err:  # name where the value came from: the config file's line, or the command line
+        given = {name.lstrip("-").lower() for name in flags}
+        if from_file is not None and err.field in from_file.lines and err.field.lower() not in given:
+            raise FormatError(from_file.path, from_file.lines[err.field], f"-{err.field}: {err.reason}") from None
+        raise ConfigError(f"-{err.field}", f"{err.reason} (on the command line)" if err.field.lower() in given
+                          else err.reason) from None
 
 
 def read_model_inputs(config: HotSpotConfig, materials: Mapping[str, Material] | None = None, *,

@@ -309,6 +309,11 @@ def build_thermal_model(config, *, floorplan=None, layers=None, materials=None,
         from ailfm.thermal.formats.steady import read_steady
 
         init = read_steady(config.init_file)
-    return CircuitThermalModel(circuit, solver, ambient_K=float(config.ambient), init=init,
-                               thermal_threshold_K=float(config.thermal_threshold) if config.dtm_used else None,
-                               leakage=bool(config.leakage_used))
+    try:
+        return CircuitThermalModel(circuit, solver, ambient_K=float(config.ambient), init=init,
+                                   thermal_threshold_K=float(config.thermal_threshold) if config.dtm_used else None,
+                                   leakage=bool(config.leakage_used))
+    except ConfigError as err:
+        if err.field != "init_file" or err.path is not None:
+            raise
+        raise ConfigError(err.field, err.reason, path=config.init_file) from None  # name the file, not only the flag

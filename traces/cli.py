@@ -6,6 +6,7 @@ import argparse
 
 import pandas as pd
 
+from ailfm import options
 from ailfm.traces.configs import load_model_config, shipped_models
 from ailfm.traces.generate import generate_trace
 from ailfm.traces.io import read_trace, write_trace
@@ -20,16 +21,18 @@ def add_subcommands(subparsers) -> None:
     gen = actions.add_parser("generate", help="write the kernel trace of a serving scenario (Parquet or CSV)")
     gen.add_argument("--model", required=True,
                      help=f"shipped model ({', '.join(shipped_models())}) or path to a Hugging Face config.json")
-    gen.add_argument("--instances", type=int, default=3, help="inference instances W (default 3)")
-    gen.add_argument("--threads", type=int, default=16, help="threads per instance T (default 16)")
-    gen.add_argument("--requests", type=int, default=6, help="first N requests of the length source (default 6)")
+    gen.add_argument("--instances", type=options.POSITIVE, default=3, help="inference instances W (default 3)")
+    gen.add_argument("--threads", type=options.POSITIVE, default=16, help="threads per instance T (default 16)")
+    gen.add_argument("--requests", type=options.POSITIVE, default=6,
+                     help="first N requests of the length source (default 6)")
     gen.add_argument("--lengths", default="azure-conv",
                      help="azure-code | azure-conv | fixed:P,O | PATH to a CSV with the Azure trace's columns "
                           "(Azure LLM inference trace 2023, Patel et al., Splitwise, ISCA 2024; CC-BY 4.0)")
-    gen.add_argument("--time-window", type=float, default=None, metavar="SECONDS",
+    gen.add_argument("--time-window", type=options.number(above=0), default=None, metavar="SECONDS",
                      help="keep only requests arriving within this many seconds")
-    gen.add_argument("--arrival-speedup", type=float, default=1.0, help="divide trace inter-arrival times by this")
-    gen.add_argument("--seed", type=int, default=0, help="picks the window of the length trace (default 0)")
+    gen.add_argument("--arrival-speedup", type=options.number(above=0), default=1.0,
+                     help="divide trace inter-arrival times by this")
+    gen.add_argument("--seed", type=options.SEED, default=0, help="picks the window of the length trace (default 0)")
     gen.add_argument("--out", required=True, help="output file, .parquet or .csv")
     gen.set_defaults(func=_generate)
 

@@ -7,6 +7,7 @@ the file, the row (the CSV line number, or the 0-based row of a Parquet file) an
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ailfm.errors import FormatError
+from ailfm.files import read_text
 from ailfm.traces.decompose import KernelType
 from ailfm.traces.schema import PHASES, TRACE_COLUMNS, trace_dtypes
 
@@ -48,9 +50,10 @@ def read_trace(path: str | Path) -> pd.DataFrame:
     suffix = _suffix(path)
     if not path.is_file():
         raise FormatError(path, None, "no such trace file")
+    source = path if suffix == ".parquet" else io.StringIO(read_text(path))  # UTF-8 defects named with their line
     try:
-        raw = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
-    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raw = pd.read_parquet(source) if suffix == ".parquet" else pd.read_csv(source, keep_default_na=False)
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise FormatError(path, None, f"cannot read the trace: {err}") from None
     return validate_trace(raw, path)
 
@@ -81,10 +84,11 @@ def validate_trace(raw: pd.DataFrame, path: str | Path = "<trace>") -> pd.DataFr
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
         if dtype.startswith("int"):
-            bad |= numbers.fillna(0) != numbers.fillna(0).round()
+            finite = numbers.where(np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan)), 0).fillna(0)
+            bad |= (finite != finite.round()) | (finite.abs() > np.iinfo(dtype).max)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            kind = "an integer" if dtype.startswith("int") else "a finite number"
+            kind = f"an integer of magnitude <= {np.iinfo(dtype).max}" if dtype.startswith("int") else "a finite number"
             fail(row, column, f"expected {kind}, got {values.iloc[row]!r}")
         if column in _NON_NEGATIVE and (numbers < 0).any():
             row = int(np.flatnonzero((numbers < 0).to_numpy())[0])

@@ -24,6 +24,7 @@ size, and ``cold_bytes`` = ``cold`` x its bytes: the working-set dependence on t
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ailfm.errors import FormatError
+from ailfm.files import read_text
 from ailfm.traces.decompose import WORK_UNIT, KernelType
 
 
@@ -70,11 +72,7 @@ def load_kernel_profiles(path: str | Path | None = None) -> dict[KernelType, Ker
         Missing column, unknown kernel type, duplicate or missing row, or a value out of range (names file and line).
     """
     path = Path(path) if path is not None else default_profiles_path()
-    try:
-        handle = path.open(newline="")
-    except OSError as err:
-        raise FormatError(path, None, f"cannot read the kernel profile table: {err.strerror}") from None
-    with handle:
+    with io.StringIO(read_text(path)) as handle:  # UTF-8 defects named with their line
         reader = csv.DictReader(handle)
         missing = [c for c in PROFILE_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:

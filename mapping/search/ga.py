@@ -1,9 +1,11 @@
 """GA (single-objective EDP) and NSGA-II (latency/energy Pareto front) mapping search on pymoo.
 
 The run loop is ours so that it can log every generation (search.csv), show a tqdm bar, stop early, respect
-an evaluation budget and checkpoint: the pickled pymoo algorithm (population, its random generator, counters)
-is written every ``checkpoint_every`` generations; a run restarted with the same arguments and checkpoint
-file continues from it and ends with the same result as an uninterrupted run.
+an evaluation budget and checkpoint: the algorithm's state (population genomes, objectives and survival ranks, its
+random generator, counters) and the log are written as one npz file every ``checkpoint_every`` generations, read back
+without pickle (``allow_pickle=False``), so a checkpoint in a shared results folder cannot run code. The checkpoint
+records the run's configuration; resuming under another one is refused, naming the fields. A run restarted with the
+same arguments and checkpoint continues from it and ends with the same result as an uninterrupted run.
 
 The single-objective GA is memetic: ``local_share`` (default 0.8) of each generation's offspring are mutation
 moves around the ``n_elite`` (4) best individuals (operators.EliteLocalSearchMating), the rest come from
@@ -19,7 +21,9 @@ vLLM conversation; the GA keeps exactly simulated annealing's moves.
 from __future__ import annotations
 
 import csv
-import pickle
+import dataclasses
+import io
+import json
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -29,10 +33,11 @@ import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.algorithms.soo.nonconvex.ga import GA
 from pymoo.core.duplicate import DefaultDuplicateElimination
+from pymoo.core.population import Population
 from tqdm.auto import tqdm
 
-from ailfm.errors import ConfigError
-from ailfm.files import write_atomic
+from ailfm.errors import ConfigError, FormatError
+from ailfm.files import config_hash, refuse_other_config, write_atomic
 from ailfm.mapping.encoding import Pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.search.operators import (
@@ -108,25 +113,24 @@ def make_algorithm(evaluator: Evaluator, settings: SearchSettings, pins: Pins, s
 def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | None = None,
                seeds: np.ndarray | None = None, executor: Executor | None = None, n_chunks: int = 1,
                checkpoint: str | Path | None = None, log_path: str | Path | None = None,
-               progress: bool = False, stop_after_generations: int | None = None) -> SearchResult:
+               progress: bool = False, stop_after_generations: int | None = None,
+               config: dict | None = None) -> SearchResult:
     """Run (or resume from ``checkpoint``) a GA/NSGA-II search.
 
-    ``stop_after_generations`` ends the call early after that many generations of this call (used to
+    ``config`` (JSON-able; default: the settings) is stored in the checkpoint; a checkpoint made under another one
+    is refused. ``stop_after_generations`` ends the call early after that many generations of this call (used to
     emulate a kill in tests); the checkpoint then lets a later call finish the run.
     """
     enc = evaluator.encoding
     pins = Pins.none(enc) if pins is None else pins
     checkpoint = None if checkpoint is None else Path(checkpoint)
+    config = {**{k: v for k, v in dataclasses.asdict(settings).items() if k != "checkpoint_every"}, **(config or {})}
+    problem = MappingProblem(evaluator, settings.objective, executor, n_chunks)
+    algorithm = make_algorithm(evaluator, settings, pins, seeds)
+    algorithm.setup(problem, termination=("n_gen", settings.n_gen), seed=settings.seed, verbose=False)
+    log, elapsed_before = [], 0.0
     if checkpoint is not None and checkpoint.exists():
-        with checkpoint.open("rb") as handle:
-            algorithm, log, elapsed_before = pickle.load(handle)
-        algorithm.problem.executor = executor
-        algorithm.problem.n_chunks = n_chunks
-    else:
-        problem = MappingProblem(evaluator, settings.objective, executor, n_chunks)
-        algorithm = make_algorithm(evaluator, settings, pins, seeds)
-        algorithm.setup(problem, termination=("n_gen", settings.n_gen), seed=settings.seed, verbose=False)
-        log, elapsed_before = [], 0.0
+        log, elapsed_before = _restore(algorithm, checkpoint, config)
     if log_path is not None:
         _rewrite_log(Path(log_path), log)
     t0 = time.perf_counter()
@@ -149,7 +153,7 @@ def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | N
         bar.set_postfix(best_edp=f"{row['best_edp']:.4g}")
         steps += 1
         if checkpoint is not None and (len(log) % settings.checkpoint_every == 0 or not algorithm.has_next()):
-            write_atomic(checkpoint, pickle.dumps((algorithm, log, elapsed_before + time.perf_counter() - t0)))
+            write_atomic(checkpoint, _state(algorithm, log, elapsed_before + time.perf_counter() - t0, config))
         if stop_after_generations is not None and steps >= stop_after_generations:
             stopped = "interrupted"
             break
@@ -207,3 +211,60 @@ def _result(evaluator: Evaluator, algorithm, log: list[dict], stopped: str) -> S
         result.pareto_genomes = opt.get("X").astype(np.int64)
         result.pareto_F = opt.get("F")
     return result
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+CHECKPOINT_FORMAT = "ailfm-map-search-checkpoint/1"
+
+
+def _state(algorithm, log: list[dict], elapsed_s: float, config: dict) -> bytes:
+    """The npz bytes of an initialised algorithm: what ``_restore`` needs to continue bit for bit."""
+    pop = algorithm.pop
+    data_keys = sorted(k for k, v in pop[0].data.items() if isinstance(v, int | float | np.number))
+    meta = {"format": CHECKPOINT_FORMAT, "config": config, "config_hash": config_hash(config), "log": log,
+            "elapsed_s": elapsed_s, "n_iter": int(algorithm.n_iter), "n_eval": int(algorithm.evaluator.n_eval),
+            "rng": algorithm.random_state.bit_generator.state, "data_keys": data_keys}
+    arrays = {"X": pop.get("X").astype(np.int64), "F": pop.get("F").astype(np.float64),
+              "G": pop.get("G").astype(np.float64), "H": pop.get("H").astype(np.float64)}
+    for key in data_keys:
+        arrays[f"data_{key}"] = np.array([ind.data[key] for ind in pop])
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    return buffer.getvalue()
+
+
+def _restore(algorithm, path: Path, config: dict) -> tuple[list[dict], float]:
+    """Put a set-up algorithm in the state saved at ``path``; returns the log and the elapsed time before."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, this ailfm reads {CHECKPOINT_FORMAT!r}")
+        X, F, G, H = (arrays[name] for name in "XFGH")
+        data = {key: arrays[f"data_{key}"] for key in meta["data_keys"]}
+        rng_state, n_iter, n_eval = meta["rng"], int(meta["n_iter"]), int(meta["n_eval"])
+        log, elapsed = list(meta["log"]), float(meta["elapsed_s"])
+    except FormatError:
+        raise
+    except Exception as err:  # a truncated zip, a missing array or key, bad JSON: the file is not our checkpoint
+        raise FormatError(path, None, f"not a readable map search checkpoint ({type(err).__name__}: {err}); delete "
+                                      "it to start the search again") from None
+    refuse_other_config(path, meta.get("config", {}), config, why={
+        "n_gen": "the mutation schedule depends on the generation count, so a run cannot be extended to more "
+                 "generations (it would not match a run made with them)"})
+    pop = Population.new("X", X)
+    for i, ind in enumerate(pop):
+        ind.F, ind.G, ind.H = F[i], G[i], H[i]
+        ind.evaluated = {"F", "G", "H"}
+        ind.data.update({key: values[i].item() for key, values in data.items()})
+    algorithm.pop = pop
+    algorithm.is_initialized = True
+    algorithm.n_iter = n_iter
+    algorithm.evaluator.n_eval = n_eval
+    algorithm.random_state.bit_generator.state = rng_state
+    algorithm.start_time = time.time()
+    algorithm._set_optimum()  # pymoo's hook: the optimum of the restored population (NSGA-II: its first front)
+    algorithm.termination.update(algorithm)
+    return log, elapsed

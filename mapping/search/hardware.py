@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
+from ailfm.files import read_json, refuse_other_config, write_atomic, write_json_atomic
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, ChipletType, Hardware
@@ -180,8 +181,20 @@ def hardware_from_saved(doc: dict) -> Hardware:
 
 def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardware, settings: ExploreSettings,
             out: Path, workload_args: dict, progress: bool = False, gemm_costs: GemmCostModel = gemm_cost) -> dict:
-    """Run (or resume) both phases; writes trials.csv, lns.csv, best_hardware.yaml and explore.json to ``out``."""
+    """Run (or resume) both phases; writes trials.csv, lns.csv, best_hardware.yaml and explore.json to ``out``.
+
+    ``out/explore_config.json`` records the run's configuration; resuming under another one is refused, naming the
+    differing fields. The budgets (``trials``, ``lns_steps``) may grow: both phases are sequential, so a resumed run
+    with a larger budget continues where the smaller one stopped."""
     out.mkdir(parents=True, exist_ok=True)
+    kept = {k: v for k, v in asdict(settings).items() if k not in ("trials", "lns_steps")}
+    config = json.loads(json.dumps({"model": model.name, "serving": serving, "base_hardware": base.name,
+                                    **workload_args, **kept}))
+    config_path = out / "explore_config.json"
+    if config_path.exists():
+        refuse_other_config(config_path, read_json(config_path, "explore configuration"), config)
+    else:
+        write_json_atomic(config_path, config)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="homogeneous", storage=f"sqlite:///{out / 'explore.db'}",
                                 load_if_exists=True, direction="minimize",
@@ -199,7 +212,7 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
 
     state_path = out / "lns_state.json"
     if state_path.exists():
-        state = json.loads(state_path.read_text())
+        state = read_json(state_path, "LNS state")
     else:
         first = score_design(model, serving, lengths, start_hw, micro_batches, settings, workload_args,
                              gemm_costs=gemm_costs)
@@ -240,13 +253,11 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
                               "money_usd": scored.money_usd, "accepted": bool(accepted),
                               "best_cost": state["best_cost"], "temperature": temperature})
         state["rng"] = rng.bit_generator.state
-        tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(state_path)
+        write_atomic(state_path, json.dumps(state).encode())
         bar.update(1)
     bar.close()
-    pd.DataFrame(state["rows"]).to_csv(out / "lns.csv", index=False)
-    (out / "best_hardware.yaml").write_text(yaml.safe_dump(state["best"], sort_keys=False))
+    write_atomic(out / "lns.csv", pd.DataFrame(state["rows"]).to_csv(index=False).encode())
+    write_atomic(out / "best_hardware.yaml", yaml.safe_dump(state["best"], sort_keys=False).encode())
     summary = {"homogeneous_best": {**best.params, "cost": state["homogeneous_cost"],
                                     "latency_s": best.user_attrs.get("latency_s"),
                                     "energy_J": best.user_attrs.get("energy_J"),
@@ -256,5 +267,5 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
                                       "chiplet_types": sorted(state["best"]["chiplet_types"])},
                "improvement": 1 - state["best_cost"] / state["homogeneous_cost"],
                "settings": asdict(settings), "base_hardware": base.name}
-    (out / "explore.json").write_text(json.dumps(summary, indent=1))
+    write_json_atomic(out / "explore.json", summary)
     return summary

@@ -3,9 +3,9 @@ sub-steps -> record.
 
 ``CoSimulation`` composes four seams, each replaceable on its own: an ``Engine`` (built-in analytic or gem5), a
 ``ThermalModel`` (exact grid or fast reduced-order), a ``Governor`` and the ``PowerModel``. DTM is the chip's own
-hardware loop, applied on top of every governor at every thermal sub-step (``thermal.dtm_interval_s``, 100 us by
-default, inside the governor's epoch ``thermal.epoch_s``): a core at or above the trigger temperature runs at f_min
-until it cools below the release temperature; a core still above trigger + ``dtm_stop_margin_K`` after a throttled
+hardware loop, applied on top of every governor at every thermal sub-step (``thermal.dtm_interval_s``, 50 us in the
+shipped systems, inside the governor's epoch ``thermal.epoch_s``): a core at or above the trigger temperature runs at
+f_min until it cools below the release temperature; a core still above trigger + ``dtm_stop_margin_K`` after a throttled
 sub-step is clock-gated (a thermal trip) until it falls back under that line.
 
 The physics is the epoch model's (``plugins/epoch/model.py``). When the engine's timing is the model's own and the

@@ -3,7 +3,7 @@
 Every caller advances the chip through these functions: the co-simulation loop (one candidate; ``CoSimulation``),
 the Oracle's look-ahead (many candidates over a horizon; ``plugins/epoch/lookahead.py``) and, for the thermal step,
 the shield's model of the chip (``plugins/imitation/shield.py``). A governor epoch (``thermal.epoch_s``) is
-``substeps`` sub-steps (``thermal.dtm_interval_s``, 100 us by default); each sub-step:
+``substeps`` sub-steps (``thermal.dtm_interval_s``, 50 us in the shipped systems); each sub-step:
 
 1. **DTM's effective frequency** (``effective_frequency``): 0 when clock-gated, f_min when throttled, the governor's
    request (snapped to the V/f grid, ``snap_levels``) otherwise; a core whose level changes charges its thread a

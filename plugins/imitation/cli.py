@@ -8,7 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from ailfm import options
 from ailfm.errors import ConfigError
+from ailfm.files import prepare_output_folder, run_lock, write_atomic
 
 
 def add_subcommands(subparsers) -> None:
@@ -20,23 +22,26 @@ def add_subcommands(subparsers) -> None:
     from ailfm.plugins.imitation.objective import OBJECTIVES
 
     d = TrainConfig()
-    train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/, models/)")
+    train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/)")
     train.add_argument("--method", choices=METHODS, default=d.method)
     train.add_argument("--system", default=d.system, help="shipped system name or YAML path")
     train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
-    train.add_argument("--iterations", type=int, default=d.iterations)
-    train.add_argument("--rollouts", type=int, default=d.rollouts, help="roll-outs per iteration")
-    train.add_argument("--epochs", type=int, default=d.epochs, help="epochs per roll-out after the warm-up")
-    train.add_argument("--threshold", type=float, default=d.threshold, help="active: ensemble spread to query at")
-    train.add_argument("--validation", type=int, default=d.validation, help="validation scenarios per iteration")
+    train.add_argument("--iterations", type=options.POSITIVE, default=d.iterations)
+    train.add_argument("--rollouts", type=options.POSITIVE, default=d.rollouts, help="roll-outs per iteration")
+    train.add_argument("--epochs", type=options.POSITIVE, default=d.epochs,
+                       help="epochs per roll-out after the warm-up")
+    train.add_argument("--threshold", type=options.number(0), default=d.threshold,
+                       help="active: ensemble spread to query at")
+    train.add_argument("--validation", type=options.NON_NEGATIVE, default=d.validation,
+                       help="validation scenarios per iteration")
     train.add_argument("--objective", choices=OBJECTIVES, default=d.oracle.objective,
                        help="what the Oracle maximises over its look-ahead (its labels) and validation measures; "
                             "recorded in the policy file")
-    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
-    train.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
     train.add_argument("--dask", metavar="ADDRESS", default=None, help="run on the Dask scheduler at ADDRESS")
-    train.add_argument("--max-new-shards", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--max-new-shards", type=options.NON_NEGATIVE, default=None, help=argparse.SUPPRESS)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 
@@ -52,26 +57,32 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
                          validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective))
-    try:
-        if args.dask:
-            from distributed import Client
+    out = prepare_output_folder(args.out)
+    with run_lock(out):
+        checkpoint = Checkpoint(out, config)
+        try:
+            if args.dask:
+                from distributed import Client
 
-            with Client(args.dask) as client:
-                _, record = train(config, args.out, client.get_executor(), progress=not args.quiet,
-                                         max_new_shards=args.max_new_shards)
-        else:
-            _, record = train(config, args.out, max_workers=args.jobs, progress=not args.quiet,
-                                     max_new_shards=args.max_new_shards)
-    except Interrupted as stop:
-        print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
-        return 3
-    chosen = best_iteration(record) if config.validation else config.iterations - 1
-    ensemble = Checkpoint(args.out, config).load_model(chosen)
+                with Client(args.dask) as client:
+                    _, record = train(config, checkpoint, client.get_executor(), progress=not args.quiet,
+                                      max_new_shards=args.max_new_shards)
+            else:
+                _, record = train(config, checkpoint, max_workers=args.jobs, progress=not args.quiet,
+                                  max_new_shards=args.max_new_shards)
+        except Interrupted as stop:
+            print(f"ailfm ail train: {stop}; run the same command again to resume", file=sys.stderr)
+            return 3
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"the finished roll-outs are kept in {out / 'shards'}: run the same command "
+                                    "again to resume") from None
+        chosen = best_iteration(record) if config.validation else config.iterations - 1
+        ensemble = checkpoint.ensemble(chosen)
     export = Path(args.export or Path(args.out) / "policy.onnx")
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
-    export.write_bytes(to_onnx(ensemble.policy, training, config.oracle.objective))
+    write_atomic(export, to_onnx(ensemble.policy, training, config.oracle.objective))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))

@@ -50,12 +50,32 @@ class Policy:
     metadata: dict[str, str]
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: features})[0]
+        """The policy's (n_cores, 2) outputs, checked on every call before anything compiled indexes them."""
+        return checked_output(self.path, self.session.run([OUTPUT_NAME], {INPUT_NAME: features})[0],
+                              len(features))
 
     @property
     def objective(self) -> str:
         """What the policy was trained for (a version 1 file: throughput)."""
         return self.metadata.get(OBJECTIVE_KEY, DEFAULT_OBJECTIVE)
+
+
+def checked_output(path: str, outputs: object, n_cores: int) -> np.ndarray:
+    """``outputs`` if it is a finite float32 (n_cores, 2) array; otherwise ConfigError naming the file and what it
+    returned. A file that passes the static contract can still compute the wrong shape (the kernels would index past
+    the array) or NaN/inf (every comparison false: cores silently pinned to f_min)."""
+    shape = getattr(outputs, "shape", None)
+    if not isinstance(outputs, np.ndarray) or shape != (n_cores, N_OUTPUTS):
+        _fail(Path(path), f"returned {OUTPUT_NAME!r} of shape {list(shape) if shape is not None else type(outputs)}"
+                          f" for {n_cores} cores; the contract is [n_cores, {N_OUTPUTS}]")
+    if outputs.dtype != np.float32:
+        _fail(Path(path), f"returned {OUTPUT_NAME!r} of dtype {outputs.dtype}; the contract is float32")
+    bad = ~np.isfinite(outputs)
+    if bad.any():
+        core, column = (int(i) for i in np.argwhere(bad)[0])
+        _fail(Path(path), f"returned {outputs[core, column]} for core {core}, column {column} "
+                          f"({int(bad.sum())} non-finite values); outputs must be finite")
+    return outputs
 
 
 def _fail(path: Path, message: str):

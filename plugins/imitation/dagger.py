@@ -26,21 +26,21 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ailfm.errors import ConfigError
-from ailfm.files import write_atomic
+from ailfm.errors import ConfigError, FormatError
+from ailfm.files import read_json, refuse_other_config, write_atomic
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.objective import objective_score
 from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.imitation.rollout import RolloutResult, RolloutScenario, RolloutTask, rollout
+from ailfm.pools import process_pool
 
 METHODS = ("bc", "dagger", "active")
 #: Leave-one-model-out split of issue 4: Llama-3-8B and ViT-L/16 are held out of training.
@@ -76,6 +76,11 @@ class TrainConfig:
             raise ConfigError("method", f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
         if self.iterations < 1 or self.rollouts < 1 or self.members < 1:
             raise ConfigError("iterations", "iterations, rollouts and members must be at least 1")
+        for name in ("epochs", "validation", "seed"):  # checked here, before any roll-out runs
+            if getattr(self, name) < (1 if name == "epochs" else 0):
+                raise ConfigError(name, f"must be >= {1 if name == 'epochs' else 0}, got {getattr(self, name)}")
+        if not 0 <= self.threshold < float("inf"):
+            raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -126,18 +131,25 @@ def _sha256(path: Path) -> str:
 
 
 class Checkpoint:
-    """``manifest.json`` + ``shards/*.parquet`` + ``models/*.pkl`` in one folder; each write is atomic."""
+    """``manifest.json`` + ``shards/*.parquet`` in one folder; each write is atomic.
+
+    Trained ensembles are not stored: a pickle in a results folder could run code when read back. An iteration's
+    ensemble is refitted from the shards it was trained on (same data, same seed: the same model), at most once per
+    process."""
 
     def __init__(self, folder: str | Path, config: TrainConfig):
         self.folder = Path(folder)
         (self.folder / "shards").mkdir(parents=True, exist_ok=True)
-        (self.folder / "models").mkdir(exist_ok=True)
+        self.config = config
+        self._ensembles: dict[int, Ensemble] = {}
         self.path = self.folder / "manifest.json"
         if self.path.is_file():
-            self.manifest = json.loads(self.path.read_text())
-            if _with_defaults(self.manifest.get("config", {}), TrainConfig().to_json()) != config.to_json():
-                raise ConfigError("out", "the folder holds a run with another configuration; use a new --out",
-                                  path=str(self.path))
+            self.manifest = read_json(self.path, "manifest")
+            if not isinstance(self.manifest, dict) or not {"config", "shards", "iterations"} <= set(self.manifest):
+                raise FormatError(self.path, None, "not a manifest of ailfm ail train (no config, shards and "
+                                                   "iterations); use a new --out")
+            refuse_other_config(self.path, _with_defaults(self.manifest["config"], TrainConfig().to_json()),
+                                config.to_json())
         else:
             self.manifest = {"config": config.to_json(), "feature_version": FEATURE_VERSION, "shards": {},
                              "iterations": {}}
@@ -181,15 +193,13 @@ class Checkpoint:
         return (frame[list(FEATURE_NAMES)].to_numpy(np.float32),
                 frame[list(TARGET_COLUMNS)].to_numpy(np.float64))
 
-    def model_path(self, iteration: int) -> Path:
-        return self.folder / "models" / f"ensemble-it{iteration:03d}.pkl"
-
-    def save_model(self, iteration: int, ensemble: Ensemble) -> None:
-        write_atomic(self.model_path(iteration), pickle.dumps(ensemble))
-
-    def load_model(self, iteration: int) -> Ensemble | None:
-        path = self.model_path(iteration)
-        return pickle.loads(path.read_bytes()) if path.is_file() else None
+    def ensemble(self, iteration: int, executor: Executor | None = None) -> Ensemble:
+        """The ensemble trained on the labels of iterations 0..iteration (fitted once per process)."""
+        if iteration not in self._ensembles:
+            x, y = self.data(iteration)
+            self._ensembles[iteration] = Ensemble.fit(x, y, seed=self.config.seed + iteration,
+                                                      members=self.config.members, executor=executor)
+        return self._ensembles[iteration]
 
     def record_iteration(self, iteration: int, values: dict) -> None:
         self.manifest["iterations"][str(iteration)] = values
@@ -268,24 +278,25 @@ def evaluate(config: TrainConfig, ensemble: Ensemble, reference: list[dict], exe
             "peak_temp_C": float(np.nanmax([results[k].peak_temp_C for k in results]))}
 
 
-def train(config: TrainConfig, out: str | Path, executor: Executor | None = None, *, max_workers: int | None = None,
-          progress: bool = True, max_new_shards: int | None = None) -> tuple[Ensemble, dict]:
-    """Run (or resume) an imitation-learning run; returns the final ensemble and the per-iteration record."""
+def train(config: TrainConfig, out: str | Path | Checkpoint, executor: Executor | None = None, *,
+          max_workers: int | None = None, progress: bool = True,
+          max_new_shards: int | None = None) -> tuple[Ensemble, dict]:
+    """Run (or resume) an imitation-learning run in ``out`` (a folder or its open Checkpoint, whose ensembles stay
+    cached for the export); returns the final ensemble and the per-iteration record."""
     if executor is None:
-        with ProcessPoolExecutor(max_workers=max_workers) as pool:
+        with process_pool(max_workers) as pool:
             return train(config, out, pool, progress=progress, max_new_shards=max_new_shards)
-    checkpoint = Checkpoint(out, config)
+    checkpoint = out if isinstance(out, Checkpoint) else Checkpoint(out, config)
     reference = oracle_reference(config, checkpoint, executor, progress) if config.validation else []
     written = [0]
-    ensemble = None
     for iteration in range(config.iterations):
         mode = _mode(config, iteration)
         tasks = {}
         for task_index, scenario in enumerate(iteration_scenarios(config, iteration)):
             key = Checkpoint.key(iteration, task_index)
             if not checkpoint.has_shard(key):
-                tasks[key] = RolloutTask(scenario, mode, ensemble if mode != "oracle" else None, config.threshold,
-                                         config.oracle)
+                policy = checkpoint.ensemble(iteration - 1, executor) if mode != "oracle" else None
+                tasks[key] = RolloutTask(scenario, mode, policy, config.threshold, config.oracle)
 
         def keep(key: str, result: RolloutResult) -> None:
             if max_new_shards is not None and written[0] >= max_new_shards:
@@ -295,19 +306,15 @@ def train(config: TrainConfig, out: str | Path, executor: Executor | None = None
 
         if tasks:
             _run_tasks(tasks, executor, progress, f"{config.method} iteration {iteration} ({mode})", keep)
-        ensemble = checkpoint.load_model(iteration)
-        if ensemble is None:
-            x, y = checkpoint.data(iteration)
-            ensemble = Ensemble.fit(x, y, seed=config.seed + iteration, members=config.members, executor=executor)
-            checkpoint.save_model(iteration, ensemble)
         if str(iteration) not in checkpoint.manifest["iterations"]:
             shards = [checkpoint.manifest["shards"][k] for k in checkpoint.shards_through(iteration)]
             record = {"queries": int(sum(s["queries"] for s in shards)),
                       "states": int(sum(s["states"] for s in shards))}
             if reference:
-                record.update(evaluate(config, ensemble, reference, executor, progress))
+                record.update(evaluate(config, checkpoint.ensemble(iteration, executor), reference, executor,
+                                       progress))
             checkpoint.record_iteration(iteration, record)
-    return ensemble, checkpoint.manifest["iterations"]
+    return checkpoint.ensemble(config.iterations - 1, executor), checkpoint.manifest["iterations"]
 
 
 def best_iteration(record: dict) -> int:

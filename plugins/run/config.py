@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS
 
@@ -44,6 +45,8 @@ class RunConfig:
             raise ConfigError("duration", f"must be > 0 seconds, got {self.duration_s!r}")
         if self.grid_cells is not None and self.grid_cells < 1:
             raise ConfigError("grid-cells", f"must be a positive integer, got {self.grid_cells!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError("seed", f"must be an integer >= 0, got {self.seed!r}")
         for name in ("requests", "instances", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -69,14 +72,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, duration: bool = True)
     parser.add_argument("--workload", default=defaults.workload,
                         help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
     if duration:
-        parser.add_argument("--duration", type=float, default=defaults.duration_s, metavar="SECONDS",
+        parser.add_argument("--duration", type=options.number(above=0), default=defaults.duration_s, metavar="SECONDS",
                             help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
     parser.add_argument("--thermal", choices=THERMAL_KINDS, default=defaults.thermal,
                         help="thermal model: fast (reduced order), grid (exact) or hotspot (a HotSpot 7.0 binary "
                              "run each epoch: $HOTSPOT or hotspot on PATH)")
-    parser.add_argument("--grid-cells", type=int, default=None, metavar="N",
+    parser.add_argument("--grid-cells", type=options.GRID_CELLS, default=None, metavar="N",
                         help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
     parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
-    parser.add_argument("--requests", type=int, default=defaults.requests, help="requests served")
-    parser.add_argument("--instances", type=int, default=defaults.instances, help="inference instances")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads per instance")
+    parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests, help="requests served")
+    parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances, help="inference instances")
+    parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads, help="threads per instance")

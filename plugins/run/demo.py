@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ailfm.errors import ConfigError, FormatError
+from ailfm import options
+from ailfm.errors import ConfigError, unknown_name
+from ailfm.files import read_text, yaml_error
 from ailfm.plugins.epoch.chip_thermal import chip_stack
 from ailfm.plugins.system.description import SystemDescription, load_system
 from ailfm.plugins.system.power import PowerModel
@@ -88,17 +90,16 @@ def load_scenario(path: Path | str | None = None, system: str | None = None) -> 
         text = resources.files("ailfm.plugins.run").joinpath(DEMO_SCENARIO).read_text()
         source = f"ailfm/plugins/run/{DEMO_SCENARIO}"
     else:
-        try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise FormatError(path, None, f"cannot read: {err.strerror or err}") from None
+        text = read_text(path)
         source = str(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise FormatError(source, None if mark is None else mark.line + 1, f"not valid YAML: {err}") from None
+        raise yaml_error(source, err) from None
     known = {"system", "grid_cells", "active_layers"}
+    unknown = sorted(set(data) - known) if isinstance(data, dict) else []
+    if unknown:
+        raise ConfigError(str(unknown[0]), unknown_name(unknown[0], sorted(known)), path=source)
     if not isinstance(data, dict) or set(data) != known:
         found = set(data) if isinstance(data, dict) else set()
         raise ConfigError("scenario", f"expected the fields {', '.join(sorted(known))}; missing "
@@ -168,9 +169,10 @@ def add_subcommands(subparsers) -> None:
     demo = subparsers.add_parser("demo", help="steady state of a system's 3D stack: hottest blocks and layer maps",
                                  description=__doc__.splitlines()[0])
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")
-    demo.add_argument("--grid", type=int, default=None,
+    demo.add_argument("--grid", type=options.GRID_CELLS, default=None,
                       help="grid rows = columns per layer (default: the scenario's, 64)")
-    demo.add_argument("--top", type=int, default=10, help="how many of the hottest blocks to list (default: 10)")
+    demo.add_argument("--top", type=options.POSITIVE, default=10,
+                      help="how many of the hottest blocks to list (default: 10)")
     demo.add_argument("--system", default=None,
                       help="shipped system name or YAML path, as for ailfm simulate (default: the scenario's)")
     demo.add_argument("--scenario", type=Path, default=None,

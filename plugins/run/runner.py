@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, as_completed
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from ailfm.plugins.epoch.cosim import CoSimulation, SimulationResult
 from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.system.description import load_system
+from ailfm.pools import process_pool
 
 TRACE_SUFFIXES = (".parquet", ".csv")
 
@@ -72,19 +73,43 @@ def run_record(config: RunConfig) -> dict:
     }
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; ``finished`` holds the records of the runs that completed, in config order."""
+
+    def __init__(self, finished: list[dict], total: int):
+        super().__init__(f"{len(finished)} of {total} runs finished")
+        self.finished, self.total = finished, total
+
+
 def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max_workers: int | None = None,
           progress: bool = False) -> list[dict]:
-    """``run_record`` of every config, in order, on ``executor`` (default: a local process pool)."""
+    """``run_record`` of every config, in order, on ``executor`` (default: a local process pool).
+
+    Ctrl-C raises ``SweepInterrupted`` with the runs that finished, so the caller can keep them."""
     configs = list(configs)
     if executor is None:
-        with ProcessPoolExecutor(max_workers=max_workers) as pool:
+        with process_pool(max_workers) as pool:
             return sweep(configs, pool, progress=progress)
-    results = executor.map(run_record, configs)
+    futures = {executor.submit(run_record, config): k for k, config in enumerate(configs)}
+    records: dict[int, dict] = {}
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        results = tqdm(results, total=len(configs), desc="runs", unit="run")
-    return list(results)
+        bar = tqdm(total=len(configs), desc="runs", unit="run")
+    try:
+        for future in as_completed(futures):
+            records[futures[future]] = future.result()
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        raise SweepInterrupted([records[k] for k in sorted(records)], len(configs)) from None
+    finally:
+        for future in futures:
+            future.cancel()
+        if bar is not None:
+            bar.close()
+    return [records[k] for k in range(len(configs))]
 
 
 def per_joule(summary: dict) -> dict[str, float]:

@@ -17,14 +17,23 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ailfm.errors import ConfigError
+from ailfm.errors import ConfigError, unknown_name
+from ailfm.files import read_text, yaml_error
 
 _POSITIVE = {"gt": 0.0}
 _NON_NEGATIVE = {"ge": 0.0}
+_CLOCK = "no CMOS core is clocked above ~6 GHz"
+_SUPPLY = "CMOS core supplies are below ~1.5 V"
+#: upper limits of physically sane systems, each with the reason a larger value is a mistake
+_TILE_LIMIT = "the NUCA distance tables hold n_tiles^2 entries; 64 x 64 tiles per layer is the largest supported"
+_RETICLE = "a die cannot exceed the 26 x 33 mm lithography reticle"
+_JUNCTION = "silicon is rated to at most 150 C junction temperature (AEC-Q100 grade 0, the widest grade)"
+_AMBIENT = "outside the -55..125 C range of any rated electronics (MIL-STD-883)"
+_MAX_TILES = 4096  # layers x tiles_x x tiles_y: NUCA tables of n_tiles x n_banks floats stay ~100 MB
 
 
 def _num(**bounds) -> typing.Any:
-    """A numeric field with bounds checked at load time (``gt``/``ge``/``le``)."""
+    """A numeric field with bounds checked at load time (``gt``/``ge``/``le``; ``why``: the reason of ``le``)."""
     return field(metadata=bounds)
 
 
@@ -41,11 +50,11 @@ def _choice(*options: str) -> typing.Any:
 class Geometry:
     """Tiles of the stack; layer 0 is farthest from the heat sink (HotSpot's LCF order)."""
 
-    layers: int = _num(ge=1)
-    tiles_x: int = _num(ge=1)
-    tiles_y: int = _num(ge=1)
-    tile_width_mm: float = _num(**_POSITIVE)
-    tile_height_mm: float = _num(**_POSITIVE)
+    layers: int = _num(ge=1, le=64, why="the thermal grid and the NUCA tables grow with the layer count")
+    tiles_x: int = _num(ge=1, le=64, why=_TILE_LIMIT)
+    tiles_y: int = _num(ge=1, le=64, why=_TILE_LIMIT)
+    tile_width_mm: float = _num(gt=0.0, le=33.0, why=_RETICLE)
+    tile_height_mm: float = _num(gt=0.0, le=33.0, why=_RETICLE)
     core_height_fraction: float = _num(gt=0.0, le=1.0)
 
     @property
@@ -117,11 +126,11 @@ class MemorySpec:
 
 @dataclass(frozen=True)
 class DvfsSpec:
-    f_min_GHz: float = _num(**_POSITIVE)
-    f_max_GHz: float = _num(**_POSITIVE)
-    f_step_GHz: float = _num(**_POSITIVE)
-    v_at_zero_V: float = _num(**_NON_NEGATIVE)
-    v_slope_V_per_GHz: float = _num(**_NON_NEGATIVE)
+    f_min_GHz: float = _num(gt=0.0, le=10.0, why=_CLOCK)
+    f_max_GHz: float = _num(gt=0.0, le=10.0, why=_CLOCK)
+    f_step_GHz: float = _num(gt=0.0, le=10.0, why=_CLOCK)
+    v_at_zero_V: float = _num(ge=0.0, le=5.0, why=_SUPPLY)
+    v_slope_V_per_GHz: float = _num(ge=0.0, le=5.0, why=_SUPPLY)
     transition_latency_s: float = _num(**_NON_NEGATIVE)
 
     @cached_property
@@ -156,15 +165,16 @@ class StackSpec:
     tim_thickness_um: float = _num(**_POSITIVE)
     tim_resistivity_mK_per_W: float = _num(**_POSITIVE)
     tim_heat_capacity_J_per_m3K: float = _num(**_POSITIVE)
-    grid_cells: int = _num(ge=1)
+    grid_cells: int = _num(ge=1, le=128, why="the grid circuit grows as cells^2 per layer: 128 per side took "
+                           "several GB (docs/reliability.md)")
 
 
 @dataclass(frozen=True)
 class ThermalSpec:
-    ambient_C: float = _num()
-    t_max_C: float = _num()
-    dtm_trigger_C: float = _num()
-    dtm_release_C: float = _num()
+    ambient_C: float = _num(ge=-55.0, le=125.0, why=_AMBIENT)
+    t_max_C: float = _num(ge=-55.0, le=150.0, why=_JUNCTION)
+    dtm_trigger_C: float = _num(ge=-55.0, le=150.0, why=_JUNCTION)
+    dtm_release_C: float = _num(ge=-55.0, le=150.0, why=_JUNCTION)
     dtm_scope: str = _choice("core", "chip")
     dtm_stop_margin_K: float = _num(**_NON_NEGATIVE)
     epoch_s: float = _num(**_POSITIVE)
@@ -195,8 +205,10 @@ class PowerSpec:
     leakage_ref_W: float = _num(**_NON_NEGATIVE)
     leakage_ref_V: float = _num(**_POSITIVE)
     leakage_voltage_exponent: float = _num(**_NON_NEGATIVE)
-    leakage_ref_C: float = _num()
-    leakage_beta_per_K: float = _num(**_NON_NEGATIVE)
+    leakage_ref_C: float = _num(ge=-55.0, le=150.0, why=_JUNCTION)
+    leakage_beta_per_K: float = _num(ge=0.0, le=0.1, why="leakage doubling every 7 K or faster is outside measured "
+                                     "CMOS (it doubles per ~40 K [Liao05]); the leakage-temperature loop would run "
+                                     "away")
     idle_power_W: float = _num(**_NON_NEGATIVE)
     gated_power_W: float = _num(**_NON_NEGATIVE)
     llc_read_energy_nJ: float = _num(**_NON_NEGATIVE)
@@ -277,19 +289,23 @@ def _read_with_base(path: Path, seen: tuple[Path, ...]) -> tuple[dict, Where]:
     if path.resolve() in seen:
         raise ConfigError("base", "circular base chain", path=path)
     try:
-        node = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
+        node = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError("yaml", str(getattr(err, "problem", err)), path=path,
-                          line=None if mark is None else mark.line + 1) from err
+        raise yaml_error(path, err) from None
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError("system", "the file must be a YAML mapping", path=path, line=1)
     values, where = _to_python(node, str(path), prefix="")
     base = values.pop("base", None)
-    where.pop("base", None)
+    _, base_line = where.pop("base", (None, None))
     if base is None:
         return values, where
-    base_values, base_where = _read_with_base(resolve_system_path(base), seen + (path.resolve(),))
+    if not isinstance(base, str):
+        raise ConfigError("base", f"expected a system name or YAML path, got {base!r}", path=path, line=base_line)
+    try:
+        base_path = resolve_system_path(base)
+    except ConfigError as err:
+        raise ConfigError("base", err.reason, path=path, line=base_line) from None
+    base_values, base_where = _read_with_base(base_path, seen + (path.resolve(),))
     return _overlay(base_values, values), {**base_where, **where}
 
 
@@ -298,6 +314,9 @@ def _to_python(node: yaml.Node, path: str, prefix: str) -> tuple[object, Where]:
     if isinstance(node, yaml.MappingNode):
         result = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(prefix.rstrip(".") or "system", "keys must be plain names, not lists or mappings",
+                                  path=path, line=key_node.start_mark.line + 1)
             key = key_node.value
             dotted = f"{prefix}{key}"
             if key in result:
@@ -308,7 +327,11 @@ def _to_python(node: yaml.Node, path: str, prefix: str) -> tuple[object, Where]:
         return result, where
     if isinstance(node, yaml.SequenceNode):
         raise ConfigError(prefix.rstrip("."), "lists are not expected here", path=path, line=node.start_mark.line + 1)
-    return yaml.SafeLoader("").construct_object(node), where
+    try:
+        return yaml.SafeLoader("").construct_object(node), where
+    except yaml.YAMLError as err:  # an unknown tag such as !!python/object
+        raise ConfigError(prefix.rstrip(".") or "system", str(getattr(err, "problem", err)), path=path,
+                          line=node.start_mark.line + 1) from None
 
 
 def _overlay(base: dict, top: dict) -> dict:
@@ -337,7 +360,7 @@ def _build(cls, values: object, where: Where, prefix: str, path: str, exclude=fr
     names = [f.name for f in dataclasses.fields(cls) if f.name not in exclude]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}", f"unknown field; known: {', '.join(names)}",
+        raise ConfigError(f"{prefix}{unknown[0]}", unknown_name(unknown[0], names),
                           **_located(where, f"{prefix}{unknown[0]}"))
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -376,8 +399,12 @@ def _convert(hint, f: dataclasses.Field, value: object, where: Where, dotted: st
         value = _float_or_none(value)  # YAML 1.1 reads 1.75e6 (exponent without a sign) as a string
     if hint is float and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise ConfigError(dotted, f"expected a number, got {value!r}", **loc)
-    number = hint(value)
-    if not np.isfinite(number):
+    try:
+        number = hint(value)
+        finite = np.isfinite(float(number))
+    except OverflowError:
+        raise ConfigError(dotted, f"must be finite, got {value!r}", **loc) from None
+    if not finite:
         raise ConfigError(dotted, f"must be finite, got {value!r}", **loc)
     bounds = f.metadata
     if "gt" in bounds and not number > bounds["gt"]:
@@ -385,7 +412,8 @@ def _convert(hint, f: dataclasses.Field, value: object, where: Where, dotted: st
     if "ge" in bounds and not number >= bounds["ge"]:
         raise ConfigError(dotted, f"must be >= {bounds['ge']}, got {value!r}", **loc)
     if "le" in bounds and not number <= bounds["le"]:
-        raise ConfigError(dotted, f"must be <= {bounds['le']}, got {value!r}", **loc)
+        why = f": {bounds['why']}" if "why" in bounds else ""
+        raise ConfigError(dotted, f"must be <= {bounds['le']}, got {value!r}{why}", **loc)
     return number
 
 
@@ -415,3 +443,6 @@ def _check_consistency(system: SystemDescription, where: Where) -> None:
                           **_located(where, "thermal.dtm_interval_s"))
     if thermal.ambient_C >= thermal.t_max_C:
         raise ConfigError("thermal.ambient_C", "must be below t_max_C", **_located(where, "thermal.ambient_C"))
+    if system.n_cores > _MAX_TILES:
+        raise ConfigError("geometry", f"{system.n_cores} tiles (layers x tiles_x x tiles_y); at most {_MAX_TILES}: "
+                                      "the NUCA tables hold n_tiles x n_banks entries", **_located(where, "geometry"))

@@ -98,7 +98,7 @@ def test_same_seed_same_search(evaluator):
 
 def test_resume_after_interrupt_gives_the_same_result(evaluator, tmp_path):
     whole = run_search(evaluator, SMALL)
-    ckpt, log = tmp_path / "ckpt.pkl", tmp_path / "search.csv"
+    ckpt, log = tmp_path / "ckpt.npz", tmp_path / "search.csv"
     part = run_search(evaluator, SMALL, checkpoint=ckpt, log_path=log, stop_after_generations=2)
     assert part.stopped == "interrupted" and part.generations == 2
     with log.open("a") as handle:  # a generation logged after the last checkpoint, as a kill would leave it
@@ -195,14 +195,14 @@ def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path, tin
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         log = killed / "search.csv"
-        if (killed / "checkpoint.pkl").exists() and log.exists() and len(log.read_text().splitlines()) > 3:
+        if (killed / "checkpoint.npz").exists() and log.exists() and len(log.read_text().splitlines()) > 3:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the search ended before it could be killed"
     proc.kill()
     proc.wait()
     assert not (killed / "best_mapping.json").exists()
-    subprocess.run(command(killed), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*command(killed), "--resume"], check=True, stdout=subprocess.DEVNULL)
     whole = tmp_path / "whole"
     assert main(command(whole)[3:]) == 0  # the uninterrupted run, in-process
     a = json.loads((killed / "best_mapping.json").read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ailfm.errors import ConfigError
+from ailfm.errors import ConfigError, FormatError
 from ailfm.plugins.system.description import load_system, shipped_system_names
 
 
@@ -72,6 +72,6 @@ def test_missing_field_and_unknown_system(tmp_path):
 
 
 def test_malformed_yaml_reports_line(tmp_path):
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(FormatError) as err:
         load_system(_write(tmp_path, "name: x\ngeometry:\n  layers: [1\n"))
     assert err.value.line is not None

@@ -70,7 +70,7 @@ def _write_stack(folder, lcf_text, floorplans=("a.flp",)):
     ("0\nY\nX\n", 3, "invalid power dissipation indicator"),
     ("0\nY\nY\nsilicon\n", 4, "neither a number nor, without a materials file, a material name"),
     ("0\nY\nY\n1e6\nlow\n", 5, "resistivity: 'low' is not a number"),
-    ("0\nY\nY\n1e6\n0.01\n-1e-4\na.flp\n", 7, "thickness: must be positive"),
+    ("0\nY\nY\n1e6\n0.01\n-1e-4\na.flp\n", 6, "thickness: must be positive"),
     ("0\nY\nY\n1e6\n0.01\n1e-4\nmissing.flp\n", 7, "floorplan file 'missing.flp' not found"),
     ("0\nY\nY\n1e6\n0.01\n1e-4\na.flp extra\n", 7, "expected one value per line"),
     ("0\nY\nY\n1e6\n0.01\n1e-4\na.flp\n1\nY\nN\n1e6\n0.01\n1e-4\nbig.flp\n", 14, "width and height differ"),

@@ -12,17 +12,14 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+from ailfm import files
 from ailfm.errors import FormatError
 
 
 def read_text(path: Path | str) -> str:
-    """The file's text, or a FormatError naming it when it cannot be read."""
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        raise FormatError(path, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise FormatError(path, None, f"cannot read: {err}") from None
+    """The file's text (UTF-8; CRLF accepted, a byte-order mark refused, as HotSpot's readers do), or a FormatError
+    naming the file and line."""
+    return files.read_text(path, bom=False)
 
 
 def significant_lines(path: Path | str, *, comments: bool = True) -> Iterator[tuple[int, list[str]]]:

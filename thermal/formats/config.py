@@ -230,6 +230,8 @@ class HotSpotConfig:
         """
         for name in ("t_chip", "s_sink", "t_sink", "s_spreader", "t_spreader", "t_interface"):
             _require(self, name, getattr(self, name) > 0, "chip and package dimensions must be > 0")
+            _require(self, name, getattr(self, name) <= MAX_DIMENSION_M, f"chip and package dimensions are in "
+                     f"metres: more than {MAX_DIMENSION_M:g} m is a unit mistake (HotSpot's defaults are mm to cm)")
         for name in ("t_metal", "n_metal", "t_c4", "s_c4", "n_c4", "s_sub", "t_sub", "s_solder", "t_solder",
                      "s_pcb", "t_pcb", "r_convec_sec", "c_convec_sec"):
             _require(self, name, getattr(self, name) > 0, "secondary heat path dimensions must be > 0")
@@ -245,6 +247,8 @@ class HotSpotConfig:
                  f"must be one of {', '.join(GRID_MAP_MODES)}")
         for name in ("grid_rows", "grid_cols"):
             _require(self, name, getattr(self, name) > 0, "grid rows and columns must be > 0")
+            _require(self, name, getattr(self, name) <= MAX_GRID, f"at most {MAX_GRID}: the grid model holds "
+                     "rows x cols cells per layer (HotSpot's examples use 64 to 512)")
         _require(self, "model_secondary", not (self.model_secondary and self.model_type == "block"),
                  "the secondary heat path is supported only with -model_type grid")
         _require(self, "leakage_mode", self.leakage_mode in (0, 1), "must be 0 (built-in) or 1 (HotLeakage)")
@@ -263,6 +267,8 @@ class HotSpotConfig:
 
 
 MODEL_TYPES = ("block", "grid")
+MAX_DIMENSION_M = 1.0
+MAX_GRID = 1024
 GRID_MAP_MODES = ("avg", "min", "max", "center")
 COMMAND_LINE_ONLY = frozenset({"f", "p", "o", "c", "d", "detailed_3D", "use_microchannels", "materials_file"})
 DUMP_ONLY = frozenset({"detailed_3D_used", "cell_width", "cell_height", "cell_thickness", "floorplan_file",
@@ -340,14 +346,24 @@ def format_flag_value(name: str, value: Any) -> str:
     return str(value)
 
 
-def read_config(path: Path | str) -> dict[str, str]:
+class ConfigFlags(dict):
+    """Flag name -> value text of a config file, with ``lines`` (flag name -> 1-based line) so that a value found
+    wrong later, by a rule over several flags, is still reported at its file and line."""
+
+    def __init__(self, path: Path | str):
+        super().__init__()
+        self.path = str(path)
+        self.lines: dict[str, int] = {}
+
+
+def read_config(path: Path | str) -> ConfigFlags:
     """The ``-name value`` pairs of a HotSpot config file, keyed by field name, in file order.
 
     Each value is checked against its flag's type here, so errors carry the line; apply the result
     with ``HotSpotConfig().with_flags(read_config(path), source=str(path))``.
     """
-    flags: dict[str, str] = {}
-    lines: dict[str, int] = {}
+    flags = ConfigFlags(path)
+    lines = flags.lines
     for number, tokens in significant_lines(path):
         if len(tokens) != 2 or not tokens[0].startswith("-") or len(tokens[0]) < 2:
             raise FormatError(path, number, f"expected '-name value', got {' '.join(tokens)!r}")

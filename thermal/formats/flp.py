@@ -32,6 +32,9 @@ from ailfm.thermal.formats._text import format_float, parse_float, significant_l
 # floorplan feature and far above the rounding of coordinates near 1e-2 m (~1e-18 m).
 OVERLAP_TOLERANCE_m = 1e-9
 
+#: floorplan coordinates and sizes are metres: a larger value is a unit mistake (dies are millimetres)
+MAX_EXTENT_M = 1.0
+
 
 @dataclass(frozen=True)
 class Block:
@@ -209,6 +212,10 @@ def read_flp(path: Path | str) -> Floorplan:
                                             f"[specific-heat resistivity]), got {len(tokens)}")
         labels = ("width", "height", "left-x", "bottom-y", "specific heat", "resistivity")
         values = [parse_float(path, number, text, label) for text, label in zip(tokens[1:], labels, strict=False)]
+        for value, label in zip(values[:4], labels, strict=False):
+            if abs(value) > MAX_EXTENT_M:
+                raise FormatError(path, number, f"block {tokens[0]!r}: {label} {value:g} m: floorplans are in metres, "
+                                                f"more than {MAX_EXTENT_M:g} m is a unit mistake")
         try:
             blocks.append(Block(tokens[0], *values))
         except ConfigError as err:

@@ -107,7 +107,11 @@ def read_lcf(path: Path | str, materials: Mapping[str, Material] | None = None) 
                 material = _material(path, number, text, materials)
                 fields += [material.volumetric_heat_capacity_J_per_m3K, material.resistivity_mK_per_W]
         elif stage in (4, 5):
-            fields.append(parse_float(path, number, text, "resistivity" if stage == 4 else "thickness"))
+            what = "resistivity" if stage == 4 else "thickness"
+            value = parse_float(path, number, text, what)
+            if not value > 0:
+                raise FormatError(path, number, f"layer {fields[0]} {what}: must be positive, got {value:g}")
+            fields.append(value)
         else:
             floorplan_path = path.parent / text
             if not floorplan_path.is_file():
