@@ -114,14 +114,11 @@ def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max
 
 def per_joule(summary: dict) -> dict[str, float]:
     """Energy beside throughput: tokens per joule, and requests per second and per joule (the throughput of models
-    that produce no tokens, such as ViT). NaN where the summary lacks a value or the run used no energy."""
-
-    def ratio(numerator: str, denominator: str) -> float:
-        top, bottom = summary.get(numerator), summary.get(denominator)
-        return float(top) / float(bottom) if top is not None and bottom else float("nan")
-
-    return {"tokens_per_j": ratio("tokens", "energy_j"), "requests_per_s": ratio("requests_finished", "makespan_s"),
-            "requests_per_j": ratio("requests_finished", "energy_j")}
+    that produce no tokens, such as ViT); each only where the summary has both values and a nonzero denominator."""
+    ratios = {"tokens_per_j": ("tokens", "energy_j"), "requests_per_s": ("requests_finished", "makespan_s"),
+              "requests_per_j": ("requests_finished", "energy_j")}
+    return {name: float(summary[top]) / float(summary[bottom]) for name, (top, bottom) in ratios.items()
+            if summary.get(top) is not None and summary.get(bottom)}
 
 
 def comparison_table(records: list[dict]) -> pd.DataFrame:
