@@ -1,98 +1,230 @@
-"""Evaluation of issue 4: ``ailfm compare`` with oracle, ail and every baseline on held-out workloads and systems.
+"""Evaluation of issues 4 and 17: ``ailfm compare`` with oracle, ail, the shielded ablations and every baseline on
+held-out workloads and systems, over several seeds and request mixes, with energy beside throughput.
 
-Leave-one-model-out: the shipped ``ail`` policy was trained without Llama-3-8B and ViT-L/16; both are evaluated here
-on the default system (snuca-64) and on the second system description (snuca-64-2l: 2 layers of 8x4 tiles), which no
-policy was trained on. Every (system, workload) runs two ``ailfm compare`` commands (printed), the Oracle with the
-baselines and ``ail`` on its own (so the slow Oracle runs need not be repeated when the policy changes), with the same
-scenario: 3 instances x 16 threads, 3 requests of 4 prompt + 2 output tokens, run to completion. Throughput is
-tokens/s for the language models and requests/s (requests / makespan) for ViT, which produces no tokens. Writes
-``ail_eval.csv``, ``ail_eval.md`` (the table) and the comparison plots of each ``ailfm compare`` run.
+Leave-one-model-out: the shipped ``ail`` policy was trained without Llama-3-8B and ViT-L/16; both are evaluated on
+the default system (snuca-64) and on the second system description (snuca-64-2l: 2 layers of 8x4 tiles), which no
+policy was trained on. The ablations ``shielded-performance`` and ``shielded-ondemand`` run ``ail``'s own shield and
+coolest-cores placement with requests that learned nothing, so ``ail`` against them is what the learning adds.
 
-    .venv/bin/python bench/ail_eval.py --out bench/results/ail/eval [--part reference|ail|table]
+Scenarios (``--scenarios mixes``, the default): 3 instances x 16 threads serving 3 requests, a window of the Azure
+LLM inference trace 2023 picked by the seed (seeds 0, 1, 2) with its recorded arrival times (0-0.63 s apart in these
+windows), from two mixes: ``code`` (long prompts, short outputs: prefill-heavy) and ``conv`` (decode-heavy). Prompt
+lengths are divided by ``PROMPT_SCALE`` and output lengths by ``OUTPUT_SCALE`` (rounded up) so that one run takes
+0.7-2 s of simulated time and the Oracle (60-180 ms per decision) finishes; the mixes keep the traces' shapes and
+arrivals, not their sizes. ViT-L/16 ignores the lengths (fixed-size images): only the arrivals vary. The scaled mixes
+are written to ``OUT/mixes/``. ``--scenarios single`` is the previous single scenario (3 requests of 4 + 2 tokens,
+arriving together).
+
+Every (system, workload, mix) runs up to three ``ailfm compare`` commands (printed), each with every seed: ``oracle``
+(slow), ``baselines`` (classic baselines and the ablations) and ``ail`` (the policies of ``--policies``), so the
+Oracle need not be rerun when a policy changes. A command whose folder exists is skipped (resume); each writes into a
+temporary folder renamed when it ends. Throughput is tokens/s for the language models and requests/s (requests /
+makespan) for ViT, which produces no tokens; work per joule likewise tokens/J or requests/J; EDP is energy x makespan.
+Writes ``runs.csv`` (every run), ``summary.csv`` and ``ail_eval.md`` (mean and spread per system, workload and
+governor over the seeds and mixes, and each governor's throughput relative to ``shielded-performance`` on the same
+scenario: the paired measure that tells a few per cent from the scenarios' own spread), ``summary_by_mix.csv`` (the
+same per mix, the spread then over the seeds only) and the comparison plots of each command.
+
+    .venv/bin/python bench/ail_eval.py --out bench/results/ail/eval [--part reference|ail|table|all] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SYSTEMS = ("snuca-64", "snuca-64-2l")
 WORKLOADS = ("llama-3-8b", "vit-l-16")
 BASELINES = ("performance", "powersave", "ondemand", "conservative", "tsp", "pcgov", "coldest-core", "pcmig")
-SCENARIO = ("--lengths", "fixed:4,2", "--requests", "3", "--instances", "3", "--threads", "16", "--duration", "20")
+ABLATIONS = ("shielded-performance", "shielded-ondemand")
+#: What every governor's throughput is set against, scenario by scenario (the learning's contribution).
+ABLATION_REFERENCE = "shielded-performance"
+SERVING = ("--requests", "3", "--instances", "3", "--threads", "16", "--duration", "20")
+#: Azure 2023 trace samples shipped with ailfm (``ailfm/traces/data``) the mixes are made from.
+MIX_SOURCES = {"code": "azure_code_sample.csv", "conv": "azure_conv_sample.csv"}
+PROMPT_SCALE = 512  # Azure prompts are ~1000-2000 tokens: /512 gives 1-15 tokens
+OUTPUT_SCALE = 128  # Azure outputs are ~10-400 tokens: /128 gives 1-4 (conv) and 1 (code): decode is ~0.3 s a token
+SEEDS = (0, 1, 2)
+SINGLE = {"fixed-4-2": "fixed:4,2"}  # the previous evaluation's only scenario (a fixed batch ignores the seed)
 
 
-def compare(system: str, workload: str, governors: list[str], out: Path, jobs: int) -> None:
+def write_mixes(out: Path) -> dict[str, str]:
+    """The scaled Azure mixes as length files (recorded arrivals kept); name -> path."""
+    from importlib import resources
+
+    from ailfm.files import write_atomic
+    from ailfm.traces.lengths import read_length_trace
+
+    folder = out / "mixes"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, file in MIX_SOURCES.items():
+        trace = read_length_trace(Path(str(resources.files("ailfm.traces.data") / file)))
+        trace = trace.sort_values("arrival_s", kind="stable")  # the window the seed picks follows arrival order
+        prompt = np.ceil(trace.prompt_tokens / PROMPT_SCALE).astype(int)
+        output = np.ceil(trace.output_tokens / OUTPUT_SCALE).astype(int)
+        stamps = pd.Timestamp("2023-11-16") + pd.to_timedelta(trace.arrival_s, unit="s")
+        lines = [f"# {file} (Azure LLM inference trace 2023, Patel et al., ISCA 2024; CC-BY 4.0), prompts / "
+                 f"{PROMPT_SCALE} and outputs / {OUTPUT_SCALE} rounded up (bench/ail_eval.py)",
+                 "TIMESTAMP,ContextTokens,GeneratedTokens"]
+        lines += [f"{t:%Y-%m-%d %H:%M:%S.%f},{p},{o}" for t, p, o in zip(stamps, prompt, output, strict=True)]
+        path = folder / f"{name}.csv"
+        write_atomic(path, ("\n".join(lines) + "\n").encode())
+        paths[name] = str(path)
+    return paths
+
+
+def compare(system: str, workload: str, lengths: str, seeds: tuple[int, ...], governors: list[str], out: Path,
+            jobs: int) -> None:
+    """One ``ailfm compare`` into ``out`` (skipped when ``out`` exists: resume)."""
+    if (out / "comparison.csv").is_file():
+        print(f"# done: {out}", flush=True)
+        return
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
     command = [str(Path(sys.executable).with_name("ailfm")), "compare", "--system", system, "--workload", workload,
-               *SCENARIO, "--governors", ",".join(governors), "--out", str(out), "--jobs", str(jobs), "--quiet"]
+               "--lengths", lengths, *SERVING, "--seeds", ",".join(map(str, seeds)), "--governors",
+               ",".join(governors), "--out", str(partial), "--jobs", str(jobs), "--quiet"]
     print("$ " + " ".join(command[1:]).replace(str(Path(sys.executable).parent) + "/", ""), flush=True)
-    subprocess.run(command, check=True)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    os.replace(partial, out)
+    print(f"# {time.perf_counter() - start:.0f} s wall", flush=True)
 
 
-def table(out: Path) -> pd.DataFrame:
-    rows = []
+def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
+    """Every run found under ``out``: one row per (system, workload, mix, seed, governor)."""
+    frames = []
     for system in SYSTEMS:
         for workload in WORKLOADS:
-            for part in ("reference", "ail"):
-                path = out / system / workload / part / "comparison.csv"
-                if path.is_file():
-                    rows.append(pd.read_csv(path))
-    frame = pd.concat(rows, ignore_index=True)
-    frame["throughput"] = frame.tokens_per_s.where(frame.tokens_per_s > 0, frame.requests_finished / frame.makespan_s)
-    frame["throughput_unit"] = ["tokens/s" if t > 0 else "requests/s" for t in frame.tokens_per_s]
-    oracle = frame[frame.governor == "oracle"].set_index(["system", "workload"]).throughput
-    frame["vs_oracle"] = [t / oracle.get((s, w), float("nan")) for s, w, t in
-                          zip(frame.system, frame.workload, frame.throughput, strict=True)]
-    frame["thermally_safe"] = frame.time_above_tmax_s == 0
+            for mix in mixes:
+                for group in ("oracle", "baselines", "ail"):
+                    path = out / system / workload / mix / group / "comparison.csv"
+                    if path.is_file():
+                        frames.append(pd.read_csv(path).assign(mix=mix))
+    if not frames:
+        raise SystemExit(f"ail_eval: no comparison.csv under {out}: run --part reference and --part ail first")
+    frame = pd.concat(frames, ignore_index=True)
+    tokens = frame.tokens > 0
+    frame["throughput"] = frame.tokens_per_s.where(tokens, frame.requests_per_s)
+    frame["work_per_j"] = frame.tokens_per_j.where(tokens, frame.requests_per_j)
+    frame["unit"] = np.where(tokens, "tokens", "requests")
+    scenario = ["system", "workload", "mix", "seed"]
+    for reference, column in (("oracle", "vs_oracle"), (ABLATION_REFERENCE, "vs_ablation")):
+        base = frame[frame.governor == reference].set_index(scenario).throughput
+        frame[column] = [t / base.get(key, math.nan) for key, t in
+                         zip(frame[scenario].itertuples(index=False, name=None), frame.throughput, strict=True)]
     return frame
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    def cell(value) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
+def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", "governor")) -> pd.DataFrame:
+    """Mean and spread over the scenarios (seeds x mixes) per (system, workload, governor), or per ``keys``."""
+    group = frame.groupby(list(keys), sort=False)
+    table = group.agg(scenarios=("throughput", "size"), unit=("unit", "first"),
+                      throughput_mean=("throughput", "mean"), throughput_std=("throughput", "std"),
+                      throughput_min=("throughput", "min"), throughput_max=("throughput", "max"),
+                      vs_oracle_mean=("vs_oracle", "mean"),
+                      vs_ablation_mean=("vs_ablation", "mean"), vs_ablation_std=("vs_ablation", "std"),
+                      vs_ablation_min=("vs_ablation", "min"), vs_ablation_max=("vs_ablation", "max"),
+                      work_per_j_mean=("work_per_j", "mean"), work_per_j_std=("work_per_j", "std"),
+                      edp_mean=("edp", "mean"), edp_std=("edp", "std"),
+                      energy_j_mean=("energy_j", "mean"),
+                      time_above_tmax_s_max=("time_above_tmax_s", "max"), peak_temp_c_max=("peak_temp_c", "max"),
+                      dtm_events_mean=("dtm_events", "mean"), migrations_mean=("migrations", "mean"),
+                      us_per_decision=("governor_us_per_decision", "median"))
+    return table.reset_index()
 
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+
+def _pm(mean: float, std: float, digits: str = ".4g") -> str:
+    return f"{mean:{digits}}" if not np.isfinite(std) else f"{mean:{digits}} ± {std:{digits}}"
+
+
+def markdown(table: pd.DataFrame) -> str:
+    header = ["system", "workload", "governor", "n", "throughput (mean ± std)", "min-max", "unit/s", "vs oracle",
+              f"vs {ABLATION_REFERENCE} (mean, min-max)", "per J (mean ± std)", "EDP J·s (mean ± std)",
+              "max s > T_max", "peak C"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in table.itertuples(index=False):
+        lines.append("| " + " | ".join([
+            r.system, r.workload, r.governor, str(r.scenarios), _pm(r.throughput_mean, r.throughput_std),
+            f"{r.throughput_min:.4g}-{r.throughput_max:.4g}", r.unit, f"{r.vs_oracle_mean:.1%}",
+            f"{r.vs_ablation_mean - 1:+.1%} ({r.vs_ablation_min - 1:+.1%} to {r.vs_ablation_max - 1:+.1%})",
+            _pm(r.work_per_j_mean, r.work_per_j_std), _pm(r.edp_mean, r.edp_std),
+            f"{r.time_above_tmax_s_max:.3g}", f"{r.peak_temp_c_max:.2f}"]) + " |")
     return "\n".join(lines)
+
+
+def verdicts(frame: pd.DataFrame, policies: list[str]) -> list[str]:
+    """Per (system, workload) and policy: the gain over the ablation with its spread, safety, the best safe baseline
+    by throughput and by EDP."""
+    lines = []
+    scenario = ["mix", "seed"]
+    for (system, workload), group in frame.groupby(["system", "workload"], sort=False):
+        safe = group.groupby("governor").time_above_tmax_s.max() == 0
+        means = group.groupby("governor")[["throughput", "edp"]].mean()
+        others = [g for g in (*BASELINES, *ABLATIONS) if g in means.index and safe.get(g, False)]
+        for policy in policies:
+            runs_ = group[group.governor == policy].set_index(scenario)
+            if runs_.empty:
+                continue
+            gain = runs_.vs_ablation - 1
+            best_t = means.loc[others].throughput.idxmax() if others else None
+            best_e = means.loc[others].edp.idxmin() if others else None
+            line = (f"{system} / {workload} / {policy}: vs {ABLATION_REFERENCE} {gain.mean():+.1%} "
+                    f"(min {gain.min():+.1%}, max {gain.max():+.1%}, std {gain.std():.1%}, n {len(gain)}); "
+                    f"{runs_.vs_oracle.mean():.1%} of the Oracle; max {runs_.time_above_tmax_s.max():g} s above T_max")
+            if best_t is not None:
+                line += (f"; best safe baseline by throughput {best_t} ({means.throughput[best_t]:.4g} vs "
+                         f"{means.throughput[policy]:.4g}), by EDP {best_e} ({means.edp[best_e]:.4g} vs "
+                         f"{means.edp[policy]:.4g} J·s)")
+            lines.append(line)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/results/ail/eval")
-    parser.add_argument("--part", choices=("reference", "ail", "table", "all"), default="all")
+    parser.add_argument("--part", choices=("reference", "oracle", "baselines", "ail", "table", "all"), default="all",
+                        help="reference = oracle + baselines; table only reads what exists")
+    parser.add_argument("--scenarios", choices=("mixes", "single"), default="mixes")
+    parser.add_argument("--policies", default="ail", help="comma-separated governors of the ail part (names or "
+                                                          ".onnx paths)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     out = Path(args.out)
-    for system in SYSTEMS:
-        for workload in WORKLOADS:
-            if args.part in ("reference", "all"):
-                compare(system, workload, ["oracle", *BASELINES], out / system / workload / "reference", args.jobs)
-            if args.part in ("ail", "all"):
-                compare(system, workload, ["ail"], out / system / workload / "ail", args.jobs)
-    if args.part == "reference":
+    mixes = write_mixes(out) if args.scenarios == "mixes" else dict(SINGLE)
+    seeds = SEEDS if args.scenarios == "mixes" else (0,)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    groups = {"oracle": ["oracle"], "baselines": [*BASELINES, *ABLATIONS], "ail": policies}
+    wanted = {"reference": ("oracle", "baselines"), "all": tuple(groups), "table": ()}.get(args.part, (args.part,))
+    for system in args.systems.split(","):
+        for workload in args.workloads.split(","):
+            for mix, lengths in mixes.items():
+                for name in wanted:
+                    compare(system, workload, lengths, seeds, groups[name], out / system / workload / mix / name,
+                            args.jobs)
+    if args.part not in ("table", "all", "ail"):
         return
-    frame = table(out)
-    columns = ["system", "workload", "governor", "throughput", "throughput_unit", "vs_oracle", "makespan_s",
-               "peak_temp_c", "time_above_tmax_s", "dtm_events", "energy_j", "migrations",
-               "governor_us_per_decision"]
-    frame[columns].to_csv(out / "ail_eval.csv", index=False)
-    markdown = _markdown(frame[columns])
-    (out / "ail_eval.md").write_text(markdown + "\n")
-    print(markdown)
-    for (system, workload), group in frame.groupby(["system", "workload"]):
-        ail = group[group.governor == "ail"]
-        if ail.empty:
-            continue
-        ail = ail.iloc[0]
-        safe_baselines = group[group.governor.isin(BASELINES) & group.thermally_safe]
-        best = safe_baselines.throughput.max() if len(safe_baselines) else float("nan")
-        print(f"{system} / {workload}: ail = {ail.vs_oracle:.1%} of the Oracle, time above T_max "
-              f"{ail.time_above_tmax_s:g} s, best thermally safe baseline {best:.4g} vs ail {ail.throughput:.4g} "
-              f"{ail.throughput_unit} ({'beats' if ail.throughput > best else 'does NOT beat'} it)")
+    frame = runs(out, mixes)
+    frame.to_csv(out / "runs.csv", index=False)
+    table = summary(frame)
+    table.to_csv(out / "summary.csv", index=False)
+    summary(frame, ("system", "workload", "mix", "governor")).to_csv(out / "summary_by_mix.csv", index=False)
+    text = markdown(table)
+    (out / "ail_eval.md").write_text(text + "\n\n" + "\n".join(f"- {v}" for v in verdicts(frame, policies)) + "\n")
+    print(text)
+    print("\n".join(verdicts(frame, policies)))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def main() -> None:
         observations.append(obs)
         obs = sim.step(governor.decide(obs))
     stages = {"features": [], "onnxruntime": [], "actions + shield": [], "total": []}
-    from ailfm.plugins.imitation.actions import decision_from_outputs
+    from ailfm.plugins.imitation.actions import requested_from_outputs
 
     for k in range(args.repeats):
         obs = observations[k % len(observations)]
@@ -43,7 +43,7 @@ def main() -> None:
         outputs = governor.policy(features)
         t2 = time.perf_counter()
         governor.shield.observe(obs)  # the twin's step is part of each decision's cost
-        decision_from_outputs(governor.context, outputs, obs, governor.shield)
+        governor.shield.decision(*requested_from_outputs(governor.context, outputs, obs), obs)
         t3 = time.perf_counter()
         for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             stages[name].append(value * 1e6)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from ailfm.errors import AilfmError, FormatError
 from ailfm.files import load_document, require, write_atomic
 from ailfm.plugins.run.cli import TABLE_COLUMNS
+from ailfm.plugins.run.runner import per_joule
 
 EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
 
@@ -31,6 +32,7 @@ def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
             raise FormatError(path, None, "not a run summary (expected a JSON object)")
         config = summary.get("config")
         row = {"run": folder.name, "governor": config.get("governor") if isinstance(config, dict) else None}
+        summary.update(per_joule(summary))
         row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
         energy_j = require(summary, "energy_j", lines, float) if summary.get("energy_j") is not None else None
         row.update(work_done(folder / "timeline.parquet", energy_j))

@@ -39,6 +39,7 @@ class LookaheadResult:
     peak_core_K: np.ndarray  # (n_candidates,) hottest core temperature at any sub-step of the horizon
     epoch_end_peak_K: np.ndarray  # (n_candidates,) hottest core temperature at the end of an epoch of the horizon
     safe: np.ndarray  # (n_candidates,) at every epoch's end, every core below T_max and the DTM trigger minus the guard
+    energy_J: np.ndarray  # (n_candidates,) chip energy (cores, routers, LLC) over the horizon
 
 
 class Lookahead:
@@ -87,20 +88,28 @@ class Lookahead:
         modes = np.repeat(self.thermal.modes[None], n, axis=0)
         tables, step = engine.tables, self._step
         out_chip = np.zeros((n, len(CHIP_FIELDS)))
-        run_candidates(
-            horizon, self.substeps, np.ascontiguousarray(f_request_GHz, dtype=float), moved,
-            state.time_s, state.kernel, state.remaining, state.penalty_s, state.thread_core, state.f_GHz,
-            state.llc_latency_ns, state.dram_latency_ns, state.traffic_llc, state.traffic,
-            tables.kernel_table, tables.kernel_type, tables.tokens, tables.instance_end, tables.mean_latency_ns,
-            tables.link_flits_per_access, tables.core_link_share, tables.router_flits_per_access, tables.params,
-            throttled, gated, temperature, modes, step.decay, step.core_gain, step.bank_gain, step.core_output,
-            self._chip_params, self._core_constants, self._uncore_constants, 0,
-            np.zeros((len(CORE_FIELDS), n, n_cores)), np.zeros((2, n, n_cores), dtype=np.int64),
-            np.zeros((n, n_cores), dtype=np.bool_), np.zeros((4, n, n_threads)),
-            np.zeros((n, n_threads), dtype=np.int64),
-            out_chip, np.zeros((n, 2), dtype=np.int64), np.zeros(len(tables.kernel_type), dtype=np.int64),
-            np.zeros(len(tables.kernel_type)))
+        instructions, tokens, energy_J = np.zeros(n), np.zeros(n), np.zeros(n)
+        peak_C, end_peak_C = np.full(n, -np.inf), np.full(n, -np.inf)
+        no_moves = np.zeros_like(moved)
+        for epoch in range(horizon):  # one epoch per call (the state advances in place): energy needs every epoch
+            run_candidates(
+                1, self.substeps, np.ascontiguousarray(f_request_GHz, dtype=float), moved if epoch == 0 else no_moves,
+                state.time_s, state.kernel, state.remaining, state.penalty_s, state.thread_core, state.f_GHz,
+                state.llc_latency_ns, state.dram_latency_ns, state.traffic_llc, state.traffic,
+                tables.kernel_table, tables.kernel_type, tables.tokens, tables.instance_end, tables.mean_latency_ns,
+                tables.link_flits_per_access, tables.core_link_share, tables.router_flits_per_access, tables.params,
+                throttled, gated, temperature, modes, step.decay, step.core_gain, step.bank_gain, step.core_output,
+                self._chip_params, self._core_constants, self._uncore_constants, 0,
+                np.zeros((len(CORE_FIELDS), n, n_cores)), np.zeros((2, n, n_cores), dtype=np.int64),
+                np.zeros((n, n_cores), dtype=np.bool_), np.zeros((4, n, n_threads)),
+                np.zeros((n, n_threads), dtype=np.int64),
+                out_chip, np.zeros((n, 2), dtype=np.int64), np.zeros(len(tables.kernel_type), dtype=np.int64),
+                np.zeros(len(tables.kernel_type)))
+            instructions += out_chip[:, 7]
+            tokens += out_chip[:, 5]
+            energy_J += out_chip[:, 1] * system.thermal.epoch_s  # the epoch's mean chip power
+            peak_C, end_peak_C = np.maximum(peak_C, out_chip[:, 4]), np.maximum(end_peak_C, out_chip[:, 8])
         th = system.thermal
-        end_peak_K = out_chip[:, 8] + 273.15
-        return LookaheadResult(out_chip[:, 7].copy(), out_chip[:, 5].copy(), out_chip[:, 4] + 273.15, end_peak_K,
-                               end_peak_K < min(th.t_max_K, th.dtm_trigger_C + 273.15) - guard_K)
+        end_peak_K = end_peak_C + 273.15
+        return LookaheadResult(instructions, tokens, peak_C + 273.15, end_peak_K,
+                               end_peak_K < min(th.t_max_K, th.dtm_trigger_C + 273.15) - guard_K, energy_J)

@@ -1,12 +1,13 @@
-"""From per-core model outputs to a governor ``Decision`` (shared by the ONNX governor and training rollouts).
+"""From per-core model outputs to requested V/f and thread moves (shared by the ONNX governor and training rollouts).
 
 Column 0 of a policy's output is the requested V/f as a fraction of the level range, rounded to the nearest level.
 Column 1 is a placement score: the running threads on the lowest-scoring occupied cores move to the highest-scoring
 free cores, pair by pair while the score gain exceeds ``margin`` (hysteresis against ping-pong), at most
 ``max_moves`` per epoch (a migration costs a reschedule plus a cold-cache refill, charged by the engine).
 
-The V/f then passes the model-predictive thermal shield (``ailfm.plugins.imitation.shield``), which lowers it only
-where the governor's thermal model predicts a core above the limit in the coming epoch.
+The V/f then passes the model-predictive thermal shield (``ailfm.plugins.imitation.shield``, applied by
+``ailfm.plugins.governors.shielded.ShieldedGovernor``), which lowers it only where the governor's thermal model
+predicts a core above the limit in the coming epoch.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
-from ailfm.plugins.imitation.shield import PredictiveShield
+from ailfm.plugins.governors.base import GovernorContext, Observation
 from ailfm.plugins.system.description import SystemDescription
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
@@ -124,9 +124,9 @@ def _move_threads(score, placement, kernel, margin, max_moves, self_heating, tem
     return moved
 
 
-def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation,
-                          shield: PredictiveShield) -> Decision:
-    """Per-core V/f and moves, then the shield (``shield.observe(obs)`` must have seen ``obs``). A moved thread keeps
+def requested_from_outputs(context: GovernorContext, outputs: np.ndarray,
+                           obs: Observation) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-core V/f and the placement after moves (None: no thread moves), before the shield. A moved thread keeps
     at most the V/f of the core it leaves (the prediction for its new core was made from that core's features while
     it was free, and a free core's labels say nothing about load)."""
     f_GHz = frequencies_from_fractions(context, outputs[:, 0])
@@ -134,7 +134,7 @@ def decision_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Ob
     if placement is not None:
         moved = placement != obs.thread_core
         f_GHz[placement[moved]] = np.minimum(f_GHz[placement[moved]], f_GHz[obs.thread_core[moved]])
-    return Decision(shield.limit(f_GHz, obs.thread_core if placement is None else placement, obs), placement)
+    return f_GHz, placement
 
 
 @_per_object

@@ -19,6 +19,7 @@ def add_subcommands(subparsers) -> None:
     train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
                                               "(defaults reproduce the shipped 'ail' policy)")
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
+    from ailfm.plugins.imitation.objective import OBJECTIVES
 
     d = TrainConfig()
     train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/)")
@@ -33,6 +34,9 @@ def add_subcommands(subparsers) -> None:
                        help="active: ensemble spread to query at")
     train.add_argument("--validation", type=options.NON_NEGATIVE, default=d.validation,
                        help="validation scenarios per iteration")
+    train.add_argument("--objective", choices=OBJECTIVES, default=d.oracle.objective,
+                       help="what the Oracle maximises over its look-ahead (its labels) and validation measures; "
+                            "recorded in the policy file")
     train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
@@ -44,6 +48,7 @@ def add_subcommands(subparsers) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ailfm.plugins.imitation.dagger import Checkpoint, Interrupted, TrainConfig, best_iteration, train
+    from ailfm.plugins.imitation.oracle import OracleConfig
     from ailfm.plugins.imitation.policy import to_onnx
 
     workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
@@ -51,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("workloads", "name at least one training workload")
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed)
+                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective))
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)
@@ -77,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
-    write_atomic(export, to_onnx(ensemble.policy, training))
+    write_atomic(export, to_onnx(ensemble.policy, training, config.oracle.objective))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))

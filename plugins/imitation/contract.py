@@ -6,8 +6,10 @@ Output ``core_actions``: float32, shape ``[n_cores, 2]``: column 0 is the reques
 range (0 = f_min, 1 = f_max; clipped, then snapped down to the grid by the loop), column 1 a placement score (higher
 = a better core for a thread; threads move from low- to high-scoring free cores).
 ``metadata_props`` must hold ``ailfm.contract`` (= ``CONTRACT_VERSION``), ``ailfm.feature_version``,
-``ailfm.feature_names`` (comma-separated, equal to ``FEATURE_NAMES``) and ``ailfm.outputs``; ``ailfm.training`` (how
-the model was made) is recommended. ``load_policy`` checks all of it and names what is wrong.
+``ailfm.feature_names`` (comma-separated, equal to ``FEATURE_NAMES``), ``ailfm.outputs`` and ``ailfm.objective`` (what
+the Oracle that labelled its training data maximised: ``objective.OBJECTIVES``); ``ailfm.training`` (how the model
+was made) is recommended. ``load_policy`` checks all of it and names what is wrong. Version 2 added
+``ailfm.objective``; version 1 files still load, as throughput policies (the only objective there was).
 """
 
 from __future__ import annotations
@@ -19,20 +21,24 @@ import numpy as np
 
 from ailfm.errors import ConfigError
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
+from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES
 
-CONTRACT_VERSION = "ailfm-governor-onnx/1"
+CONTRACT_VERSION = "ailfm-governor-onnx/2"
+#: Contract versions this ailfm loads (1: without ``ailfm.objective``, read as ``DEFAULT_OBJECTIVE``).
+READABLE_CONTRACTS = ("ailfm-governor-onnx/1", CONTRACT_VERSION)
 INPUT_NAME = "core_features"
 OUTPUT_NAME = "core_actions"
 N_OUTPUTS = 2
 OUTPUT_SEMANTICS = "column 0: V/f fraction of [f_min, f_max]; column 1: placement score (higher = better core)"
 REQUIRED_METADATA = ("ailfm.contract", "ailfm.feature_version", "ailfm.feature_names", "ailfm.outputs")
+OBJECTIVE_KEY = "ailfm.objective"  # required from version 2 on
 
 
-def contract_metadata(training: str) -> dict[str, str]:
+def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, str]:
     """The metadata_props a conforming model carries."""
     return {"ailfm.contract": CONTRACT_VERSION, "ailfm.feature_version": FEATURE_VERSION,
             "ailfm.feature_names": ",".join(FEATURE_NAMES), "ailfm.outputs": OUTPUT_SEMANTICS,
-            "ailfm.training": training}
+            OBJECTIVE_KEY: objective, "ailfm.training": training}
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +53,11 @@ class Policy:
         """The policy's (n_cores, 2) outputs, checked on every call before anything compiled indexes them."""
         return checked_output(self.path, self.session.run([OUTPUT_NAME], {INPUT_NAME: features})[0],
                               len(features))
+
+    @property
+    def objective(self) -> str:
+        """What the policy was trained for (a version 1 file: throughput)."""
+        return self.metadata.get(OBJECTIVE_KEY, DEFAULT_OBJECTIVE)
 
 
 def checked_output(path: str, outputs: object, n_cores: int) -> np.ndarray:
@@ -79,8 +90,12 @@ def check_model(model, path: Path) -> dict[str, str]:
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     if missing:
         _fail(path, f"missing metadata_props {', '.join(missing)}: not an ailfm governor (see docs/ail.md)")
-    if metadata["ailfm.contract"] != CONTRACT_VERSION:
-        _fail(path, f"contract {metadata['ailfm.contract']!r}, this ailfm reads {CONTRACT_VERSION!r}")
+    if metadata["ailfm.contract"] not in READABLE_CONTRACTS:
+        readable = ", ".join(map(repr, READABLE_CONTRACTS))
+        _fail(path, f"contract {metadata['ailfm.contract']!r}, this ailfm reads {readable}")
+    if metadata["ailfm.contract"] != READABLE_CONTRACTS[0] and metadata.get(OBJECTIVE_KEY) not in OBJECTIVES:
+        _fail(path, f"metadata {OBJECTIVE_KEY} is {metadata.get(OBJECTIVE_KEY)!r}; expected one of "
+                    f"{', '.join(OBJECTIVES)}")
     if metadata["ailfm.feature_version"] != FEATURE_VERSION:
         _fail(path, f"feature version {metadata['ailfm.feature_version']!r}, this ailfm computes {FEATURE_VERSION!r}")
     names = tuple(metadata["ailfm.feature_names"].split(","))

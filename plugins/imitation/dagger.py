@@ -10,9 +10,11 @@ iteration ``i >= 1`` of ``rollouts`` roll-outs:
   disagrees by more than ``threshold`` (query by committee).
 
 After each iteration the ensemble is retrained on everything gathered so far and its quality measured on fixed
-validation scenarios against the Oracle (``quality`` = the policy's instructions / the Oracle's, after the same
-warm-up; plus its time above T_max). Roll-outs and ensemble members run on a ``concurrent.futures.Executor`` (local
-process pool, or a Dask cluster's executor). Every roll-out is written as a Parquet shard the moment it finishes and
+validation scenarios against the Oracle (``quality`` = the policy's objective score / the Oracle's, after the same
+warm-up: instructions for ``throughput``, instructions / energy or instructions^2 / energy for the energy objectives,
+``objective.py``; plus its time above T_max). The objective is the Oracle's (``OracleConfig.objective``).
+Roll-outs and ensemble members run on a ``concurrent.futures.Executor`` (local process pool, or a Dask cluster's
+executor). Every roll-out is written as a Parquet shard the moment it finishes and
 recorded in ``manifest.json``; every trained ensemble is pickled. A run that is killed resumes from the manifest and,
 because each task's scenario comes from its own ``SeedSequence`` child and the data set is assembled in (iteration,
 task) order, ends with exactly the data and model of an uninterrupted run of the same seed.
@@ -34,6 +36,7 @@ import pandas as pd
 from ailfm.errors import ConfigError, FormatError
 from ailfm.files import read_json, refuse_other_config, write_atomic
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
+from ailfm.plugins.imitation.objective import objective_score
 from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.imitation.rollout import RolloutResult, RolloutScenario, RolloutTask, rollout
@@ -145,7 +148,8 @@ class Checkpoint:
             if not isinstance(self.manifest, dict) or not {"config", "shards", "iterations"} <= set(self.manifest):
                 raise FormatError(self.path, None, "not a manifest of ailfm ail train (no config, shards and "
                                                    "iterations); use a new --out")
-            refuse_other_config(self.path, self.manifest["config"], config.to_json())
+            refuse_other_config(self.path, _with_defaults(self.manifest["config"], TrainConfig().to_json()),
+                                config.to_json())
         else:
             self.manifest = {"config": config.to_json(), "feature_version": FEATURE_VERSION, "shards": {},
                              "iterations": {}}
@@ -241,20 +245,34 @@ def oracle_reference(config: TrainConfig, checkpoint: Checkpoint, executor: Exec
     return checkpoint.manifest["oracle_validation"]
 
 
+def _with_defaults(stored: dict, defaults: dict) -> dict:
+    """A stored configuration with the fields added since it was written at their defaults (an older run resumes:
+    their defaults are what it ran with)."""
+    completed = dict(stored)
+    for key, value in defaults.items():
+        if key not in completed:
+            completed[key] = value
+        elif isinstance(value, dict) and isinstance(completed[key], dict):
+            completed[key] = _with_defaults(completed[key], value)
+    return completed
+
+
 def _metrics(result: RolloutResult) -> dict:
-    return {"instructions": result.instructions, "tokens": result.tokens, "peak_temp_C": result.peak_temp_C,
-            "time_above_tmax_s": result.time_above_tmax_s}
+    return {"instructions": result.instructions, "energy_J": result.energy_J, "tokens": result.tokens,
+            "peak_temp_C": result.peak_temp_C, "time_above_tmax_s": result.time_above_tmax_s}
 
 
 def evaluate(config: TrainConfig, ensemble: Ensemble, reference: list[dict], executor: Executor,
              progress: bool) -> dict:
-    """The ensemble's policy on the validation scenarios, relative to the Oracle."""
+    """The ensemble's policy on the validation scenarios, relative to the Oracle, by the Oracle's objective."""
     tasks = {str(k): RolloutTask(s, "none", ensemble, oracle=config.oracle)
              for k, s in enumerate(validation_scenarios(config))}
     results: dict[str, RolloutResult] = {}
     _run_tasks(tasks, executor, progress, "validation", results.__setitem__)
-    ratios = [results[str(k)].instructions / reference[k]["instructions"] for k in range(len(tasks))
-              if reference[k]["instructions"] > 0]
+    objective = config.oracle.objective
+    ratios = [objective_score(objective, results[str(k)].instructions, results[str(k)].energy_J)
+              / objective_score(objective, reference[k]["instructions"], reference[k].get("energy_J", float("nan")))
+              for k in range(len(tasks)) if reference[k]["instructions"] > 0]
     return {"quality": float(np.mean(ratios)) if ratios else float("nan"),
             "time_above_tmax_s": float(sum(results[k].time_above_tmax_s for k in results)),
             "peak_temp_C": float(np.nanmax([results[k].peak_temp_C for k in results]))}

@@ -13,8 +13,9 @@ The action space (placements x levels^cores) is far too large to enumerate, so t
    level the running core that contributes most to its temperature. All candidates go through this together as
    batched matrix products. One candidate per margin in ``margins_K``.
 3. **Check** every candidate by full look-ahead simulation (``Lookahead``: engine, DTM, power with leakage feedback,
-   thermal), batched, and keep the one with the most instructions among those that stay at or below T_max (the
-   coolest one if none does).
+   thermal), batched, and keep the one with the best ``objective`` score (default: the most instructions; see
+   ``objective.py``) among those that stay at or below T_max (the coolest one if none does). Energy objectives also
+   try every mapping with its levels capped at ``energy_caps``.
 
 The action is held for the horizon in the look-ahead (receding horizon: the Oracle is asked again next epoch).
 ``exhaustive_best`` enumerates the whole space on tiny systems to measure what the search misses. ``OracleGovernor``
@@ -23,6 +24,7 @@ runs the Oracle as a governor (``--governor oracle``) through the look-ahead han
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -33,6 +35,7 @@ from ailfm.plugins.epoch.chip_thermal import ThermalTwin
 from ailfm.plugins.epoch.lookahead import Lookahead
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.imitation.actions import coolest_placement
+from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES, objective_score
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
@@ -50,6 +53,14 @@ class OracleConfig:
     slow_sources: int = 1
     cool_targets: int = 2
     fast_targets: int = 1
+    objective: str = DEFAULT_OBJECTIVE  # what the look-ahead maximises (``objective.py``)
+    #: energy objectives also try every mapping with all levels capped at these fractions of the level range: the
+    #: thermally limited levels alone are all at or near f_max [inferred: three caps cover the range]
+    energy_caps: tuple[float, ...] = (0.25, 0.5, 0.75)
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ConfigError("objective", f"unknown objective {self.objective!r}; known: {', '.join(OBJECTIVES)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +68,8 @@ class OracleLabel:
     placement: np.ndarray  # (n_threads,)
     f_GHz: np.ndarray  # (n_cores,)
     instructions: float  # look-ahead progress of the chosen action
+    energy_J: float  # its chip energy over the look-ahead
+    score: float  # its objective score (``objective_score``)
     safe: bool
     evaluated: int  # candidates simulated
 
@@ -149,7 +162,7 @@ class Oracle:
         best = None
         evaluated = 0
         for _ in range(self.config.rounds):
-            start = placement if best is None else best[0]
+            start = placement if best is None else best.placement
             placements = self.neighbour_placements(start, state.temperature_K, thread_running)
             candidates_p, candidates_f = [], []
             for margin in self.config.margins_K:
@@ -160,15 +173,21 @@ class Oracle:
             top = len(self.levels) - 1
             candidates_p.append(placements)
             candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
+            if self.config.objective != "throughput":  # energy objectives: slower V/f may be worth its time
+                for cap in self.config.energy_caps:
+                    candidates_p.append(placements)
+                    candidates_f.append(self.levels[np.minimum(level, round(cap * top))])
             candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
             result = lookahead.simulate(candidates_p, candidates_f, self.config.horizon, self.config.guard_K, state)
             evaluated += len(candidates_p)
-            pick = _pick(result.instructions, result.safe, result.epoch_end_peak_K)
-            if best is None or _better(result.instructions[pick], result.safe[pick], best[2], best[3]):
-                best = (candidates_p[pick], candidates_f[pick], result.instructions[pick], bool(result.safe[pick]))
+            score = objective_score(self.config.objective, result.instructions, result.energy_J)
+            pick = _pick(score, result.safe, result.epoch_end_peak_K)
+            if best is None or _better(score[pick], result.safe[pick], best.score, best.safe):
+                best = OracleLabel(candidates_p[pick], candidates_f[pick], float(result.instructions[pick]),
+                                   float(result.energy_J[pick]), float(score[pick]), bool(result.safe[pick]), 0)
             elif best is not None:
                 break  # the local search converged
-        return OracleLabel(best[0], best[1], float(best[2]), best[3], evaluated)
+        return dataclasses.replace(best, evaluated=evaluated)
 
     def exhaustive_best(self, lookahead: Lookahead, thread_running: np.ndarray, batch: int = 256) -> OracleLabel:
         """Every placement of the running threads and every level of their cores (idle cores at f_min): only for
@@ -182,26 +201,24 @@ class Oracle:
         all_levels = np.tile(level_sets, (len(placements), 1))
         f = np.full((len(all_p), n_cores), self.levels[0])
         f[np.arange(len(all_p))[:, None], all_p] = self.levels[all_levels]
-        instructions, safe, peak = [], [], []
-        for start in range(0, len(all_p), batch):
-            r = lookahead.simulate(all_p[start:start + batch], f[start:start + batch], self.config.horizon,
-                                   self.config.guard_K, state)
-            instructions.append(r.instructions)
-            safe.append(r.safe)
-            peak.append(r.epoch_end_peak_K)
-        instructions, safe, peak = np.concatenate(instructions), np.concatenate(safe), np.concatenate(peak)
-        pick = _pick(instructions, safe, peak)
-        return OracleLabel(all_p[pick], f[pick], float(instructions[pick]), bool(safe[pick]), len(all_p))
+        results = [lookahead.simulate(all_p[start:start + batch], f[start:start + batch], self.config.horizon,
+                                      self.config.guard_K, state) for start in range(0, len(all_p), batch)]
+        instructions, energy, safe, peak = (np.concatenate([getattr(r, name) for r in results])
+                                            for name in ("instructions", "energy_J", "safe", "epoch_end_peak_K"))
+        score = objective_score(self.config.objective, instructions, energy)
+        pick = _pick(score, safe, peak)
+        return OracleLabel(all_p[pick], f[pick], float(instructions[pick]), float(energy[pick]), float(score[pick]),
+                           bool(safe[pick]), len(all_p))
 
 
-def _pick(instructions: np.ndarray, safe: np.ndarray, peak_K: np.ndarray) -> int:
+def _pick(score: np.ndarray, safe: np.ndarray, peak_K: np.ndarray) -> int:
     if safe.any():
-        return int(np.argmax(np.where(safe, instructions, -np.inf)))
+        return int(np.argmax(np.where(safe, score, -np.inf)))
     return int(np.argmin(peak_K))
 
 
-def _better(instructions: float, safe: bool, best_instructions: float, best_safe: bool) -> bool:
-    return (safe and not best_safe) or (safe == best_safe and instructions > best_instructions * (1 + 1e-9))
+def _better(score: float, safe: bool, best_score: float, best_safe: bool) -> bool:
+    return (safe and not best_safe) or (safe == best_safe and score > best_score * (1 + 1e-9))
 
 
 class OracleGovernor(Governor):

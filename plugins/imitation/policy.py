@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ailfm.plugins.imitation.contract import INPUT_NAME, N_OUTPUTS, OUTPUT_NAME, contract_metadata
 from ailfm.plugins.imitation.features import N_FEATURES
+from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE
 
 HIDDEN_LAYERS = (32, 16)  # small enough for < 50 us per epoch on 64 cores [measured by bench/ail_overhead.py]
 MAX_ITER = 80
@@ -74,8 +75,8 @@ class Ensemble:
         return self.members[0]
 
 
-def to_onnx(model: Pipeline, training: str) -> bytes:
-    """The deployed model as an ONNX file following the governor contract."""
+def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE) -> bytes:
+    """The deployed model as an ONNX file following the governor contract, recording its training ``objective``."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
@@ -84,7 +85,7 @@ def to_onnx(model: Pipeline, training: str) -> bytes:
                                  target_opset=17)
     _fix_output_shape(onnx_model)
     del onnx_model.metadata_props[:]
-    for key, value in contract_metadata(training).items():
+    for key, value in contract_metadata(training, objective).items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx_model.doc_string = "ailfm AIL governor policy (docs/ail.md)"

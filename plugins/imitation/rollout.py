@@ -18,11 +18,11 @@ import numpy as np
 from ailfm.errors import ConfigError
 from ailfm.plugins.governors.base import Decision, Governor, Observation
 from ailfm.plugins.governors.cpufreq import Performance
-from ailfm.plugins.imitation.actions import coolest_placement, decision_from_outputs, level_fractions
+from ailfm.plugins.governors.shielded import ShieldedGovernor
+from ailfm.plugins.imitation.actions import level_fractions, requested_from_outputs
 from ailfm.plugins.imitation.features import FeatureExtractor
 from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor
 from ailfm.plugins.imitation.policy import Ensemble
-from ailfm.plugins.imitation.shield import PredictiveShield
 from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.run.runner import load_workload, thermal_model
 
@@ -68,6 +68,7 @@ class RolloutResult:
     targets: np.ndarray  # (queries, n_cores, 2) float32: Oracle V/f fraction, Oracle occupancy
     epochs: np.ndarray  # (queries,) epoch of each labelled state
     instructions: float  # progress under the driver after the warm-up
+    energy_J: float  # chip energy under the driver after the warm-up
     tokens: int
     peak_temp_C: float
     time_above_tmax_s: float
@@ -75,8 +76,9 @@ class RolloutResult:
     queries: int
 
 
-class RolloutGovernor(Governor):
-    """Warm-up under ``performance``, then the task's driver; records Oracle labels where the task says."""
+class RolloutGovernor(ShieldedGovernor):
+    """Warm-up under ``performance``, then the task's driver; records Oracle labels where the task says. A policy
+    drives through the same shield and placement as the ``ail`` governor (``ShieldedGovernor``)."""
 
     name = "ail-rollout"
     source = "ailfm.plugins.imitation.rollout"
@@ -92,23 +94,21 @@ class RolloutGovernor(Governor):
         self.oracle_governor.setup(context)
         self.warmup.setup(context)
         self.extractor = FeatureExtractor(context)
-        self.shield = PredictiveShield(context)
-
-    def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
-        return coolest_placement(self.context)
 
     def decide(self, obs: Observation) -> Decision:
-        features = self.extractor(obs)  # every epoch: keeps the phase average current
+        self._features = self.extractor(obs)  # every epoch: keeps the phase average current
+        warming = obs.epoch < self.task.scenario.warmup_epochs
+        if not warming and self.task.mode != "oracle":
+            return super().decide(obs)  # the policy, through the shield
         self.shield.observe(obs)  # every epoch: keeps the thermal twin in step
-        if obs.epoch < self.task.scenario.warmup_epochs:
-            return self.warmup.decide(obs)
+        return self.warmup.decide(obs) if warming else self._label(obs, self._features)
+
+    def request(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None]:
         task = self.task
-        if task.mode == "oracle":
-            return self._label(obs, features)
-        outputs, uncertainty = task.ensemble.predict(features)
+        outputs, uncertainty = task.ensemble.predict(self._features)
         if task.mode == "all" or (task.mode == "active" and uncertainty > task.threshold):
-            self._label(obs, features)
-        return decision_from_outputs(self.context, outputs, obs, self.shield)
+            self._label(obs, self._features)
+        return requested_from_outputs(self.context, outputs, obs)
 
     def _label(self, obs: Observation, features: np.ndarray) -> Decision:
         label = self.oracle_governor.query(obs)
@@ -149,6 +149,7 @@ def rollout(task: RolloutTask) -> RolloutResult:
         features=features, targets=np.array(governor.targets, dtype=np.float32).reshape(-1, n_cores, 2),
         epochs=np.array(governor.label_epochs, dtype=np.int64),
         instructions=float(result.per_core["instructions"][start:].sum()),
+        energy_J=float(result.epochs["chip_power_W"].iloc[start:].sum() * result.epoch_s),
         tokens=int(result.epochs["tokens"].iloc[start:].sum()),
         peak_temp_C=float(temperature_C.max()) if temperature_C.size else float("nan"),
         time_above_tmax_s=float((temperature_C.max(axis=1) > t_max_C).sum() * result.epoch_s),

@@ -11,7 +11,8 @@ and no thread becomes the straggler its tensor-parallel instance waits for at ev
 kept wherever it is safe, so the shield acts only where the policy errs.
 
 Power of the coming epoch per core and level: the power model (``system/power.py``) at the level's voltage, with
-the highest switching activity the core's thread has shown so far in the run (a moved thread brings its own),
+the highest switching activity the core's thread has shown while busy so far in the run (a moved thread brings its
+own; a thread that has not run yet, waiting for its request, counts as fully active),
 leakage at the core's current temperature, plus what the model did not explain last epoch (router power, model
 error). The highest, not the last, activity: a thread's kernel mix changes from epoch to epoch, and with the last
 epoch's activity the prediction missed rises of up to 1.9 K on BERT-large prefill (a training workload; measured,
@@ -24,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.epoch.model import modal_step
-from ailfm.plugins.governors.base import GovernorContext, Observation
+from ailfm.plugins.governors.base import Decision, GovernorContext, Observation
 from ailfm.plugins.system.power import core_power_kernel
 
 #: margin below T_max of the predicted temperature [tuned on training workloads only (docs/ail.md): with it no run of
@@ -69,7 +70,7 @@ class PredictiveShield:
     def observe(self, obs: Observation) -> None:
         """Step the twin with the epoch the observation reports and predict the coming epoch without core power."""
         if obs.epoch > 0:
-            _hold_peak(self.thread_activity, obs.thread_core, obs.activity)
+            _hold_peak(self.thread_activity, obs.thread_core, obs.activity, obs.utilisation)
         _twin_step(self.modes, self.decay, self.core_gain, self.bank_gain, obs.power_W,
                    obs.uncore_power_W / self.n_banks, obs.epoch > 0, self.free_change, self.bank_rise_K_per_W,
                    obs.temperature_K, self.free_K)
@@ -82,6 +83,10 @@ class PredictiveShield:
                                obs.power_W, obs.temperature_K, self.constants, self.dynamic_W_per_activity,
                                self.leakage_W_at_reference, self.free_K, self.blame_K_per_W, self.limit_K)
         return self.levels_GHz[level]
+
+    def decision(self, f_GHz: np.ndarray, placement: np.ndarray | None, obs: Observation) -> Decision:
+        """The governor's decision: the requested V/f limited for the new placement (None: threads stay)."""
+        return Decision(self.limit(f_GHz, obs.thread_core if placement is None else placement, obs), placement)
 
 
 @njit(cache=True)
@@ -101,11 +106,14 @@ def _twin_step(modes, decay, core_gain, bank_gain, core_W, bank_W, step, free_ch
 
 
 @njit(cache=True)
-def _hold_peak(thread_activity, thread_core, core_activity):
-    """Each placed thread's highest switching activity so far, in place."""
+def _hold_peak(thread_activity, thread_core, core_activity, core_utilisation):
+    """Each placed thread's highest switching activity while busy so far, in place: the epoch's mean activity over its
+    busy fraction (a request that arrives within the epoch ran for part of it only). An epoch without load (a thread
+    waiting for its request) says nothing: the thread keeps "not yet observed" (the worst case) until it runs."""
     for t in range(thread_core.shape[0]):
-        if thread_core[t] >= 0:
-            thread_activity[t] = max(thread_activity[t], core_activity[thread_core[t]])
+        c = thread_core[t]
+        if c >= 0 and core_utilisation[c] > 0.0:
+            thread_activity[t] = max(thread_activity[t], min(core_activity[c] / core_utilisation[c], 1.0))
 
 
 @njit(cache=True)

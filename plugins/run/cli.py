@@ -17,9 +17,9 @@ from ailfm.plugins.run.config import RunConfig, add_run_arguments
 from ailfm.plugins.run.outputs import CHUNK_EPOCHS, split_summary
 from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, simulate_into, sweep
 
-TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "request_latency_mean_s", "peak_temp_c",
-                 "time_above_tmax_s", "dtm_events", "energy_j", "edp", "migrations", "governor_us_per_decision",
-                 "sim_speed_x_realtime")
+TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "requests_per_s", "request_latency_mean_s", "peak_temp_c",
+                 "time_above_tmax_s", "dtm_events", "energy_j", "tokens_per_j", "requests_per_j", "edp", "migrations",
+                 "governor_us_per_decision", "sim_speed_x_realtime")
 
 
 def add_subcommands(subparsers) -> None:

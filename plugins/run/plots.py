@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from ailfm.files import write_atomic
 from ailfm.plugins.system.description import load_system
 
-BAR_METRICS = ("tokens_per_s", "peak_temp_c", "energy_j", "edp", "time_above_tmax_s", "dtm_events")
+BAR_METRICS = ("tokens_per_s", "peak_temp_c", "energy_j", "tokens_per_j", "edp", "time_above_tmax_s", "dtm_events")
 
 
 def _save(figure: Figure, path: Path) -> Path:

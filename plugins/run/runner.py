@@ -140,8 +140,17 @@ def sweep(configs: Iterable[RunConfig], executor: Executor | None = None, *, max
     return [records[k] for k in range(len(configs))]
 
 
+def per_joule(summary: dict) -> dict[str, float]:
+    """Energy beside throughput: tokens per joule, and requests per second and per joule (the throughput of models
+    that produce no tokens, such as ViT); each only where the summary has both values and a nonzero denominator."""
+    ratios = {"tokens_per_j": ("tokens", "energy_j"), "requests_per_s": ("requests_finished", "makespan_s"),
+              "requests_per_j": ("requests_finished", "energy_j")}
+    return {name: float(summary[top]) / float(summary[bottom]) for name, (top, bottom) in ratios.items()
+            if summary.get(top) is not None and summary.get(bottom)}
+
+
 def comparison_table(records: list[dict]) -> pd.DataFrame:
-    """One row per run: the config's varying fields and every summary metric."""
-    rows = [{**r["config"], **r["summary"]} for r in records]
+    """One row per run: the config's varying fields, every summary metric and the per-joule ones (``per_joule``)."""
+    rows = [{**r["config"], **r["summary"], **per_joule(r["summary"])} for r in records]
     frame = pd.DataFrame(rows)
     return frame.replace({np.inf: np.nan})

@@ -60,7 +60,7 @@ def test_threads_move_from_low_to_high_scores_to_cores_that_run_no_hotter(contex
 
 
 def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
-    from ailfm.plugins.imitation.actions import decision_from_outputs
+    from ailfm.plugins.imitation.actions import requested_from_outputs
 
     system = context.system
     n = system.n_cores
@@ -72,7 +72,6 @@ def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
     context = SimpleNamespace(system=system, thermal_resistance_K_per_W=(np.eye(n), None))
     obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0), np.array([0, 1]),
                np.array([0, 0]))
-    no_shield = SimpleNamespace(limit=lambda f_GHz, placement, obs: f_GHz)  # far from the limit it changes nothing
-    decision = decision_from_outputs(context, outputs, obs, no_shield)
-    assert decision.thread_core.tolist() == [40, 1]
-    assert np.isclose(decision.f_GHz[40], 1.0, atol=1e-6) and np.isclose(decision.f_GHz[1], 4.0, atol=1e-6)
+    f_GHz, placement = requested_from_outputs(context, outputs, obs)
+    assert placement.tolist() == [40, 1]
+    assert np.isclose(f_GHz[40], 1.0, atol=1e-6) and np.isclose(f_GHz[1], 4.0, atol=1e-6)

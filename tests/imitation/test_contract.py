@@ -91,6 +91,28 @@ def test_mismatches_are_refused_with_the_reason(policy_file, tmp_path, edit, mes
     assert str(path) in str(err.value)
 
 
+def test_the_objective_round_trips_and_version_1_files_load_as_throughput(small_policy, tmp_path):
+    from ailfm.plugins.governors.onnx_governor import shipped_policy_path
+    from ailfm.plugins.imitation.contract import CONTRACT_VERSION
+    from ailfm.plugins.imitation.policy import to_onnx
+
+    path = tmp_path / "edp.onnx"
+    path.write_bytes(to_onnx(small_policy.policy, "test", objective="edp"))
+    policy = load_policy(path)
+    assert policy.objective == "edp" and policy.metadata["ailfm.contract"] == CONTRACT_VERSION
+    model = _edited(path, _set_meta("ailfm.contract", "ailfm-governor-onnx/1"))
+    keep = [(p.key, p.value) for p in model.metadata_props if p.key != "ailfm.objective"]
+    del model.metadata_props[:]
+    for key, value in keep:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    assert load_policy(_write(model, tmp_path, "v1.onnx")).objective == "throughput"
+    shipped = load_policy(shipped_policy_path())
+    assert shipped.objective == "throughput"
+    with pytest.raises(ConfigError, match="ailfm.objective is 'speed'"):
+        load_policy(_write(_edited(path, _set_meta("ailfm.objective", "speed")), tmp_path, "speed.onnx"))
+
+
 def test_not_an_onnx_file(tmp_path):
     garbage = tmp_path / "policy.onnx"
     garbage.write_bytes(b"\x00\xffthis is not protobuf\x13" * 7)

@@ -48,10 +48,29 @@ def test_a_folder_of_another_run_is_refused(config, tmp_path):
     from dataclasses import replace
 
     from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.oracle import OracleConfig
 
     Checkpoint(tmp_path, config)
     with pytest.raises(ConfigError, match="another configuration"):
         Checkpoint(tmp_path, replace(config, seed=1))
+    with pytest.raises(ConfigError, match="another configuration"):
+        Checkpoint(tmp_path, replace(config, oracle=OracleConfig(objective="edp")))
+
+
+def test_a_run_written_before_the_objective_existed_resumes(config, tmp_path):
+    """A manifest without ``oracle.objective`` (older ailfm) is a throughput run: the same configuration."""
+    from ailfm.errors import ConfigError
+
+    Checkpoint(tmp_path, config)
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["config"]["oracle"]["objective"]
+    path.write_text(json.dumps(manifest))
+    Checkpoint(tmp_path, config)
+    manifest["config"]["seed"] = 7
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="another configuration"):
+        Checkpoint(tmp_path, config)
 
 
 def test_a_dask_cluster_gives_the_same_shards_as_a_local_pool(config, tmp_path):
@@ -66,3 +85,16 @@ def test_a_dask_cluster_gives_the_same_shards_as_a_local_pool(config, tmp_path):
             Client(cluster) as client:
         train(small, tmp_path / "dask", client.get_executor(), progress=False)
     assert _shards(tmp_path / "local")[0] == _shards(tmp_path / "dask")[0]
+
+
+def test_ail_train_records_its_objective_in_the_policy_file(tmp_path):
+    from ailfm.cli import main
+    from ailfm.plugins.imitation.contract import load_policy
+
+    out = tmp_path / "run"
+    assert main(["ail", "train", "--out", str(out), "--workloads", "gpt2-xl", "--iterations", "1", "--rollouts", "1",
+                 "--epochs", "1", "--validation", "0", "--objective", "tokens-per-joule", "--jobs", "1",
+                 "--quiet"]) == 0
+    assert load_policy(out / "policy.onnx").objective == "tokens-per-joule"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["oracle"]["objective"] == "tokens-per-joule"

@@ -46,6 +46,8 @@ def test_lookahead_reproduces_the_loop_and_candidates_are_independent(tiny_scena
     actual_peak = result.epochs["peak_temp_C"].iloc[start:start + HORIZON].max() + 273.15
     assert np.isclose(predicted.instructions[0], actual_instructions, rtol=1e-9)
     assert np.isclose(predicted.peak_core_K[0], actual_peak, atol=1e-6)
+    actual_energy = result.epochs["chip_power_W"].iloc[start:start + HORIZON].sum() * result.epoch_s
+    assert np.isclose(predicted.energy_J[0], actual_energy, rtol=1e-9)
     assert predicted.instructions[0] == predicted.instructions[2]
     assert predicted.peak_core_K[0] == predicted.peak_core_K[2]
     assert predicted.instructions[1] != predicted.instructions[0]
@@ -74,3 +76,39 @@ def test_oracle_rollout_labels_every_state_and_stays_below_tmax(oracle_rollout, 
     assert oracle_rollout.features.shape == (tiny_scenario.epochs, 8, 38)
     fractions, occupancy = oracle_rollout.targets[..., 0], oracle_rollout.targets[..., 1]
     assert np.all((fractions >= 0) & (fractions <= 1)) and np.all(occupancy.sum(axis=1) == tiny_scenario.threads)
+
+
+def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenario, tmp_path):
+    """With T_max out of reach (95 C on the tiny system) the throughput Oracle runs the threads at f_max; the
+    energy objectives pick slower V/f, which their own scores rank above the throughput Oracle's action."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ailfm.plugins.imitation.objective import objective_score
+    from ailfm.plugins.imitation.oracle import Oracle, OracleConfig
+
+    text = Path(tiny_system_path).read_text()
+    for old, new in (("t_max_C: 49.0", "t_max_C: 95.0"), ("dtm_trigger_C: 49.0", "dtm_trigger_C: 95.0"),
+                     ("dtm_release_C: 48.0", "dtm_release_C: 94.0")):
+        assert old in text
+        text = text.replace(old, new)
+    cool = tmp_path / "tiny-cool.yaml"
+    cool.write_text(text)
+    labels = {}
+
+    def probe(governor, obs):
+        context = governor.context
+        for objective in ("throughput", "edp", "tokens-per-joule"):
+            oracle = Oracle(context.system, context.power, context.nuca, OracleConfig(objective=objective))
+            labels[objective] = oracle.label(context.lookahead, obs)
+        return Decision(labels["throughput"].f_GHz, labels["throughput"].placement)
+
+    scenario = replace(tiny_scenario, system=str(cool), warmup_epochs=2)
+    simulation(scenario, _Probe(2, probe)).run(3e-3)
+    fast = labels["throughput"]
+    assert np.all(fast.f_GHz[fast.placement] == 4.0)  # f_max: nothing limits it
+    for objective in ("edp", "tokens-per-joule"):
+        label = labels[objective]
+        assert label.safe and label.f_GHz[label.placement].max() < 4.0
+        assert label.energy_J < fast.energy_J and label.instructions < fast.instructions
+        assert label.score > objective_score(objective, fast.instructions, fast.energy_J)

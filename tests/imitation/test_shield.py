@@ -89,3 +89,16 @@ def test_the_shield_never_raises_a_request_and_leaves_a_safe_one_alone(hot_scena
         assert np.all(capped <= request + 1e-9)
         idle = np.setdiff1d(np.arange(sim.system.n_cores), obs.thread_core)
         assert np.array_equal(capped[idle], request[idle])  # lowering an idle core cools nothing
+
+
+def test_a_waiting_thread_stays_worst_case_and_a_late_start_counts_its_busy_time():
+    """A thread waiting for its request (no load) teaches nothing about its power; one whose request arrived within
+    the epoch ran for its busy fraction only (measured: with the epoch's mean activity the shield let ViT-L/16 and
+    training runs with recorded Azure arrivals reach 80.4-80.8 C)."""
+    from ailfm.plugins.imitation.shield import _hold_peak
+
+    held = np.full(4, -1.0)
+    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.0, 0.1, 0.5, 0.9]), np.array([0.0, 0.25, 1.0, 1.0]))
+    assert np.allclose(held, [-1.0, 0.4, 0.5, -1.0])
+    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.3, 0.2, 0.2, 0.9]), np.array([1.0, 1.0, 1.0, 1.0]))
+    assert np.allclose(held, [0.3, 0.4, 0.5, -1.0])  # the highest so far

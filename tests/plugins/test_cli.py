@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,6 +43,7 @@ def test_compare_on_a_dask_local_cluster(tmp_path, capsys):
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["governor"]) == ["performance", "powersave"]
     assert table.loc[1, "energy_j"] < table.loc[0, "energy_j"]
+    assert np.allclose(table["requests_per_j"], table["requests_finished"] / table["energy_j"])
     for name in ("temperature_timeline.png", "frequency_timeline.png", "layer_heatmaps.png", "metrics.png"):
         assert (out / name).stat().st_size > 0
     printed = capsys.readouterr().out
@@ -62,3 +64,11 @@ def test_bad_options_are_named(tmp_path, capsys, argv, message):
         code = usage.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_per_joule_beside_throughput():
+    from ailfm.plugins.run.runner import per_joule
+
+    row = per_joule({"tokens": 6, "requests_finished": 3, "energy_j": 2.0, "makespan_s": 0.5})
+    assert row == {"tokens_per_j": 3.0, "requests_per_s": 6.0, "requests_per_j": 1.5}
+    assert per_joule({"tokens": 6, "energy_j": 0.0}) == {}  # nothing to divide by (a summary may lack values)
