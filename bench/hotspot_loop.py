@@ -16,7 +16,7 @@ Prints the wall time per epoch of both runs, and the CPU time of one epoch's Hot
 transient (HotSpot always solves the steady state too).
 
     HOTSPOT=/path/to/hotspot python bench/hotspot_loop.py [--duration 0.05] [--governor performance]
-        [--grid-cells N] [--replay-epochs 5] [--json out.json]
+        [--grid-cells N] [--replay-epochs 5] [--system NAME|YAML] [--json out.json]
 
 Exit status 1 when no HotSpot binary is found (the one-line reason on stderr).
 """
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=0.05, help="simulated seconds (default 0.05: 50 epochs)")
     parser.add_argument("--governor", default="performance")
+    parser.add_argument("--system", default=None, help="system name or YAML (default: the default scenario's)")
     parser.add_argument("--grid-cells", type=int, default=None, help="cells per side (default: the system's)")
     parser.add_argument("--replay-epochs", type=int, default=5,
                         help="check the first N epochs against HotSpot's uninterrupted transient (N(N+1)/2 epochs "
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hotspot_loop: {err}", file=sys.stderr)
         return 1
     base = RunConfig(governor=args.governor, duration_s=args.duration, grid_cells=args.grid_cells)
+    if args.system:
+        base = dataclasses.replace(base, system=args.system)
     system = load_system(base.system)
     grid, grid_s, _ = timed_run(base, build_thermal(system, "grid", cells=args.grid_cells))
     lockstep = Lockstep(build_thermal(system, "hotspot", cells=args.grid_cells),
