@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,8 @@ def governor_params(pairs: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError("governor-param", f"expected KEY=VALUE, got {pair!r}")
         params[key] = yaml.safe_load(value)
+        if isinstance(params[key], float) and not math.isfinite(params[key]):
+            raise ConfigError("governor-param", f"{key}: must be a finite number, got {value!r}")
     return params
 
 

@@ -72,6 +72,8 @@ def gem5_cases() -> list[Case]:
         run("governor-unknown", ("--governor", "ondemnd"), "governor", "ondemand"),
         run("governor-param-unknown", ("--governor", "ondemand", "--governor-param", "up=0.8"), "governor-param",
             "governor 'ondemand': unknown parameter 'up'"),
+        run("governor-param-nan", ("--governor", "ondemand", "--governor-param", "up_threshold=.nan"),
+            "governor-param", "finite"),
         run("governor-param-none-taken", ("--governor", "performance", "--governor-param", "x=1"),
             "governor-param", "'performance': takes none"),
         run("governor-onnx-missing", ("--governor", "{d}/p.onnx"), "{d}/p.onnx"),
