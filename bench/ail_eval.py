@@ -110,7 +110,12 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
                 for group in ("oracle", "baselines", "ail"):
                     path = out / system / workload / mix / group / "comparison.csv"
                     if path.is_file():
-                        frames.append(pd.read_csv(path).assign(mix=mix))
+                        frame = pd.read_csv(path)
+                        timing = path.with_name("timing.csv")  # the wall-clock columns, same rows
+                        if timing.is_file():
+                            frame = pd.concat([frame, pd.read_csv(timing).drop(columns=["governor", "seed"],
+                                                                                errors="ignore")], axis=1)
+                        frames.append(frame.assign(mix=mix))
     if not frames:
         raise SystemExit(f"ail_eval: no comparison.csv under {out}: run --part reference and --part ail first")
     frame = pd.concat(frames, ignore_index=True)

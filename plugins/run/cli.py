@@ -14,7 +14,7 @@ from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.files import prepare_output_folder, run_lock, write_atomic
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
-from ailfm.plugins.run.outputs import CHUNK_EPOCHS, split_summary
+from ailfm.plugins.run.outputs import CHUNK_EPOCHS, TIMING_KEYS, split_summary
 from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, simulate_into, sweep
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "requests_per_s", "request_latency_mean_s", "peak_temp_c",
@@ -109,18 +109,27 @@ def _compare(args: argparse.Namespace) -> int:
                 records = sweep(configs, max_workers=args.jobs, **streaming)
         except SweepInterrupted as stop:
             if stop.finished:
-                write_atomic(out / "comparison.csv", comparison_table(stop.finished).to_csv(index=False).encode())
+                write_comparison(out, comparison_table(stop.finished))
             kept = f"; kept in {out / 'comparison.csv'}" if stop.finished else ""
             raise KeyboardInterrupt(f"{stop}{kept}; the unfinished runs keep their checkpoints: add --resume to "
                                     "continue") from None
         table = comparison_table(records)
-        write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
+        write_comparison(out, table)
     from ailfm.plugins.run.plots import plot_comparison
 
     figures = plot_comparison(records, table, out)
     print(format_table(table))
-    print(f"wrote {out / 'comparison.csv'} and {', '.join(str(f.name) for f in figures)}")
+    print(f"wrote {out / 'comparison.csv'}, timing.csv (wall clock) and {', '.join(str(f.name) for f in figures)}")
     return 0
+
+
+def write_comparison(out, table: pd.DataFrame) -> None:
+    """``comparison.csv`` holds the simulated results only, so the same options and seeds give the same bytes;
+    the wall-clock columns go to ``timing.csv`` (same rows, keyed by governor and seed)."""
+    timing = [c for c in table.columns if c in TIMING_KEYS]
+    keys = [c for c in ("governor", "seed") if c in table.columns]
+    write_atomic(out / "comparison.csv", table.drop(columns=timing).to_csv(index=False).encode())
+    write_atomic(out / "timing.csv", table[keys + timing].to_csv(index=False).encode())
 
 
 def format_table(table: pd.DataFrame) -> str:
