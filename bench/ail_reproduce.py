@@ -1,5 +1,5 @@
 """Reproduce the shipped ``ail`` policy from this checkout: ``ailfm ail train`` (default configuration, seed 0), then
-compare every weight of the result with ``plugins/policies/ail-default.onnx``.
+compare every weight of the result with ``plugins/policies/ail-default.onnx`` (``--objective edp``: ``ail-edp.onnx``).
 
 The shipped file is the export of that command at the commit it ships with, so a change to anything its roll-outs run
 through (epoch model, Oracle, features, action rules) must retrain and ship a new file; this script is the check.
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ailfm.plugins.governors.onnx_governor import SHIPPED_POLICIES
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -31,11 +33,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="/tmp/ail-reproduce", help="the training run folder (resumed if present)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--objective", choices=sorted(SHIPPED_POLICIES), default="throughput",
+                        help="which shipped policy: ail (throughput) or ail-edp (edp)")
     args = parser.parse_args()
     run = Path(args.work)
     subprocess.run([sys.executable, "-m", "ailfm.cli", "ail", "train", "--out", str(run), "--jobs", str(args.jobs),
-                    "--quiet"], check=True)
-    shipped = weights(REPOSITORY / "plugins" / "policies" / "ail-default.onnx")
+                    "--quiet", "--objective", args.objective], check=True)
+    shipped = weights(REPOSITORY / "plugins" / "policies" / SHIPPED_POLICIES[args.objective])
     trained = weights(run / "policy.onnx")
     if shipped.keys() != trained.keys():
         sys.exit(f"different graphs: {sorted(shipped)} vs {sorted(trained)}")

@@ -22,10 +22,12 @@ from ailfm.plugins.imitation.contract import load_policy
 from ailfm.plugins.imitation.features import FeatureExtractor
 
 SHIPPED_POLICY = "ail-default.onnx"
+#: the shipped policy per training objective (``ailfm ail train --objective``)
+SHIPPED_POLICIES = {"throughput": SHIPPED_POLICY, "edp": "ail-edp.onnx"}
 
 
-def shipped_policy_path() -> Path:
-    return Path(str(resources.files("ailfm.plugins.policies") / SHIPPED_POLICY))
+def shipped_policy_path(objective: str = "throughput") -> Path:
+    return Path(str(resources.files("ailfm.plugins.policies") / SHIPPED_POLICIES[objective]))
 
 
 class OnnxGovernor(ShieldedGovernor):
@@ -54,3 +56,11 @@ class AilGovernor(OnnxGovernor):
 
     def __init__(self, path: str | Path | None = None):
         super().__init__(path or shipped_policy_path())
+
+
+class AilEdpGovernor(AilGovernor):
+    name = "ail-edp"
+    source = "the AILFM policy trained for energy-delay product (reproduce: ailfm ail train --objective edp)"
+
+    def __init__(self, path: str | Path | None = None):
+        super().__init__(path or shipped_policy_path("edp"))

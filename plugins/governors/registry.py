@@ -1,10 +1,11 @@
 """Governors as plugins, selected by name.
 
 Built-in: performance, powersave, ondemand, conservative (Linux cpufreq), tsp, pcgov (power budgets), coldest-core,
-pcmig (migration), ail (the shipped ONNX policy), shielded-performance and shielded-ondemand (ail's shield and
-placement with cpufreq requests: the ablation baselines), oracle (look-ahead search). A path ending in ``.onnx``
-selects an ONNX policy that follows the governor contract (docs/ail.md). Other packages add governors through the
-``ailfm.governors`` entry-point group (name -> a ``Governor`` subclass).
+pcmig (migration), ail and ail-edp (the shipped ONNX policies, trained for throughput and for EDP),
+shielded-performance and shielded-ondemand (ail's shield and placement with cpufreq requests: the ablation
+baselines), oracle (look-ahead search). A path ending in ``.onnx`` selects an ONNX policy that follows the governor
+contract (docs/ail.md). Other packages add governors through the ``ailfm.governors`` entry-point group (name -> a
+``Governor`` subclass).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.governors.base import Governor
 from ailfm.plugins.governors.cpufreq import Conservative, Ondemand, Performance, Powersave
 from ailfm.plugins.governors.migration import ColdestCore, PcMig
-from ailfm.plugins.governors.onnx_governor import AilGovernor, OnnxGovernor
+from ailfm.plugins.governors.onnx_governor import AilEdpGovernor, AilGovernor, OnnxGovernor
 from ailfm.plugins.governors.shielded import ShieldedOndemand, ShieldedPerformance
 from ailfm.plugins.governors.tsp import PcGov, Tsp
 from ailfm.plugins.imitation.oracle import OracleGovernor
 
 BUILTIN_GOVERNORS: dict[str, type[Governor]] = {
     cls.name: cls for cls in (Performance, Powersave, Ondemand, Conservative, Tsp, PcGov, ColdestCore, PcMig,
-                          AilGovernor, ShieldedPerformance, ShieldedOndemand)}
+                          AilGovernor, AilEdpGovernor, ShieldedPerformance, ShieldedOndemand)}
 #: Governors that simulate candidate actions from the loop's state (``GovernorContext.lookahead``).
 LOOKAHEAD_GOVERNORS: dict[str, type[Governor]] = {OracleGovernor.name: OracleGovernor}
 

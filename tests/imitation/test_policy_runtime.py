@@ -50,3 +50,12 @@ def test_a_wrong_shape_policy_does_not_crash_a_separate_process(tmp_path, tiny_s
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (f"ailfm simulate: error: {path}: governor: returned 'core_actions' of shape [1, 2] "
                                    "for 8 cores; the contract is [n_cores, 2]")
+
+
+def test_the_shipped_edp_policy_says_it_was_trained_for_edp():
+    from ailfm.plugins.governors.onnx_governor import AilEdpGovernor, AilGovernor
+    from ailfm.plugins.governors.registry import make_governor
+
+    assert isinstance(make_governor("ail-edp"), AilEdpGovernor)
+    assert make_governor("ail-edp").policy.objective == "edp"
+    assert AilGovernor().policy.objective == "throughput"
