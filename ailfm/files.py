@@ -153,8 +153,8 @@ def require(doc: dict, name: str, lines: Lines, kind: type | tuple[type, ...], *
         raise lines.error(full, "missing required field")
     value = doc[name]
     if kind in (int, float) or kind == (int, float):
-        if isinstance(value, str) and _number_or_none(value) is not None:
-            value = _number_or_none(value)  # YAML 1.1 reads 1e30 (no dot) as a string
+        if isinstance(value, str) and (spelt := number_in_text(value)) is not None:
+            value = spelt  # YAML 1.1 reads 1e30 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise lines.error(full, f"expected a number, got {value!r}")
         if abs(value) > MAX_NUMBER or value != value:
@@ -167,7 +167,8 @@ def require(doc: dict, name: str, lines: Lines, kind: type | tuple[type, ...], *
     return value
 
 
-def _number_or_none(text: str) -> float | None:
+def number_in_text(text: str) -> float | None:
+    """The number a YAML 1.1 string spells (it reads 1e30 and 1.75e6 as strings), or None."""
     try:
         return float(text)
     except ValueError:

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ailfm.errors import ConfigError, unknown_name
-from ailfm.files import read_text, yaml_error
+from ailfm.files import number_in_text, read_text, yaml_error
 
 _POSITIVE = {"gt": 0.0}
 _NON_NEGATIVE = {"ge": 0.0}
@@ -395,8 +395,8 @@ def _convert(hint, f: dataclasses.Field, value: object, where: Where, dotted: st
         return value
     if hint is int and not (isinstance(value, int) and not isinstance(value, bool)):
         raise ConfigError(dotted, f"expected an integer, got {value!r}", **loc)
-    if hint is float and isinstance(value, str) and _float_or_none(value) is not None:
-        value = _float_or_none(value)  # YAML 1.1 reads 1.75e6 (exponent without a sign) as a string
+    if hint is float and isinstance(value, str) and (spelt := number_in_text(value)) is not None:
+        value = spelt  # YAML 1.1 reads 1.75e6 (exponent without a sign) as a string
     if hint is float and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise ConfigError(dotted, f"expected a number, got {value!r}", **loc)
     try:
@@ -415,13 +415,6 @@ def _convert(hint, f: dataclasses.Field, value: object, where: Where, dotted: st
         why = f": {bounds['why']}" if "why" in bounds else ""
         raise ConfigError(dotted, f"must be <= {bounds['le']}, got {value!r}{why}", **loc)
     return number
-
-
-def _float_or_none(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _check_consistency(system: SystemDescription, where: Where) -> None:
