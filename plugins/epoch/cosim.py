@@ -52,6 +52,7 @@ from ailfm.plugins.epoch.model import (
     uncore_constants,
 )
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
+from ailfm.plugins.governors.placement import OWN, check_placement, initial_placement
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
@@ -140,12 +141,16 @@ class CoSimulation:
     """One system, one engine, one thermal model, one governor; ``run`` advances them together epoch by epoch.
 
     ``substeps`` overrides the system's thermal sub-steps per epoch (``thermal.epoch_s / thermal.dtm_interval_s``).
+    ``placement`` names where the threads start (``ailfm.plugins.governors.placement``; ``own``: the governor's own
+    initial placement).
     """
 
     def __init__(self, system: SystemDescription, engine: Engine, thermal: ThermalModel, governor: Governor, *,
                  thread_instance: np.ndarray, kernel_type_names: tuple[str, ...],
-                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None, substeps: int | None = None):
+                 request_arrival_s: np.ndarray, nuca: NucaModel | None = None, substeps: int | None = None,
+                 placement: str = OWN):
         self.system, self.engine, self.thermal, self.governor = system, engine, thermal, governor
+        self.placement = check_placement(placement)
         self.substeps = int(substeps or system.thermal.substeps)
         self._power_limit_W = RUNAWAY_POWER_TDP * system.thermal.tdp_W
         linear = isinstance(thermal, LinearThermal)
@@ -168,14 +173,15 @@ class CoSimulation:
 
     @classmethod
     def for_workload(cls, system: SystemDescription, workload, thermal: ThermalModel, governor: Governor,
-                     nuca: NucaModel | None = None, substeps: int | None = None) -> CoSimulation:
+                     nuca: NucaModel | None = None, substeps: int | None = None, placement: str = OWN
+                     ) -> CoSimulation:
         """The built-in engine over a ``Workload``."""
         from ailfm.plugins.engine.builtin import BuiltinEngine
 
         nuca = nuca or NucaModel.build(system)
         return cls(system, BuiltinEngine(system, workload, nuca), thermal, governor,
                    thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
-                   request_arrival_s=workload.request_arrival_s, nuca=nuca, substeps=substeps)
+                   request_arrival_s=workload.request_arrival_s, nuca=nuca, substeps=substeps, placement=placement)
 
     def run(self, duration_s: float | None = None, *, progress: bool = False, sink: RecordSink | None = None,
             chunk_epochs: int = 2000, resume: dict[str, np.ndarray] | None = None) -> SimulationResult:
@@ -229,7 +235,8 @@ class CoSimulation:
         self._throttled = np.zeros((1, n_cores), dtype=bool)
         self._gated = np.zeros((1, n_cores), dtype=bool)
         self.governor.setup(self.context)
-        self._placement = _checked_placement(self.governor.initial_placement(self._temperature[0].copy()),
+        self._placement = _checked_placement(initial_placement(self.governor, self.placement,
+                                                               self._temperature[0].copy()),
                                              engine.n_threads, n_cores)
         self._records = _Records(n_cores, capacity or self._max_epochs or 4096)
         self._not_moved = np.zeros((1, engine.n_threads), dtype=bool)

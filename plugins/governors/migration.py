@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ailfm.plugins.governors.base import Decision, Governor, Observation
+from ailfm.plugins.governors.placement import lowest_latency
 
 
 class ColdestCore(Governor):
@@ -64,8 +65,7 @@ class PcMig(Governor):
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         """Lowest-latency cores first (S-NUCA aware), as PCMig's mapping starts from."""
-        order = np.argsort(self.context.nuca.mean_latency_ns, kind="stable")
-        return order[: self.context.n_threads].copy()
+        return lowest_latency(self.context)
 
     def decide(self, obs: Observation) -> Decision:
         context = self.context

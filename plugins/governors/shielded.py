@@ -19,7 +19,7 @@ import numpy as np
 
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.governors.cpufreq import Ondemand, Performance
-from ailfm.plugins.imitation.actions import coolest_placement
+from ailfm.plugins.governors.placement import coolest_placement
 from ailfm.plugins.imitation.shield import SHIELD_GUARD_K, PredictiveShield
 
 

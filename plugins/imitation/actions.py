@@ -142,11 +142,3 @@ def self_heating(context: GovernorContext) -> np.ndarray:
     """Each core's steady temperature rise per watt of its own power (the diagonal of the resistance matrix)."""
     r_cc, _ = context.thermal_resistance_K_per_W
     return np.ascontiguousarray(np.diag(r_cc))
-
-
-def coolest_placement(context: GovernorContext) -> np.ndarray:
-    """Initial placement of the learned governors and the Oracle: the cores of lowest steady self-heating (the rows
-    of the thermal resistance matrix summed: how much the chip heats a core), ties to the lower NUCA latency."""
-    r_cc, _ = context.thermal_resistance_K_per_W
-    order = np.lexsort((context.nuca.mean_latency_ns, np.round(r_cc.sum(axis=1), 6)))
-    return order[: context.n_threads].copy()

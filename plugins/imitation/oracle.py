@@ -34,7 +34,7 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import ThermalTwin
 from ailfm.plugins.epoch.lookahead import Lookahead
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
-from ailfm.plugins.imitation.actions import coolest_placement
+from ailfm.plugins.governors.placement import coolest_placement
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES, objective_score
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel

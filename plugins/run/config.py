@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import THERMAL_KINDS
+from ailfm.plugins.governors.placement import OWN, PLACEMENT_CHOICES, check_placement
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class RunConfig:
     ``lengths``, ``requests``, ``instances`` and ``threads`` describe the serving scenario when the workload is a
     model (see ``ailfm.traces.Scenario``); the default is the default scenario of ``ailfm compare`` and ``make run``.
     ``seed`` picks the trace's request window; ``duration_s`` is the simulated time limit (None: until the workload
-    ends); ``grid_cells`` the cells per side of the thermal grid (None: the system's ``thermal.stack.grid_cells``).
+    ends); ``grid_cells`` the cells per side of the thermal grid (None: the system's ``thermal.stack.grid_cells``);
+    ``placement`` where the threads start (``own``: the governor's own initial placement, or a name of
+    ``ailfm.plugins.governors.placement.PLACEMENTS`` for every governor alike).
     """
 
     system: str = "snuca-64"
@@ -37,8 +40,10 @@ class RunConfig:
     instances: int = 3
     threads: int = 16
     grid_cells: int | None = None
+    placement: str = OWN
 
     def __post_init__(self):
+        check_placement(self.placement)
         if self.thermal not in THERMAL_KINDS:
             raise ConfigError("thermal", f"unknown thermal model {self.thermal!r}; known: {', '.join(THERMAL_KINDS)}")
         if self.duration_s is not None and not self.duration_s > 0:
@@ -58,7 +63,7 @@ class RunConfig:
         duration_s when the command has no ``--duration``)."""
         options = {"system": args.system, "workload": args.workload, "thermal": args.thermal,
                    "grid_cells": args.grid_cells, "lengths": args.lengths, "requests": args.requests,
-                   "instances": args.instances, "threads": args.threads}
+                   "instances": args.instances, "threads": args.threads, "placement": args.placement}
         if hasattr(args, "duration"):
             options["duration_s"] = args.duration
         return cls(**{**options, **fields})
@@ -83,3 +88,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, duration: bool = True)
     parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests, help="requests served")
     parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances, help="inference instances")
     parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads, help="threads per instance")
+    parser.add_argument("--placement", choices=PLACEMENT_CHOICES, default=defaults.placement,
+                        help="where the threads start: own (each governor's own initial placement, default), "
+                             "first-unused (thread i on core i), coolest (AIL's: least self-heating cores) or "
+                             "lowest-latency (PCMig's: lowest S-NUCA latency); the governor decides from there")

@@ -56,7 +56,7 @@ def simulation(config: RunConfig) -> CoSimulation:
     governor = make_governor(config.governor)
     workload = load_workload(config)
     thermal = thermal_model(config.system, config.thermal, config.grid_cells)
-    return CoSimulation.for_workload(system, workload, thermal, governor)
+    return CoSimulation.for_workload(system, workload, thermal, governor, placement=config.placement)
 
 
 def run(config: RunConfig, *, progress: bool = False) -> SimulationResult:

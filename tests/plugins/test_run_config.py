@@ -16,7 +16,7 @@ from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.run.runner import load_workload, thermal_model
 
 SCENARIO = ["--system", "snuca-64-2l", "--workload", "bert-large", "--lengths", "fixed:8,2", "--requests", "2",
-            "--instances", "1", "--threads", "4", "--thermal", "grid", "--grid-cells", "8"]
+            "--instances", "1", "--threads", "4", "--thermal", "grid", "--grid-cells", "8", "--placement", "coolest"]
 
 
 def test_simulate_and_the_gem5_script_read_the_same_run():
@@ -24,7 +24,8 @@ def test_simulate_and_the_gem5_script_read_the_same_run():
     simulate = RunConfig.from_args(args, governor=args.governor, seed=args.seed)
     gem5 = run_config(parse_args([*SCENARIO, "--epochs", "3", "--seed", "5", "--out", "o"]), 1e-3)
     assert gem5 == dataclasses.replace(simulate, duration_s=3 * 1e-3)
-    assert (gem5.system, gem5.grid_cells, gem5.threads, gem5.thermal) == ("snuca-64-2l", 8, 4, "grid")
+    assert (gem5.system, gem5.grid_cells, gem5.threads, gem5.thermal, gem5.placement) == ("snuca-64-2l", 8, 4, "grid",
+                                                                                          "coolest")
 
 
 def test_a_rollout_is_a_run():
