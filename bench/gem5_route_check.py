@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d, ruby_llc
+from ailfm.gem5_configs.system_params import cache_params_of, mesh_of
 from ailfm.plugins.system.description import load_system
 
 HEAD_FLIT = re.compile(r"Router\[(\d+)\] Consuming:\S+ Width: \d+ Flit:\[flit:: PacketId=(\d+) Id=0 "
@@ -30,7 +30,10 @@ def main() -> None:
     parser.add_argument("trace", help="gem5 debug file written with --debug-flags=RubyNetwork")
     parser.add_argument("--system", default="snuca-64")
     args = parser.parse_args()
-    mesh = build_mesh3d(ruby_llc(load_system(args.system))[0])
+    system = load_system(args.system)
+    mesh = mesh_of(system)
+    if cache_params_of(system).for_ruby()[1] > 1:  # Ruby's merged banks: one L2 controller per tile
+        mesh = mesh.with_banks_per_tile(1)
     routers, ends = defaultdict(list), {}
     with open(args.trace, encoding="utf-8") as trace:
         for line in trace:

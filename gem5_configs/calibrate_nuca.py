@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     n = system.n_cores
     amap = AddressMap.for_system(system, n)
     queues = TileQueues(n)
-    board = SnucaBoard(system, amap, queues)
+    board = SnucaBoard(system, amap.memory_bytes(), queues)
     board._pre_instantiate()
     _root = Root(full_system=False, board=board)  # noqa: F841 (m5.instantiate() finds it)
     m5.instantiate()

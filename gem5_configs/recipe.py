@@ -26,6 +26,7 @@ from ailfm.files import prepare_output_folder, staged_files, write_json_atomic
 from ailfm.gem5_configs.calibration import check_jitter
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
 from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec, StaticDvfs, clock_domain_specs, static_levels_GHz
+from ailfm.gem5_configs.system_params import cache_params_of, memory_params_of, mesh_of
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.epoch.cosim import SimulationResult
 from ailfm.plugins.governors.base import Governor
@@ -126,6 +127,7 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     config = run_config(args, system.thermal.epoch_s)
     workload = load_workload(config)
     check_fits(config, workload.n_threads, system.n_cores)
+    cache_params_of(system), memory_params_of(system), mesh_of(system)  # the components gem5 will build
     levels = static_levels_GHz(system, args.static_f_GHz) if args.dvfs == "stock" else None
     if levels is None:
         check_governor_params(config.governor, args.governor_params)

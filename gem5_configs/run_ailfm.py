@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
 
     queues = TileQueues(system.n_cores)
     amap = AddressMap.for_system(system, workload.n_threads)
-    board = SnucaBoard(system, amap, queues, dvfs_domains=domains)
+    board = SnucaBoard(system, amap.memory_bytes(), queues, dvfs_domains=domains)
     board._pre_instantiate()  # the stdlib Simulator's set-up, without handing it the loop
     _root = Root(full_system=False, board=board)  # the tree's root; m5.instantiate() finds it
     m5.instantiate()
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal, cells=config.grid_cells), governor,
                        thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
-                       request_arrival_s=workload.request_arrival_s)
+                       request_arrival_s=workload.request_arrival_s, placement=config.placement)
     start = time.perf_counter()
     result = sim.run(config.duration_s)
     wall_s = time.perf_counter() - start

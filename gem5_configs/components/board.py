@@ -13,8 +13,9 @@ from m5.objects import SrcClockDomain, VoltageDomain
 from ailfm.gem5_configs.components.edge_memory import EdgeMemory
 from ailfm.gem5_configs.components.snuca_hierarchy import SnucaCacheHierarchy
 from ailfm.gem5_configs.components.trace_tiles import TraceTileProcessor
-from ailfm.gem5_configs.epoch import AddressMap, TileQueues
+from ailfm.gem5_configs.epoch import TileQueues
 from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec
+from ailfm.gem5_configs.system_params import cache_params_of, memory_params_of, mesh_of
 from ailfm.plugins.system.description import SystemDescription
 
 
@@ -27,15 +28,16 @@ def tile_clock_domains(specs: list[ClockDomainSpec]) -> list[SrcClockDomain]:
 
 
 class SnucaBoard(TestBoard):
-    """The whole system of a description; ``queues`` feed the tiles' generators epoch by epoch."""
+    """The whole system of a description (``memory_bytes`` of memory); ``queues`` feed the tiles' generators epoch
+    by epoch."""
 
-    def __init__(self, system: SystemDescription, address_map: AddressMap, queues: TileQueues,
+    def __init__(self, system: SystemDescription, memory_bytes: int, queues: TileQueues,
                  dvfs_domains: list[ClockDomainSpec] | None = None):
         domains = tile_clock_domains(dvfs_domains) if dvfs_domains else None
+        hierarchy = SnucaCacheHierarchy(cache_params_of(system), mesh_of(system), tile_clock_domains=domains)
         super().__init__(clk_freq=f"{system.noc.frequency_GHz}GHz",
                          generator=TraceTileProcessor(system.n_cores, queues),
-                         memory=EdgeMemory(system, address_map.memory_bytes()),
-                         cache_hierarchy=SnucaCacheHierarchy(system, tile_clock_domains=domains))
+                         memory=EdgeMemory(memory_params_of(system), memory_bytes), cache_hierarchy=hierarchy)
         if domains:
             self.tile_clk_domains = domains
             self.dvfs_handler.domains = domains

@@ -1,9 +1,9 @@
-"""Memory controllers at the die edge: one ``SimpleMemory`` channel per controller of the system YAML (gem5 only).
+"""Memory controllers at the die edge: one ``SimpleMemory`` channel per channel of ``EdgeMemoryParams`` (gem5 only).
 
-Each channel has the YAML's DRAM latency and per-controller bandwidth (``memory.latency_ns``,
-``memory.bandwidth_GBps_per_controller``), so gem5's DRAM side is parameterised exactly like the built-in model;
-addresses interleave over the channels line by line. Each channel gets its own Ruby directory, which the 3D mesh
-places at the die edge of layer 0 (``Mesh3D.directory_router``).
+Each channel has a fixed latency and bandwidth (from an ailfm system: ``memory.latency_ns``,
+``memory.bandwidth_GBps_per_controller``, ``system_params.memory_params_of``), so gem5's DRAM side is parameterised
+exactly like the built-in model; addresses interleave over the channels line by line. Each channel gets its own Ruby
+directory, which the 3D mesh places at the die edge of layer 0 (``Mesh3D.directory_router``).
 """
 
 from __future__ import annotations
@@ -14,24 +14,19 @@ from gem5.components.memory.abstract_memory_system import AbstractMemorySystem
 from gem5.utils.override import overrides
 from m5.objects import AddrRange, SimpleMemory
 
-from ailfm.errors import ConfigError
-from ailfm.plugins.system.description import SystemDescription
+from ailfm.gem5_configs.params import EdgeMemoryParams
 
 
 class EdgeMemory(AbstractMemorySystem):
-    """``memory.controllers`` line-interleaved channels of ``size_bytes`` in total."""
+    """``params.channels`` line-interleaved channels of ``size_bytes`` in total."""
 
-    def __init__(self, system: SystemDescription, size_bytes: int):
+    def __init__(self, params: EdgeMemoryParams, size_bytes: int):
         super().__init__()
-        memory = system.memory
-        if memory.controllers & (memory.controllers - 1):
-            raise ConfigError("memory.controllers", "gem5 interleaves a power-of-two number of channels",
-                              path=system.path)
-        self._line_bytes = system.llc.line_bytes
+        self._line_bytes = params.line_bytes
         self._size = size_bytes
-        bandwidth = f"{memory.bandwidth_GBps_per_controller * 1e9}B/s"  # in bytes: gem5 reads "GB/s" as GiB/s
-        self.channels = [SimpleMemory(latency=f"{memory.latency_ns}ns", latency_var="0ns", bandwidth=bandwidth)
-                         for _ in range(memory.controllers)]
+        bandwidth = f"{params.bandwidth_GBps * 1e9}B/s"  # in bytes: gem5 reads "GB/s" as GiB/s
+        self.channels = [SimpleMemory(latency=f"{params.latency_ns}ns", latency_var="0ns", bandwidth=bandwidth)
+                         for _ in range(params.channels)]
 
     @overrides(AbstractMemorySystem)
     def incorporate_memory(self, board) -> None:

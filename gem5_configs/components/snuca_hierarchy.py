@@ -2,17 +2,20 @@
 
 Written against the gem5 stdlib's MESI_Two_Level parts (``L1Cache``, ``L2Cache``, ``Directory``, as
 ``MESITwoLevelCacheHierarchy`` uses them) but with the project's network instead of the stdlib's all-to-all
-``SimplePt2Pt``: each tile holds one private L1 controller and ``llc.banks_per_tile`` L2 banks; the L1s select the
+``SimplePt2Pt``: each tile holds one private L1 controller and ``banks_per_tile`` L2 banks; the L1s select the
 bank from the address bits just above the line offset (``l2_select_num_bits = log2(banks)``: static line
-interleaving, i.e. S-NUCA); the directories (one per memory channel) sit at the die edge of layer 0.
+interleaving, i.e. S-NUCA); the directories (one per memory port of the board) sit where the mesh puts them.
 
-Sizes and latencies come from the system YAML: L1D = the core's private data capacity (``l1d_kib + l2_kib``:
-MESI_Two_Level has one private level, so the private L2 is folded into it), L1I = ``l1i_kib``, an L2 bank =
-``llc.bank_kib`` returning data after ``llc.bank_latency_cycles`` (``l2_response_latency``). Associativities
-are not in the YAML; 8-way L1 and 16-way L2 banks follow the stdlib examples [inferred]. The L1D replaces LRU
-(gem5's Ruby default is tree-PLRU): the trace-driven tiles' LLC traffic is a cyclic sweep over twice the private
-capacity (``epoch.RESIDENT_OVER_PRIVATE``), which LRU always misses, so every request the trace counts as an LLC
-access reaches the LLC.
+It takes plain parameters, so a gem5 config of your own can use it (``examples/user_config.py``)::
+
+    mesh = mesh3d(2, 2, 2, directory_tiles=[(0, 0, 0), (1, 1, 0)], banks_per_tile=2)
+    cache = SnucaCacheParams(tiles=8, l1i_bytes=16384, l1d_bytes=32768, bank_bytes=65536, banks_per_tile=2)
+    board = TestBoard(..., cache_hierarchy=SnucaCacheHierarchy(cache, mesh))
+
+(``system_params`` derives both from an ailfm system description.) The L1D replaces LRU (gem5's Ruby default is
+tree-PLRU): the project's trace-driven tiles sweep their LLC-resident data cyclically over twice the private capacity
+(``epoch.RESIDENT_OVER_PRIVATE``), which LRU always misses, so every request the trace counts as an LLC access
+reaches the LLC.
 """
 
 from __future__ import annotations
@@ -28,54 +31,51 @@ from gem5.utils.requires import requires
 from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem
 
 from ailfm.errors import ConfigError
+from ailfm.gem5_configs.params import RUBY_SET_BITS, SnucaCacheParams
 from ailfm.gem5_configs.topologies.garnet_mesh3d import Mesh3DGarnetNetwork
-from ailfm.gem5_configs.topologies.mesh3d import build_mesh3d, ruby_llc
-from ailfm.plugins.system.description import SystemDescription
+from ailfm.gem5_configs.topologies.mesh3d import Mesh3D
 
 MESI_TWO_LEVEL_VNETS = 3  # request, response, unblock (MESI_Two_Level-*.sm)
-L1_ASSOC, L2_ASSOC = 8, 16  # [inferred], see the module docstring
 
 
 class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
-    """Private L1 per tile, S-NUCA L2 banks per tile, directories at the edge, on the project's 3D mesh.
+    """Private L1 per tile, S-NUCA L2 banks per tile, directories where ``mesh`` places them, on the 3D mesh.
 
     ``tile_clock_domains`` (optional, one per tile) clock each tile's L1 controller and sequencer, for the stock
-    gem5 DVFS baseline; by default they run on the board's (uncore) clock.
+    gem5 DVFS baseline; by default they run on the board's clock.
     """
 
-    def __init__(self, system: SystemDescription, tile_clock_domains: list | None = None):
+    def __init__(self, cache: SnucaCacheParams, mesh: Mesh3D, tile_clock_domains: list | None = None):
         super().__init__()
         from m5.defines import buildEnv
 
-        system, self._banks_per_controller = ruby_llc(system, int(buildEnv.get("NUMBER_BITS_PER_SET", 64)))
-        n_banks = system.n_banks
-        if n_banks & (n_banks - 1):
-            raise ConfigError("llc.banks_per_tile", f"MESI_Two_Level selects banks by address bits: {n_banks} "
-                              "banks is not a power of two", path=system.path)
-        self._system = system
-        self._mesh = build_mesh3d(system)
+        if (mesh.n_routers, len(mesh.bank_router)) != (cache.tiles, cache.n_banks):
+            raise ConfigError("mesh", f"{mesh.n_routers} tiles and {len(mesh.bank_router)} banks for a hierarchy "
+                              f"of {cache.tiles} tiles and {cache.n_banks} banks")
+        self._cache, self._banks_per_controller = cache.for_ruby(int(buildEnv.get("NUMBER_BITS_PER_SET",
+                                                                                  RUBY_SET_BITS)))
+        self._mesh = mesh if self._banks_per_controller == 1 else mesh.with_banks_per_tile(1)
         self._tile_clock_domains = tile_clock_domains
 
     @overrides(AbstractRubyCacheHierarchy)
     def incorporate_cache(self, board) -> None:
         requires(coherence_protocol_required=CoherenceProtocol.MESI_TWO_LEVEL)
-        system, line = self._system, board.get_cache_line_size()
-        if int(line) != system.llc.line_bytes:
-            raise ConfigError("llc.line_bytes", f"the board's cache line is {line} bytes", path=system.path)
-        core, llc = system.core, system.llc
+        cache, line = self._cache, board.get_cache_line_size()
+        if int(line) != cache.line_bytes:
+            raise ConfigError("line_bytes", f"{cache.line_bytes}, but the board's cache line is {line} bytes")
         self.ruby_system = RubySystem()
         self.ruby_system.number_of_virtual_networks = MESI_TWO_LEVEL_VNETS
         self.ruby_system.network = Mesh3DGarnetNetwork(self.ruby_system, self._mesh, MESI_TWO_LEVEL_VNETS)
         network = self.ruby_system.network
 
         cores = board.get_processor().get_cores()
-        if len(cores) != system.n_cores:
-            raise ConfigError("geometry", f"{len(cores)} tile cores for {system.n_cores} tiles", path=system.path)
+        if len(cores) != cache.tiles:
+            raise ConfigError("tiles", f"{len(cores)} cores in the board's processor for {cache.tiles} tiles")
         self._l1_controllers = []
         for i, tile_core in enumerate(cores):
             clock = self._tile_clock_domains[i] if self._tile_clock_domains else board.get_clock_domain()
-            l1 = L1Cache(_bytes(core.l1i_kib), L1_ASSOC, _bytes(core.l1d_kib + core.l2_kib), L1_ASSOC, network,
-                         tile_core, system.n_banks, line, ISA.NULL, clock)
+            l1 = L1Cache(f"{cache.l1i_bytes}B", cache.l1_assoc, f"{cache.l1d_bytes}B", cache.l1_assoc, network,
+                         tile_core, cache.n_banks, line, ISA.NULL, clock)
             l1.L1Dcache.replacement_policy = LRURP()  # a cyclic sweep over twice its capacity then always misses
             l1.sequencer = RubySequencer(version=i, dcache=l1.L1Dcache, clk_domain=l1.clk_domain)
             l1.ruby_system = self.ruby_system
@@ -86,9 +86,9 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
             self._l1_controllers.append(l1)
 
         self._l2_controllers = []
-        for _ in range(system.n_banks):
-            bank = L2Cache(_bytes(llc.bank_kib), L2_ASSOC, network, system.n_banks, line)
-            bank.l2_response_latency = int(round(llc.bank_latency_cycles))
+        for _ in range(cache.n_banks):
+            bank = L2Cache(f"{cache.bank_bytes}B", cache.l2_assoc, network, cache.n_banks, line)
+            bank.l2_response_latency = cache.bank_latency_cycles
             bank.ruby_system = self.ruby_system
             self._l2_controllers.append(bank)
 
@@ -108,7 +108,7 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
         board.connect_system_port(self.ruby_system.sys_port_proxy.in_ports)
 
     def banks_per_controller(self) -> int:
-        """Banks of the system description that each Ruby L2 controller holds (``mesh3d.ruby_llc``)."""
+        """Banks of the parameters that each Ruby L2 controller holds (``SnucaCacheParams.for_ruby``)."""
         return self._banks_per_controller
 
     def l2_caches(self) -> list:
@@ -117,8 +117,3 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
 
     def routers(self) -> list:
         return list(self.ruby_system.network.routers)
-
-
-def _bytes(kib: float) -> str:
-    """A gem5 memory size (gem5 parses only whole numbers: "32.0KiB" is an error)."""
-    return f"{int(round(kib * 1024))}B"

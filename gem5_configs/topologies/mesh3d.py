@@ -1,4 +1,7 @@
-"""The 3D mesh NoC of a system description, as plain data: routers, directed links, weights and controller placement.
+"""The 3D mesh NoC as plain data: routers, directed links, weights and controller placement (no ``m5``).
+
+``mesh3d(tiles_x, tiles_y, layers, directory_tiles=..., ...)`` builds it from plain numbers, for a gem5 config of
+your own; ``ailfm.gem5_configs.system_params.mesh_of`` builds it from an ailfm system description.
 
 gem5 v24 has no 3D mesh topology, and Garnet's hard-coded XY routing is 2D only. Garnet's default routing
 (``routing_algorithm = 0``, weight-based table routing) computes all-pairs shortest paths over the link *weights*
@@ -10,14 +13,15 @@ deadlock-free on a mesh. This module builds that description without gem5 (and e
 can check the routes); ``garnet_mesh3d`` turns it into Garnet objects inside gem5.
 
 Router ``i`` sits in tile ``i = layer * tiles_per_layer + y * tiles_x + x`` (``Geometry.tile_coordinates``). Planar
-links take ``noc.link_latency_cycles``, vertical (TSV) links ``noc.tsv_latency_cycles``, every router
-``noc.router_latency_cycles``; Garnet needs at least one cycle per link, so a 0-cycle latency is raised to 1 (and
+links take ``link_latency_cycles``, vertical (TSV) links ``tsv_latency_cycles``, every router
+``router_latency_cycles``; Garnet needs at least one cycle per link, so a 0-cycle latency is raised to 1 (and
 recorded in ``latency_floor_applied``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,8 +30,6 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from ailfm.errors import ConfigError
-from ailfm.plugins.system.description import SystemDescription
-from ailfm.plugins.system.nuca import memory_controller_tiles
 
 #: (axis, step) -> (output port at the source, input port at the destination, Garnet link weight)
 PORTS = {
@@ -35,9 +37,6 @@ PORTS = {
     (1, +1): ("North", "South", 2), (1, -1): ("South", "North", 2),
     (2, +1): ("Up", "Down", 3), (2, -1): ("Down", "Up", 3),
 }
-#: Ruby's controller sets (``NetDest``) hold at most this many controllers of one type unless gem5 is built with a
-#: larger ``NUMBER_BITS_PER_SET`` (gem5 v24 default 64, ``src/mem/ruby/Kconfig``); more is fatal at start-up.
-RUBY_SET_BITS = 64
 #: Garnet's smallest link latency, in cycles (``BasicLink.latency`` feeds a ``Cycles`` delay that must be positive).
 MIN_LINK_CYCLES = 1
 
@@ -129,6 +128,11 @@ class Mesh3D:
             path.append(here)
         return path
 
+    def with_banks_per_tile(self, banks_per_tile: int) -> Mesh3D:
+        """The same mesh with ``banks_per_tile`` LLC banks on every tile (Ruby's merged banks: ``SnucaCacheParams
+        .for_ruby``)."""
+        return dataclasses.replace(self, bank_router=np.repeat(np.arange(self.n_routers), banks_per_tile))
+
     def route_latency_cycles(self, path: list[int]) -> int:
         """One-way network latency of a route: every router's pipeline plus every link traversed (no contention)."""
         by_pair = {(link.src, link.dst): link.latency_cycles for link in self.links}
@@ -136,14 +140,45 @@ class Mesh3D:
         return len(path) * self.router_latency_cycles + links
 
 
-def build_mesh3d(system: SystemDescription) -> Mesh3D:
-    """The 3D mesh of ``system`` (geometry, ``noc`` latencies and width, banks per tile, memory controllers)."""
-    g, noc = system.geometry, system.noc
-    coordinates = g.tile_coordinates()
-    strides = np.array([1, g.tiles_x, g.tiles_per_layer])
-    extent = np.array([g.tiles_x, g.tiles_y, g.layers])
-    planar = _cycles(noc.link_latency_cycles)
-    vertical = _cycles(noc.tsv_latency_cycles)
+def mesh3d(tiles_x: int, tiles_y: int, layers: int, *, directory_tiles, banks_per_tile: int = 1,
+           router_latency_cycles: float = 1, link_latency_cycles: float = 1, tsv_latency_cycles: float = 1,
+           link_width_bits: int = 128, frequency_GHz: float = 2.0) -> Mesh3D:
+    """A ``tiles_x`` x ``tiles_y`` x ``layers`` mesh from plain numbers (what a gem5 config of your own passes).
+
+    ``directory_tiles``: the (x, y, layer) of each memory channel's directory, one per channel in the order of the
+    board's memory ports. Each tile holds one L1 controller and ``banks_per_tile`` LLC banks (banks ``k *
+    banks_per_tile ...`` on tile ``k``). Latencies are in NoC cycles; ``link_width_bits`` is also the flit size.
+    Bad values raise ``ConfigError`` naming the parameter.
+    """
+    for name, value in (("tiles_x", tiles_x), ("tiles_y", tiles_y), ("layers", layers),
+                        ("banks_per_tile", banks_per_tile)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(name, f"must be a positive integer, got {value!r}")
+    for name, value in (("router_latency_cycles", router_latency_cycles),
+                        ("link_latency_cycles", link_latency_cycles), ("tsv_latency_cycles", tsv_latency_cycles)):
+        if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value >= 0):
+            raise ConfigError(name, f"must be a finite number >= 0, got {value!r}")
+    if isinstance(link_width_bits, bool) or not isinstance(link_width_bits, (int, np.integer)) \
+            or link_width_bits < 8 or link_width_bits % 8:
+        raise ConfigError("link_width_bits", f"must be a positive multiple of 8, got {link_width_bits!r}")
+    if not (isinstance(frequency_GHz, (int, float, np.number)) and math.isfinite(frequency_GHz) and frequency_GHz > 0):
+        raise ConfigError("frequency_GHz", f"must be a finite number > 0, got {frequency_GHz!r}")
+    extent = np.array([tiles_x, tiles_y, layers])
+    directories = np.asarray(directory_tiles)
+    if directories.ndim != 2 or directories.shape[1] != 3 or len(directories) == 0 \
+            or not np.issubdtype(directories.dtype, np.integer):
+        raise ConfigError("directory_tiles", f"expected one (x, y, layer) per memory channel, got {directory_tiles!r}")
+    outside = np.flatnonzero(np.any((directories < 0) | (directories >= extent), axis=1))
+    if len(outside):
+        raise ConfigError("directory_tiles", f"{tuple(directories[outside[0]])} lies outside the "
+                          f"{tiles_x} x {tiles_y} x {layers} mesh")
+
+    n_tiles = int(extent.prod())
+    layer, rest = np.divmod(np.arange(n_tiles), tiles_x * tiles_y)
+    y, x = np.divmod(rest, tiles_x)
+    coordinates = np.stack([x, y, layer], axis=1)
+    strides = np.array([1, tiles_x, tiles_x * tiles_y])
+    planar, vertical = _cycles(link_latency_cycles), _cycles(tsv_latency_cycles)
     links = []
     for axis in range(3):
         for step in (+1, -1):
@@ -154,38 +189,17 @@ def build_mesh3d(system: SystemDescription) -> Mesh3D:
                 dst = src + step * int(strides[axis])
                 links.append(MeshLink(len(links), src, dst, outport, inport,
                                       vertical if axis == 2 else planar, weight, axis))
-    mc = memory_controller_tiles(system)
+    latencies = (link_latency_cycles, tsv_latency_cycles, router_latency_cycles)
     return Mesh3D(
-        tiles_x=g.tiles_x, tiles_y=g.tiles_y, layers=g.layers,
-        router_latency_cycles=_cycles(noc.router_latency_cycles),
-        ext_link_latency_cycles=MIN_LINK_CYCLES, link_width_bits=noc.link_width_bits,
-        frequency_GHz=noc.frequency_GHz, coordinates=coordinates, links=tuple(links),
-        l1_router=np.arange(g.n_tiles),
-        bank_router=np.repeat(np.arange(g.n_tiles), system.llc.banks_per_tile),
-        directory_router=mc @ strides,
-        latency_floor_applied=min(noc.link_latency_cycles, noc.tsv_latency_cycles, noc.router_latency_cycles)
-        < MIN_LINK_CYCLES or any(v != int(v) for v in (noc.link_latency_cycles, noc.tsv_latency_cycles,
-                                                         noc.router_latency_cycles)))
+        tiles_x=int(tiles_x), tiles_y=int(tiles_y), layers=int(layers),
+        router_latency_cycles=_cycles(router_latency_cycles),
+        ext_link_latency_cycles=MIN_LINK_CYCLES, link_width_bits=int(link_width_bits),
+        frequency_GHz=float(frequency_GHz), coordinates=coordinates, links=tuple(links),
+        l1_router=np.arange(n_tiles),
+        bank_router=np.repeat(np.arange(n_tiles), banks_per_tile),
+        directory_router=directories @ strides,
+        latency_floor_applied=min(latencies) < MIN_LINK_CYCLES or any(v != int(v) for v in latencies))
 
 
 def _cycles(value: float) -> int:
     return max(MIN_LINK_CYCLES, int(round(value)))
-
-
-def ruby_llc(system: SystemDescription, max_controllers: int = RUBY_SET_BITS) -> tuple[SystemDescription, int]:
-    """The description gem5's Ruby builds its LLC from, and how many of the system's banks each L2 controller holds.
-
-    A Ruby build holds at most ``max_controllers`` controllers of one type (``RUBY_SET_BITS``). When the system has
-    more banks than that, each tile's ``llc.banks_per_tile`` banks become one L2 controller of their total size:
-    the same capacity, bank latency and tile, still statically line-interleaved over the tiles (line ``a`` lives on
-    tile ``a mod n_tiles`` instead of ``(a mod n_banks) // banks_per_tile``); the bank-level parallelism within a
-    tile is what is lost. Per-bank counters are then split evenly over the tile's banks for the power model.
-    """
-    if system.n_cores > max_controllers:
-        raise ConfigError("geometry", f"{system.n_cores} tiles: this gem5 build holds at most {max_controllers} L1 "
-                          "controllers (rebuild gem5 with a larger NUMBER_BITS_PER_SET)", path=system.path)
-    if system.n_banks <= max_controllers:
-        return system, 1
-    per_tile = system.llc.banks_per_tile
-    llc = dataclasses.replace(system.llc, banks_per_tile=1, bank_kib=system.llc.bank_kib * per_tile)
-    return dataclasses.replace(system, llc=llc), per_tile

@@ -15,7 +15,7 @@ import pytest
 from reference_data import REPO
 
 GEM5_SOURCE = Path(os.environ.get("GEM5_SOURCE", "/opt/tools/gem5"))
-GEM5_ONLY = ["gem5_configs/topologies/garnet_mesh3d.py", *sorted(
+GEM5_ONLY = ["gem5_configs/topologies/garnet_mesh3d.py", "gem5_configs/examples/user_config.py", *sorted(
     str(p.relative_to(REPO)) for p in (REPO / "gem5_configs" / "components").glob("*.py") if p.name != "__init__.py")]
 
 

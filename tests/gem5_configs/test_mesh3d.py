@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ailfm.errors import ConfigError
-from ailfm.gem5_configs.topologies import build_mesh3d
-from ailfm.gem5_configs.topologies.mesh3d import RUBY_SET_BITS, ruby_llc
+from ailfm.gem5_configs.params import RUBY_SET_BITS
+from ailfm.gem5_configs.system_params import cache_params_of, mesh_of
 from ailfm.plugins.system.description import load_system
 
 
@@ -21,7 +21,7 @@ def system():
 
 @pytest.fixture(scope="module")
 def mesh(system):
-    return build_mesh3d(system)
+    return mesh_of(system)
 
 
 def test_link_counts_and_degrees(mesh):
@@ -83,7 +83,7 @@ def test_route_latency_matches_the_builtin_nuca_geometry(mesh, system):
 
 def test_vertical_latency_is_its_own_parameter(system):
     slow_tsv = dataclasses.replace(system, noc=dataclasses.replace(system.noc, tsv_latency_cycles=5.0))
-    fast, slow = build_mesh3d(system), build_mesh3d(slow_tsv)
+    fast, slow = mesh_of(system), mesh_of(slow_tsv)
     up = fast.route(0, 16)  # one layer straight up
     assert slow.route_latency_cycles(up) - fast.route_latency_cycles(up) == 5 - system.noc.tsv_latency_cycles
     across = fast.route(0, 1)
@@ -102,22 +102,23 @@ def test_controller_placement(mesh, system):
 
 
 def test_two_layer_system_and_latency_floor(system):
-    two = build_mesh3d(load_system("snuca-64-2l"))
+    two = mesh_of(load_system("snuca-64-2l"))
     assert (two.tiles_x, two.tiles_y, two.layers) == (8, 4, 2)
     assert Counter(link.axis for link in two.links)[2] == 2 * 32
     zero_tsv = dataclasses.replace(system, noc=dataclasses.replace(system.noc, tsv_latency_cycles=0.0))
-    floored = build_mesh3d(zero_tsv)
+    floored = mesh_of(zero_tsv)
     assert floored.latency_floor_applied and min(link.latency_cycles for link in floored.links) == 1
 
 
-def test_ruby_llc_merges_a_tiles_banks_only_beyond_rubys_set_size(system):
-    assert system.n_banks == 128 > RUBY_SET_BITS
-    merged, per_controller = ruby_llc(system)
+def test_ruby_merges_a_tiles_banks_only_beyond_its_set_size(system, mesh):
+    cache = cache_params_of(system)
+    assert cache.n_banks == system.n_banks == 128 > RUBY_SET_BITS
+    merged, per_controller = cache.for_ruby()
     assert per_controller == 2 and merged.n_banks == 64
-    assert merged.llc.bank_kib * merged.n_banks == system.llc.bank_kib * system.n_banks  # same capacity
-    assert merged.llc.bank_latency_cycles == system.llc.bank_latency_cycles
-    np.testing.assert_array_equal(build_mesh3d(merged).bank_router, np.arange(64))  # one controller per tile
-    same, one = ruby_llc(system, max_controllers=128)
-    assert same is system and one == 1
+    assert merged.bank_bytes * merged.n_banks == system.llc.bank_kib * 1024 * system.n_banks  # same capacity
+    assert merged.bank_latency_cycles == system.llc.bank_latency_cycles
+    np.testing.assert_array_equal(mesh.with_banks_per_tile(1).bank_router, np.arange(64))  # one controller per tile
+    same, one = cache.for_ruby(max_controllers=128)
+    assert same is cache and one == 1
     with pytest.raises(ConfigError, match="64 tiles"):
-        ruby_llc(system, max_controllers=32)
+        cache.for_ruby(max_controllers=32)

@@ -55,11 +55,11 @@ def test_options_mirror_ailfm_simulate():
 
 
 def test_smoke_system_loads():
-    from ailfm.gem5_configs.topologies import build_mesh3d
+    from ailfm.gem5_configs.system_params import mesh_of
     from ailfm.plugins.system.description import load_system
 
     smoke = load_system(SMOKE_SYSTEM)
-    assert (smoke.n_cores, smoke.n_banks, len(build_mesh3d(smoke).directory_router)) == (8, 16, 4)
+    assert (smoke.n_cores, smoke.n_banks, len(mesh_of(smoke).directory_router)) == (8, 16, 4)
 
 
 def test_workload_model_from_name_or_trace(tmp_path):
