@@ -1,8 +1,8 @@
 """Side-by-side table of gem5 runs: ``python -m ailfm.gem5_configs.collect DIR... [--csv FILE]``.
 
 Each ``run_ailfm.py`` process writes one ``summary.json``; this reads several (for example AIL, ondemand and the
-stock-DVFS baseline on the same scenario) into one table with ``ailfm compare``'s columns, plus the DVFS mode and
-gem5's wall time per epoch.
+stock-DVFS baseline on the same scenario) into one table with ``ailfm compare``'s columns, plus the initial
+placement, the DVFS mode and gem5's wall time per epoch.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
         if not isinstance(summary, dict):
             raise FormatError(path, None, "not a run summary (expected a JSON object)")
         config = summary.get("config")
-        row = {"run": folder.name, "governor": config.get("governor") if isinstance(config, dict) else None}
+        config = config if isinstance(config, dict) else {}
+        # runs before --placement existed started every governor from its own placement
+        row = {"run": folder.name, "governor": config.get("governor"), "placement": config.get("placement", "own")}
         summary.update(per_joule(summary))
         row.update({key: summary.get(key) for key in TABLE_COLUMNS[1:] + EXTRA_COLUMNS})
         energy_j = require(summary, "energy_j", lines, float) if summary.get("energy_j") is not None else None

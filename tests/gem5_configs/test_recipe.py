@@ -163,13 +163,15 @@ def test_real_gem5_shows_a_bad_option_as_one_line(tmp_path):
 def test_collect_tabulates_run_summaries(tmp_path, capsys):
     from ailfm.gem5_configs.collect import collect, main
 
-    for name, governor, energy in (("ail", "ail", 1.5), ("stock", "gem5-static", 2.0)):
+    for name, config, energy in (("ail", {"governor": "ail"}, 1.5),
+                                 ("stock", {"governor": "gem5-static", "placement": "coolest"}, 2.0)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "summary.json").write_text(json.dumps(
-            {"energy_j": energy, "makespan_s": 0.02, "config": {"governor": governor}, "dvfs": "rate"}))
+            {"energy_j": energy, "makespan_s": 0.02, "config": config, "dvfs": "rate"}))
     pd.DataFrame({"epoch": [0, 0], "instructions": [2e9, 1e9]}).to_parquet(tmp_path / "ail" / "timeline.parquet")
     table = collect([tmp_path / "ail", tmp_path / "stock"])
     assert table["governor"].tolist() == ["ail", "gem5-static"] and table["energy_j"].tolist() == [1.5, 2.0]
+    assert table["placement"].tolist() == ["own", "coolest"]  # a summary from before --placement: its own
     assert table["g_instructions"].iloc[0] == 3.0 and table["g_instructions_per_j"].iloc[0] == 2.0
     assert np.isnan(table["g_instructions"].iloc[1])  # no timeline
     assert main([str(tmp_path / "ail"), "--csv", str(tmp_path / "t.csv")]) == 0 and (tmp_path / "t.csv").exists()
