@@ -34,8 +34,9 @@ cd /
 check='
 import sys, ailfm, ailfm.gem5_configs.recipe, ailfm.gem5_configs.topologies.mesh3d
 site = sys.argv[-1]
-if not ailfm.__file__.startswith(site):
-    sys.exit(f"ailfm imports from {ailfm.__file__}, not from {site}")
+if not ailfm.__file__.startswith(site):  # print, then exit 1: gem5 cannot show a SystemExit with a message
+    print(f"ailfm imports from {ailfm.__file__}, not from {site}", file=sys.stderr)
+    sys.exit(1)
 '
 PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" "$python" -c "$check" "$site"
 if [[ -n ${GEM5:-} ]]; then
