@@ -129,7 +129,8 @@ def simulation(scenario: RolloutScenario, governor: Governor):
     from ailfm.plugins.system.description import load_system
 
     return CoSimulation.for_workload(load_system(scenario.system), _workload(scenario),
-                                     thermal_model(scenario.system, scenario.thermal, scenario.grid_cells), governor)
+                                     thermal_model(scenario.system, scenario.thermal, scenario.grid_cells), governor,
+                                     placement=scenario.placement)
 
 
 def rollout(task: RolloutTask) -> RolloutResult:

@@ -37,7 +37,8 @@ class CoSimEnv(gym.Env):
     Parameters
     ----------
     config : RunConfig
-        System, workload and thermal model (``governor`` is ignored); ``duration_s`` bounds an episode.
+        System, workload, thermal model and initial placement (``governor`` is ignored); ``duration_s`` bounds an
+        episode.
     penalty_per_K : float
         Reward lost per kelvin of core temperature above T_max, summed over cores.
     """
@@ -50,7 +51,8 @@ class CoSimEnv(gym.Env):
         self.system = load_system(self.config.system)
         self._workload = load_workload(self.config)
         thermal = thermal_model(self.config.system, self.config.thermal, self.config.grid_cells)
-        self._sim = CoSimulation.for_workload(self.system, self._workload, thermal, _Placement())
+        self._sim = CoSimulation.for_workload(self.system, self._workload, thermal, _Placement(),
+                                              placement=self.config.placement)
         n_cores = self.system.n_cores
         self.levels_GHz = self.system.dvfs.levels_GHz
         self.action_space = gym.spaces.MultiDiscrete(np.full(n_cores, len(self.levels_GHz)))

@@ -35,6 +35,8 @@ def test_a_rollout_is_a_run():
     run = RunConfig(**{f.name: getattr(scenario, f.name) for f in dataclasses.fields(RunConfig)})
     # the roll-out's co-simulation is built from the run's workload and thermal model, as ailfm simulate's
     sim, simulated = simulation(scenario, Performance()), load_workload(run)
+    assert sim.placement == "own" and simulation(dataclasses.replace(scenario, placement="coolest"),
+                                                 Performance()).placement == "coolest"
     assert sim.thermal is thermal_model(run.system, run.thermal, run.grid_cells)
     assert sim.engine.workload.instructions.tolist() == simulated.instructions.tolist()
     assert sim.engine.workload.request_arrival_s.tolist() == simulated.request_arrival_s.tolist()
