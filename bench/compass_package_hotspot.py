@@ -15,6 +15,8 @@ transient from ambient; transient from HotSpot's steady state), cached there. Co
   from the steady state of the mean power: ``steady_modes``).
 
     python bench/compass_package_hotspot.py table --seeds 0-4 [--hotspot PATH] [--jobs 1]
+    python bench/compass_package_hotspot.py presets [he-36 hot-64 ...]     (the shipped presets, one trace each)
+    python bench/compass_package_hotspot.py resolution [he-36 ...]         (grid cells vs 128 x 128, no HotSpot)
     python bench/compass_package_hotspot.py write-case --seed 7 --out tests/mapping/data/package_hotspot/pkg7
 
 ``table`` prints the markdown table of docs/compass.md ("Package thermal model") and exits 1 if any case exceeds
@@ -25,15 +27,20 @@ back until the end.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
+import os
+import shutil
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from thermal_deep_stacks import compare, hotspot_cases
+from thermal_deep_stacks import DEFAULT_CACHE, compare, hotspot_cases, run_hotspot
 
-from ailfm.files import Lines
-from ailfm.mapping.hardware import Hardware, hardware_from_dict
+from ailfm.files import Lines, load_document
+from ailfm.mapping.hardware import HARDWARE_PRESETS, Hardware, hardware_from_dict, load_hardware
 from ailfm.mapping.package import chiplet_areas_mm2, chiplet_package, package_thermal, write_package_files
 from ailfm.thermal.chiplet_package import SelectedCircuit, die_layer_floorplan, package_circuit
 from ailfm.thermal.formats import PowerTrace, read_ptrace, read_steady, read_ttrace, write_ptrace
@@ -43,6 +50,16 @@ STEADY_BUDGET_K = 0.1
 TRANSIENT_BUDGET_K = 0.3
 SAMPLING_S = (1e-4, 1e-3, 5e-3)
 DIE_LAYER_PREFIX = "layer_2_"  # HotSpot's steady-file prefix of LCF layer 2, the dies
+
+
+def preset_case(preset: str, seed: int = 0) -> dict:
+    """A hardware preset as a case: its description as shipped, a power trace and sampling drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    ref = resources.files("ailfm.mapping.presets") / f"{preset}.yaml"
+    with resources.as_file(ref) as path:
+        hardware, _ = load_document(path)
+    return {"seed": seed, "name": f"{preset}-{seed}", "hardware": hardware,
+            "sampling_s": float(rng.choice(SAMPLING_S)), "samples": int(rng.integers(5, 11))}
 
 
 def draw_case(seed: int, *, samples: int | None = None, cells: int | None = None) -> dict:
@@ -142,21 +159,63 @@ def _die_columns(trace: PowerTrace, dies: list[str]) -> np.ndarray:
 
 
 def describe(case: dict) -> str:
-    hw = case["hardware"]
-    pack = hw["package"]
-    sizes = sorted({round(float(np.sqrt(a)), 1) for a in chiplet_areas_mm2(case_hardware(case))})
-    return (f"{hw['mesh']['cols']}x{hw['mesh']['rows']} chiplets of {'/'.join(f'{s:g}' for s in sizes)} mm, "
-            f"{hw['dram']['channels']} {pack['memory']}, {pack['carrier']}, gap {pack['spacing_mm']:g} mm, "
-            f"r {pack['r_convec_K_per_W']:g} K/W, grid {pack['grid_cells']}, "
+    hw = case_hardware(case)
+    pack = hw.package
+    sizes = sorted({round(float(np.sqrt(a)), 1) for a in chiplet_areas_mm2(hw)})
+    return (f"{hw.mesh_cols}x{hw.mesh_rows} chiplets of {'/'.join(f'{s:g}' for s in sizes)} mm, "
+            f"{hw.dram_channels} {pack.memory}, {pack.carrier}, gap {pack.spacing_mm:g} mm, "
+            f"r {pack.r_convec_K_per_W:g} K/W, grid {pack.grid_cells}, "
             f"{case['samples']} x {case['sampling_s'] * 1e3:g} ms")
 
 
+def preset_runs(argv: list[str]) -> list[tuple[dict, Path]]:
+    """``presets [NAME ...]``: the shipped presets (default all) as cases, through HotSpot."""
+    parser = argparse.ArgumentParser(prog="compass_package_hotspot.py presets")
+    parser.add_argument("names", nargs="*", default=list(HARDWARE_PRESETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    binary = shutil.which(args.hotspot)
+    if binary is None:
+        sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
+    cases = [preset_case(name, args.seed) for name in args.names]
+    return [(case, run_hotspot(case, binary, args.cache, writer=write_inputs)) for case in cases]
+
+
+def resolution(argv: list[str]) -> int:
+    """``resolution [NAME ...]``: each preset's steady die temperatures on 16-64 cell grids against 128 x 128, with
+    every chiplet at 0.5 W/mm^2 and the DRAM blocks at 2 W (the grid_cells default's evidence)."""
+    names = argv or ["he-36", "hot-36", "hot-64"]
+    print("| preset | 16 x 16 | 32 x 32 | 64 x 64 | (worst die, K, vs 128 x 128) |")
+    print("|---|---:|---:|---:|---|")
+    for name in names:
+        hw = load_hardware(name)
+        power = np.concatenate([0.5 * chiplet_areas_mm2(hw), np.full(hw.dram_channels, 2.0)])
+        steady = {}
+        for cells in (16, 32, 64, 128):
+            package = dataclasses.replace(chiplet_package(hw), grid_rows=cells, grid_cols=cells)
+            dies = package.die_names
+            model = CircuitThermalModel(SelectedCircuit(package_circuit(package), dies, dies), "sparse",
+                                        ambient_K=package.ambient_K, init=package.ambient_K)
+            steady[cells] = model.steady(power)
+        errors = [float(np.max(np.abs(steady[c] - steady[128]))) for c in (16, 32, 64)]
+        print(f"| {name} | " + " | ".join(f"{e:.3f}" for e in errors) + " | |", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    runs = hotspot_cases(argv, description=__doc__.split("\n")[0], seeds="0-4", jobs=1, draw=draw_case,
-                         writer=write_inputs, describe_case=describe, overrides=("samples", "cells"))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["resolution"]:
+        return resolution(argv[1:])
+    if argv[:1] == ["presets"]:
+        runs = preset_runs(argv[1:])
+    else:
+        runs = hotspot_cases(argv, description=__doc__.split("\n")[0], seeds="0-4", jobs=1, draw=draw_case,
+                             writer=write_inputs, describe_case=describe, overrides=("samples", "cells"))
     if runs is None:
         return 0
-    print("| seed | package | grid steady | grid from ambient | grid from HotSpot's restart | ROM steady | "
+    print("| case | package | grid steady | grid from ambient | grid from HotSpot's restart | ROM steady | "
           "ROM from ambient | ROM warm start vs grid |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     worst = dict.fromkeys(("grid_steady", "grid_ambient", "grid_restart", "rom_steady", "rom_ambient", "rom_warm"),
@@ -166,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"grid_steady": grid["steady"], "grid_ambient": grid["from_ambient"], "grid_restart": grid["from_steady"],
                "rom_steady": rom["steady"], "rom_ambient": rom["from_ambient"], "rom_warm": rom["grid_warm"]}
         worst = {k: max(v, row[k]) for k, v in worst.items()}
-        print(f"| {case['seed']} | {describe(case)} | " + " | ".join(f"{row[k]:.3f}" for k in worst) + " |",
+        print(f"| {case['name']} | {describe(case)} | " + " | ".join(f"{row[k]:.3f}" for k in worst) + " |",
               flush=True)
     print(f"| all | {len(runs)} packages | " + " | ".join(f"{v:.3f}" for v in worst.values()) + " |")
     ok = max(worst["grid_steady"], worst["rom_steady"]) <= STEADY_BUDGET_K and max(
