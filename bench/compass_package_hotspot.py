@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from thermal_deep_stacks import DEFAULT_CACHE, compare, hotspot_cases, run_hotspot
+from thermal_deep_stacks import add_hotspot_options, compare, hotspot_binary, hotspot_cases, run_hotspot
 
 from ailfm.files import Lines, load_document
 from ailfm.mapping.hardware import HARDWARE_PRESETS, Hardware, hardware_from_dict, load_hardware
@@ -173,12 +171,9 @@ def preset_runs(argv: list[str]) -> list[tuple[dict, Path]]:
     parser = argparse.ArgumentParser(prog="compass_package_hotspot.py presets")
     parser.add_argument("names", nargs="*", default=list(HARDWARE_PRESETS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    add_hotspot_options(parser)
     args = parser.parse_args(argv)
-    binary = shutil.which(args.hotspot)
-    if binary is None:
-        sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
+    binary = hotspot_binary(args)
     cases = [preset_case(name, args.seed) for name in args.names]
     return [(case, run_hotspot(case, binary, args.cache, writer=write_inputs)) for case in cases]
 
