@@ -17,6 +17,7 @@ transient from ambient; transient from HotSpot's steady state), cached there. Co
     python bench/compass_package_hotspot.py table --seeds 0-4 [--hotspot PATH] [--jobs 1]
     python bench/compass_package_hotspot.py presets [he-36 hot-64 ...]     (the shipped presets, one trace each)
     python bench/compass_package_hotspot.py resolution [he-36 ...]         (grid cells vs 128 x 128, no HotSpot)
+    python bench/compass_package_hotspot.py speed [he-36 ...]              (build and solve times, no HotSpot)
     python bench/compass_package_hotspot.py write-case --seed 7 --out tests/mapping/data/package_hotspot/pkg7
 
 ``table`` prints the markdown table of docs/compass.md ("Package thermal model") and exits 1 if any case exceeds
@@ -30,7 +31,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import time
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -199,10 +203,40 @@ def resolution(argv: list[str]) -> int:
     return 0
 
 
+def speed(argv: list[str]) -> int:
+    """``speed [NAME ...]``: seconds to build each preset's reduced model (no disk cache), microseconds per steady
+    solve and per transient step, and per steady solve of a population of 1000 power vectors at once."""
+    names = argv or ["he-36", "hot-36", "hot-64"]
+    print("| preset | dies | order | build (s) | steady (us) | step (us) | steady of 1000 at once (us each) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    os.environ["AILFM_CACHE"] = "off"
+    for name in names:
+        hw = load_hardware(name)
+        start = time.perf_counter()
+        model = package_thermal(hw)
+        build = time.perf_counter() - start
+        power = np.random.default_rng(0).uniform(0.0, 5.0, (1000, len(model.power_names)))
+        gain = model.steady_gain_K_per_W
+        calls = (partial(model.steady, power[0]), partial(model.step, power[0], 1e-3),
+                 partial(np.matmul, power, gain.T))
+        timings = []
+        for call in calls:
+            call()
+            start = time.perf_counter()
+            for _ in range(200):
+                call()
+            timings.append((time.perf_counter() - start) / 200 * 1e6)
+        print(f"| {name} | {len(model.power_names)} | {model.order} | {build:.1f} | {timings[0]:.1f} | "
+              f"{timings[1]:.1f} | {timings[2] / len(power):.3f} |", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["resolution"]:
         return resolution(argv[1:])
+    if argv[:1] == ["speed"]:
+        return speed(argv[1:])
     if argv[:1] == ["presets"]:
         runs = preset_runs(argv[1:])
     else:

@@ -148,7 +148,8 @@ def test_cooling_and_spacing_trade_temperature_for_money():
     costs = CostModel()
     better = with_package(SMALL, r_convec_K_per_W=0.05)
     assert package_thermal(better).steady(power).max() < package_thermal(SMALL).steady(power).max()
-    assert costs.cost_usd(better) > costs.cost_usd(SMALL)
+    assert costs.cost_usd(better, cooling=True) > costs.cost_usd(SMALL, cooling=True)
+    assert costs.cost_usd(better) == costs.cost_usd(SMALL)  # the package alone does not depend on the cooler
     spaced = with_package(SMALL, spacing_mm=3.0, carrier="interposer")
     assert costs.breakdown(spaced)["interposer_usd"] > costs.breakdown(with_package(SMALL,
                                                                                     carrier="interposer"))["interposer_usd"]
