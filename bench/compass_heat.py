@@ -106,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(row, flush=True)
             best = min(rows, key=lambda r: r[1])
             above = [r[0] for r in rows if r[2] > hw.package.t_max_C]
-            summary.append(f"| {model} | {serving} | {best[0]} | {best[2]:.1f} | {len(above)} of {len(rows)} |")
-    print(f"\n| model | serving | lowest-EDP baseline | its peak T (C) | baselines above T_max ({hw.package.t_max_C:g} "
-          "C) |\n|---|---|---|---:|---:|")
+            hottest = max(rows, key=lambda r: r[2])
+            summary.append(f"| {model} | {serving} | {best[0]} | {best[2]:.1f} | {hottest[0]} | {hottest[2]:.1f} | "
+                           f"{len(above)} of {len(rows)} |")
+    print(f"\n| model | serving | lowest-EDP baseline | its peak T (C) | hottest baseline | its peak T (C) | "
+          f"baselines above T_max ({hw.package.t_max_C:g} C) |\n|---|---|---|---:|---|---:|---:|")
     print("\n".join(summary))
     return 0
 

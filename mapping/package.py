@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ailfm.mapping.area import AreaModel
 from ailfm.mapping.hardware import Hardware
@@ -158,9 +159,12 @@ def package_thermal(hardware: Hardware) -> ReducedOrderThermalModel:
 
     def reduce() -> ReducedOrderThermalModel:
         names = package.die_names
-        return ReducedOrderThermalModel(SelectedCircuit(package_circuit(package), names, names),
-                                        ambient_K=package.ambient_K, moments=ROM_MOMENTS,
-                                        expansion_points_per_s=ROM_EXPANSION_POINTS_PER_S)
+        # one BLAS thread: on the shared 2-core machine under load, threads made the reduction's dense products
+        # 20x slower (he-36: 20 s against 0.9 s; bench/compass_package_hotspot.py speed)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return ReducedOrderThermalModel(SelectedCircuit(package_circuit(package), names, names),
+                                            ambient_K=package.ambient_K, moments=ROM_MOMENTS,
+                                            expansion_points_per_s=ROM_EXPANSION_POINTS_PER_S)
 
     return load_or_build(rom_cache_path(package), reduce)
 
