@@ -18,6 +18,7 @@ transient from ambient; transient from HotSpot's steady state), cached there. Co
     python bench/compass_package_hotspot.py presets [he-36 hot-64 ...]     (the shipped presets, one trace each)
     python bench/compass_package_hotspot.py resolution [he-36 ...]         (grid cells vs 128 x 128, no HotSpot)
     python bench/compass_package_hotspot.py speed [he-36 ...]              (build and solve times, no HotSpot)
+    python bench/compass_package_hotspot.py orders [he-36 ...]             (Krylov orders vs the grid, no HotSpot)
     python bench/compass_package_hotspot.py write-case --seed 7 --out tests/mapping/data/package_hotspot/pkg7
 
 ``table`` prints the markdown table of docs/compass.md ("Package thermal model") and exits 1 if any case exceeds
@@ -48,6 +49,7 @@ from ailfm.mapping.package import chiplet_areas_mm2, chiplet_package, package_th
 from ailfm.thermal.chiplet_package import SelectedCircuit, die_layer_floorplan, package_circuit
 from ailfm.thermal.formats import PowerTrace, read_ptrace, read_steady, read_ttrace, write_ptrace
 from ailfm.thermal.model import CircuitThermalModel
+from ailfm.thermal.rom import ReducedOrderThermalModel
 
 STEADY_BUDGET_K = 0.1
 TRANSIENT_BUDGET_K = 0.3
@@ -234,8 +236,52 @@ def speed(argv: list[str]) -> int:
     return 0
 
 
+#: the reduced models ``orders`` compares: (moments, expansion points 1/s); the third is package.py's choice
+ORDER_CHOICES = ((2, (0.0,)), (4, (0.0,)), (2, (0.0, 1e2, 1e4)), (2, (0.0, 1e1, 1e3, 1e5)))
+ORDER_STEPS_S = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def orders(argv: list[str]) -> int:
+    """``orders [NAME ...]``: the reduced model's worst die error against the grid model for several Krylov orders,
+    over 30 random power steps of each length in ORDER_STEPS_S, from ambient and from the steady state of their
+    mean (how ROM_MOMENTS and ROM_EXPANSION_POINTS_PER_S were chosen)."""
+    names = argv or ["he-36", "hot-64"]
+    limits = threadpool_limits(limits=1, user_api="blas")
+    print("| preset | moments | expansion points (1/s) | order | " +
+          " | ".join(f"{dt * 1e3:g} ms" for dt in ORDER_STEPS_S) + " |")
+    print("|---|---:|---|---:|" + "---:|" * len(ORDER_STEPS_S))
+    for name in names:
+        package = chiplet_package(load_hardware(name))
+        dies = package.die_names
+        circuit = SelectedCircuit(package_circuit(package), dies, dies)
+        grid = CircuitThermalModel(circuit, ambient_K=package.ambient_K, init=package.ambient_K)
+        rng = np.random.default_rng(1)
+        traces = {dt: rng.uniform(0, 4, (30, len(dies))) * (rng.random((30, len(dies))) < 0.6) for dt in ORDER_STEPS_S}
+        for moments, points in ORDER_CHOICES:
+            model = ReducedOrderThermalModel(circuit, ambient_K=package.ambient_K, moments=moments,
+                                             expansion_points_per_s=points)
+            worst = []
+            for dt, trace in traces.items():
+                error = 0.0
+                for start in (None, trace.mean(axis=0)):
+                    grid.reset()
+                    model.reset()
+                    if start is not None:
+                        grid.set_state(grid.steady_rises(start))
+                        model.set_state(model.steady_modes(start))
+                    error = max(error, max(float(np.max(np.abs(grid.step(p, dt) - model.step(p, dt))))
+                                           for p in trace))
+                worst.append(error)
+            print(f"| {name} | {moments} | {', '.join(f'{x:g}' for x in points)} | {model.order} | " +
+                  " | ".join(f"{e:.3f}" for e in worst) + " |", flush=True)
+    limits.restore_original_limits()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["orders"]:
+        return orders(argv[1:])
     if argv[:1] == ["resolution"]:
         return resolution(argv[1:])
     if argv[:1] == ["speed"]:

@@ -43,7 +43,7 @@ from ailfm.thermal.rom import ReducedOrderThermalModel, load_or_build
 
 #: Krylov blocks of the reduced model and their Laplace expansion points (1/s): s = 0 matches the steady state and
 #: the slow lid/sink modes; the points at 1e2 and 1e4 /s the die and package modes of the serving timescales
-#: (a 10 us job to a 10 s run). Chosen by bench/compass_package_hotspot.py (rom error vs the grid model).
+#: (a 10 us job to a 10 s run). Chosen with ``bench/compass_package_hotspot.py orders`` (error vs the grid model).
 #: the area model's documented constants (area.py)
 AREA = AreaModel()
 ROM_MOMENTS = 2
