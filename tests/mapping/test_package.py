@@ -204,3 +204,16 @@ def test_steady_leakage_fixed_point_and_runaway():
     assert (leak > leakage_W(SMALL, np.full(6, model.ambient_K))).all()
     leaky = with_package(SMALL, leakage_W_per_mm2=5.0, leakage_beta_per_K=0.1)
     assert np.isinf(steady_with_leakage(leaky, power[:1])[0]).all()
+
+
+def test_modal_algebra_reproduces_steps_of_any_length():
+    model = package_thermal(SMALL)
+    power = np.array([3.0, 1.0, 0.0, 2.0, 5.0, 0.5, 1.0, 0.2])
+    rates, forcing, output = model.rates_per_s, model.modal_input, model.modal_output
+    modes = model.steady_modes(power / 2)
+    for dt in (3e-6, 7e-4, 0.2):
+        decay = np.exp(-rates * dt)
+        modes_next = decay * modes + (1 - decay) / rates * (forcing @ power)
+        model.set_state(modes)
+        np.testing.assert_allclose(model.step(power, dt), model.ambient_K + output @ modes_next, atol=1e-9)
+        modes = modes_next
