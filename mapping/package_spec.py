@@ -157,3 +157,10 @@ def package_from_dict(doc: object, lines: Lines, prefix: str = "package") -> Pac
         raise lines.error(f"{prefix}.sink_side_mm", f"must be at least the spreader's {spec.spreader_side_mm:g} mm, "
                                                     f"got {spec.sink_side_mm:g}")
     return spec
+
+
+def package_to_dict(spec: PackageSpec) -> dict:
+    """The ``package:`` mapping ``package_from_dict`` reads back: the fields that differ from their defaults."""
+    default = PackageSpec()
+    return {f.name: getattr(spec, f.name) for f in fields(PackageSpec) if getattr(spec, f.name) != getattr(default,
+                                                                                                        f.name)}

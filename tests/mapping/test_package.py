@@ -217,3 +217,14 @@ def test_modal_algebra_reproduces_steps_of_any_length():
         model.set_state(modes)
         np.testing.assert_allclose(model.step(power, dt), model.ambient_K + output @ modes_next, atol=1e-9)
         modes = modes_next
+
+
+def test_saved_hardware_keeps_its_package(tmp_path):
+    import yaml
+
+    from ailfm.mapping.search.hardware import hardware_to_dict
+
+    hw = with_package(load_hardware("hot-36"), spacing_mm=2.0, r_convec_K_per_W=0.05)
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(hardware_to_dict(hw), sort_keys=False))
+    assert load_hardware(path).package == hw.package
