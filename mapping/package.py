@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ailfm.errors import ConfigError
 from ailfm.mapping.area import AreaModel
 from ailfm.mapping.hardware import Hardware
 from ailfm.mapping.package_spec import (
@@ -135,13 +136,16 @@ def chiplet_package(hardware: Hardware, area: AreaModel = AREA) -> ChipletPackag
                                             max(layout.width_mm, layout.height_mm) + 2 * LID_OVERHANG_MM)
     sink = spec.sink_side_mm or max(HOTSPOT_SINK_SIDE_MM, 2 * spreader)
     carrier = "silicon" if spec.carrier == "interposer" else "organic"
-    return ChipletPackage(
-        name=hardware.name, width_m=layout.width_mm * 1e-3, height_m=layout.height_mm * 1e-3, dies=dies,
-        carrier=_material(carrier, spec.carrier_thickness_m * 1e6), bond=_material("bond", spec.bond_thickness_um),
-        die_thickness_m=spec.die_thickness_um * 1e-6, filler=_material("mold"),
-        tim=_material("tim", spec.tim_thickness_um), spreader_side_m=spreader * 1e-3, sink_side_m=sink * 1e-3,
-        r_convec_K_per_W=spec.r_convec_K_per_W, ambient_K=spec.ambient_K, grid_rows=spec.grid_cells,
-        grid_cols=spec.grid_cells)
+    try:
+        return ChipletPackage(
+            name=hardware.name, width_m=layout.width_mm * 1e-3, height_m=layout.height_mm * 1e-3, dies=dies,
+            carrier=_material(carrier, spec.carrier_thickness_m * 1e6),
+            bond=_material("bond", spec.bond_thickness_um), die_thickness_m=spec.die_thickness_um * 1e-6,
+            filler=_material("mold"), tim=_material("tim", spec.tim_thickness_um), spreader_side_m=spreader * 1e-3,
+            sink_side_m=sink * 1e-3, r_convec_K_per_W=spec.r_convec_K_per_W, ambient_K=spec.ambient_K,
+            grid_rows=spec.grid_cells, grid_cols=spec.grid_cells)
+    except ConfigError as err:  # the sizes given do not fit this hardware's layout: name the hardware's section
+        raise ConfigError("package", f"of hardware {hardware.name!r}: {err.field}: {err.reason}") from None
 
 
 def write_package_files(hardware: Hardware, out_dir: Path | str) -> tuple[Path, Path]:
