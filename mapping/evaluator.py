@@ -338,18 +338,26 @@ class Evaluator:
         floor_s = np.maximum(dram_bytes.sum(axis=1) / self._dram_Bps, link_s)
         return JobTable(n_pop, order_r, chip_r, self._pred, compute_s, nop_s, dram_s, parts, floor_s, link_bytes)
 
+    def schedule(self, jobs: JobTable) -> Evaluation:
+        """Latency and energy of the jobs' list schedule."""
+        return self._schedule(jobs)[0]
+
+    def _schedule(self, jobs: JobTable) -> tuple[Evaluation, np.ndarray]:
+        n_pop, n_it = jobs.n_genomes, jobs.n_iterations
+        finish = list_schedule(jobs.order, jobs.chip, jobs.predecessors, jobs.latency_s, self.hardware.n_chiplets)
+        it_latency = np.maximum(finish.max(axis=1), jobs.floor_s).reshape(n_it, n_pop).T
+        it_energy = (sum(jobs.energy_pJ.values()).sum(axis=1) * 1e-12).reshape(n_it, n_pop).T
+        return Evaluation(it_latency.sum(axis=1), it_energy.sum(axis=1), it_latency, it_energy), finish
+
     def _run(self, genomes: np.ndarray, details: bool):
         jobs = self.jobs(genomes)
-        n_pop, n_it = jobs.n_genomes, jobs.n_iterations
+        evaluation, finish = self._schedule(jobs)
+        if not details:
+            return evaluation
+        n_it = jobs.n_iterations
         n_jobs, n_ch = self._n_jobs, self.hardware.n_chiplets
         latency = jobs.latency_s
         energy_pJ = sum(jobs.energy_pJ.values())
-        finish = list_schedule(jobs.order, jobs.chip, jobs.predecessors, latency, n_ch)
-        it_latency = np.maximum(finish.max(axis=1), jobs.floor_s).reshape(n_it, n_pop).T
-        it_energy = (energy_pJ.sum(axis=1) * 1e-12).reshape(n_it, n_pop).T
-        evaluation = Evaluation(it_latency.sum(axis=1), it_energy.sum(axis=1), it_latency, it_energy)
-        if not details:
-            return evaluation
         n_mb, n_l = self.encoding.n_micro_batches, self.encoding.n_layers
         chip_r, rows = jobs.chip, jobs.chip.shape[0]
         real = chip_r.ravel() < n_ch

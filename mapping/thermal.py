@@ -1,0 +1,503 @@
+"""Thermally feasible evaluation of mappings: power over the schedule, the package's temperature, DTM throttling.
+
+Power over the schedule. A job's dynamic energy (the evaluator's, per job) is spread over its run: the compute
+part (MAC + vector + buffer) in proportion to its compute progress, the communication parts (NoP, DRAM) evenly
+over its communication time (the transfers run at the link rate while the array computes). Compute and NoP
+energy heat the job's chiplet (its array, buffer and die-to-die PHYs); DRAM energy heats the package's DRAM
+blocks (power inputs named ``dram*``/``hbm*``), shared evenly, and leaves the package when it has none. Every
+chiplet, busy or not, also draws idle power (clock tree, PHYs, control) and leakage that grows with its
+temperature, ``P_leak = P_ref exp(beta (T - T_ref))`` (HotSpot's leakage law), scaled by the supply voltage.
+
+The thermal state runs through the serving iterations one after another, warm-started from the steady state of
+the mapping's average power (the package's slow modes, seconds to minutes, see the serving load as its average;
+the scenario's iterations are one window of it). The steady state includes the leakage at its own temperature
+(fixed-point iteration; a rise beyond ``RUNAWAY_RISE_K`` is thermal runaway and scores infinite).
+
+DTM. Every ``dtm_period_s`` each chiplet's temperature is sensed: above ``t_max`` it runs at the throttled DVFS
+level until it cools below ``t_max - hysteresis``. A throttled chiplet's compute progresses at the lower clock
+and its compute energy costs ``voltage^2`` as much; the communication-bound part of a job (its NoP / DRAM time)
+does not stretch. The list schedule is re-run event by event with these speeds (``dtm_schedule``, compiled):
+jobs start in program order when their chiplet is free and their producers have finished, so a throttled job
+delays its successors on every chiplet. With no chiplet ever throttled the result is the evaluator's, bit for
+bit. The thermal step is the model's own ``LinearView`` of ``dtm_period_s`` (the reduced-order model's exact
+modal step), the same algebra every other caller uses.
+
+Figures: latency, energy and EDP after throttling (energy = the evaluator's dynamic energy at the voltages
+actually used; idle + leakage energy reported beside it, ``static_energy_J``, so that the thermal-blind and
+throttled EDPs count the same things), peak and time-mean chiplet temperature, time with the hottest chiplet
+above ``t_max`` and chiplet-seconds throttled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ailfm.errors import ConfigError
+from ailfm.mapping.encoding import Mapping
+from ailfm.mapping.evaluator import Evaluation, Evaluator, JobTable
+from ailfm.mapping.hardware import Hardware
+from ailfm.mapping.money import CostModel
+from ailfm.thermal.base import LinearThermal, ThermalModel
+from ailfm.thermal.model import LEAKAGE_ALPHA_W_PER_M2, LEAKAGE_BASE_K, LEAKAGE_BETA_PER_K, RUNAWAY_RISE_K
+
+KELVIN = 273.15
+COMPUTE_PARTS = ("mac", "vector", "buffer")
+LEAKAGE_ITERATIONS = 30
+LEAKAGE_TOLERANCE_K = 0.01
+# The DVFS law of the project's 22 nm table, V = 0.6 V + 0.2 V/GHz x f (HotSniper energystats.py, as in
+# gem5_configs/systems/snuca-64.yaml): halving a 1 GHz chiplet's clock lowers its supply from 0.8 V to 0.7 V.
+V_AT_ZERO_V = 0.6
+V_SLOPE_V_PER_GHZ = 0.2
+
+
+def supply_V(frequency_GHz: float) -> float:
+    """Supply voltage of a clock on the project's DVFS law."""
+    return V_AT_ZERO_V + V_SLOPE_V_PER_GHZ * frequency_GHz
+
+
+@dataclass(frozen=True)
+class PackagePower:
+    """Power and DTM constants of a package (per chiplet where an array).
+
+    Defaults (``package_power``): T_max 80 C and release 2 K below (the project's DTM trigger and release,
+    snuca-64.yaml after HotSniper/CoMeT); throttled level half the clock at the DVFS law's voltage; leakage by
+    HotSpot's built-in law (1.5e4 W/m^2 of die at 110 C, beta 0.036 / K) over the chiplet's area from the area
+    model of money.py; idle power per chiplet ``IDLE_W_PER_MM2`` of its area.
+    """
+
+    t_max_K: float
+    idle_W: np.ndarray            # (n_chiplets,)
+    leakage_W: np.ndarray         # (n_chiplets,) at leakage_ref_K and nominal voltage
+    leakage_ref_K: float = LEAKAGE_BASE_K
+    leakage_beta_per_K: float = LEAKAGE_BETA_PER_K
+    throttle_frequency: float = 0.5     # throttled clock / nominal
+    throttle_voltage: float = supply_V(0.5) / supply_V(1.0)  # throttled supply / nominal
+    hysteresis_K: float = 2.0
+    # DTM sensing period and thermal step: 250 us. The package's fastest thermal mode is ~1.4 ms (block model of
+    # 36 chiplets under HotSpot's default stack); on 120 random mappings of compass_speed.py's scenario the median
+    # peak moved 0.02 K from 100 us to 250 us, the throttled latency not at all.
+    dtm_period_s: float = 2.5e-4
+
+    def __post_init__(self):
+        for name in ("t_max_K", "dtm_period_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, f"must be > 0, got {getattr(self, name)}")
+        if not 0 < self.throttle_frequency <= 1 or not 0 < self.throttle_voltage <= 1:
+            raise ConfigError("throttle", "the throttled clock and voltage must be in (0, 1] of nominal")
+        if self.hysteresis_K < 0 or self.leakage_beta_per_K < 0:
+            raise ConfigError("hysteresis_K", "the hysteresis and the leakage coefficient must be >= 0")
+        if np.any(np.asarray(self.idle_W) < 0) or np.any(np.asarray(self.leakage_W) < 0):
+            raise ConfigError("idle_W", "idle and leakage powers must be >= 0")
+
+    def with_t_max(self, t_max_K: float) -> PackagePower:
+        return PackagePower(t_max_K, self.idle_W, self.leakage_W, self.leakage_ref_K, self.leakage_beta_per_K,
+                            self.throttle_frequency, self.throttle_voltage, self.hysteresis_K, self.dtm_period_s)
+
+
+# Idle power: clock tree and control of a clock-enabled but idle accelerator die, and idle D2D PHYs; 5 mW/mm^2
+# [inferred: ~1 % of a 0.5 W/mm^2 busy MAC array; the package section of the hardware YAML overrides it].
+IDLE_W_PER_MM2 = 0.005
+DEFAULT_T_MAX_C = 80.0
+
+
+def package_power(hardware: Hardware, t_max_C: float | None = None) -> PackagePower:
+    """The package's power constants: from the hardware description's ``package`` section where it gives them,
+    else the documented defaults above (areas from money.CostModel's area model)."""
+    section = getattr(hardware, "package", None)
+    areas = np.array([CostModel().chiplet_area_mm2(hardware.types[k]) for k in hardware.chiplet_type])
+
+    def field(name, default):
+        value = getattr(section, name, None) if section is not None else None
+        return default if value is None else value
+
+    t_max = t_max_C if t_max_C is not None else field("t_max_C", DEFAULT_T_MAX_C)
+    leakage_W = field("leakage_W_per_mm2", LEAKAGE_ALPHA_W_PER_M2 * 1e-6) * areas
+    return PackagePower(t_max_K=float(t_max) + KELVIN,
+                        idle_W=field("idle_W_per_mm2", IDLE_W_PER_MM2) * areas,
+                        leakage_W=np.asarray(leakage_W, float),
+                        leakage_ref_K=float(field("leakage_ref_C", LEAKAGE_BASE_K - KELVIN)) + KELVIN,
+                        leakage_beta_per_K=float(field("leakage_beta_per_K", LEAKAGE_BETA_PER_K)))
+
+
+@dataclass(frozen=True)
+class ThermalEvaluation:
+    """Per genome: throttled latency (s), energy (J: dynamic at the voltages used), the thermal-blind figures, idle
+    + leakage energy (J), peak and mean chiplet temperature (K), time above T_max (s), throttled chiplet-seconds."""
+
+    latency_s: np.ndarray
+    energy_J: np.ndarray
+    blind: Evaluation
+    static_energy_J: np.ndarray
+    peak_K: np.ndarray
+    mean_K: np.ndarray
+    above_s: np.ndarray
+    throttled_s: np.ndarray
+    iteration_latency_s: np.ndarray  # (P, I)
+
+    @property
+    def edp(self) -> np.ndarray:
+        return self.latency_s * self.energy_J
+
+
+@dataclass(frozen=True)
+class ThermalDetails:
+    """One mapping's traces every DTM period: time (s, end of each step), chiplet temperatures (K), power of every
+    thermal input (W, mean over the step), throttled flags; and its throttled schedule (s, per iteration)."""
+
+    evaluation: ThermalEvaluation
+    time_s: np.ndarray           # (S,)
+    temperature_K: np.ndarray    # (S, n_chiplets)
+    power_W: np.ndarray          # (S, n_power)
+    throttled: np.ndarray        # (S, n_chiplets) bool
+    start_s: np.ndarray          # (I, B, L) throttled schedule, relative to each iteration's start
+    finish_s: np.ndarray         # (I, B, L)
+    initial_K: np.ndarray        # (n_chiplets,) warm start
+
+
+class ThermalEvaluator:
+    """The evaluator's mappings on a package thermal model with DTM; ``evaluate`` is vectorised over a population.
+
+    ``model`` is any ``ThermalModel`` with the ``LinearThermal`` capability whose first power inputs and outputs
+    are the chiplets in Hardware order (``mapping.package.package_thermal`` builds it from the hardware)."""
+
+    def __init__(self, evaluator: Evaluator, model: ThermalModel, power: PackagePower):
+        if not isinstance(model, LinearThermal):
+            raise ConfigError("thermal model", "needs the LinearThermal capability (the reduced-order model)")
+        n_ch = evaluator.hardware.n_chiplets
+        if len(model.power_names) < n_ch or len(model.output_names) < n_ch:
+            raise ConfigError("thermal model", f"has {len(model.power_names)} power inputs and "
+                              f"{len(model.output_names)} outputs for {n_ch} chiplets")
+        if np.shape(power.idle_W) != (n_ch,) or np.shape(power.leakage_W) != (n_ch,):
+            raise ConfigError("package power", f"idle and leakage powers need one value per chiplet ({n_ch})")
+        self.evaluator = evaluator
+        self.encoding = evaluator.encoding
+        self.hardware = evaluator.hardware
+        self.power = power
+        self.power_names = tuple(model.power_names)
+        view = model.linear_view(power.dtm_period_s)
+        self._decay = np.ascontiguousarray(view.decay)
+        self._gain = np.ascontiguousarray(view.gain)
+        self._output = np.ascontiguousarray(view.output[:n_ch])
+        self._ambient_K = float(view.ambient_K)
+        self._steady_gain = np.asarray(model.steady_gain_K_per_W)[:n_ch]  # (n_ch, n_power) K per W
+        dram = [k for k, name in enumerate(self.power_names)
+                if k >= n_ch and name.lower().startswith(("dram", "hbm"))]
+        self._dram_share = np.zeros(len(self.power_names))
+        self._dram_share[dram] = 1.0 / max(len(dram), 1)
+
+    # --------------------------------------------------------------------------------------------- public
+    def evaluate(self, genomes: np.ndarray) -> ThermalEvaluation:
+        return self._run(np.atleast_2d(np.asarray(genomes, np.int64)), trace=False)[0]
+
+    def evaluate_mapping(self, mapping: Mapping) -> ThermalEvaluation:
+        return self.evaluate(self.encoding.encode(mapping)[None, :])
+
+    def details(self, mapping: Mapping) -> ThermalDetails:
+        return self._run(self.encoding.encode(mapping)[None, :], trace=True)[1]
+
+    def steady_K(self, power_W: np.ndarray) -> np.ndarray:
+        """(..., n_chiplets) steady chiplet temperatures of (..., n_power) powers, with the leakage loop at the
+        chiplets' own temperature (inf on thermal runaway)."""
+        power_W = np.asarray(power_W, float)
+        p = self.power
+        n_ch = len(p.idle_W)
+        temperature = self._ambient_K + power_W @ self._steady_gain.T
+        for _ in range(LEAKAGE_ITERATIONS):
+            static = power_W.copy()
+            static[..., :n_ch] += self._static_W(temperature, 1.0)
+            new = self._ambient_K + static @ self._steady_gain.T
+            done = np.all(np.abs(new - temperature) < LEAKAGE_TOLERANCE_K)
+            temperature = new
+            if done or np.any(temperature > self._ambient_K + RUNAWAY_RISE_K):
+                break
+        runaway = (temperature > self._ambient_K + RUNAWAY_RISE_K).any(axis=-1, keepdims=True)
+        return np.where(runaway, np.inf, temperature)
+
+    # --------------------------------------------------------------------------------------------- core
+    def _static_W(self, temperature_K: np.ndarray, voltage: float) -> np.ndarray:
+        p = self.power
+        rise = np.minimum(temperature_K - p.leakage_ref_K, RUNAWAY_RISE_K)
+        return p.idle_W + voltage * p.leakage_W * np.exp(p.leakage_beta_per_K * rise)
+
+    def _average_power_W(self, jobs: JobTable, blind: Evaluation) -> np.ndarray:
+        """(P, n_power) mean dynamic power of every thermal input over the thermal-blind schedule."""
+        n_pop, n_ch = jobs.n_genomes, self.hardware.n_chiplets
+        on_chip = (sum(jobs.energy_pJ[k] for k in COMPUTE_PARTS) + jobs.energy_pJ["nop"]) * 1e-12
+        genome = np.tile(np.arange(n_pop), jobs.n_iterations)[:, None]
+        index = (genome * (n_ch + 1) + jobs.chip).ravel()
+        per_chip = np.bincount(index, on_chip.ravel(), minlength=n_pop * (n_ch + 1)).reshape(n_pop, n_ch + 1)
+        dram = np.bincount(genome.ravel(), jobs.energy_pJ["dram"].sum(axis=1) * 1e-12, minlength=n_pop)
+        power = dram[:, None] * self._dram_share[None, :]
+        power[:, :n_ch] += per_chip[:, :n_ch]
+        return power / blind.latency_s[:, None]
+
+    def _run(self, genomes: np.ndarray, trace: bool):
+        ev = self.evaluator
+        jobs = ev.jobs(genomes)
+        blind = ev.schedule(jobs)
+        n_pop, n_ch = jobs.n_genomes, self.hardware.n_chiplets
+        p = self.power
+        mean_power = self._average_power_W(jobs, blind)
+        start_K = self.steady_K(mean_power)                                      # (P, n_ch)
+        runaway = ~np.isfinite(start_K).all(axis=1)
+        static = mean_power.copy()
+        static[:, :n_ch] += self._static_W(np.where(runaway[:, None], p.t_max_K, start_K), 1.0)
+        modes0 = (static @ self._gain.T) / (1.0 - self._decay)                   # steady modal state
+        compute_pJ = sum(jobs.energy_pJ[k] for k in COMPUTE_PARTS)
+        n_steps = _trace_steps(blind, p) if trace else 0
+        out = dtm_schedule(jobs.order, jobs.chip, jobs.predecessors, jobs.compute_s,
+                           np.maximum(jobs.nop_s, jobs.dram_s), compute_pJ * 1e-12, jobs.energy_pJ["nop"] * 1e-12,
+                           jobs.energy_pJ["dram"] * 1e-12, jobs.floor_s, n_pop, self._decay, self._gain,
+                           self._output, self._ambient_K, p.dtm_period_s, modes0, self._dram_share, p.idle_W,
+                           p.leakage_W, p.leakage_ref_K, p.leakage_beta_per_K, p.t_max_K, p.hysteresis_K,
+                           p.throttle_frequency, p.throttle_voltage, n_steps)
+        it_latency, saved_J, static_J, peak, mean, above, throttled, start, finish, t_trace, p_trace, s_trace = out
+        latency = it_latency.sum(axis=1)
+        energy = blind.energy_J - saved_J
+        bad = runaway | ~np.isfinite(peak)
+        result = ThermalEvaluation(
+            latency_s=np.where(bad, np.inf, latency), energy_J=np.where(bad, np.inf, energy), blind=blind,
+            static_energy_J=static_J, peak_K=np.where(bad, np.inf, peak), mean_K=np.where(bad, np.inf, mean),
+            above_s=np.where(bad, latency, above), throttled_s=throttled, iteration_latency_s=it_latency)
+        if not trace:
+            return result, None
+        shape = (jobs.n_iterations, self.encoding.n_micro_batches, self.encoding.n_layers)
+        steps = np.count_nonzero(np.isfinite(t_trace))
+        return result, ThermalDetails(
+            evaluation=result, time_s=t_trace[:steps], temperature_K=s_trace[:steps, :, 0],
+            power_W=p_trace[:steps], throttled=s_trace[:steps, :, 1] > 0,
+            start_s=start.reshape(shape), finish_s=finish.reshape(shape), initial_K=start_K[0])
+
+
+def _trace_steps(blind: Evaluation, power: PackagePower) -> int:
+    """Trace rows to allocate: the throttled run lasts at most the blind one with all compute at the lower clock."""
+    return int(np.ceil(blind.latency_s[0] / power.throttle_frequency / power.dtm_period_s)) + 2
+
+
+@njit(cache=True)
+def _deposit(c, j, r, a, b, start, is_slow, slow_f, v2, compute_s, comm_s, compute_J, nop_J, dram_J, c_end, m_end,
+             n_ch, dram_share, step_J, saved, p):
+    """Bank job ``j``'s dynamic energy of its run from ``a`` to ``b`` on chiplet ``c``: compute energy by compute
+    progress (at the throttled voltage^2 when slow), NoP energy on the chiplet and DRAM energy on the DRAM blocks
+    over its communication time. A part with zero duration is banked at the job's start."""
+    first = a == start
+    if compute_s[r, j] > 0.0:
+        progress = min(b, c_end) - a
+        share = (progress * (slow_f if is_slow else 1.0)) / compute_s[r, j] if progress > 0.0 else 0.0
+    else:
+        share = 1.0 if first else 0.0
+    energy = compute_J[r, j] * share
+    if is_slow:
+        saved[p] += energy * (1.0 - v2)
+        energy *= v2
+    if comm_s[r, j] > 0.0:
+        overlap = min(b, m_end) - a
+        comm_share = overlap / comm_s[r, j] if overlap > 0.0 else 0.0
+    else:
+        comm_share = 1.0 if first else 0.0
+    if c < n_ch:
+        step_J[c] += energy + nop_J[r, j] * comm_share
+    dram = dram_J[r, j] * comm_share
+    if dram > 0.0:
+        for k in range(n_ch, step_J.shape[0]):
+            step_J[k] += dram * dram_share[k]
+
+
+@njit(cache=True, fastmath=True)
+def _thermal_step(p, fraction, end_s, modes, temp, slow, step_J, power, decay, gain, output, ambient_K, dt_s,
+                  idle_W, leakage_W, leakage_ref_K, beta, slow_v, t_max_K, static_J, peak, mean, above, throttled_s,
+                  n_step, t_trace, p_trace, s_trace):
+    """One DTM period: the banked dynamic energy as mean power, plus idle and leakage at the step's start
+    temperature and level; the package's modal step; the statistics (weighted by the ``fraction`` of the period the
+    scenario lasts) and the trace row."""
+    n_ch = temp.shape[0]
+    for k in range(power.shape[0]):
+        power[k] = step_J[k] / dt_s
+        step_J[k] = 0.0
+    for c in range(n_ch):
+        rise = min(temp[c] - leakage_ref_K, 500.0)
+        static = idle_W[c] + leakage_W[c] * np.exp(beta * rise) * (slow_v if slow[c] else 1.0)
+        power[c] += static
+        static_J[p] += static * dt_s * fraction
+        if slow[c]:
+            throttled_s[p] += dt_s * fraction
+    for m in range(modes.shape[0]):  # explicit loops: small matrices, no BLAS call per period
+        forced = 0.0
+        for k in range(power.shape[0]):
+            forced += gain[m, k] * power[k]
+        modes[m] = decay[m] * modes[m] + forced
+    hottest = -np.inf
+    total = 0.0
+    for c in range(n_ch):
+        rise = 0.0
+        for m in range(modes.shape[0]):
+            rise += output[c, m] * modes[m]
+        temp[c] = ambient_K + rise
+        hottest = max(hottest, temp[c])
+        total += temp[c]
+    peak[p] = max(peak[p], hottest)
+    mean[p] += total / n_ch * dt_s * fraction
+    if hottest > t_max_K:
+        above[p] += dt_s * fraction
+    if n_step < t_trace.shape[0]:
+        t_trace[n_step] = end_s
+        p_trace[n_step] = power
+        for c in range(n_ch):
+            s_trace[n_step, c, 0] = temp[c]
+            s_trace[n_step, c, 1] = 1.0 if slow[c] else 0.0
+
+
+@njit(cache=True)
+def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J, floor_s, n_pop, decay, gain,
+                 output, ambient_K, dt_s, modes0, dram_share, idle_W, leakage_W, leakage_ref_K, beta, t_max_K,
+                 hysteresis_K, slow_f, slow_v, trace_steps):
+    """The list schedule of every genome re-run event by event under DTM, with the package's temperature stepped
+    every ``dt_s``. Rows are (iteration, genome) iteration-major, as ``Evaluator.jobs`` stacks them; iterations
+    of one genome run back to back. Returns per genome: iteration latencies (P, I), compute energy saved by the
+    lower voltage (J), idle + leakage energy (J), peak and time-mean chiplet temperature (K), time with the hottest
+    chiplet above T_max (s), throttled chiplet-seconds; the (rows, jobs) start and finish times of every job
+    (relative to its iteration; filled only with ``trace_steps`` > 0, i.e. one genome) and the per-step traces."""
+    n_rows, n_jobs = order.shape
+    n_it = n_rows // n_pop
+    n_ch = idle_W.shape[0]
+    n_power = gain.shape[1]
+    v2 = slow_v * slow_v
+    it_latency = np.zeros((n_pop, n_it))
+    saved = np.zeros(n_pop)
+    static_J = np.zeros(n_pop)
+    peak = np.full(n_pop, -np.inf)
+    mean = np.zeros(n_pop)
+    above = np.zeros(n_pop)
+    throttled_s = np.zeros(n_pop)
+    kept = n_rows if trace_steps > 0 else 0
+    start_out = np.zeros((kept, n_jobs))
+    finish_out = np.zeros((kept, n_jobs))
+    t_trace = np.full(trace_steps, np.inf)
+    p_trace = np.zeros((trace_steps, n_power))
+    s_trace = np.zeros((trace_steps, n_ch, 2))
+
+    modes = np.zeros(decay.shape[0])
+    temp = np.zeros(n_ch)
+    slow = np.zeros(n_ch + 1, np.bool_)  # the virtual chiplet of empty jobs never throttles
+    step_J = np.zeros(n_power)
+    power = np.zeros(n_power)
+    head = np.empty(n_ch + 1, np.int64)
+    tail = np.empty(n_ch + 1, np.int64)
+    nxt = np.empty(n_jobs, np.int64)
+    finish = np.empty(n_jobs + 1)
+    free = np.zeros(n_ch + 1)
+    running = np.empty(n_ch + 1, np.int64)
+    j_start = np.zeros(n_ch + 1)
+    seg = np.zeros(n_ch + 1)
+    c_end = np.zeros(n_ch + 1)
+    m_end = np.zeros(n_ch + 1)
+    for p in range(n_pop):
+        modes[:] = modes0[p]
+        for c in range(n_ch):
+            temp[c] = ambient_K + np.dot(output[c], modes)
+            slow[c] = temp[c] > t_max_K
+            peak[p] = max(peak[p], temp[c])
+        it_start = 0.0         # absolute start of the current iteration
+        step_start = 0.0
+        step_end = dt_s        # absolute end of the current DTM period
+        step_J[:] = 0.0
+        n_step = 0
+        for it in range(n_it):
+            r = it * n_pop + p
+            head[:] = -1
+            tail[:] = -1
+            for k in range(n_jobs):  # each chiplet's queue in program order
+                j = order[r, k]
+                c = chip[r, j]
+                nxt[j] = -1
+                if head[c] < 0:
+                    head[c] = j
+                else:
+                    nxt[tail[c]] = j
+                tail[c] = j
+            finish[:] = -1.0
+            finish[n_jobs] = 0.0
+            free[:] = 0.0
+            running[:] = -1
+            left = n_jobs
+            makespan = 0.0
+            soonest = -np.inf  # the next start or finish in the iteration's time (-inf: unknown)
+            while True:
+                rel_end = step_end - it_start  # the period's end in the iteration's time
+                changed = soonest < rel_end
+                while changed:  # start and finish every job the period holds (speeds are fixed within it)
+                    changed = False
+                    soonest = np.inf
+                    for c in range(n_ch + 1):
+                        if running[c] < 0 and head[c] >= 0:
+                            j = head[c]
+                            ready = free[c]
+                            for q in pred[j]:
+                                if finish[q] < 0.0:
+                                    ready = np.inf
+                                    break
+                                ready = max(ready, finish[q])
+                            if ready < rel_end:
+                                running[c] = j
+                                j_start[c] = ready
+                                seg[c] = ready
+                                c_end[c] = ready + (compute_s[r, j] / slow_f if slow[c] else compute_s[r, j])
+                                m_end[c] = ready + comm_s[r, j]
+                                head[c] = nxt[j]
+                                changed = True
+                            else:
+                                soonest = min(soonest, ready)
+                        if running[c] >= 0:
+                            j = running[c]
+                            end = max(c_end[c], m_end[c])
+                            if end <= rel_end:
+                                _deposit(c, j, r, seg[c], end, j_start[c], slow[c], slow_f, v2, compute_s, comm_s,
+                                         compute_J, nop_J, dram_J, c_end[c], m_end[c], n_ch, dram_share, step_J,
+                                         saved, p)
+                                finish[j] = end
+                                if kept:
+                                    start_out[r, j] = j_start[c]
+                                    finish_out[r, j] = end
+                                free[c] = end
+                                makespan = max(makespan, end)
+                                running[c] = -1
+                                left -= 1
+                                changed = True
+                            else:
+                                soonest = min(soonest, end)
+                if left == 0:
+                    latency = max(makespan, floor_s[r])
+                    it_latency[p, it] = latency
+                    it_start += latency
+                    break
+                for c in range(n_ch + 1):  # jobs run past the period: bank their energy so far
+                    if running[c] >= 0:
+                        _deposit(c, running[c], r, seg[c], rel_end, j_start[c], slow[c], slow_f, v2, compute_s,
+                                 comm_s, compute_J, nop_J, dram_J, c_end[c], m_end[c], n_ch, dram_share, step_J,
+                                 saved, p)
+                        seg[c] = rel_end
+                _thermal_step(p, 1.0, step_end, modes, temp, slow, step_J, power, decay, gain, output, ambient_K,
+                              dt_s, idle_W, leakage_W, leakage_ref_K, beta, slow_v, t_max_K, static_J, peak, mean,
+                              above, throttled_s, n_step, t_trace, p_trace, s_trace)
+                n_step += 1
+                step_start = step_end
+                step_end += dt_s
+                for c in range(n_ch):  # DTM: throttle above T_max, release below T_max - hysteresis
+                    now = temp[c] > t_max_K or (slow[c] and temp[c] > t_max_K - hysteresis_K)
+                    if now != slow[c] and running[c] >= 0 and c_end[c] > rel_end:
+                        # the job's remaining compute continues at the new clock
+                        ratio = slow_f if now else 1.0 / slow_f
+                        c_end[c] = rel_end + (c_end[c] - rel_end) / ratio
+                        soonest = -np.inf
+                    slow[c] = now
+        fraction = (it_start - step_start) / dt_s  # the last period: the scenario ends inside it
+        if fraction > 0.0:
+            _thermal_step(p, fraction, it_start, modes, temp, slow, step_J, power, decay, gain, output, ambient_K,
+                          dt_s, idle_W, leakage_W, leakage_ref_K, beta, slow_v, t_max_K, static_J, peak, mean,
+                          above, throttled_s, n_step, t_trace, p_trace, s_trace)
+        mean[p] = mean[p] / it_start if it_start > 0.0 else temp.mean()
+    return it_latency, saved, static_J, peak, mean, above, throttled_s, start_out, finish_out, t_trace, p_trace, \
+        s_trace

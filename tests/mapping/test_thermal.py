@@ -1,0 +1,140 @@
+"""Thermally feasible evaluation: power over the schedule, DTM throttling, the invariants of issue 16."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ailfm.mapping.evaluator import Evaluator
+from ailfm.mapping.search.ga import SearchSettings, run_search
+from ailfm.mapping.search.operators import random_genomes
+from ailfm.mapping.thermal import ThermalEvaluator, package_power
+from ailfm.thermal.block import build_block_circuit
+from ailfm.thermal.formats.config import HotSpotConfig
+from ailfm.thermal.formats.flp import Block, Floorplan
+from ailfm.thermal.rom import ReducedOrderThermalModel
+
+
+def small_package(hardware, side_mm: float = 2.0, gap_mm: float = 0.5) -> ReducedOrderThermalModel:
+    """Chiplets of ``side_mm`` on a grid with ``gap_mm`` between them and a DRAM strip on the left, under
+    HotSpot's default stack (a stand-in for mapping.package.package_thermal, small enough for the tests)."""
+    pitch = (side_mm + gap_mm) * 1e-3
+    blocks = [Block(f"chiplet{c}", side_mm * 1e-3, side_mm * 1e-3, 1e-3 + gap_mm * 1e-3 + pitch * x,
+                    gap_mm * 1e-3 + pitch * y) for c, (x, y) in enumerate(hardware.xy.tolist())]
+    blocks.append(Block("dram0", 1e-3, hardware.mesh_rows * pitch, 0.0, 0.0))
+    circuit = build_block_circuit(HotSpotConfig(), Floorplan(tuple(blocks)))
+    return ReducedOrderThermalModel(circuit, ambient_K=318.15, moments=2)
+
+
+@pytest.fixture(scope="module")
+def setup(tiny, mixed_hw):
+    return Evaluator(tiny, mixed_hw), small_package(mixed_hw), package_power(mixed_hw)
+
+
+@pytest.fixture(scope="module")
+def genomes(setup):
+    return random_genomes(setup[0].encoding, 24, np.random.default_rng(1))
+
+
+def test_without_throttling_the_figures_are_the_evaluators_bit_for_bit(setup, genomes):
+    ev, model, power = setup
+    result = ThermalEvaluator(ev, model, power.with_t_max(1e4)).evaluate(genomes)
+    blind = ev.evaluate(genomes)
+    np.testing.assert_array_equal(result.latency_s, blind.latency_s)
+    np.testing.assert_array_equal(result.energy_J, blind.energy_J)
+    assert (result.throttled_s == 0).all() and (result.above_s == 0).all()
+    assert (result.peak_K >= result.mean_K).all() and (result.mean_K > model.ambient_K).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(t_max_C=st.floats(50.0, 120.0), seed=st.integers(0, 2 ** 16))
+def test_throttled_latency_is_never_below_the_unthrottled(setup, t_max_C, seed):
+    ev, model, power = setup
+    g = random_genomes(ev.encoding, 4, np.random.default_rng(seed))
+    result = ThermalEvaluator(ev, model, power.with_t_max(t_max_C + 273.15)).evaluate(g)
+    assert (result.latency_s >= result.blind.latency_s).all()
+    assert (result.energy_J <= result.blind.energy_J).all()  # throttled compute runs at a lower voltage
+    throttled = result.throttled_s > 0
+    assert (result.latency_s[~throttled] == result.blind.latency_s[~throttled]).all()
+
+
+def test_a_hot_mapping_throttles_and_its_compute_stretches(setup, genomes):
+    ev, model, power = setup
+    cool = ThermalEvaluator(ev, model, power.with_t_max(1e4)).evaluate(genomes)
+    hot = ThermalEvaluator(ev, model, power.with_t_max(np.median(cool.peak_K) - 1.0)).evaluate(genomes)
+    stretched = hot.latency_s > hot.blind.latency_s
+    assert stretched.any() and (hot.throttled_s[stretched] > 0).all()
+    # the DTM step halves the clock: no job can take more than twice its compute time, communication unchanged
+    assert (hot.latency_s <= 2.0 * hot.blind.latency_s * (1 + 1e-12)).all()
+
+
+def test_energy_adds_up_over_the_power_trace(setup, genomes):
+    """With no idle or leakage power, the dynamic power trace integrates to the (throttled) energy."""
+    ev, model, power = setup
+    quiet = replace(power, idle_W=np.zeros(6), leakage_W=np.zeros(6))
+    for t_max in (1e4, 330.0):
+        thermal = ThermalEvaluator(ev, model, quiet.with_t_max(t_max))
+        mapping = ev.encoding.decode(genomes[3])
+        details = thermal.details(mapping)
+        traced_J = details.power_W.sum() * quiet.dtm_period_s
+        assert traced_J == pytest.approx(details.evaluation.energy_J[0], rel=1e-9)
+        assert details.evaluation.static_energy_J[0] == 0.0
+        assert (details.finish_s.max(axis=(1, 2)) <= details.evaluation.iteration_latency_s[0]).all()
+    blind = ev.details(mapping)
+    cool = ThermalEvaluator(ev, model, quiet.with_t_max(1e4)).details(mapping)
+    np.testing.assert_array_equal(cool.finish_s, blind.finish_s)
+    np.testing.assert_allclose(cool.start_s, blind.start_s, rtol=1e-12, atol=1e-18)
+
+
+def test_more_power_never_gives_a_lower_temperature(setup, genomes):
+    ev, model, power = setup
+    base = ThermalEvaluator(ev, model, power.with_t_max(1e4))
+    hotter = ThermalEvaluator(ev, model, replace(power.with_t_max(1e4), idle_W=power.idle_W + 0.05))
+    mapping = ev.encoding.decode(genomes[5])
+    a, b = base.details(mapping), hotter.details(mapping)
+    assert (b.temperature_K >= a.temperature_K).all() and (b.initial_K >= a.initial_K).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(power=st.lists(st.floats(0.0, 5.0), min_size=7, max_size=7),
+       extra=st.lists(st.floats(0.0, 5.0), min_size=7, max_size=7))
+def test_steady_temperatures_grow_with_power(setup, power, extra):
+    ev, model, package = setup
+    thermal = ThermalEvaluator(ev, model, package)
+    low = thermal.steady_K(np.array(power))
+    high = thermal.steady_K(np.array(power) + np.array(extra))
+    assert (high >= low - 1e-9).all()
+
+
+def test_with_a_very_high_t_max_the_thermal_search_returns_the_blind_result(setup):
+    ev, model, power = setup
+    settings_ = SearchSettings(pop_size=12, n_gen=4, seed=3)
+    blind = run_search(ev, settings_)
+    aware = run_search(ThermalEvaluator(ev, model, power.with_t_max(1e4)), settings_)
+    np.testing.assert_array_equal(aware.best_genome, blind.best_genome)
+    assert aware.best_edp == blind.best_edp
+
+
+def test_a_peak_constraint_keeps_the_best_mapping_under_it(setup):
+    ev, model, power = setup
+    thermal = ThermalEvaluator(ev, model, power)
+    free = run_search(thermal, SearchSettings(pop_size=16, n_gen=4, seed=0, local_share=0.0))
+    peak_free = thermal.evaluate(free.best_genome[None, :]).peak_K[0]
+    limit = peak_free - 3.0
+    capped = run_search(thermal, SearchSettings(pop_size=16, n_gen=4, seed=0, local_share=0.0, max_peak_K=limit))
+    assert thermal.evaluate(capped.best_genome[None, :]).peak_K[0] <= limit
+
+
+def test_nsga2_over_edp_and_peak_temperature(setup):
+    ev, model, power = setup
+    thermal = ThermalEvaluator(ev, model, power)
+    result = run_search(thermal, SearchSettings(pop_size=12, n_gen=3, seed=0, objective="edp-peak"))
+    front = result.pareto_F
+    assert front.shape[1] == 2 and len(front) >= 1
+    scored = thermal.evaluate(result.pareto_genomes)
+    np.testing.assert_allclose(front[:, 0], scored.edp)
+    np.testing.assert_allclose(front[:, 1], scored.peak_K)
