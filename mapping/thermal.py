@@ -501,3 +501,11 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
         mean[p] = mean[p] / it_start if it_start > 0.0 else temp.mean()
     return it_latency, saved, static_J, peak, mean, above, throttled_s, start_out, finish_out, t_trace, p_trace, \
         s_trace
+
+
+def thermal_evaluator(evaluator: Evaluator, t_max_C: float | None = None) -> ThermalEvaluator:
+    """The thermal evaluator of ``evaluator``'s hardware: its package model (``mapping.package``) and constants."""
+    from ailfm.mapping.package import package_thermal  # the package model of issue 16 item 1 (merged separately)
+
+    hardware = evaluator.hardware
+    return ThermalEvaluator(evaluator, package_thermal(hardware), package_power(hardware, t_max_C))

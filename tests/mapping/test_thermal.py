@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -138,3 +140,34 @@ def test_nsga2_over_edp_and_peak_temperature(setup):
     scored = thermal.evaluate(result.pareto_genomes)
     np.testing.assert_allclose(front[:, 0], scored.edp)
     np.testing.assert_allclose(front[:, 1], scored.peak_K)
+
+
+def test_cli_thermal_search_writes_traces_plots_and_thermal_columns(tmp_path, tiny_config, capsys, monkeypatch):
+    from ailfm.cli import main
+    from ailfm.mapping import cli
+
+    def small(evaluator, t_max_C=None):  # the package model of a 2 x 2 mesh, built small for the test
+        return ThermalEvaluator(evaluator, small_package(evaluator.hardware),
+                                package_power(evaluator.hardware, t_max_C))
+
+    monkeypatch.setattr(cli, "thermal_evaluator", small)
+    hw = tmp_path / "hw.yaml"
+    hw.write_text("mesh: {cols: 2, rows: 2}\nchiplet_types:\n  a: {dataflow: os, macs: 256, buffer_KiB: 64}\n"
+                  "layout: a\n")
+    scenario = ["--model", str(tiny_config), "--hardware", str(hw), "--serving", "vllm", "--slots", "4",
+                "--micro-batches", "2", "--tensor-parallel", "2", "--steps", "1", "--t-max-C", "60"]
+    out = tmp_path / "run"
+    assert main(["map", "search", *scenario, "--out", str(out), "--pop", "8", "--gen", "2", "--workers", "1",
+                 "--no-progress", "--objective", "edp-peak", "--max-peak-C", "150"]) == 0
+    for name in ("thermal_trace.csv", "report/heatmap.png", "report/temperature.png", "report/pareto.png"):
+        assert (out / name).exists(), name
+    table = pd.read_csv(out / "baselines.csv")
+    assert {"peak_C", "above_t_max_ms", "blind_edp_Js"} <= set(table.columns)
+    assert (table.edp_Js >= table.blind_edp_Js * (1 - 1e-12)).all() or (table.peak_C < 60).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["thermal"]["t_max_C"] == pytest.approx(60.0)
+    trace = pd.read_csv(out / "thermal_trace.csv")
+    assert len(trace) > 0 and {"time_s", "chiplet0_C", "chiplet3_throttled"} <= set(trace.columns)
+    capsys.readouterr()
+    assert main(["map", "evaluate", *scenario, "--mapping", str(out / "best_mapping.json"), "--thermal"]) == 0
+    assert "after DTM (T_max 60 C)" in capsys.readouterr().out
