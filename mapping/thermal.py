@@ -30,7 +30,7 @@ above ``t_max`` and chiplet-seconds throttled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -69,6 +69,7 @@ class PackagePower:
     """
 
     t_max_K: float
+    area_mm2: np.ndarray          # (n_chiplets,)
     idle_W: np.ndarray            # (n_chiplets,)
     leakage_W: np.ndarray         # (n_chiplets,) at leakage_ref_K and nominal voltage
     leakage_ref_K: float = LEAKAGE_BASE_K
@@ -93,8 +94,7 @@ class PackagePower:
             raise ConfigError("idle_W", "idle and leakage powers must be >= 0")
 
     def with_t_max(self, t_max_K: float) -> PackagePower:
-        return PackagePower(t_max_K, self.idle_W, self.leakage_W, self.leakage_ref_K, self.leakage_beta_per_K,
-                            self.throttle_frequency, self.throttle_voltage, self.hysteresis_K, self.dtm_period_s)
+        return replace(self, t_max_K=t_max_K)
 
 
 # Idle power: clock tree and control of a clock-enabled but idle accelerator die, and idle D2D PHYs; 5 mW/mm^2
@@ -115,7 +115,7 @@ def package_power(hardware: Hardware, t_max_C: float | None = None) -> PackagePo
 
     t_max = t_max_C if t_max_C is not None else field("t_max_C", DEFAULT_T_MAX_C)
     leakage_W = field("leakage_W_per_mm2", LEAKAGE_ALPHA_W_PER_M2 * 1e-6) * areas
-    return PackagePower(t_max_K=float(t_max) + KELVIN,
+    return PackagePower(t_max_K=float(t_max) + KELVIN, area_mm2=areas,
                         idle_W=field("idle_W_per_mm2", IDLE_W_PER_MM2) * areas,
                         leakage_W=np.asarray(leakage_W, float),
                         leakage_ref_K=float(field("leakage_ref_C", LEAKAGE_BASE_K - KELVIN)) + KELVIN,
@@ -170,8 +170,8 @@ class ThermalEvaluator:
         if len(model.power_names) < n_ch or len(model.output_names) < n_ch:
             raise ConfigError("thermal model", f"has {len(model.power_names)} power inputs and "
                               f"{len(model.output_names)} outputs for {n_ch} chiplets")
-        if np.shape(power.idle_W) != (n_ch,) or np.shape(power.leakage_W) != (n_ch,):
-            raise ConfigError("package power", f"idle and leakage powers need one value per chiplet ({n_ch})")
+        if any(np.shape(v) != (n_ch,) for v in (power.area_mm2, power.idle_W, power.leakage_W)):
+            raise ConfigError("package power", f"areas, idle and leakage powers need one value per chiplet ({n_ch})")
         self.evaluator = evaluator
         self.encoding = evaluator.encoding
         self.hardware = evaluator.hardware
@@ -197,6 +197,12 @@ class ThermalEvaluator:
 
     def details(self, mapping: Mapping) -> ThermalDetails:
         return self._run(self.encoding.encode(mapping)[None, :], trace=True)[1]
+
+    def mean_power_W(self, genomes: np.ndarray) -> np.ndarray:
+        """(P, n_power) mean dynamic power of every thermal input over each genome's thermal-blind schedule (the
+        warm start's power before idle and leakage)."""
+        jobs = self.evaluator.jobs(genomes)
+        return self._average_power_W(jobs, self.evaluator.schedule(jobs))
 
     def steady_K(self, power_W: np.ndarray) -> np.ndarray:
         """(..., n_chiplets) steady chiplet temperatures of (..., n_power) powers, with the leakage loop at the
