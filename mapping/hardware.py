@@ -17,6 +17,7 @@ import numpy as np
 
 from ailfm.errors import ConfigError, unknown_name
 from ailfm.files import Lines, known_fields, load_document, positive, require
+from ailfm.mapping.package_spec import PackageSpec, package_from_dict
 
 DATAFLOWS = ("os", "ws", "nvdla", "eyeriss")
 
@@ -135,6 +136,7 @@ class Hardware:
     dram_channels: int = 4
     dram_channel_GBps: float = 64.0
     dram_pJ_per_bit: float = 20.0
+    package: PackageSpec = PackageSpec()  # packaging, cooling and static power (package_spec.py)
 
     def __post_init__(self):
         if self.mesh_cols < 1 or self.mesh_rows < 1:
@@ -325,7 +327,7 @@ MAX_MACS = 1 << 20
 MAX_BUFFER_KIB = 1 << 20
 #: mesh side: the route tables hold n_chiplets^2 x n_links entries (~4 n^3); 32 x 32 would be ~4e9
 MAX_MESH_SIDE = 16
-KNOWN_FIELDS = ("name", "mesh", "chiplet_types", "layout", "nop", "dram")
+KNOWN_FIELDS = ("name", "mesh", "chiplet_types", "layout", "nop", "dram", "package")
 SECTION_FIELDS = {"mesh": ("cols", "rows"), "nop": ("link_bandwidth_GBps", "energy_pJ_per_bit_hop"),
                   "dram": ("channels", "channel_bandwidth_GBps", "energy_pJ_per_bit")}
 KNOWN_CHIPLET_FIELDS = ("dataflow", "macs", "buffer_KiB", "frequency_GHz", "array", "register_bytes",
@@ -388,6 +390,8 @@ def hardware_from_dict(doc: dict, lines: Lines) -> Hardware:
     ):
         if key in section:
             kwargs[attr] = positive(require(section, key, lines, kind, prefix=sec_name), f"{sec_name}.{key}", lines)
+    if "package" in doc:
+        kwargs["package"] = package_from_dict(doc["package"], lines)
     return Hardware(str(doc.get("name", "hardware")), cols, rows, types, tuple(chiplet_type), **kwargs)
 
 

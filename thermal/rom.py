@@ -12,7 +12,8 @@ products per epoch. Its error against the full grid model is measured by ``bench
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
@@ -71,10 +72,10 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
         basis = None
         for point in expansion_points_per_s:
             factor = spla.splu(sp.csc_matrix(network.conductance_W_per_K + point * sp.diags(capacitance)))
-            block = factor.solve(inputs)
+            block = factor.solve(np.asfortranarray(inputs))  # SuperLU solves column-major right-hand sides ~3x faster
             for moment in range(moments):
                 if moment:
-                    block = factor.solve(capacitance[:, None] * block)
+                    block = factor.solve(np.asfortranarray(capacitance[:, None] * block))
                 new = _orthonormal(block, basis)
                 basis = new if basis is None else np.hstack([basis, new])
         g_reduced = basis.T @ (network.conductance_W_per_K @ basis)
@@ -146,6 +147,10 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
     def steady(self, power_W: np.ndarray) -> np.ndarray:
         return self.ambient_K + self._steady_gain @ self.check_power(power_W)
 
+    def steady_modes(self, power_W: np.ndarray) -> np.ndarray:
+        """The modal state of the steady state under ``power_W`` (``set_state`` it to warm-start a transient)."""
+        return self._input @ self.check_power(power_W) / self._rates_per_s
+
     @property
     def steady_gain_K_per_W(self) -> np.ndarray:
         """Steady rise of every output per watt of every input (n_output, n_power): the thermal resistance matrix."""
@@ -178,6 +183,26 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
     @property
     def modes(self) -> np.ndarray:
         return self._modes
+
+
+def load_or_build(path: Path | None, build: Callable[[], ReducedOrderThermalModel]) -> ReducedOrderThermalModel:
+    """The model saved at ``path`` when it reads back, else ``build()``, saved there; ``path`` None: always built.
+
+    An unreadable file (an older format, a partial copy) is rebuilt and rewritten; a read-only cache only costs the
+    rebuild."""
+    if path is not None and path.is_file():
+        try:
+            return ReducedOrderThermalModel.load(path)
+        except (OSError, KeyError, ValueError):
+            pass
+    model = build()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+        except OSError:
+            pass
+    return model
 
 
 def _orthonormal(block: np.ndarray, basis: np.ndarray | None, tolerance: float = 1e-8) -> np.ndarray:

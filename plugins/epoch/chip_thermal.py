@@ -18,7 +18,7 @@ import numpy as np
 from ailfm.errors import ConfigError
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.thermal.base import LinearThermal, ThermalModel
-from ailfm.thermal.rom import ReducedOrderThermalModel
+from ailfm.thermal.rom import ReducedOrderThermalModel, load_or_build
 
 THERMAL_KINDS = ("fast", "grid", "hotspot")
 
@@ -96,22 +96,12 @@ def build_thermal(system: SystemDescription, kind: str = "fast", *, cells: int |
         return _with_stack(system, cells, HotSpotGridModel)
     ambient_K = system.thermal.ambient_K
     if kind == "fast":
-        cache = rom_cache_path(system, cells, moments)
-        if cache is not None and cache.is_file():
-            try:
-                return ReducedOrderThermalModel.load(cache)
-            except (OSError, KeyError, ValueError):
-                pass  # unreadable (an older format, a partial copy): rebuilt and rewritten below
-        circuit = grid_circuit(system, cells)
-        model = ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
-                                         input_patterns=engine_power_patterns(system, circuit.power_names))
-        if cache is not None:
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                model.save(cache)
-            except OSError:
-                pass  # a read-only cache only costs the rebuild
-        return model
+        def reduce() -> ReducedOrderThermalModel:
+            circuit = grid_circuit(system, cells)
+            return ReducedOrderThermalModel(circuit, ambient_K=ambient_K, moments=moments,
+                                            input_patterns=engine_power_patterns(system, circuit.power_names))
+
+        return load_or_build(rom_cache_path(system, cells, moments), reduce)
     circuit = grid_circuit(system, cells)
     from ailfm.thermal.model import CircuitThermalModel
 

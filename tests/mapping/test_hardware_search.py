@@ -28,12 +28,13 @@ TINY = ExploreSettings(trials=3, lns_steps=3, total_macs=4 * 256, inner_pop=6, i
 def test_cost_model_is_monotone_and_documented_parts_add_up():
     model = CostModel()
     small, big = ChipletType("a", "os", 1024, 512.0), ChipletType("b", "os", 1024, 4096.0)
-    assert model.chiplet_area_mm2(big) > model.chiplet_area_mm2(small)
+    assert model.area.chiplet_area_mm2(big) > model.area.chiplet_area_mm2(small)
     assert model.die_yield(10) > model.die_yield(100) > 0
     assert model.die_cost_usd(100) > 10 * model.die_cost_usd(10) / 10
     parts = model.breakdown(load_hardware("he-36"))
-    assert parts["total_usd"] == pytest.approx(parts["compute_dies_usd"] + parts["io_die_usd"]
-                                               + parts["substrate_usd"] + parts["assembly_loss_usd"])
+    assert parts["total_usd"] == pytest.approx(parts["compute_dies_usd"] + parts["io_die_usd"] + parts["interposer_usd"]
+                                               + parts["substrate_usd"] + parts["assembly_loss_usd"]
+                                               + parts["cooling_usd"])
 
 
 def test_objective_runs_on_a_fixed_trial(tiny_model):
