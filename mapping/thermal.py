@@ -6,7 +6,9 @@ over its communication time (the transfers run at the link rate while the array 
 energy heat the job's chiplet (its array, buffer and die-to-die PHYs); DRAM energy heats the package's DRAM
 blocks (power inputs named ``dram*``/``hbm*``), shared evenly, and leaves the package when it has none. Every
 chiplet, busy or not, also draws idle power (clock tree, PHYs, control) and leakage that grows with its
-temperature, ``P_leak = P_ref exp(beta (T - T_ref))`` (HotSpot's leakage law), scaled by the supply voltage.
+temperature, ``P_leak = P_ref exp(beta (T - T_ref))`` (package.leakage_W; the constants are the hardware's
+``package:`` section, package_spec.py), scaled by the supply voltage; the compiled kernel below evaluates the same
+law (a test checks the two agree).
 
 The thermal state runs through the serving iterations one after another, warm-started from the steady state of
 the mapping's average power (the package's slow modes, seconds to minutes, see the serving load as its average;
@@ -39,9 +41,9 @@ from ailfm.errors import ConfigError
 from ailfm.mapping.encoding import Mapping
 from ailfm.mapping.evaluator import Evaluation, Evaluator, JobTable
 from ailfm.mapping.hardware import Hardware
-from ailfm.mapping.money import CostModel
+from ailfm.mapping.package import chiplet_areas_mm2, idle_W, leakage_W, package_thermal
 from ailfm.thermal.base import LinearThermal, ThermalModel
-from ailfm.thermal.model import LEAKAGE_ALPHA_W_PER_M2, LEAKAGE_BASE_K, LEAKAGE_BETA_PER_K, RUNAWAY_RISE_K
+from ailfm.thermal.model import RUNAWAY_RISE_K
 
 KELVIN = 273.15
 COMPUTE_PARTS = ("mac", "vector", "buffer")
@@ -62,18 +64,17 @@ def supply_V(frequency_GHz: float) -> float:
 class PackagePower:
     """Power and DTM constants of a package (per chiplet where an array).
 
-    Defaults (``package_power``): T_max 80 C and release 2 K below (the project's DTM trigger and release,
-    snuca-64.yaml after HotSniper/CoMeT); throttled level half the clock at the DVFS law's voltage; leakage by
-    HotSpot's built-in law (1.5e4 W/m^2 of die at 110 C, beta 0.036 / K) over the chiplet's area from the area
-    model of money.py; idle power per chiplet ``IDLE_W_PER_MM2`` of its area.
-    """
+    ``package_power`` takes T_max, the areas, idle power and leakage from the hardware's package section. DTM
+    defaults: release 2 K below T_max (the co-simulator's DTM release, snuca-64.yaml after CoMeT); the throttled
+    level is half the clock at the DVFS law's voltage (``supply_V``); the leakage scales with the supply voltage
+    (sub-threshold current held: a first-order choice, [inferred])."""
 
     t_max_K: float
     area_mm2: np.ndarray          # (n_chiplets,)
     idle_W: np.ndarray            # (n_chiplets,)
     leakage_W: np.ndarray         # (n_chiplets,) at leakage_ref_K and nominal voltage
-    leakage_ref_K: float = LEAKAGE_BASE_K
-    leakage_beta_per_K: float = LEAKAGE_BETA_PER_K
+    leakage_ref_K: float
+    leakage_beta_per_K: float
     throttle_frequency: float = 0.5     # throttled clock / nominal
     throttle_voltage: float = supply_V(0.5) / supply_V(1.0)  # throttled supply / nominal
     hysteresis_K: float = 2.0
@@ -97,29 +98,16 @@ class PackagePower:
         return replace(self, t_max_K=t_max_K)
 
 
-# Idle power: clock tree and control of a clock-enabled but idle accelerator die, and idle D2D PHYs; 5 mW/mm^2
-# [inferred: ~1 % of a 0.5 W/mm^2 busy MAC array; the package section of the hardware YAML overrides it].
-IDLE_W_PER_MM2 = 0.005
-DEFAULT_T_MAX_C = 80.0
-
-
 def package_power(hardware: Hardware, t_max_C: float | None = None) -> PackagePower:
-    """The package's power constants: from the hardware description's ``package`` section where it gives them,
-    else the documented defaults above (areas from money.CostModel's area model)."""
-    section = getattr(hardware, "package", None)
-    areas = np.array([CostModel().chiplet_area_mm2(hardware.types[k]) for k in hardware.chiplet_type])
-
-    def field(name, default):
-        value = getattr(section, name, None) if section is not None else None
-        return default if value is None else value
-
-    t_max = t_max_C if t_max_C is not None else field("t_max_C", DEFAULT_T_MAX_C)
-    leakage_W = field("leakage_W_per_mm2", LEAKAGE_ALPHA_W_PER_M2 * 1e-6) * areas
-    return PackagePower(t_max_K=float(t_max) + KELVIN, area_mm2=areas,
-                        idle_W=field("idle_W_per_mm2", IDLE_W_PER_MM2) * areas,
-                        leakage_W=np.asarray(leakage_W, float),
-                        leakage_ref_K=float(field("leakage_ref_C", LEAKAGE_BASE_K - KELVIN)) + KELVIN,
-                        leakage_beta_per_K=float(field("leakage_beta_per_K", LEAKAGE_BETA_PER_K)))
+    """The package's power constants: T_max, idle power and leakage from the hardware's ``package`` section
+    (package_spec.py: the values and their sources; package.py: ``idle_W``, ``leakage_W``), ``t_max_C``
+    overriding T_max; the DTM constants are PackagePower's documented defaults."""
+    spec = hardware.package
+    reference = np.full(hardware.n_chiplets, spec.leakage_ref_K)
+    return PackagePower(t_max_K=spec.t_max_K if t_max_C is None else float(t_max_C) + KELVIN,
+                        area_mm2=chiplet_areas_mm2(hardware), idle_W=idle_W(hardware),
+                        leakage_W=leakage_W(hardware, reference), leakage_ref_K=spec.leakage_ref_K,
+                        leakage_beta_per_K=spec.leakage_beta_per_K)
 
 
 @dataclass(frozen=True)
@@ -275,7 +263,8 @@ class ThermalEvaluator:
         return result, ThermalDetails(
             evaluation=result, time_s=t_trace[:steps], temperature_K=s_trace[:steps, :, 0],
             power_W=p_trace[:steps], throttled=s_trace[:steps, :, 1] > 0,
-            start_s=start.reshape(shape), finish_s=finish.reshape(shape), initial_K=start_K[0])
+            start_s=start.reshape(shape), finish_s=finish.reshape(shape),
+            initial_K=self._ambient_K + self._output @ modes0[0])
 
 
 def _trace_steps(blind: Evaluation, power: PackagePower) -> int:
@@ -511,7 +500,5 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
 
 def thermal_evaluator(evaluator: Evaluator, t_max_C: float | None = None) -> ThermalEvaluator:
     """The thermal evaluator of ``evaluator``'s hardware: its package model (``mapping.package``) and constants."""
-    from ailfm.mapping.package import package_thermal  # the package model of issue 16 item 1 (merged separately)
-
     hardware = evaluator.hardware
     return ThermalEvaluator(evaluator, package_thermal(hardware), package_power(hardware, t_max_C))

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ailfm.mapping.evaluator import Evaluator
+from ailfm.mapping.package import idle_W, leakage_W
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.search.operators import random_genomes
 from ailfm.mapping.thermal import ThermalEvaluator, package_power
@@ -92,6 +93,17 @@ def test_energy_adds_up_over_the_power_trace(setup, genomes):
     np.testing.assert_allclose(cool.start_s, blind.start_s, rtol=1e-12, atol=1e-18)
 
 
+def test_idle_and_leakage_energy_follow_the_package_law_at_the_traced_temperatures(setup, genomes, mixed_hw):
+    """The compiled kernel's static power is package.py's idle + leakage law at each period's start temperature."""
+    ev, model, power = setup
+    details = ThermalEvaluator(ev, model, power.with_t_max(1e4)).details(ev.encoding.decode(genomes[2]))
+    starts = np.vstack([details.initial_K, details.temperature_K[:-1]])
+    durations = np.diff(details.time_s, prepend=0.0)
+    static_W = idle_W(ev.hardware) + leakage_W(ev.hardware, starts)
+    assert details.evaluation.static_energy_J[0] == pytest.approx((static_W.sum(axis=1) * durations).sum(),
+                                                                  rel=1e-9)
+
+
 def test_more_power_never_gives_a_lower_temperature(setup, genomes):
     ev, model, power = setup
     base = ThermalEvaluator(ev, model, power.with_t_max(1e4))
@@ -142,15 +154,9 @@ def test_nsga2_over_edp_and_peak_temperature(setup):
     np.testing.assert_allclose(front[:, 1], scored.peak_K)
 
 
-def test_cli_thermal_search_writes_traces_plots_and_thermal_columns(tmp_path, tiny_config, capsys, monkeypatch):
+def test_cli_thermal_search_writes_traces_plots_and_thermal_columns(tmp_path, tiny_config, capsys):
     from ailfm.cli import main
-    from ailfm.mapping import cli
 
-    def small(evaluator, t_max_C=None):  # the package model of a 2 x 2 mesh, built small for the test
-        return ThermalEvaluator(evaluator, small_package(evaluator.hardware),
-                                package_power(evaluator.hardware, t_max_C))
-
-    monkeypatch.setattr(cli, "thermal_evaluator", small)
     hw = tmp_path / "hw.yaml"
     hw.write_text("mesh: {cols: 2, rows: 2}\nchiplet_types:\n  a: {dataflow: os, macs: 256, buffer_KiB: 64}\n"
                   "layout: a\n")
