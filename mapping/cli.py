@@ -312,7 +312,7 @@ def run_map_explore(args: argparse.Namespace) -> int:
     gemm_costs = gemm_costs_from_args(args, base)
     settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
                                inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed,
-                               dataflows=explore_dataflows(args))
+                               dataflows=explore_dataflows(args), thermal=args.thermal, t_max_C=args.t_max_C)
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
     out = prepare_output_folder(args.out)
@@ -374,6 +374,7 @@ def add_subcommands(subparsers) -> None:
     exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS,
                      help="chiplet designs both phases may use (default: all the cost backend describes; ZigZag "
                           "costs: os and ws)")
+    add_thermal_arguments(exp)
     exp.add_argument("--no-progress", action="store_true")
     exp.set_defaults(func=run_map_explore)
 
