@@ -395,11 +395,12 @@ def hardware_from_dict(doc: dict, lines: Lines) -> Hardware:
     return Hardware(str(doc.get("name", "hardware")), cols, rows, types, tuple(chiplet_type), **kwargs)
 
 
-HARDWARE_PRESETS = ("he-36", "os-36", "ws-36", "simba-36")
+HARDWARE_PRESETS = ("he-36", "os-36", "ws-36", "simba-36", "hot-36", "hot-64")
 
 
 def load_hardware(spec: str | Path) -> Hardware:
-    """A preset name (``he-36``: 18 OS + 18 WS; ``os-36``; ``ws-36``; ``simba-36``) or a YAML path."""
+    """A preset name (``he-36``: 18 OS + 18 WS; ``os-36``; ``ws-36``; ``simba-36``; the hot packages ``hot-36`` and
+    ``hot-64``) or a YAML path."""
     if str(spec) in HARDWARE_PRESETS:
         ref = resources.files("ailfm.mapping.presets") / f"{spec}.yaml"
         with resources.as_file(ref) as path:

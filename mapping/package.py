@@ -192,3 +192,40 @@ def leakage_W(hardware: Hardware, temperature_K: np.ndarray, area: AreaModel = A
 def idle_W(hardware: Hardware, area: AreaModel = AREA) -> np.ndarray:
     """Each chiplet's dynamic power while idle (W): area x idle_W_per_mm2."""
     return chiplet_areas_mm2(hardware, area) * hardware.package.idle_W_per_mm2
+
+
+#: the leakage fixed point stops when no temperature moves by more than this (K), and calls a die above this
+#: temperature (K) a thermal runaway (HotSpot's MAX_SINK_TEMP, package.h)
+LEAKAGE_TOLERANCE_K = 1e-3
+RUNAWAY_K = 1000.0
+
+
+def steady_with_leakage(hardware: Hardware, chiplet_W: np.ndarray, dram_W: np.ndarray | None = None,
+                        max_iterations: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Steady die temperatures (K) when each chiplet also leaks at its own temperature: ``chiplet_W`` (...,
+    n_chiplets) is the power without leakage (dynamic + idle), ``dram_W`` (..., channels) the DRAM blocks' (default
+    0). Returns (temperatures (..., dies), chiplet leakage (..., n_chiplets)); vectorised over leading axes.
+
+    The fixed point T = T_amb + R (P + leakage(T)) is iterated from the leakage at ambient; a die that passes
+    RUNAWAY_K (the leakage feedback outgrows the cooling) is reported at +inf."""
+    model = package_thermal(hardware)
+    gain = model.steady_gain_K_per_W  # (dies, dies)
+    chiplet_W = np.asarray(chiplet_W, dtype=float)
+    shape = chiplet_W.shape[:-1]
+    dram = np.zeros((*shape, hardware.dram_channels)) if dram_W is None else np.broadcast_to(
+        np.asarray(dram_W, dtype=float), (*shape, hardware.dram_channels))
+    base = np.concatenate([chiplet_W, dram], axis=-1)
+    n = hardware.n_chiplets
+    temperature = np.full(base.shape, model.ambient_K)
+    for _ in range(max_iterations):
+        leak = leakage_W(hardware, np.minimum(temperature[..., :n], RUNAWAY_K))
+        power = base.copy()
+        power[..., :n] += leak
+        updated = model.ambient_K + power @ gain.T
+        done = np.max(np.abs(updated - temperature), initial=0.0) < LEAKAGE_TOLERANCE_K
+        temperature = updated
+        if done or np.all(temperature[..., :n].max(axis=-1) > RUNAWAY_K):
+            break
+    runaway = temperature[..., :n].max(axis=-1) > RUNAWAY_K
+    temperature = np.where(runaway[..., None], np.inf, temperature)
+    return temperature, leakage_W(hardware, np.minimum(temperature[..., :n], RUNAWAY_K))

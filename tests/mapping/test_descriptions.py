@@ -19,7 +19,7 @@ from ailfm.traces.configs import shipped_models
 def test_presets_load():
     for name in HARDWARE_PRESETS:
         hw = load_hardware(name)
-        assert hw.n_chiplets == 36
+        assert hw.n_chiplets == int(name.rsplit("-", 1)[1])
         assert hw.dram_router_weight.sum() == pytest.approx(1.0)
     he = load_hardware("he-36")
     kinds = [he.types[k].dataflow for k in he.chiplet_type]

@@ -188,3 +188,18 @@ def test_package_section_is_validated(tmp_path):
 def test_lid_smaller_than_the_carrier_is_refused():
     with pytest.raises(ConfigError, match="lid"):
         chiplet_package(with_package(load_hardware("he-36"), spreader_side_mm=20.0))
+
+
+def test_steady_leakage_fixed_point_and_runaway():
+    from ailfm.mapping.package import steady_with_leakage
+
+    model = package_thermal(SMALL)
+    power = np.array([[3.0, 1.0, 0.0, 2.0, 5.0, 0.5], [1.0] * 6])
+    temperature, leak = steady_with_leakage(SMALL, power, np.array([1.0, 0.2]))
+    assert temperature.shape == (2, 8) and leak.shape == (2, 6)
+    for row in range(2):  # a fixed point: the model's steady state under dynamic + leakage
+        total = np.r_[power[row] + leak[row], 1.0, 0.2]
+        np.testing.assert_allclose(model.steady(total), temperature[row], atol=1e-2)
+    assert (leak > leakage_W(SMALL, np.full(6, model.ambient_K))).all()
+    leaky = with_package(SMALL, leakage_W_per_mm2=5.0, leakage_beta_per_K=0.1)
+    assert np.isinf(steady_with_leakage(leaky, power[:1])[0]).all()
