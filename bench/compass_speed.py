@@ -84,7 +84,7 @@ def main() -> int:
         for pop in (120, 480):
             per_cpu_s, per_wall_s = evaluation_rate(thermal, pop, 5)
             throttled = thermal.evaluate(random_genomes(blind.encoding, pop, np.random.default_rng(0))).throttled_s
-            print(f"thermal on ({name}, T_max {thermal.power.t_max_K - 273.15:.0f} C), population {pop}: "
+            print(f"thermal on ({name}, T_max {thermal.dtm.t_max_K - 273.15:.0f} C), population {pop}: "
                   f"{per_cpu_s:,.0f} evaluations per CPU second (one core), {per_wall_s:,.0f} per wall second; "
                   f"{np.mean(throttled > 0):.0%} of the random mappings throttle")
     n_gen = 10 if args.quick else 200

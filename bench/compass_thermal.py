@@ -33,6 +33,7 @@ from ailfm.files import write_atomic
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import Hardware, load_hardware
 from ailfm.mapping.models import load_model
+from ailfm.mapping.package import chiplet_areas_mm2
 from ailfm.mapping.search.baselines import baseline_mappings
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.thermal import KELVIN, ThermalEvaluator, thermal_evaluator
@@ -59,9 +60,9 @@ def run_scenario(model: str, serving: str, hardware: Hardware, pop: int, gen: in
     settings = SearchSettings(pop_size=pop, n_gen=gen, seed=seed)
     blind = run_search(ev, settings, seeds=seeds)
     aware = run_search(thermal, settings, seeds=seeds)
-    capped = run_search(thermal, replace(settings, max_peak_K=thermal.power.t_max_K), seeds=seeds)
+    capped = run_search(thermal, replace(settings, max_peak_K=thermal.dtm.t_max_K), seeds=seeds)
     row = {"model": model, "serving": serving, "hardware": hardware.name, "evaluations": blind.evaluations,
-           "t_max_C": thermal.power.t_max_K - KELVIN, **scored(thermal, blind.best_genome, "blind_ga"),
+           "t_max_C": thermal.dtm.t_max_K - KELVIN, **scored(thermal, blind.best_genome, "blind_ga"),
            **scored(thermal, aware.best_genome, "aware_ga"), **scored(thermal, capped.best_genome, "capped_ga"),
            "seconds": time.perf_counter() - t0}
     density = [{"model": model, "serving": serving, **point}
@@ -82,7 +83,7 @@ def density_sweep(workload, hardware: Hardware, genome: np.ndarray) -> list[dict
         hw = hardware.with_types(types, hardware.chiplet_type, name=f"{hardware.name} x{scale:g} clock")
         thermal = thermal_evaluator(Evaluator(workload, hw))
         power = thermal.mean_power_W(genome[None, :])[0, :hw.n_chiplets]
-        density = power / thermal.power.area_mm2
+        density = power / chiplet_areas_mm2(hw)
         ev = thermal.evaluate(genome[None, :])
         points.append({"clock_scale": scale, "mean_W_per_mm2": float(density.mean()),
                        "max_W_per_mm2": float(density.max()), "package_W": float(power.sum()),

@@ -126,7 +126,7 @@ def _thermal_summary(thermal: ThermalEvaluator, mapping: Mapping) -> dict:
             "throttled_edp_Js": float(ev.edp[0]), "idle_and_leakage_energy_J": float(ev.static_energy_J[0]),
             "peak_C": float(ev.peak_K[0] - KELVIN), "mean_C": float(ev.mean_K[0] - KELVIN),
             "time_above_t_max_s": float(ev.above_s[0]), "throttled_chiplet_s": float(ev.throttled_s[0]),
-            "t_max_C": thermal.power.t_max_K - KELVIN,
+            "t_max_C": thermal.dtm.t_max_K - KELVIN,
             "peak_by_chiplet_C": (np.maximum(d.temperature_K.max(axis=0, initial=-np.inf), d.initial_K)
                                   - KELVIN).round(3).tolist()}
 
@@ -142,8 +142,8 @@ def _write_thermal_outputs(thermal: ThermalEvaluator, mapping: Mapping, out: Pat
                           **{f"chiplet{c}_throttled": d.throttled[:, c].astype(int) for c in range(n_ch)}})
     write_atomic(out / "thermal_trace.csv", table.to_csv(index=False, float_format="%.6g").encode())
     hw = thermal.hardware
-    report.plot_package_heatmap(d, hw.mesh_cols, hw.mesh_rows, thermal.power.t_max_K, plots / "heatmap.png")
-    report.plot_temperature_timeline(d, thermal.power.t_max_K, plots / "temperature.png")
+    report.plot_package_heatmap(d, hw.mesh_cols, hw.mesh_rows, thermal.dtm.t_max_K, plots / "heatmap.png")
+    report.plot_temperature_timeline(d, thermal.dtm.t_max_K, plots / "temperature.png")
 
 
 def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:

@@ -13,7 +13,7 @@ law (a test checks the two agree).
 The thermal state runs through the serving iterations one after another, warm-started from the steady state of
 the mapping's average power (the package's slow modes, seconds to minutes, see the serving load as its average;
 the scenario's iterations are one window of it). The steady state includes the leakage at its own temperature
-(fixed-point iteration; a rise beyond ``RUNAWAY_RISE_K`` is thermal runaway and scores infinite).
+(package.steady_with_leakage; a thermal runaway scores infinite).
 
 DTM. Every ``dtm_period_s`` each chiplet's temperature is sensed: above ``t_max`` it runs at the throttled DVFS
 level until it cools below ``t_max - hysteresis``. A throttled chiplet's compute progresses at the lower clock
@@ -41,14 +41,10 @@ from ailfm.errors import ConfigError
 from ailfm.mapping.encoding import Mapping
 from ailfm.mapping.evaluator import Evaluation, Evaluator, JobTable
 from ailfm.mapping.hardware import Hardware
-from ailfm.mapping.package import chiplet_areas_mm2, idle_W, leakage_W, package_thermal
-from ailfm.thermal.base import LinearThermal, ThermalModel
-from ailfm.thermal.model import RUNAWAY_RISE_K
+from ailfm.mapping.package import idle_W, leakage_W, package_thermal, steady_with_leakage
 
 KELVIN = 273.15
 COMPUTE_PARTS = ("mac", "vector", "buffer")
-LEAKAGE_ITERATIONS = 30
-LEAKAGE_TOLERANCE_K = 0.01
 # The DVFS law of the project's 22 nm table, V = 0.6 V + 0.2 V/GHz x f (HotSniper energystats.py, as in
 # gem5_configs/systems/snuca-64.yaml): halving a 1 GHz chiplet's clock lowers its supply from 0.8 V to 0.7 V.
 V_AT_ZERO_V = 0.6
@@ -61,20 +57,13 @@ def supply_V(frequency_GHz: float) -> float:
 
 
 @dataclass(frozen=True)
-class PackagePower:
-    """Power and DTM constants of a package (per chiplet where an array).
-
-    ``package_power`` takes T_max, the areas, idle power and leakage from the hardware's package section. DTM
-    defaults: release 2 K below T_max (the co-simulator's DTM release, snuca-64.yaml after CoMeT); the throttled
-    level is half the clock at the DVFS law's voltage (``supply_V``); the leakage scales with the supply voltage
-    (sub-threshold current held: a first-order choice, [inferred])."""
+class DtmSettings:
+    """The DTM controller: trigger ``t_max_K`` (``dtm_settings``: the hardware's package section), release
+    ``hysteresis_K`` below it (2 K, the co-simulator's DTM release, snuca-64.yaml after CoMeT), the throttled level
+    (half the clock at the DVFS law's voltage, ``supply_V``; leakage scales with the supply voltage: sub-threshold
+    current held, a first-order choice [inferred]) and the sensing period."""
 
     t_max_K: float
-    area_mm2: np.ndarray          # (n_chiplets,)
-    idle_W: np.ndarray            # (n_chiplets,)
-    leakage_W: np.ndarray         # (n_chiplets,) at leakage_ref_K and nominal voltage
-    leakage_ref_K: float
-    leakage_beta_per_K: float
     throttle_frequency: float = 0.5     # throttled clock / nominal
     throttle_voltage: float = supply_V(0.5) / supply_V(1.0)  # throttled supply / nominal
     hysteresis_K: float = 2.0
@@ -90,25 +79,16 @@ class PackagePower:
                 raise ConfigError(name, f"must be > 0, got {getattr(self, name)}")
         if not 0 < self.throttle_frequency <= 1 or not 0 < self.throttle_voltage <= 1:
             raise ConfigError("throttle", "the throttled clock and voltage must be in (0, 1] of nominal")
-        if self.hysteresis_K < 0 or self.leakage_beta_per_K < 0:
-            raise ConfigError("hysteresis_K", "the hysteresis and the leakage coefficient must be >= 0")
-        if np.any(np.asarray(self.idle_W) < 0) or np.any(np.asarray(self.leakage_W) < 0):
-            raise ConfigError("idle_W", "idle and leakage powers must be >= 0")
+        if self.hysteresis_K < 0:
+            raise ConfigError("hysteresis_K", f"must be >= 0, got {self.hysteresis_K}")
 
-    def with_t_max(self, t_max_K: float) -> PackagePower:
+    def with_t_max(self, t_max_K: float) -> DtmSettings:
         return replace(self, t_max_K=t_max_K)
 
 
-def package_power(hardware: Hardware, t_max_C: float | None = None) -> PackagePower:
-    """The package's power constants: T_max, idle power and leakage from the hardware's ``package`` section
-    (package_spec.py: the values and their sources; package.py: ``idle_W``, ``leakage_W``), ``t_max_C``
-    overriding T_max; the DTM constants are PackagePower's documented defaults."""
-    spec = hardware.package
-    reference = np.full(hardware.n_chiplets, spec.leakage_ref_K)
-    return PackagePower(t_max_K=spec.t_max_K if t_max_C is None else float(t_max_C) + KELVIN,
-                        area_mm2=chiplet_areas_mm2(hardware), idle_W=idle_W(hardware),
-                        leakage_W=leakage_W(hardware, reference), leakage_ref_K=spec.leakage_ref_K,
-                        leakage_beta_per_K=spec.leakage_beta_per_K)
+def dtm_settings(hardware: Hardware, t_max_C: float | None = None) -> DtmSettings:
+    """The DTM of ``hardware``: T_max from its package section (package_spec.py) unless ``t_max_C`` overrides it."""
+    return DtmSettings(hardware.package.t_max_K if t_max_C is None else float(t_max_C) + KELVIN)
 
 
 @dataclass(frozen=True)
@@ -147,31 +127,27 @@ class ThermalDetails:
 
 
 class ThermalEvaluator:
-    """The evaluator's mappings on a package thermal model with DTM; ``evaluate`` is vectorised over a population.
+    """The evaluator's mappings on its hardware's package thermal model (``package.package_thermal``: power inputs
+    and outputs the chiplets in Hardware order, then the DRAM blocks) with DTM; ``evaluate`` is vectorised over a
+    population. Idle power and leakage come from the hardware's package section (package.idle_W, leakage_W)."""
 
-    ``model`` is any ``ThermalModel`` with the ``LinearThermal`` capability whose first power inputs and outputs
-    are the chiplets in Hardware order (``mapping.package.package_thermal`` builds it from the hardware)."""
-
-    def __init__(self, evaluator: Evaluator, model: ThermalModel, power: PackagePower):
-        if not isinstance(model, LinearThermal):
-            raise ConfigError("thermal model", "needs the LinearThermal capability (the reduced-order model)")
-        n_ch = evaluator.hardware.n_chiplets
-        if len(model.power_names) < n_ch or len(model.output_names) < n_ch:
-            raise ConfigError("thermal model", f"has {len(model.power_names)} power inputs and "
-                              f"{len(model.output_names)} outputs for {n_ch} chiplets")
-        if any(np.shape(v) != (n_ch,) for v in (power.area_mm2, power.idle_W, power.leakage_W)):
-            raise ConfigError("package power", f"areas, idle and leakage powers need one value per chiplet ({n_ch})")
+    def __init__(self, evaluator: Evaluator, dtm: DtmSettings | None = None):
+        hardware = evaluator.hardware
+        model = package_thermal(hardware)
+        n_ch = hardware.n_chiplets
         self.evaluator = evaluator
         self.encoding = evaluator.encoding
-        self.hardware = evaluator.hardware
-        self.power = power
+        self.hardware = hardware
+        self.dtm = dtm_settings(hardware) if dtm is None else dtm
         self.power_names = tuple(model.power_names)
-        view = model.linear_view(power.dtm_period_s)
+        view = model.linear_view(self.dtm.dtm_period_s)
         self._decay = np.ascontiguousarray(view.decay)
         self._gain = np.ascontiguousarray(view.gain)
         self._output = np.ascontiguousarray(view.output[:n_ch])
         self._ambient_K = float(view.ambient_K)
-        self._steady_gain = np.asarray(model.steady_gain_K_per_W)[:n_ch]  # (n_ch, n_power) K per W
+        self._idle_W = idle_W(hardware)
+        spec = hardware.package
+        self._leakage_ref_W = leakage_W(hardware, np.full(n_ch, spec.leakage_ref_K))
         dram = [k for k, name in enumerate(self.power_names)
                 if k >= n_ch and name.lower().startswith(("dram", "hbm"))]
         self._dram_share = np.zeros(len(self.power_names))
@@ -194,28 +170,19 @@ class ThermalEvaluator:
         return self._average_power_W(jobs, self.evaluator.schedule(jobs))
 
     def steady_K(self, power_W: np.ndarray) -> np.ndarray:
-        """(..., n_chiplets) steady chiplet temperatures of (..., n_power) powers, with the leakage loop at the
-        chiplets' own temperature (inf on thermal runaway)."""
-        power_W = np.asarray(power_W, float)
-        p = self.power
-        n_ch = len(p.idle_W)
-        temperature = self._ambient_K + power_W @ self._steady_gain.T
-        for _ in range(LEAKAGE_ITERATIONS):
-            static = power_W.copy()
-            static[..., :n_ch] += self._static_W(temperature, 1.0)
-            new = self._ambient_K + static @ self._steady_gain.T
-            done = np.all(np.abs(new - temperature) < LEAKAGE_TOLERANCE_K)
-            temperature = new
-            if done or np.any(temperature > self._ambient_K + RUNAWAY_RISE_K):
-                break
-        runaway = (temperature > self._ambient_K + RUNAWAY_RISE_K).any(axis=-1, keepdims=True)
-        return np.where(runaway, np.inf, temperature)
+        """(..., n_chiplets) steady chiplet temperatures of (..., n_power) dynamic powers, with idle power and the
+        leakage at the chiplets' own temperature (package.steady_with_leakage; inf on thermal runaway)."""
+        return self._steady(np.asarray(power_W, float))[0][..., :self.hardware.n_chiplets]
 
     # --------------------------------------------------------------------------------------------- core
-    def _static_W(self, temperature_K: np.ndarray, voltage: float) -> np.ndarray:
-        p = self.power
-        rise = np.minimum(temperature_K - p.leakage_ref_K, RUNAWAY_RISE_K)
-        return p.idle_W + voltage * p.leakage_W * np.exp(p.leakage_beta_per_K * rise)
+    def _steady(self, power_W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steady die temperatures (K) and the total power of every input (W) at them (dynamic + idle + leakage)."""
+        n_ch = self.hardware.n_chiplets
+        chiplet_W = power_W[..., :n_ch] + self._idle_W
+        temperature, leak = steady_with_leakage(self.hardware, chiplet_W, power_W[..., n_ch:])
+        total = power_W.copy()
+        total[..., :n_ch] = chiplet_W + leak
+        return temperature, total
 
     def _average_power_W(self, jobs: JobTable, blind: Evaluation) -> np.ndarray:
         """(P, n_power) mean dynamic power of every thermal input over the thermal-blind schedule."""
@@ -233,21 +200,20 @@ class ThermalEvaluator:
         ev = self.evaluator
         jobs = ev.jobs(genomes)
         blind = ev.schedule(jobs)
-        n_pop, n_ch = jobs.n_genomes, self.hardware.n_chiplets
-        p = self.power
-        mean_power = self._average_power_W(jobs, blind)
-        start_K = self.steady_K(mean_power)                                      # (P, n_ch)
+        n_pop = jobs.n_genomes
+        p = self.dtm
+        start_K, total_W = self._steady(self._average_power_W(jobs, blind))
         runaway = ~np.isfinite(start_K).all(axis=1)
-        static = mean_power.copy()
-        static[:, :n_ch] += self._static_W(np.where(runaway[:, None], p.t_max_K, start_K), 1.0)
-        modes0 = (static @ self._gain.T) / (1.0 - self._decay)                   # steady modal state
+        total_W = np.where(runaway[:, None], 0.0, total_W)  # scored infinite below
+        modes0 = (total_W @ self._gain.T) / (1.0 - self._decay)                  # steady modal state
         compute_pJ = sum(jobs.energy_pJ[k] for k in COMPUTE_PARTS)
         n_steps = _trace_steps(blind, p) if trace else 0
         out = dtm_schedule(jobs.order, jobs.chip, jobs.predecessors, jobs.compute_s,
                            np.maximum(jobs.nop_s, jobs.dram_s), compute_pJ * 1e-12, jobs.energy_pJ["nop"] * 1e-12,
                            jobs.energy_pJ["dram"] * 1e-12, jobs.floor_s, n_pop, self._decay, self._gain,
-                           self._output, self._ambient_K, p.dtm_period_s, modes0, self._dram_share, p.idle_W,
-                           p.leakage_W, p.leakage_ref_K, p.leakage_beta_per_K, p.t_max_K, p.hysteresis_K,
+                           self._output, self._ambient_K, p.dtm_period_s, modes0, self._dram_share, self._idle_W,
+                           self._leakage_ref_W, self.hardware.package.leakage_ref_K,
+                           self.hardware.package.leakage_beta_per_K, p.t_max_K, p.hysteresis_K,
                            p.throttle_frequency, p.throttle_voltage, n_steps)
         it_latency, saved_J, static_J, peak, mean, above, throttled, start, finish, t_trace, p_trace, s_trace = out
         latency = it_latency.sum(axis=1)
@@ -268,7 +234,7 @@ class ThermalEvaluator:
             initial_K=self._ambient_K + self._output @ modes0[0])
 
 
-def _trace_steps(blind: Evaluation, power: PackagePower) -> int:
+def _trace_steps(blind: Evaluation, power: DtmSettings) -> int:
     """Trace rows to allocate: the throttled run lasts at most the blind one with all compute at the lower clock."""
     return int(np.ceil(blind.latency_s[0] / power.throttle_frequency / power.dtm_period_s)) + 2
 
@@ -500,6 +466,5 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
 
 
 def thermal_evaluator(evaluator: Evaluator, t_max_C: float | None = None) -> ThermalEvaluator:
-    """The thermal evaluator of ``evaluator``'s hardware: its package model (``mapping.package``) and constants."""
-    hardware = evaluator.hardware
-    return ThermalEvaluator(evaluator, package_thermal(hardware), package_power(hardware, t_max_C))
+    """The thermal evaluator of ``evaluator``'s hardware, T_max overridden by ``t_max_C`` when given."""
+    return ThermalEvaluator(evaluator, dtm_settings(evaluator.hardware, t_max_C))
