@@ -94,10 +94,10 @@ def plot_package_heatmap(details: ThermalDetails, mesh_cols: int, mesh_rows: int
     image = ax.imshow(grid, origin="lower", cmap="inferno")
     for (y, x), value in np.ndenumerate(grid):
         hot = value > t_max_K - KELVIN
-        ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7, color="cyan" if hot else "white",
+        ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7, color="black" if hot else "white",
                 fontweight="bold" if hot else "normal")
     fig.colorbar(image, ax=ax, label="peak temperature (C)")
-    ax.set_xlabel(f"mesh column (bold cyan: above T_max = {t_max_K - KELVIN:.0f} C)")
+    ax.set_xlabel(f"mesh column (bold black: above T_max = {t_max_K - KELVIN:.0f} C)")
     ax.set_ylabel("mesh row")
     return _save(fig, path)
 
