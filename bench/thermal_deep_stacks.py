@@ -158,11 +158,13 @@ def _inputs_key(case_dir: Path, binary: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def run_hotspot(case: dict, binary: str, cache: Path) -> Path:
-    """HotSpot's outputs for ``case`` (a cached folder holding the inputs and out.* files)."""
+def run_hotspot(case: dict, binary: str, cache: Path, writer=None) -> Path:
+    """HotSpot's outputs for ``case`` (a cached folder holding the inputs and out.* files); ``writer(case, folder)``
+    writes the inputs and returns the command lines (default: this module's ``write_inputs``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        commands = write_inputs(case, Path(tmp))
-        done = cache / f"{case['chip']['name']}-{_inputs_key(Path(tmp), binary)}"
+        commands = (writer or write_inputs)(case, Path(tmp))
+        name = case["name"] if "name" in case else case["chip"]["name"]
+        done = cache / f"{name}-{_inputs_key(Path(tmp), binary)}"
         if (done / "out_from_steady.ttrace").exists():
             return done
         work = Path(str(done) + ".partial")
@@ -260,16 +262,21 @@ def describe(case: dict) -> str:
             f"{case['samples']} x {case['sampling_s'] * 1e3:g} ms")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def hotspot_cases(argv, *, description: str, seeds: str, jobs: int, draw, writer=None, describe_case=None,
+                  overrides: tuple[str, ...] = ("samples",)):
+    """The command line the HotSpot-parity benches share. ``write-case --seed N --out DIR`` draws one case (options
+    ``--<override>`` go to ``draw(seed, **overrides)``), runs HotSpot on it (``run_hotspot`` with ``writer``) and
+    copies its files to DIR, returning None; ``table --seeds A-B`` returns [(case, HotSpot's folder)] per seed."""
+    parser = argparse.ArgumentParser(description=description)
     sub = parser.add_subparsers(dest="command", required=True)
     table = sub.add_parser("table")
-    table.add_argument("--seeds", default="0-39")
-    table.add_argument("--jobs", type=int, default=2, help="HotSpot processes at once")
+    table.add_argument("--seeds", default=seeds)
+    table.add_argument("--jobs", type=int, default=jobs, help="HotSpot processes at once")
     write = sub.add_parser("write-case")
     write.add_argument("--seed", type=int, required=True)
     write.add_argument("--out", type=Path, required=True)
-    write.add_argument("--samples", type=int, help="override the drawn number of samples (small reference files)")
+    for name in overrides:
+        write.add_argument(f"--{name}", type=int, help=f"override the drawn {name} (small reference files)")
     for p in (table, write):
         p.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
         p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -279,17 +286,25 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.command == "write-case":
-        case = draw_case(args.seed, samples=args.samples)
-        done = run_hotspot(case, binary, args.cache)
+        case = draw(args.seed, **{name: getattr(args, name) for name in overrides})
+        done = run_hotspot(case, binary, args.cache, writer)
         args.out.mkdir(parents=True, exist_ok=True)
         for path in done.iterdir():
             if path.name != "steady.init":  # a copy of out.steady; compare() makes it
                 shutil.copy(path, args.out)
-        print(f"{args.out}: {describe(case)}")
-        return 0
-    cases = [draw_case(s) for s in _seeds(args.seeds)]
+        print(f"{args.out}: {(describe_case or describe)(case)}")
+        return None
+    cases = [draw(s) for s in _seeds(args.seeds)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        folders = list(pool.map(lambda c: run_hotspot(c, binary, args.cache), cases))
+        folders = list(pool.map(lambda c: run_hotspot(c, binary, args.cache, writer), cases))
+    return list(zip(cases, folders, strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    runs = hotspot_cases(argv, description=__doc__.split("\n")[0], seeds="0-39", jobs=2, draw=draw_case)
+    if runs is None:
+        return 0
+    cases, folders = (list(v) for v in zip(*runs, strict=True))
     print("| seed | stack (tile layers x tiles, grid, model, samples) | steady (K) | from ambient (K) | "
           "from steady (K) |")
     print("|---:|---|---:|---:|---:|")
