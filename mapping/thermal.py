@@ -219,11 +219,12 @@ class ThermalEvaluator:
         n_steps = _trace_steps(blind, p) if trace else 0
         warm_W = self._average_power_W(jobs, blind)   # the warm start's mean dynamic power, refined below
         todo = np.arange(n_pop)
-        results: list = [None] * n_pop
+        kept = [np.zeros((n_pop, n_it)), *(np.zeros(n_pop) for _ in range(6))]  # each genome's last run
+        runaway = np.zeros(n_pop, bool)
         for round_ in range(WARM_START_ROUNDS):
             start_K, total_W = self._steady(warm_W[todo])
-            runaway = ~np.isfinite(start_K).all(axis=1)
-            total_W = np.where(runaway[:, None], 0.0, total_W)  # scored infinite below
+            runaway[todo] = ~np.isfinite(start_K).all(axis=1)
+            total_W = np.where(runaway[todo, None], 0.0, total_W)  # scored infinite below
             modes0 = (total_W @ self._gain.T) / (1.0 - self._decay)          # steady modal state
             rows = (np.arange(n_it)[:, None] * n_pop + todo[None, :]).ravel()
             out = dtm_schedule(jobs.order[rows], jobs.chip[rows], jobs.predecessors, jobs.compute_s[rows],
@@ -232,41 +233,34 @@ class ThermalEvaluator:
                                modes0, self._dram_share, self._idle_W, self._leakage_ref_W,
                                self.hardware.package.leakage_ref_K, self.hardware.package.leakage_beta_per_K,
                                p.t_max_K, p.hysteresis_K, p.throttle_frequency, p.throttle_voltage, n_steps)
-            for k, g in enumerate(todo):
-                results[g] = (out, k, runaway[k], modes0[k])
+            for array, value in zip(kept, out[:7], strict=True):
+                array[todo] = value
             # self-consistency: the run's own mean dynamic power against the warm start's (throttling lowers it)
             run_W = out[-1] / out[0].sum(axis=1)[:, None]
             gap = np.abs(run_W - warm_W[todo]).sum(axis=1) / np.maximum(warm_W[todo].sum(axis=1), 1e-30)
-            moving = (gap > WARM_START_TOLERANCE) & ~runaway
+            moving = (gap > WARM_START_TOLERANCE) & ~runaway[todo]
             if round_ + 1 == WARM_START_ROUNDS or not moving.any():
                 break
             warm_W[todo[moving]] += WARM_START_DAMPING * (run_W[moving] - warm_W[todo[moving]])
             todo = todo[moving]
-        return self._collect(results, jobs, blind, trace)
-
-    def _collect(self, results: list, jobs: JobTable, blind: Evaluation, trace: bool):
-        """Per-genome kernel outputs (each genome's last round) into a ThermalEvaluation (and ThermalDetails)."""
-        fields = [np.array([out[i][k] for out, k, _, _ in results]) for i in range(7)]
-        it_latency, saved_J, static_J, peak, mean, above, throttled = fields
-        runaway = np.array([bad for _, _, bad, _ in results])
+        it_latency, saved_J, static_J, peak, mean, above, throttled = kept
         latency = it_latency.sum(axis=1)
-        energy = blind.energy_J - saved_J
         bad = runaway | ~np.isfinite(peak)
         result = ThermalEvaluation(
-            latency_s=np.where(bad, np.inf, latency), energy_J=np.where(bad, np.inf, energy), blind=blind,
-            static_energy_J=static_J, peak_K=np.where(bad, np.inf, peak), mean_K=np.where(bad, np.inf, mean),
-            above_s=np.where(bad, latency, above), throttled_s=throttled, iteration_latency_s=it_latency)
+            latency_s=np.where(bad, np.inf, latency), energy_J=np.where(bad, np.inf, blind.energy_J - saved_J),
+            blind=blind, static_energy_J=static_J, peak_K=np.where(bad, np.inf, peak),
+            mean_K=np.where(bad, np.inf, mean), above_s=np.where(bad, latency, above), throttled_s=throttled,
+            iteration_latency_s=it_latency)
         if not trace:
             return result, None
-        out, _, _, modes0 = results[0]
-        start, finish, t_trace, p_trace, s_trace = out[7:12]
-        shape = (jobs.n_iterations, self.encoding.n_micro_batches, self.encoding.n_layers)
+        start, finish, t_trace, p_trace, s_trace = out[7:12]  # one genome: its last run
+        shape = (n_it, self.encoding.n_micro_batches, self.encoding.n_layers)
         steps = np.count_nonzero(np.isfinite(t_trace))
         return result, ThermalDetails(
             evaluation=result, time_s=t_trace[:steps], temperature_K=s_trace[:steps, :, 0],
             power_W=p_trace[:steps], throttled=s_trace[:steps, :, 1] > 0,
             start_s=start.reshape(shape), finish_s=finish.reshape(shape),
-            initial_K=self._ambient_K + self._output @ modes0)
+            initial_K=self._ambient_K + self._output @ modes0[0])
 
 
 def _trace_steps(blind: Evaluation, power: DtmSettings) -> int:
@@ -274,7 +268,7 @@ def _trace_steps(blind: Evaluation, power: DtmSettings) -> int:
     return int(np.ceil(blind.latency_s[0] / power.throttle_frequency / power.dtm_period_s)) + 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deposit(c, j, r, a, b, start, is_slow, slow_f, v2, compute_s, comm_s, compute_J, nop_J, dram_J, c_end, m_end,
              n_ch, dram_share, step_J, saved, p):
     """Bank job ``j``'s dynamic energy of its run from ``a`` to ``b`` on chiplet ``c``: compute energy by compute
