@@ -82,23 +82,36 @@ def main(argv: list[str] | None = None) -> int:
         header += " binds at x dynamic | peak W/mm^2 there | package W there |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    summary = []
     for model in args.models:
         for serving in STRATEGIES:
             workload = make_workload(load_model(model), serving, load_lengths(args.lengths), seed=args.seed,
                                      beyond_context=True)
             ev = Evaluator(workload, hw)
+            rows = []
             for name, mapping in baseline_mappings(ev).items():
                 latency, dynamic, idle, dram = average_power(hw, ev, mapping)
                 temperature, leak = steady_with_leakage(hw, dynamic + idle, dram)
+                peak = float(temperature[: hw.n_chiplets].max() - 273.15)
+                edp = float(ev.evaluate_mapping(mapping).edp[0])
+                rows.append((name, edp, peak))
                 total = float((dynamic + idle + leak).sum() + dram.sum())
                 row = (f"| {model} | {serving} | {name} | {latency * 1e3:.2f} | {total:.1f} | "
-                       f"{(dynamic / areas).max():.3f} | {temperature[: hw.n_chiplets].max() - 273.15:.1f} |")
+                       f"{(dynamic / areas).max():.3f} | {peak:.1f} |")
                 if args.scale:
                     scale = binding_scale(hw, dynamic, idle, dram)
                     temperature, leak = steady_with_leakage(hw, scale * dynamic + idle, scale * dram)
                     there = float((scale * dynamic + idle + leak).sum() + scale * dram.sum())
                     row += f" {scale:.2f} | {scale * (dynamic / areas).max():.3f} | {there:.0f} |"
                 print(row, flush=True)
+            best = min(rows, key=lambda r: r[1])
+            above = [r[0] for r in rows if r[2] > hw.package.t_max_C]
+            hottest = max(rows, key=lambda r: r[2])
+            summary.append(f"| {model} | {serving} | {best[0]} | {best[2]:.1f} | {hottest[0]} | {hottest[2]:.1f} | "
+                           f"{len(above)} of {len(rows)} |")
+    print(f"\n| model | serving | lowest-EDP baseline | its peak T (C) | hottest baseline | its peak T (C) | "
+          f"baselines above T_max ({hw.package.t_max_C:g} C) |\n|---|---|---|---:|---|---:|---:|")
+    print("\n".join(summary))
     return 0
 
 

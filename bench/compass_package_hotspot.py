@@ -15,6 +15,10 @@ transient from ambient; transient from HotSpot's steady state), cached there. Co
   from the steady state of the mean power: ``steady_modes``).
 
     python bench/compass_package_hotspot.py table --seeds 0-4 [--hotspot PATH] [--jobs 1]
+    python bench/compass_package_hotspot.py presets [he-36 hot-64 ...]     (the shipped presets, one trace each)
+    python bench/compass_package_hotspot.py resolution [he-36 ...]         (grid cells vs 128 x 128, no HotSpot)
+    python bench/compass_package_hotspot.py speed [he-36 ...]              (build and solve times, no HotSpot)
+    python bench/compass_package_hotspot.py orders [he-36 ...]             (Krylov orders vs the grid, no HotSpot)
     python bench/compass_package_hotspot.py write-case --seed 7 --out tests/mapping/data/package_hotspot/pkg7
 
 ``table`` prints the markdown table of docs/compass.md ("Package thermal model") and exits 1 if any case exceeds
@@ -25,24 +29,42 @@ back until the end.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
+import os
 import sys
+import time
+from functools import partial
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from thermal_deep_stacks import compare, hotspot_cases
+from thermal_deep_stacks import add_hotspot_options, compare, hotspot_binary, hotspot_cases, run_hotspot
+from threadpoolctl import threadpool_limits
 
-from ailfm.files import Lines
-from ailfm.mapping.hardware import Hardware, hardware_from_dict
+from ailfm.files import Lines, load_document
+from ailfm.mapping.hardware import HARDWARE_PRESETS, Hardware, hardware_from_dict, load_hardware
 from ailfm.mapping.package import chiplet_areas_mm2, chiplet_package, package_thermal, write_package_files
 from ailfm.thermal.chiplet_package import SelectedCircuit, die_layer_floorplan, package_circuit
 from ailfm.thermal.formats import PowerTrace, read_ptrace, read_steady, read_ttrace, write_ptrace
 from ailfm.thermal.model import CircuitThermalModel
+from ailfm.thermal.rom import ReducedOrderThermalModel
 
 STEADY_BUDGET_K = 0.1
 TRANSIENT_BUDGET_K = 0.3
 SAMPLING_S = (1e-4, 1e-3, 5e-3)
 DIE_LAYER_PREFIX = "layer_2_"  # HotSpot's steady-file prefix of LCF layer 2, the dies
+
+
+def preset_case(preset: str, seed: int = 0) -> dict:
+    """A hardware preset as a case: its description as shipped, a power trace and sampling drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    ref = resources.files("ailfm.mapping.presets") / f"{preset}.yaml"
+    with resources.as_file(ref) as path:
+        hardware, _ = load_document(path)
+    return {"seed": seed, "name": f"{preset}-{seed}", "hardware": hardware,
+            "sampling_s": float(rng.choice(SAMPLING_S)), "samples": int(rng.integers(5, 11))}
 
 
 def draw_case(seed: int, *, samples: int | None = None, cells: int | None = None) -> dict:
@@ -142,21 +164,136 @@ def _die_columns(trace: PowerTrace, dies: list[str]) -> np.ndarray:
 
 
 def describe(case: dict) -> str:
-    hw = case["hardware"]
-    pack = hw["package"]
-    sizes = sorted({round(float(np.sqrt(a)), 1) for a in chiplet_areas_mm2(case_hardware(case))})
-    return (f"{hw['mesh']['cols']}x{hw['mesh']['rows']} chiplets of {'/'.join(f'{s:g}' for s in sizes)} mm, "
-            f"{hw['dram']['channels']} {pack['memory']}, {pack['carrier']}, gap {pack['spacing_mm']:g} mm, "
-            f"r {pack['r_convec_K_per_W']:g} K/W, grid {pack['grid_cells']}, "
+    hw = case_hardware(case)
+    pack = hw.package
+    sizes = sorted({round(float(np.sqrt(a)), 1) for a in chiplet_areas_mm2(hw)})
+    return (f"{hw.mesh_cols}x{hw.mesh_rows} chiplets of {'/'.join(f'{s:g}' for s in sizes)} mm, "
+            f"{hw.dram_channels} {pack.memory}, {pack.carrier}, gap {pack.spacing_mm:g} mm, "
+            f"r {pack.r_convec_K_per_W:g} K/W, grid {pack.grid_cells}, "
             f"{case['samples']} x {case['sampling_s'] * 1e3:g} ms")
 
 
+def preset_runs(argv: list[str]) -> list[tuple[dict, Path]]:
+    """``presets [NAME ...]``: the shipped presets (default all) as cases, through HotSpot."""
+    parser = argparse.ArgumentParser(prog="compass_package_hotspot.py presets")
+    parser.add_argument("names", nargs="*", default=list(HARDWARE_PRESETS))
+    parser.add_argument("--seed", type=int, default=0)
+    add_hotspot_options(parser)
+    args = parser.parse_args(argv)
+    binary = hotspot_binary(args)
+    cases = [preset_case(name, args.seed) for name in args.names]
+    return [(case, run_hotspot(case, binary, args.cache, writer=write_inputs)) for case in cases]
+
+
+def resolution(argv: list[str]) -> int:
+    """``resolution [NAME ...]``: each preset's steady die temperatures on 16-64 cell grids against 128 x 128, with
+    every chiplet at 0.5 W/mm^2 and the DRAM blocks at 2 W (the grid_cells default's evidence)."""
+    names = argv or ["he-36", "hot-36", "hot-64"]
+    print("| preset | 16 x 16 | 32 x 32 | 64 x 64 | (worst die, K, vs 128 x 128) |")
+    print("|---|---:|---:|---:|---|")
+    for name in names:
+        hw = load_hardware(name)
+        power = np.concatenate([0.5 * chiplet_areas_mm2(hw), np.full(hw.dram_channels, 2.0)])
+        steady = {}
+        for cells in (16, 32, 64, 128):
+            package = dataclasses.replace(chiplet_package(hw), grid_rows=cells, grid_cols=cells)
+            dies = package.die_names
+            model = CircuitThermalModel(SelectedCircuit(package_circuit(package), dies, dies), "sparse",
+                                        ambient_K=package.ambient_K, init=package.ambient_K)
+            steady[cells] = model.steady(power)
+        errors = [float(np.max(np.abs(steady[c] - steady[128]))) for c in (16, 32, 64)]
+        print(f"| {name} | " + " | ".join(f"{e:.3f}" for e in errors) + " | |", flush=True)
+    return 0
+
+
+def speed(argv: list[str]) -> int:
+    """``speed [NAME ...]``: seconds to build each preset's reduced model (no disk cache), microseconds per steady
+    solve and per transient step, and per steady solve of a population of 1000 power vectors at once."""
+    names = argv or ["he-36", "hot-36", "hot-64"]
+    print("| preset | dies | order | build (s) | steady (us) | step (us) | steady of 1000 at once (us each) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    os.environ["AILFM_CACHE"] = "off"
+    limits = threadpool_limits(limits=1, user_api="blas")  # timings of one core, as the evaluator's workers run
+    for name in names:
+        hw = load_hardware(name)
+        start = time.perf_counter()
+        model = package_thermal(hw)
+        build = time.perf_counter() - start
+        power = np.random.default_rng(0).uniform(0.0, 5.0, (1000, len(model.power_names)))
+        gain = model.steady_gain_K_per_W
+        calls = (partial(model.steady, power[0]), partial(model.step, power[0], 1e-3),
+                 partial(np.matmul, power, gain.T))
+        timings = []
+        for call in calls:
+            call()
+            start = time.perf_counter()
+            for _ in range(200):
+                call()
+            timings.append((time.perf_counter() - start) / 200 * 1e6)
+        print(f"| {name} | {len(model.power_names)} | {model.order} | {build:.1f} | {timings[0]:.1f} | "
+              f"{timings[1]:.1f} | {timings[2] / len(power):.3f} |", flush=True)
+    limits.restore_original_limits()
+    return 0
+
+
+#: the reduced models ``orders`` compares: (moments, expansion points 1/s); the third is package.py's choice
+ORDER_CHOICES = ((2, (0.0,)), (4, (0.0,)), (2, (0.0, 1e2, 1e4)), (2, (0.0, 1e1, 1e3, 1e5)))
+ORDER_STEPS_S = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def orders(argv: list[str]) -> int:
+    """``orders [NAME ...]``: the reduced model's worst die error against the grid model for several Krylov orders,
+    over 30 random power steps of each length in ORDER_STEPS_S, from ambient and from the steady state of their
+    mean (how ROM_MOMENTS and ROM_EXPANSION_POINTS_PER_S were chosen)."""
+    names = argv or ["he-36", "hot-64"]
+    limits = threadpool_limits(limits=1, user_api="blas")
+    print("| preset | moments | expansion points (1/s) | order | " +
+          " | ".join(f"{dt * 1e3:g} ms" for dt in ORDER_STEPS_S) + " |")
+    print("|---|---:|---|---:|" + "---:|" * len(ORDER_STEPS_S))
+    for name in names:
+        package = chiplet_package(load_hardware(name))
+        dies = package.die_names
+        circuit = SelectedCircuit(package_circuit(package), dies, dies)
+        grid = CircuitThermalModel(circuit, ambient_K=package.ambient_K, init=package.ambient_K)
+        rng = np.random.default_rng(1)
+        traces = {dt: rng.uniform(0, 4, (30, len(dies))) * (rng.random((30, len(dies))) < 0.6) for dt in ORDER_STEPS_S}
+        for moments, points in ORDER_CHOICES:
+            model = ReducedOrderThermalModel(circuit, ambient_K=package.ambient_K, moments=moments,
+                                             expansion_points_per_s=points)
+            worst = []
+            for dt, trace in traces.items():
+                error = 0.0
+                for start in (None, trace.mean(axis=0)):
+                    grid.reset()
+                    model.reset()
+                    if start is not None:
+                        grid.set_state(grid.steady_rises(start))
+                        model.set_state(model.steady_modes(start))
+                    error = max(error, max(float(np.max(np.abs(grid.step(p, dt) - model.step(p, dt))))
+                                           for p in trace))
+                worst.append(error)
+            print(f"| {name} | {moments} | {', '.join(f'{x:g}' for x in points)} | {model.order} | " +
+                  " | ".join(f"{e:.3f}" for e in worst) + " |", flush=True)
+    limits.restore_original_limits()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    runs = hotspot_cases(argv, description=__doc__.split("\n")[0], seeds="0-4", jobs=1, draw=draw_case,
-                         writer=write_inputs, describe_case=describe, overrides=("samples", "cells"))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["orders"]:
+        return orders(argv[1:])
+    if argv[:1] == ["resolution"]:
+        return resolution(argv[1:])
+    if argv[:1] == ["speed"]:
+        return speed(argv[1:])
+    if argv[:1] == ["presets"]:
+        runs = preset_runs(argv[1:])
+    else:
+        runs = hotspot_cases(argv, description=__doc__.split("\n")[0], seeds="0-4", jobs=1, draw=draw_case,
+                             writer=write_inputs, describe_case=describe, overrides=("samples", "cells"))
     if runs is None:
         return 0
-    print("| seed | package | grid steady | grid from ambient | grid from HotSpot's restart | ROM steady | "
+    print("| case | package | grid steady | grid from ambient | grid from HotSpot's restart | ROM steady | "
           "ROM from ambient | ROM warm start vs grid |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     worst = dict.fromkeys(("grid_steady", "grid_ambient", "grid_restart", "rom_steady", "rom_ambient", "rom_warm"),
@@ -166,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"grid_steady": grid["steady"], "grid_ambient": grid["from_ambient"], "grid_restart": grid["from_steady"],
                "rom_steady": rom["steady"], "rom_ambient": rom["from_ambient"], "rom_warm": rom["grid_warm"]}
         worst = {k: max(v, row[k]) for k, v in worst.items()}
-        print(f"| {case['seed']} | {describe(case)} | " + " | ".join(f"{row[k]:.3f}" for k in worst) + " |",
+        print(f"| {case['name']} | {describe(case)} | " + " | ".join(f"{row[k]:.3f}" for k in worst) + " |",
               flush=True)
     print(f"| all | {len(runs)} packages | " + " | ".join(f"{v:.3f}" for v in worst.values()) + " |")
     ok = max(worst["grid_steady"], worst["rom_steady"]) <= STEADY_BUDGET_K and max(

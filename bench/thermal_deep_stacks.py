@@ -262,6 +262,20 @@ def describe(case: dict) -> str:
             f"{case['samples']} x {case['sampling_s'] * 1e3:g} ms")
 
 
+def add_hotspot_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+
+
+def hotspot_binary(args: argparse.Namespace) -> str:
+    """The binary ``--hotspot`` names (exit with the reason when there is none); creates ``--cache``."""
+    binary = shutil.which(args.hotspot)
+    if binary is None:
+        sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    return binary
+
+
 def hotspot_cases(argv, *, description: str, seeds: str, jobs: int, draw, writer=None, describe_case=None,
                   overrides: tuple[str, ...] = ("samples",)):
     """The command line the HotSpot-parity benches share. ``write-case --seed N --out DIR`` draws one case (options
@@ -278,13 +292,9 @@ def hotspot_cases(argv, *, description: str, seeds: str, jobs: int, draw, writer
     for name in overrides:
         write.add_argument(f"--{name}", type=int, help=f"override the drawn {name} (small reference files)")
     for p in (table, write):
-        p.add_argument("--hotspot", default=os.environ.get("HOTSPOT", "hotspot"))
-        p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+        add_hotspot_options(p)
     args = parser.parse_args(argv)
-    binary = shutil.which(args.hotspot)
-    if binary is None:
-        sys.exit(f"no HotSpot binary '{args.hotspot}' (set --hotspot or $HOTSPOT)")
-    args.cache.mkdir(parents=True, exist_ok=True)
+    binary = hotspot_binary(args)
     if args.command == "write-case":
         case = draw(args.seed, **{name: getattr(args, name) for name in overrides})
         done = run_hotspot(case, binary, args.cache, writer)

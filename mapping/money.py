@@ -1,7 +1,8 @@
 """Monetary cost of a multi-chiplet package (Gemini-style: compute dies + an IO die + carrier, package and assembly)
 and of its cooling.
 
-cost = (sum of die costs + interposer + substrate) / assembly yield + cooling, with per die
+package cost = (sum of die costs + interposer + substrate) / assembly yield, plus (``cooling=True``) the cooling,
+with per die
     die cost = wafer price / (dies per wafer x die yield)
     dies per wafer = pi (d/2)^2 / A - pi d / sqrt(2 A)          (Hennessy & Patterson, "Computer Architecture:
                                                                   A Quantitative Approach", 6th ed., Sec. 1.6)
@@ -93,9 +94,11 @@ class CostModel:
         cooling = self.cooling_cost_usd(hw.package.r_convec_K_per_W)
         parts = {"compute_dies_usd": compute, "io_die_usd": io, "interposer_usd": interposer,
                  "substrate_usd": substrate, "assembly_loss_usd": package - (compute + io + interposer + substrate),
-                 "cooling_usd": cooling, "total_usd": package + cooling, "silicon_mm2": silicon_mm2,
-                 "carrier_mm2": footprint_mm2}
+                 "package_usd": package, "cooling_usd": cooling, "total_usd": package + cooling,
+                 "silicon_mm2": silicon_mm2, "carrier_mm2": footprint_mm2}
         return {k: float(v) for k, v in parts.items()}
 
-    def cost_usd(self, hw: Hardware) -> float:
-        return self.breakdown(hw)["total_usd"]
+    def cost_usd(self, hw: Hardware, *, cooling: bool = False) -> float:
+        """The package's cost (Gemini's monetary cost: dies, carrier, assembly); with ``cooling`` also its heat sink,
+        for a search that chooses ``r_convec`` (with the cooling fixed it is a cost every design shares)."""
+        return self.breakdown(hw)["total_usd" if cooling else "package_usd"]

@@ -27,7 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from ailfm.errors import ConfigError
 from ailfm.mapping.area import AreaModel
 from ailfm.mapping.hardware import Hardware
 from ailfm.mapping.package_spec import (
@@ -42,7 +44,7 @@ from ailfm.thermal.rom import ReducedOrderThermalModel, load_or_build
 
 #: Krylov blocks of the reduced model and their Laplace expansion points (1/s): s = 0 matches the steady state and
 #: the slow lid/sink modes; the points at 1e2 and 1e4 /s the die and package modes of the serving timescales
-#: (a 10 us job to a 10 s run). Chosen by bench/compass_package_hotspot.py (rom error vs the grid model).
+#: (a 10 us job to a 10 s run). Chosen with ``bench/compass_package_hotspot.py orders`` (error vs the grid model).
 #: the area model's documented constants (area.py)
 AREA = AreaModel()
 ROM_MOMENTS = 2
@@ -134,13 +136,16 @@ def chiplet_package(hardware: Hardware, area: AreaModel = AREA) -> ChipletPackag
                                             max(layout.width_mm, layout.height_mm) + 2 * LID_OVERHANG_MM)
     sink = spec.sink_side_mm or max(HOTSPOT_SINK_SIDE_MM, 2 * spreader)
     carrier = "silicon" if spec.carrier == "interposer" else "organic"
-    return ChipletPackage(
-        name=hardware.name, width_m=layout.width_mm * 1e-3, height_m=layout.height_mm * 1e-3, dies=dies,
-        carrier=_material(carrier, spec.carrier_thickness_m * 1e6), bond=_material("bond", spec.bond_thickness_um),
-        die_thickness_m=spec.die_thickness_um * 1e-6, filler=_material("mold"),
-        tim=_material("tim", spec.tim_thickness_um), spreader_side_m=spreader * 1e-3, sink_side_m=sink * 1e-3,
-        r_convec_K_per_W=spec.r_convec_K_per_W, ambient_K=spec.ambient_K, grid_rows=spec.grid_cells,
-        grid_cols=spec.grid_cells)
+    try:
+        return ChipletPackage(
+            name=hardware.name, width_m=layout.width_mm * 1e-3, height_m=layout.height_mm * 1e-3, dies=dies,
+            carrier=_material(carrier, spec.carrier_thickness_m * 1e6),
+            bond=_material("bond", spec.bond_thickness_um), die_thickness_m=spec.die_thickness_um * 1e-6,
+            filler=_material("mold"), tim=_material("tim", spec.tim_thickness_um), spreader_side_m=spreader * 1e-3,
+            sink_side_m=sink * 1e-3, r_convec_K_per_W=spec.r_convec_K_per_W, ambient_K=spec.ambient_K,
+            grid_rows=spec.grid_cells, grid_cols=spec.grid_cells)
+    except ConfigError as err:  # the sizes given do not fit this hardware's layout: name the hardware's section
+        raise ConfigError("package", f"of hardware {hardware.name!r}: {err.field}: {err.reason}") from None
 
 
 def write_package_files(hardware: Hardware, out_dir: Path | str) -> tuple[Path, Path]:
@@ -158,9 +163,12 @@ def package_thermal(hardware: Hardware) -> ReducedOrderThermalModel:
 
     def reduce() -> ReducedOrderThermalModel:
         names = package.die_names
-        return ReducedOrderThermalModel(SelectedCircuit(package_circuit(package), names, names),
-                                        ambient_K=package.ambient_K, moments=ROM_MOMENTS,
-                                        expansion_points_per_s=ROM_EXPANSION_POINTS_PER_S)
+        # one BLAS thread: on the shared 2-core machine under load, threads made the reduction's dense products
+        # 20x slower (he-36: 20 s against 0.9 s; bench/compass_package_hotspot.py speed)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return ReducedOrderThermalModel(SelectedCircuit(package_circuit(package), names, names),
+                                            ambient_K=package.ambient_K, moments=ROM_MOMENTS,
+                                            expansion_points_per_s=ROM_EXPANSION_POINTS_PER_S)
 
     return load_or_build(rom_cache_path(package), reduce)
 

@@ -22,8 +22,9 @@ Every field is optional; the defaults and their sources::
                                   (its cost: money.py)
     ambient_C             45      [HotSpot 7.0 default ambient, 318.15 K]
     t_max_C               85      the highest allowed die temperature [assumed: the commercial 0-85 C junction grade]
-    grid_cells            32      grid rows = columns of HotSpot's grid model [HotSpot 7.0 uses 64; on he-36 32 x
-                                  32 puts every chiplet centre within 0.1 K of 64 x 64 at steady state, measured]
+    grid_cells            32      grid rows = columns of HotSpot's grid model [HotSpot 7.0 uses 64; 32 x 32 reads die
+                                  centres within 0.5-1.2 K of 128 x 128 on the presets: bench/compass_package_hotspot.py
+                                  resolution]
     leakage_W_per_mm2     0.02    die leakage at leakage_ref_C per mm^2 of die [assumed: about a fifth of a busy
                                   he-36 chiplet's power, the share of leakage reported at the 45 nm class]
     leakage_ref_C         60      temperature of leakage_W_per_mm2 [assumed, as the co-simulator's leakage_ref_C]
@@ -156,3 +157,10 @@ def package_from_dict(doc: object, lines: Lines, prefix: str = "package") -> Pac
         raise lines.error(f"{prefix}.sink_side_mm", f"must be at least the spreader's {spec.spreader_side_mm:g} mm, "
                                                     f"got {spec.sink_side_mm:g}")
     return spec
+
+
+def package_to_dict(spec: PackageSpec) -> dict:
+    """The ``package:`` mapping ``package_from_dict`` reads back: the fields that differ from their defaults."""
+    default = PackageSpec()
+    return {f.name: getattr(spec, f.name) for f in fields(PackageSpec) if getattr(spec, f.name) != getattr(default,
+                                                                                                        f.name)}

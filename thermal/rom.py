@@ -184,6 +184,23 @@ class ReducedOrderThermalModel(ThermalModel, LinearThermal):
     def modes(self) -> np.ndarray:
         return self._modes
 
+    @property
+    def rates_per_s(self) -> np.ndarray:
+        """The modes' decay rates lambda (1/s): a step of any ``dt`` is ``z <- e^{-lambda dt} z + (1 - e^{-lambda
+        dt}) / lambda * (modal_input @ p)``, for callers that step many different lengths at once (``linear_view``
+        caches one step length per call)."""
+        return self._rates_per_s.copy()
+
+    @property
+    def modal_input(self) -> np.ndarray:
+        """(order, n_power) modal forcing per watt of each input."""
+        return self._input.copy()
+
+    @property
+    def modal_output(self) -> np.ndarray:
+        """(n_output, order) temperature rise of each output per unit of each mode."""
+        return self._output.copy()
+
 
 def load_or_build(path: Path | None, build: Callable[[], ReducedOrderThermalModel]) -> ReducedOrderThermalModel:
     """The model saved at ``path`` when it reads back, else ``build()``, saved there; ``path`` None: always built.

@@ -37,6 +37,7 @@ from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, ChipletType, Hardware
 from ailfm.mapping.models import LlmConfig
 from ailfm.mapping.money import R_CONVEC_CHOICES_K_PER_W, SPACING_CHOICES_MM, CostModel
+from ailfm.mapping.package_spec import package_to_dict
 from ailfm.mapping.search.baselines import baseline_mappings
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.thermal import thermal_evaluator
@@ -213,7 +214,7 @@ def hardware_to_dict(hw: Hardware) -> dict:
             "nop": {"link_bandwidth_GBps": hw.nop_link_GBps, "energy_pJ_per_bit_hop": hw.nop_pJ_per_bit_hop},
             "dram": {"channels": hw.dram_channels, "channel_bandwidth_GBps": hw.dram_channel_GBps,
                      "energy_pJ_per_bit": hw.dram_pJ_per_bit},
-            "package": {k: v for k, v in asdict(hw.package).items() if v is not None}}
+            "package": package_to_dict(hw.package)}
 
 
 def hardware_from_saved(doc: dict) -> Hardware:

@@ -202,6 +202,21 @@ HW_LINE_CASES = [
 ]
 
 
+#: (case, lines appended to HW_LINES (the package section), the line named, what the error must say...)
+PACKAGE_CASES = [
+    ("scalar", ["package: 5"], 9, ("package", "mapping of package fields")),
+    ("misspelt", ["package:", "  spacing: 1"], 10, ("package.spacing", "did you mean 'spacing_mm'")),
+    ("spacing-negative", ["package:", "  spacing_mm: -1"], 10, ("package.spacing_mm", "must be in [0, 50]")),
+    ("r-convec-zero", ["package:", "  r_convec_K_per_W: 0"], 10, ("package.r_convec_K_per_W", "must be in (0")),
+    ("r-convec-string", ["package:", "  r_convec_K_per_W: cold"], 10, ("package.r_convec_K_per_W",
+                                                                       "expected a number")),
+    ("memory-unknown", ["package:", "  memory: gddr6"], 10, ("package.memory", "ddr, hbm")),
+    ("grid-float", ["package:", "  grid_cells: 32.5"], 10, ("package.grid_cells", "integer")),
+    ("t-max-below-ambient", ["package:", "  ambient_C: 45", "  t_max_C: 40"], 11, ("package.t_max_C",
+                                                                                   "above the ambient")),
+]
+
+
 def hardware_cases() -> list[Case]:
     chiplet = "  a: {{dataflow: os, macs: 256, buffer_KiB: 64, {}}}"
     return [
@@ -236,6 +251,8 @@ def hardware_cases() -> list[Case]:
         _hardware("empty", "", "{d}/hw.yaml", "empty"),
         _hardware("top-level-list", "- 1\n", "{d}/hw.yaml", "hardware", "mapping"),
         _hardware("bom-then-error", b"\xef\xbb\xbfmesh: {cols: 2, rows: x}\n", "{d}/hw.yaml:1", "mesh.rows"),
+        *(_hardware(f"package-{name}", "\n".join([*HW_LINES, *body]) + "\n", f"{{d}}/hw.yaml:{line}", *expect)
+          for name, body, line, expect in PACKAGE_CASES),
         Case("hardware-unknown-preset", {"m.json": "{}"}, (*EVALUATE, "--hardware", "he-37", "--mapping",
                                                            "{d}/m.json"), ("hardware", "he-37", "he-36")),
     ]

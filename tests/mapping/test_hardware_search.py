@@ -36,6 +36,7 @@ def test_cost_model_is_monotone_and_documented_parts_add_up():
     assert parts["total_usd"] == pytest.approx(parts["compute_dies_usd"] + parts["io_die_usd"] + parts["interposer_usd"]
                                                + parts["substrate_usd"] + parts["assembly_loss_usd"]
                                                + parts["cooling_usd"])
+    assert model.cost_usd(load_hardware("he-36")) == pytest.approx(parts["total_usd"] - parts["cooling_usd"])
 
 
 def test_objective_runs_on_a_fixed_trial(tiny_model):

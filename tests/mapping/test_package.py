@@ -148,7 +148,8 @@ def test_cooling_and_spacing_trade_temperature_for_money():
     costs = CostModel()
     better = with_package(SMALL, r_convec_K_per_W=0.05)
     assert package_thermal(better).steady(power).max() < package_thermal(SMALL).steady(power).max()
-    assert costs.cost_usd(better) > costs.cost_usd(SMALL)
+    assert costs.cost_usd(better, cooling=True) > costs.cost_usd(SMALL, cooling=True)
+    assert costs.cost_usd(better) == costs.cost_usd(SMALL)  # the package alone does not depend on the cooler
     spaced = with_package(SMALL, spacing_mm=3.0, carrier="interposer")
     assert costs.breakdown(spaced)["interposer_usd"] > costs.breakdown(with_package(SMALL,
                                                                                     carrier="interposer"))["interposer_usd"]
@@ -203,3 +204,27 @@ def test_steady_leakage_fixed_point_and_runaway():
     assert (leak > leakage_W(SMALL, np.full(6, model.ambient_K))).all()
     leaky = with_package(SMALL, leakage_W_per_mm2=5.0, leakage_beta_per_K=0.1)
     assert np.isinf(steady_with_leakage(leaky, power[:1])[0]).all()
+
+
+def test_modal_algebra_reproduces_steps_of_any_length():
+    model = package_thermal(SMALL)
+    power = np.array([3.0, 1.0, 0.0, 2.0, 5.0, 0.5, 1.0, 0.2])
+    rates, forcing, output = model.rates_per_s, model.modal_input, model.modal_output
+    modes = model.steady_modes(power / 2)
+    for dt in (3e-6, 7e-4, 0.2):
+        decay = np.exp(-rates * dt)
+        modes_next = decay * modes + (1 - decay) / rates * (forcing @ power)
+        model.set_state(modes)
+        np.testing.assert_allclose(model.step(power, dt), model.ambient_K + output @ modes_next, atol=1e-9)
+        modes = modes_next
+
+
+def test_saved_hardware_keeps_its_package(tmp_path):
+    import yaml
+
+    from ailfm.mapping.search.hardware import hardware_to_dict
+
+    hw = with_package(load_hardware("hot-36"), spacing_mm=2.0, r_convec_K_per_W=0.05)
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(hardware_to_dict(hw), sort_keys=False))
+    assert load_hardware(path).package == hw.package
