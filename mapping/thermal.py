@@ -225,12 +225,11 @@ class ThermalEvaluator:
             start_K, total_W = self._steady(warm_W[todo])
             runaway[todo] = ~np.isfinite(start_K).all(axis=1)
             total_W = np.where(runaway[todo, None], 0.0, total_W)  # scored infinite below
-            modes0 = (total_W @ self._gain.T) / (1.0 - self._decay)          # steady modal state
             rows = (np.arange(n_it)[:, None] * n_pop + todo[None, :]).ravel()
             out = dtm_schedule(jobs.order[rows], jobs.chip[rows], jobs.predecessors, jobs.compute_s[rows],
                                comm_s[rows], compute_J[rows], nop_J[rows], dram_J[rows], jobs.floor_s[rows],
                                len(todo), self._decay, self._gain, self._output, self._ambient_K, p.dtm_period_s,
-                               modes0, self._dram_share, self._idle_W, self._leakage_ref_W,
+                               total_W, self._dram_share, self._idle_W, self._leakage_ref_W,
                                self.hardware.package.leakage_ref_K, self.hardware.package.leakage_beta_per_K,
                                p.t_max_K, p.hysteresis_K, p.throttle_frequency, p.throttle_voltage, n_steps)
             for array, value in zip(kept, out[:7], strict=True):
@@ -260,7 +259,7 @@ class ThermalEvaluator:
             evaluation=result, time_s=t_trace[:steps], temperature_K=s_trace[:steps, :, 0],
             power_W=p_trace[:steps], throttled=s_trace[:steps, :, 1] > 0,
             start_s=start.reshape(shape), finish_s=finish.reshape(shape),
-            initial_K=self._ambient_K + self._output @ modes0[0])
+            initial_K=self._ambient_K + self._output @ (self._gain @ total_W[0] / (1.0 - self._decay)))
 
 
 def _trace_steps(blind: Evaluation, power: DtmSettings) -> int:
@@ -344,11 +343,12 @@ def _thermal_step(p, fraction, end_s, modes, temp, slow, step_J, power, decay, g
 
 @njit(cache=True)
 def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J, floor_s, n_pop, decay, gain,
-                 output, ambient_K, dt_s, modes0, dram_share, idle_W, leakage_W, leakage_ref_K, beta, t_max_K,
+                 output, ambient_K, dt_s, warm_W, dram_share, idle_W, leakage_W, leakage_ref_K, beta, t_max_K,
                  hysteresis_K, slow_f, slow_v, trace_steps):
     """The list schedule of every genome re-run event by event under DTM, with the package's temperature stepped
-    every ``dt_s``. Rows are (iteration, genome) iteration-major, as ``Evaluator.jobs`` stacks them; iterations
-    of one genome run back to back. Returns per genome: iteration latencies (P, I), compute energy saved by the
+    every ``dt_s`` from the steady state of ``warm_W`` (P, n_power; the modal state ``gain @ p / (1 - decay)``).
+    Rows are (iteration, genome) iteration-major, as ``Evaluator.jobs`` stacks them; iterations of one genome run
+    back to back. Returns per genome: iteration latencies (P, I), compute energy saved by the
     lower voltage (J), idle + leakage energy (J), peak and time-mean chiplet temperature (K), time with the hottest
     chiplet above T_max (s), throttled chiplet-seconds; the (rows, jobs) start and finish times of every job
     (relative to its iteration; filled only with ``trace_steps`` > 0, i.e. one genome), the per-step traces and the
@@ -389,7 +389,11 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
     c_end = np.zeros(n_ch + 1)
     m_end = np.zeros(n_ch + 1)
     for p in range(n_pop):
-        modes[:] = modes0[p]
+        for m in range(modes.shape[0]):  # the steady modal state of the warm start's power
+            forced = 0.0
+            for k in range(n_power):
+                forced += gain[m, k] * warm_W[p, k]
+            modes[m] = forced / (1.0 - decay[m])
         for c in range(n_ch):
             temp[c] = ambient_K + np.dot(output[c], modes)
             slow[c] = temp[c] > t_max_K
@@ -423,31 +427,16 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
                 rel_end = step_end - it_start  # the period's end in the iteration's time
                 changed = soonest < rel_end
                 while changed:  # start and finish every job the period holds (speeds are fixed within it)
-                    changed = False
+                    changed = False  # a finish may make a job on an already visited chiplet ready: visit again
                     soonest = np.inf
                     for c in range(n_ch + 1):
-                        if running[c] < 0 and head[c] >= 0:
-                            j = head[c]
-                            ready = free[c]
-                            for q in pred[j]:
-                                if finish[q] < 0.0:
-                                    ready = np.inf
+                        while True:  # this chiplet's jobs in turn, as far as the period goes
+                            if running[c] >= 0:
+                                j = running[c]
+                                end = max(c_end[c], m_end[c])
+                                if end > rel_end:
+                                    soonest = min(soonest, end)
                                     break
-                                ready = max(ready, finish[q])
-                            if ready < rel_end:
-                                running[c] = j
-                                j_start[c] = ready
-                                seg[c] = ready
-                                c_end[c] = ready + (compute_s[r, j] / slow_f if slow[c] else compute_s[r, j])
-                                m_end[c] = ready + comm_s[r, j]
-                                head[c] = nxt[j]
-                                changed = True
-                            else:
-                                soonest = min(soonest, ready)
-                        if running[c] >= 0:
-                            j = running[c]
-                            end = max(c_end[c], m_end[c])
-                            if end <= rel_end:
                                 _deposit(c, j, r, seg[c], end, j_start[c], slow[c], slow_f, v2, compute_s, comm_s,
                                          compute_J, nop_J, dram_J, c_end[c], m_end[c], n_ch, dram_share, step_J,
                                          saved, p)
@@ -460,8 +449,24 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
                                 running[c] = -1
                                 left -= 1
                                 changed = True
-                            else:
-                                soonest = min(soonest, end)
+                            if head[c] < 0:
+                                break
+                            j = head[c]
+                            ready = free[c]
+                            for q in pred[j]:
+                                if finish[q] < 0.0:
+                                    ready = np.inf
+                                    break
+                                ready = max(ready, finish[q])
+                            if ready >= rel_end:
+                                soonest = min(soonest, ready)
+                                break
+                            running[c] = j
+                            j_start[c] = ready
+                            seg[c] = ready
+                            c_end[c] = ready + (compute_s[r, j] / slow_f if slow[c] else compute_s[r, j])
+                            m_end[c] = ready + comm_s[r, j]
+                            head[c] = nxt[j]
                 if left == 0:
                     latency = max(makespan, floor_s[r])
                     it_latency[p, it] = latency
