@@ -71,12 +71,12 @@ def supply_V(frequency_GHz: float) -> float:
 class DtmSettings:
     """The DTM controller: trigger ``t_max_K`` (``dtm_settings``: the hardware's package section), release
     ``hysteresis_K`` below it (2 K, the co-simulator's DTM release, snuca-64.yaml after CoMeT), the throttled level
-    (half the clock at the DVFS law's voltage, ``supply_V``; leakage scales with the supply voltage: sub-threshold
+    (a fraction of each chiplet's clock, at the DVFS law's voltage for that clock, ``supply_V``: a 1 GHz chiplet
+    halved runs at 0.8 -> 0.7 V, a 2 GHz one at 1.0 -> 0.8 V; leakage scales with the supply voltage: sub-threshold
     current held, a first-order choice [inferred]) and the sensing period."""
 
     t_max_K: float
     throttle_frequency: float = 0.5     # throttled clock / nominal
-    throttle_voltage: float = supply_V(0.5) / supply_V(1.0)  # throttled supply / nominal
     hysteresis_K: float = 2.0
     # DTM sensing period and thermal step: 250 us. Measured on 60 random mappings of compass_speed.py's scenario on
     # he-36 at 4x its clock (package_thermal; its fastest modes ~65 us, slowest ~10 s): the mean throttled/blind
@@ -88,13 +88,18 @@ class DtmSettings:
         for name in ("t_max_K", "dtm_period_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(name, f"must be > 0, got {getattr(self, name)}")
-        if not 0 < self.throttle_frequency <= 1 or not 0 < self.throttle_voltage <= 1:
-            raise ConfigError("throttle", "the throttled clock and voltage must be in (0, 1] of nominal")
+        if not 0 < self.throttle_frequency <= 1:
+            raise ConfigError("throttle_frequency", f"must be in (0, 1] of nominal, got {self.throttle_frequency}")
         if self.hysteresis_K < 0:
             raise ConfigError("hysteresis_K", f"must be >= 0, got {self.hysteresis_K}")
 
     def with_t_max(self, t_max_K: float) -> DtmSettings:
         return replace(self, t_max_K=t_max_K)
+
+    def throttled_voltage(self, frequency_GHz: np.ndarray) -> np.ndarray:
+        """Throttled supply / nominal supply of chiplets clocked at ``frequency_GHz``."""
+        frequency_GHz = np.asarray(frequency_GHz, float)
+        return supply_V(self.throttle_frequency * frequency_GHz) / supply_V(frequency_GHz)
 
 
 def dtm_settings(hardware: Hardware, t_max_C: float | None = None) -> DtmSettings:
@@ -157,6 +162,8 @@ class ThermalEvaluator:
         self._output = np.ascontiguousarray(view.output[:n_ch])
         self._ambient_K = float(view.ambient_K)
         self._idle_W = idle_W(hardware)
+        clocks = np.array([hardware.types[k].frequency_GHz for k in hardware.chiplet_type])
+        self._slow_v = self.dtm.throttled_voltage(clocks)
         spec = hardware.package
         self._leakage_ref_W = leakage_W(hardware, np.full(n_ch, spec.leakage_ref_K))
         dram = [k for k, name in enumerate(self.power_names)
@@ -231,7 +238,7 @@ class ThermalEvaluator:
                                len(todo), self._decay, self._gain, self._output, self._ambient_K, p.dtm_period_s,
                                total_W, self._dram_share, self._idle_W, self._leakage_ref_W,
                                self.hardware.package.leakage_ref_K, self.hardware.package.leakage_beta_per_K,
-                               p.t_max_K, p.hysteresis_K, p.throttle_frequency, p.throttle_voltage, n_steps)
+                               p.t_max_K, p.hysteresis_K, p.throttle_frequency, self._slow_v, n_steps)
             for array, value in zip(kept, out[:7], strict=True):
                 array[todo] = value
             # self-consistency: the run's own mean dynamic power against the warm start's (throttling lowers it)
@@ -281,8 +288,8 @@ def _deposit(c, j, r, a, b, start, is_slow, slow_f, v2, compute_s, comm_s, compu
         share = 1.0 if first else 0.0
     energy = compute_J[r, j] * share
     if is_slow:
-        saved[p] += energy * (1.0 - v2)
-        energy *= v2
+        saved[p] += energy * (1.0 - v2[c])
+        energy *= v2[c]
     if comm_s[r, j] > 0.0:
         overlap = min(b, m_end) - a
         comm_share = overlap / comm_s[r, j] if overlap > 0.0 else 0.0
@@ -310,7 +317,7 @@ def _thermal_step(p, fraction, end_s, modes, temp, slow, step_J, power, decay, g
         step_J[k] = 0.0
     for c in range(n_ch):
         rise = min(temp[c] - leakage_ref_K, 500.0)
-        static = idle_W[c] + leakage_W[c] * np.exp(beta * rise) * (slow_v if slow[c] else 1.0)
+        static = idle_W[c] + leakage_W[c] * np.exp(beta * rise) * (slow_v[c] if slow[c] else 1.0)
         power[c] += static
         static_J[p] += static * dt_s * fraction
         if slow[c]:
@@ -357,7 +364,7 @@ def dtm_schedule(order, chip, pred, compute_s, comm_s, compute_J, nop_J, dram_J,
     n_it = n_rows // n_pop
     n_ch = idle_W.shape[0]
     n_power = gain.shape[1]
-    v2 = slow_v * slow_v
+    v2 = np.append(slow_v * slow_v, 1.0)  # per chiplet; the virtual chiplet of empty jobs never throttles
     it_latency = np.zeros((n_pop, n_it))
     saved = np.zeros(n_pop)
     static_J = np.zeros(n_pop)

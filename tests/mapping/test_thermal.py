@@ -65,6 +65,11 @@ def test_a_hot_mapping_throttles_and_its_compute_stretches(setup, genomes):
     assert (hot.latency_s <= 2.0 * hot.blind.latency_s * (1 + 1e-12)).all()
 
 
+def test_the_throttled_level_follows_the_dvfs_law_at_each_chiplets_clock(setup):
+    _, dtm = setup
+    np.testing.assert_allclose(dtm.throttled_voltage(np.array([1.0, 2.0])), [0.7 / 0.8, 0.8 / 1.0])
+
+
 def test_energy_adds_up_over_the_power_trace(setup, genomes):
     """With no idle or leakage power, the dynamic power trace integrates to the (throttled) energy."""
     base, dtm = setup
