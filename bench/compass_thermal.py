@@ -14,7 +14,7 @@ with it: the same energy per operation in less time) to show the power density a
 Each finished scenario is appended to ``thermal_partial_*.csv`` (atomically); rerunning the same command skips it.
 Writes thermal.csv, density.csv and thermal.md:
 
-    python bench/compass_thermal.py --out out/compass_thermal [--hardware hot-36] [--pop 48 --gen 40]
+    python bench/compass_thermal.py --out out/compass_thermal [--hardware hot-36] [--pop 96 --gen 80]
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--serving", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--hardware", default="hot-36")
-    parser.add_argument("--pop", type=int, default=48)
-    parser.add_argument("--gen", type=int, default=40)
+    parser.add_argument("--pop", type=int, default=96)
+    parser.add_argument("--gen", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out)
