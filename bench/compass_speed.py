@@ -3,7 +3,9 @@
 1. Mapping evaluations per second per core: one Llama-3-8B block on the 36-chiplet 18 OS + 18 WS preset with
    8 micro-batches (the Orca-style mixed iteration: one prefill + 31 decodes from the Azure conversation
    sample), populations of 120 and 480 evaluated in-process. Reported per CPU second (process time, what one
-   core delivers) and per wall second (includes waiting for a shared machine).
+   core delivers) and per wall second (includes waiting for a shared machine), thermal-blind and with the
+   thermal evaluation on (mapping/thermal.py: the package model of the preset, power over the schedule, DTM
+   re-schedule; ``--hot`` adds the same on a hot preset, where mappings throttle).
 2. A 120 x 200 GA search on the same scenario, evaluations spread over a 2-process pool.
 3. With ``--zigzag CACHE``: the time to build the same evaluator on ZigZag costs (``--cost zigzag``): the cache warm-up
    for every distinct (GEMM shape, chiplet type) on a 2-process pool, then the same build from the warm cache.
@@ -28,14 +30,15 @@ from ailfm.mapping.hardware import load_hardware
 from ailfm.mapping.models import load_model
 from ailfm.mapping.search.ga import SearchSettings, run_search
 from ailfm.mapping.search.operators import random_genomes
+from ailfm.mapping.thermal import thermal_evaluator
 from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
 
 
-def scenario(cost_model: GemmCostModel = gemm_cost) -> Evaluator:
+def scenario(cost_model: GemmCostModel = gemm_cost, hardware: str = "he-36") -> Evaluator:
     full = make_workload(load_model("llama-3-8b"), "orca", load_lengths("azure-conv"), seed=0)
     one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
                           strategy="orca", lengths="azure-conv")
-    return Evaluator(one, load_hardware("he-36"), cost_model=cost_model)
+    return Evaluator(one, load_hardware(hardware), cost_model=cost_model)
 
 
 def zigzag_warm_up(folder: str) -> None:
@@ -51,7 +54,7 @@ def zigzag_warm_up(folder: str) -> None:
               f"{cache.runs} ZigZag runs ({cache.warm_seconds:.1f} s warming on a 2-process pool)")
 
 
-def evaluation_rate(ev: Evaluator, pop: int, repeats: int) -> tuple[float, float]:
+def evaluation_rate(ev, pop: int, repeats: int) -> tuple[float, float]:
     genomes = random_genomes(ev.encoding, pop, np.random.default_rng(0))
     ev.evaluate(genomes)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -63,6 +66,8 @@ def evaluation_rate(ev: Evaluator, pop: int, repeats: int) -> tuple[float, float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small GA (10 generations) for a smoke run")
+    parser.add_argument("--hot", default=None, metavar="PRESET",
+                        help="also time the thermal evaluation on this hot hardware preset")
     parser.add_argument("--zigzag", metavar="CACHE", default=None,
                         help="also time the ZigZag-backed evaluator's cache warm-up (needs zigzag-dse)")
     args = parser.parse_args()
@@ -74,6 +79,14 @@ def main() -> int:
         per_cpu_s, per_wall_s = evaluation_rate(ev, pop, 10)
         print(f"population {pop}: {per_cpu_s:,.0f} evaluations per CPU second (one core), "
               f"{per_wall_s:,.0f} per wall second")
+    for name, blind in (("he-36", ev), *(((args.hot, scenario(hardware=args.hot)),) if args.hot else ())):
+        thermal = thermal_evaluator(blind)
+        for pop in (120, 480):
+            per_cpu_s, per_wall_s = evaluation_rate(thermal, pop, 5)
+            throttled = thermal.evaluate(random_genomes(blind.encoding, pop, np.random.default_rng(0))).throttled_s
+            print(f"thermal on ({name}, T_max {thermal.dtm.t_max_K - 273.15:.0f} C), population {pop}: "
+                  f"{per_cpu_s:,.0f} evaluations per CPU second (one core), {per_wall_s:,.0f} per wall second; "
+                  f"{np.mean(throttled > 0):.0%} of the random mappings throttle")
     n_gen = 10 if args.quick else 200
     wall, cpu = time.perf_counter(), time.process_time()
     with ProcessPoolExecutor(2) as pool:

@@ -21,6 +21,7 @@ from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_hardware
 from ailfm.mapping.models import load_model
+from ailfm.mapping.thermal import KELVIN, ThermalEvaluator, thermal_evaluator
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
 from ailfm.pools import process_pool
 from ailfm.traces.configs import shipped_models
@@ -102,6 +103,49 @@ def open_executor(workers: int, dask_address: str | None):
         yield pool, workers
 
 
+def add_thermal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--thermal", action="store_true",
+                        help="score on the package thermal model with DTM throttling (latency, energy and EDP after "
+                             "throttling; peak and mean chiplet temperature, time above T_max)")
+    parser.add_argument("--t-max-C", type=options.number(0, 200, why="silicon is not rated above ~150 C"),
+                        default=None, help="DTM trigger temperature (default: the hardware's package section, else "
+                                           "80 C)")
+
+
+def thermal_from_args(args: argparse.Namespace, evaluator: Evaluator) -> Evaluator | ThermalEvaluator:
+    """The thermal evaluator when any thermal option asks for it, else the thermal-blind one."""
+    wanted = args.thermal or getattr(args, "objective", "edp") == "edp-peak" or \
+        getattr(args, "max_peak_C", None) is not None
+    return thermal_evaluator(evaluator, args.t_max_C) if wanted else evaluator
+
+
+def _thermal_summary(thermal: ThermalEvaluator, mapping: Mapping) -> dict:
+    d = thermal.details(mapping)
+    ev = d.evaluation
+    return {"throttled_latency_s": float(ev.latency_s[0]), "throttled_energy_J": float(ev.energy_J[0]),
+            "throttled_edp_Js": float(ev.edp[0]), "idle_and_leakage_energy_J": float(ev.static_energy_J[0]),
+            "peak_C": float(ev.peak_K[0] - KELVIN), "mean_C": float(ev.mean_K[0] - KELVIN),
+            "time_above_t_max_s": float(ev.above_s[0]), "throttled_chiplet_s": float(ev.throttled_s[0]),
+            "t_max_C": thermal.dtm.t_max_K - KELVIN,
+            "peak_by_chiplet_C": (np.maximum(d.temperature_K.max(axis=0, initial=-np.inf), d.initial_K)
+                                  - KELVIN).round(3).tolist()}
+
+
+def _write_thermal_outputs(thermal: ThermalEvaluator, mapping: Mapping, out: Path, plots: Path) -> None:
+    """The best mapping's temperature trace (CSV, one row per DTM period) and its heat map and timeline."""
+    from ailfm.mapping import report
+
+    d = thermal.details(mapping)
+    n_ch = thermal.hardware.n_chiplets
+    table = pd.DataFrame({"time_s": d.time_s,
+                          **{f"chiplet{c}_C": d.temperature_K[:, c] - KELVIN for c in range(n_ch)},
+                          **{f"chiplet{c}_throttled": d.throttled[:, c].astype(int) for c in range(n_ch)}})
+    write_atomic(out / "thermal_trace.csv", table.to_csv(index=False, float_format="%.6g").encode())
+    hw = thermal.hardware
+    report.plot_package_heatmap(d, hw.mesh_cols, hw.mesh_rows, thermal.dtm.t_max_K, plots / "heatmap.png")
+    report.plot_temperature_timeline(d, thermal.dtm.t_max_K, plots / "temperature.png")
+
+
 def _summary(evaluator: Evaluator, mapping: Mapping) -> dict:
     d = evaluator.details(mapping)
     ev = d.evaluation
@@ -125,6 +169,8 @@ def search_config(args: argparse.Namespace) -> dict:
     names = ("model", "hardware", "serving", "lengths", "slots", "micro_batches", "steps", "tensor_parallel",
              "blocks", "workload_seed", "cost", "pin", "seed_baselines")
     config = {name: getattr(args, name) for name in names}
+    if args.thermal or args.objective == "edp-peak" or args.max_peak_C is not None:
+        config.update(thermal=True, t_max_C=args.t_max_C, max_peak_C=args.max_peak_C)
     for name in ("model", "hardware", "lengths", "pin"):
         if config[name] is not None and Path(config[name]).is_file():
             config[f"{name}_sha256"] = file_digest(config[name])
@@ -141,14 +187,16 @@ def _map_search(args: argparse.Namespace, out: Path) -> int:
     if checkpoint.exists() and not args.resume:
         raise ConfigError("--out", f"{out} holds a search (checkpoint.npz): add --resume to continue it with the "
                                    "same options, or use a new --out")
-    evaluator = evaluator_from_args(args)
+    blind = evaluator_from_args(args)
+    evaluator = thermal_from_args(args, blind)
     enc = evaluator.encoding
     pins = read_pins(args.pin, enc) if args.pin else Pins.none(enc)
-    fixed = baseline_mappings(evaluator)
+    fixed = baseline_mappings(blind)
     seeds = pins.apply(np.stack([enc.encode(m) for m in fixed.values()])) if args.seed_baselines else None
     settings = SearchSettings(pop_size=args.pop, n_gen=args.gen, seed=args.seed, objective=args.objective,
                               max_evaluations=args.max_evals, patience=args.patience,
-                              checkpoint_every=args.checkpoint_every, local_share=args.local_share)
+                              checkpoint_every=args.checkpoint_every, local_share=args.local_share,
+                              max_peak_K=None if args.max_peak_C is None else args.max_peak_C + KELVIN)
     try:
         with open_executor(args.workers, args.dask) as (executor, n_workers):
             result = run_search(evaluator, settings, pins=pins, seeds=seeds, executor=executor, n_chunks=n_workers,
@@ -160,44 +208,59 @@ def _map_search(args: argparse.Namespace, out: Path) -> int:
         raise KeyboardInterrupt(kept) from None
     best = enc.decode(result.best_genome)
     meta = {"model": args.model, "hardware": args.hardware, "serving": args.serving, "lengths": args.lengths,
-            "tensor_parallel": evaluator.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
+            "tensor_parallel": blind.workload.tensor_parallel, "blocks": args.blocks, "slots": args.slots,
             "steps": args.steps, "workload_seed": args.workload_seed, "search_seed": args.seed,
-            "notes": list(evaluator.workload.notes)}
-    write_atomic(out / "best_mapping.json", best.to_json(**meta, layer_names=list(evaluator.layer_names)).encode())
+            "notes": list(blind.workload.notes)}
+    write_atomic(out / "best_mapping.json", best.to_json(**meta, layer_names=list(blind.layer_names)).encode())
+    thermal = evaluator if evaluator is not blind else None
+
+    def row(method: str, kind: str, genome: np.ndarray, evaluations: int) -> dict:
+        ev = evaluator.evaluate(genome[None, :])
+        scores = {"method": method, "kind": kind, "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
+                  "edp_Js": ev.edp[0], "evaluations": evaluations}
+        if thermal is not None:  # the same mapping thermal-blind, and its temperatures
+            scores.update(blind_edp_Js=ev.blind.edp[0], peak_C=ev.peak_K[0] - KELVIN,
+                          above_t_max_ms=1e3 * ev.above_s[0])
+        return scores
+
     rows = []
-    for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(evaluator))):
+    for kind, mappings in (("fixed", fixed), ("diagnostic", diagnostic_mappings(blind))):
         for name, mapping in mappings.items():
-            ev = evaluator.evaluate_mapping(mapping)
-            rows.append({"method": name, "kind": kind, "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
-                         "edp_Js": ev.edp[0], "evaluations": 1})
+            rows.append(row(name, kind, enc.encode(mapping), 1))
     budget = result.evaluations
     for name, run in (("random_search", random_search), ("simulated_annealing", simulated_annealing)):
         found = run(evaluator, budget, seed=args.seed, pins=pins, seeds=seeds)
-        ev = evaluator.evaluate(found.best_genome[None, :])
-        rows.append({"method": name, "kind": "search", "latency_s": ev.latency_s[0], "energy_J": ev.energy_J[0],
-                     "edp_Js": ev.edp[0], "evaluations": found.evaluations})
-    rows.append({"method": "ga" if args.objective == "edp" else "nsga2", "kind": "search",
-                 "latency_s": result.best_latency_s, "energy_J": result.best_energy_J, "edp_Js": result.best_edp,
-                 "evaluations": result.evaluations})
+        rows.append(row(name, "search", found.best_genome, found.evaluations))
+    rows.append(row("ga" if args.objective == "edp" else "nsga2", "search", result.best_genome, result.evaluations))
     table = pd.DataFrame(rows)
     best_fixed = table.loc[table.kind == "fixed", "edp_Js"].min()
     table["edp_vs_best_fixed"] = table.edp_Js / best_fixed - 1
     write_atomic(out / "baselines.csv", table.to_csv(index=False).encode())
     summary = {**meta, "stopped": result.stopped, "generations": result.generations,
-               "evaluations": result.evaluations, **_summary(evaluator, best)}
-    write_json_atomic(out / "summary.json", summary)
+               "evaluations": result.evaluations, **_summary(blind, best)}
     plots = out / "report"
     plots.mkdir(exist_ok=True)
+    if thermal is not None:
+        summary["thermal"] = _thermal_summary(thermal, best)
+        _write_thermal_outputs(thermal, best, out, plots)
+    write_json_atomic(out / "summary.json", summary)
     refs = {r["method"]: r["edp_Js"] for r in rows if r["method"] in ("gemini_lp", "random_search",
                                                                       "simulated_annealing")}
     report.plot_convergence(result.log, plots / "convergence.png", refs)
-    report.plot_gantt(evaluator.details(best), evaluator.stage_of_layer, enc.n_chiplets, plots / "gantt.png")
-    points = {r["method"]: np.array([[r["latency_s"], r["energy_J"]]]) for r in rows}
-    if len(result.pareto_F):
+    report.plot_gantt(blind.details(best), blind.stage_of_layer, enc.n_chiplets, plots / "gantt.png")
+    if args.objective == "edp-peak":
+        points = {r["method"]: np.array([[r["edp_Js"], r["peak_C"] + KELVIN]]) for r in rows}
         points = {"NSGA-II front": result.pareto_F, **points}
-    report.plot_pareto(points, plots / "pareto.png")
+        report.plot_pareto({k: v - [0.0, KELVIN] for k, v in points.items()}, plots / "pareto.png",
+                           ("EDP after throttling (J s)", "peak chiplet temperature (C)", 1.0))
+    else:
+        points = {r["method"]: np.array([[r["latency_s"], r["energy_J"]]]) for r in rows}
+        if len(result.pareto_F):
+            points = {"NSGA-II front": result.pareto_F, **points}
+        report.plot_pareto(points, plots / "pareto.png")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"wrote {out}/best_mapping.json, search.csv, baselines.csv, summary.json, report/*.png")
+    extra = ", thermal_trace.csv" if thermal is not None else ""
+    print(f"wrote {out}/best_mapping.json, search.csv, baselines.csv, summary.json{extra}, report/*.png")
     return 0
 
 
@@ -205,6 +268,8 @@ def run_map_evaluate(args: argparse.Namespace) -> int:
     evaluator = evaluator_from_args(args)
     mapping = read_mapping(args.mapping, evaluator.encoding)
     summary = _summary(evaluator, mapping)
+    if args.thermal:
+        summary["thermal"] = _thermal_summary(thermal_from_args(args, evaluator), mapping)
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
@@ -213,6 +278,12 @@ def run_map_evaluate(args: argparse.Namespace) -> int:
         print("energy by part (J): " + ", ".join(f"{k} {v:.4g}" for k, v in summary["energy_by_part_J"].items()))
         print("job time by bound (s): " + ", ".join(f"{k} {v:.4g}" for k, v in
                                                      summary["job_time_by_bound_s"].items()))
+        if args.thermal:
+            th = summary["thermal"]
+            print(f"after DTM (T_max {th['t_max_C']:.0f} C): latency {th['throttled_latency_s'] * 1e3:.4f} ms  "
+                  f"energy {th['throttled_energy_J']:.5f} J  EDP {th['throttled_edp_Js']:.5g} J s  peak "
+                  f"{th['peak_C']:.1f} C  mean {th['mean_C']:.1f} C  above T_max {th['time_above_t_max_s'] * 1e3:.3g} "
+                  f"ms  idle + leakage {th['idle_and_leakage_energy_J']:.4g} J")
     return 0
 
 
@@ -241,7 +312,7 @@ def run_map_explore(args: argparse.Namespace) -> int:
     gemm_costs = gemm_costs_from_args(args, base)
     settings = ExploreSettings(trials=args.trials, lns_steps=args.lns_steps, total_macs=args.total_macs,
                                inner_pop=args.inner_pop, inner_gen=args.inner_gen, seed=args.seed,
-                               dataflows=explore_dataflows(args))
+                               dataflows=explore_dataflows(args), thermal=args.thermal, t_max_C=args.t_max_C)
     model = load_model(args.model)
     print_notes(scenario_notes(model, args.tensor_parallel))
     out = prepare_output_folder(args.out)
@@ -264,7 +335,12 @@ def add_subcommands(subparsers) -> None:
     search.add_argument("--pop", type=options.POSITIVE, default=120)
     search.add_argument("--gen", type=options.POSITIVE, default=200)
     search.add_argument("--seed", type=options.SEED, default=0)
-    search.add_argument("--objective", choices=("edp", "pareto"), default="edp")
+    search.add_argument("--objective", choices=("edp", "pareto", "edp-peak"), default="edp",
+                        help="edp: one objective (GA); pareto: NSGA-II over latency and energy; edp-peak: NSGA-II "
+                             "over EDP after throttling and peak temperature (implies --thermal)")
+    add_thermal_arguments(search)
+    search.add_argument("--max-peak-C", type=options.number(0, 200, why="silicon is not rated above ~150 C"),
+                        default=None, help="constraint: peak chiplet temperature (implies --thermal)")
     search.add_argument("--max-evals", type=options.POSITIVE, default=None, help="evaluation budget")
     search.add_argument("--patience", type=options.POSITIVE, default=None, help="early stop after G flat generations")
     search.add_argument("--checkpoint-every", type=options.POSITIVE, default=10)
@@ -283,6 +359,7 @@ def add_subcommands(subparsers) -> None:
     add_scenario_arguments(evaluate)
     evaluate.add_argument("--mapping", required=True)
     evaluate.add_argument("--json", action="store_true", help="print every breakdown as JSON")
+    add_thermal_arguments(evaluate)
     evaluate.set_defaults(func=run_map_evaluate)
 
     exp = sub.add_parser("explore", help="hardware co-exploration: optuna TPE (homogeneous) then LNS (heterogeneous)")
@@ -297,6 +374,7 @@ def add_subcommands(subparsers) -> None:
     exp.add_argument("--dataflows", nargs="+", choices=DATAFLOWS,
                      help="chiplet designs both phases may use (default: all the cost backend describes; ZigZag "
                           "costs: os and ws)")
+    add_thermal_arguments(exp)
     exp.add_argument("--no-progress", action="store_true")
     exp.set_defaults(func=run_map_explore)
 

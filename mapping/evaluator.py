@@ -70,6 +70,32 @@ class Details:
     link_bytes: np.ndarray  # (I, links of Hardware.links) bytes each mesh link carries per iteration
 
 
+@dataclass(frozen=True)
+class JobTable:
+    """What the list schedule and a power model need of every job, for rows = (iteration, genome) stacked
+    iteration-major (row = iteration x genomes + genome); jobs are (micro-batch, layer) flattened."""
+
+    n_genomes: int
+    order: np.ndarray         # (R, J) program order
+    chip: np.ndarray          # (R, J) chiplet of each job; n_chiplets (a virtual chiplet) for empty jobs
+    predecessors: np.ndarray  # (J, K) producers of each job, padded with J (a sentinel that finished at 0)
+    compute_s: np.ndarray     # (R, J)
+    nop_s: np.ndarray         # (R, J) the job's own NoP time
+    dram_s: np.ndarray        # (R, J) the job's own DRAM time
+    energy_pJ: dict[str, np.ndarray]  # ENERGY_PARTS -> (R, J)
+    floor_s: np.ndarray       # (R,) iteration latency floor: DRAM traffic / DRAM bandwidth, busiest link / link bw
+    link_bytes: np.ndarray    # (R, links)
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        """(R, J) job latency: compute and communication overlap."""
+        return np.maximum(self.compute_s, np.maximum(self.nop_s, self.dram_s))
+
+    @property
+    def n_iterations(self) -> int:
+        return self.order.shape[0] // self.n_genomes
+
+
 @njit(cache=True)
 def list_schedule(order: np.ndarray, chip: np.ndarray, pred: np.ndarray, latency: np.ndarray,
                   n_chiplets: int) -> np.ndarray:
@@ -235,8 +261,10 @@ class Evaluator:
         return link_loads(src, dst, forwarded, self._route, self._route_hops, reads, writes, self._dram_in_links,
                           self._dram_out_links)
 
-    def _run(self, genomes: np.ndarray, details: bool):
+    def jobs(self, genomes: np.ndarray) -> JobTable:
+        """Every job's costs under the data-access flags of (P, n_genes) genomes, before scheduling."""
         enc = self.encoding
+        genomes = np.atleast_2d(np.asarray(genomes, np.int64))
         n_pop = genomes.shape[0]
         n_it = self._compute_s.shape[0]
         n_jobs, n_ch = self._n_jobs, self.hardware.n_chiplets
@@ -299,39 +327,52 @@ class Evaluator:
         outbound = dram_write[..., None] * self._dram_out[chip_r]
         nop_s = np.maximum(inbound.max(axis=2), outbound.max(axis=2)) / self._link_Bps
         dram_s = dram_bytes / self._dram_Bps
-        latency = np.maximum(compute_s, np.maximum(nop_s, dram_s))
         hop_bytes = np.bincount((row_base + e_dst).ravel(), (forwarded * self._hops[src, dst]).ravel(),
                                 minlength=rows * n_jobs).reshape(rows, n_jobs) + dram_bytes * self._dram_hops[chip_r]
         parts = {
             "mac": table(self._mac_pJ), "vector": table(self._vector_pJ), "buffer": table(self._buffer_pJ),
             "nop": hop_bytes * self._nop_pJ_per_byte_hop, "dram": dram_bytes * self._dram_pJ_per_byte,
         }
-        energy_pJ = sum(parts.values())
-
-        finish = list_schedule(order_r, chip_r, self._pred, latency, n_ch)
-        makespan = finish.max(axis=1)
         link_bytes = self._link_bytes(chip_r, src, dst, forwarded, dram_read, dram_write)
         link_s = link_bytes.max(axis=1, initial=0.0) / self._link_Bps  # a 1 x 1 mesh has no links
-        it_latency = np.maximum(makespan, np.maximum(dram_bytes.sum(axis=1) / self._dram_Bps, link_s))
-        it_latency = it_latency.reshape(n_it, n_pop).T
-        it_energy = (energy_pJ.sum(axis=1) * 1e-12).reshape(n_it, n_pop).T
-        evaluation = Evaluation(it_latency.sum(axis=1), it_energy.sum(axis=1), it_latency, it_energy)
+        floor_s = np.maximum(dram_bytes.sum(axis=1) / self._dram_Bps, link_s)
+        return JobTable(n_pop, order_r, chip_r, self._pred, compute_s, nop_s, dram_s, parts, floor_s, link_bytes)
+
+    def schedule(self, jobs: JobTable) -> Evaluation:
+        """Latency and energy of the jobs' list schedule."""
+        return self._schedule(jobs)[0]
+
+    def _schedule(self, jobs: JobTable) -> tuple[Evaluation, np.ndarray]:
+        n_pop, n_it = jobs.n_genomes, jobs.n_iterations
+        finish = list_schedule(jobs.order, jobs.chip, jobs.predecessors, jobs.latency_s, self.hardware.n_chiplets)
+        it_latency = np.maximum(finish.max(axis=1), jobs.floor_s).reshape(n_it, n_pop).T
+        it_energy = (sum(jobs.energy_pJ.values()).sum(axis=1) * 1e-12).reshape(n_it, n_pop).T
+        return Evaluation(it_latency.sum(axis=1), it_energy.sum(axis=1), it_latency, it_energy), finish
+
+    def _run(self, genomes: np.ndarray, details: bool):
+        jobs = self.jobs(genomes)
+        evaluation, finish = self._schedule(jobs)
         if not details:
             return evaluation
-        n_mb, n_l = enc.n_micro_batches, enc.n_layers
+        n_it = jobs.n_iterations
+        n_jobs, n_ch = self._n_jobs, self.hardware.n_chiplets
+        latency = jobs.latency_s
+        energy_pJ = sum(jobs.energy_pJ.values())
+        n_mb, n_l = self.encoding.n_micro_batches, self.encoding.n_layers
+        chip_r, rows = jobs.chip, jobs.chip.shape[0]
         real = chip_r.ravel() < n_ch
         e_flat = energy_pJ.ravel()[real] * 1e-12
-        bound = np.argmax(np.stack([compute_s, nop_s, dram_s]), axis=0)
+        bound = np.argmax(np.stack([jobs.compute_s, jobs.nop_s, jobs.dram_s]), axis=0)
         return Details(
             evaluation=evaluation,
-            energy_by_part_J={name: float(v.sum() * 1e-12) for name, v in parts.items()},
+            energy_by_part_J={name: float(v.sum() * 1e-12) for name, v in jobs.energy_pJ.items()},
             energy_by_chiplet_J=np.bincount(chip_r.ravel()[real], e_flat, minlength=n_ch)[:n_ch],
             energy_by_layer_J=np.bincount(np.tile(self._layer_of_job, rows)[real], e_flat, minlength=n_l),
             busy_by_chiplet_s=np.bincount(chip_r.ravel()[real], latency.ravel()[real], minlength=n_ch)[:n_ch],
             start_s=(finish[:, :n_jobs] - latency).reshape(n_it, n_mb, n_l),
             finish_s=finish[:, :n_jobs].reshape(n_it, n_mb, n_l),
-            chiplet=chip.reshape(n_mb, n_l),
+            chiplet=self.encoding.split(np.atleast_2d(genomes))[1].reshape(n_mb, n_l),
             time_by_bound_s={name: float(latency[bound == k].sum()) for k, name in
                              enumerate(("compute", "nop", "dram"))},
-            link_bytes=link_bytes,
+            link_bytes=jobs.link_bytes,
         )

@@ -1,4 +1,5 @@
-"""Plots of a mapping search: convergence, per-chiplet Gantt chart, latency/energy Pareto front (Agg backend)."""
+"""Plots of a mapping search: convergence, per-chiplet Gantt chart, latency/energy Pareto front, and with the thermal
+evaluation a package heat map and a temperature / throttling timeline (Agg backend)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ailfm.mapping.evaluator import Details
+from ailfm.mapping.thermal import KELVIN, ThermalDetails
 from ailfm.mapping.workload import STAGES
 
 STAGE_COLOURS = dict(zip(STAGES, ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"), strict=True))
@@ -64,16 +66,59 @@ def plot_gantt(details: Details, stage_of_layer: np.ndarray, n_chiplets: int, pa
     return _save(fig, path)
 
 
-def plot_pareto(points: dict[str, np.ndarray], path: Path) -> Path:
-    """Latency vs energy: each entry is an (n, 2) array of (latency s, energy J) points."""
+def plot_pareto(points: dict[str, np.ndarray], path: Path,
+                axes: tuple[str, str, float] = ("latency (ms)", "energy (J)", 1e3)) -> Path:
+    """Latency vs energy: each entry is an (n, 2) array of (latency s, energy J) points (``axes``: the labels and
+    the x scale of other pairs, e.g. EDP vs peak temperature)."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     for i, (name, pts) in enumerate(points.items()):
         pts = np.atleast_2d(pts)
         order = np.argsort(pts[:, 0])
         style = "-o" if len(pts) > 1 else "s"
-        ax.plot(1e3 * pts[order, 0], pts[order, 1], style, ms=3, color=f"C{i}", label=name)
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("energy (J)")
+        ax.plot(axes[2] * pts[order, 0], pts[order, 1], style, ms=3, color=f"C{i}", label=name)
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_package_heatmap(details: ThermalDetails, mesh_cols: int, mesh_rows: int, t_max_K: float,
+                         path: Path) -> Path:
+    """Each chiplet's peak temperature over the run (C), laid out as on the package's mesh."""
+    peak = details.temperature_K.max(axis=0, initial=-np.inf)
+    peak = np.maximum(peak, details.initial_K) - KELVIN
+    grid = peak.reshape(mesh_rows, mesh_cols)
+    fig = Figure(figsize=(1.0 + 0.8 * mesh_cols, 0.6 + 0.8 * mesh_rows))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, origin="lower", cmap="inferno")
+    for (y, x), value in np.ndenumerate(grid):
+        hot = value > t_max_K - KELVIN
+        ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7, color="black" if hot else "white",
+                fontweight="bold" if hot else "normal")
+    fig.colorbar(image, ax=ax, label="peak temperature (C)")
+    ax.set_xlabel(f"mesh column (bold black: above T_max = {t_max_K - KELVIN:.0f} C)")
+    ax.set_ylabel("mesh row")
+    return _save(fig, path)
+
+
+def plot_temperature_timeline(details: ThermalDetails, t_max_K: float, path: Path) -> Path:
+    """Chiplet temperatures over the run (the hottest six named) with T_max, and when each chiplet throttled."""
+    fig = Figure(figsize=(9, 5.5))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (2, 1)})
+    t_ms = 1e3 * details.time_s
+    temps = details.temperature_K - KELVIN
+    hottest = np.argsort(temps.max(axis=0))[::-1]
+    for rank, c in enumerate(hottest):
+        named = rank < 6
+        top.plot(t_ms, temps[:, c], lw=1.0 if named else 0.5, color=f"C{rank}" if named else "0.7",
+                 label=f"chiplet {c}" if named else None, zorder=2 if named else 1)
+    top.axhline(t_max_K - KELVIN, ls="--", color="k", lw=0.8, label="T_max")
+    top.set_ylabel("temperature (C)")
+    top.legend(fontsize=7, ncol=4)
+    n_ch = temps.shape[1]
+    bottom.imshow(details.throttled.T, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0, vmax=1,
+                  extent=(0.0, t_ms[-1] if len(t_ms) else 1.0, n_ch - 0.5, -0.5))
+    bottom.set_ylabel("chiplet (black: throttled)")
+    bottom.set_xlabel("time (ms)")
     return _save(fig, path)

@@ -67,6 +67,7 @@ class SearchSettings:
     checkpoint_every: int = 10
     local_share: float = 0.8          # share of offspring made by local moves around the elite (memetic step)
     n_elite: int = 4
+    max_peak_K: float | None = None   # constraint: peak chiplet temperature (needs a ThermalEvaluator)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -77,6 +78,8 @@ class SearchSettings:
             raise ConfigError("local_share", f"must be in [0, 1], got {self.local_share}")
         if self.n_elite < 1:
             raise ConfigError("n_elite", f"must be >= 1, got {self.n_elite}")
+        if self.max_peak_K is not None and not self.max_peak_K > 0:
+            raise ConfigError("max_peak_K", f"must be > 0 K, got {self.max_peak_K}")
 
 
 @dataclass
@@ -124,8 +127,9 @@ def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | N
     enc = evaluator.encoding
     pins = Pins.none(enc) if pins is None else pins
     checkpoint = None if checkpoint is None else Path(checkpoint)
-    config = {**{k: v for k, v in dataclasses.asdict(settings).items() if k != "checkpoint_every"}, **(config or {})}
-    problem = MappingProblem(evaluator, settings.objective, executor, n_chunks)
+    config = {**{k: v for k, v in dataclasses.asdict(settings).items()
+                 if k != "checkpoint_every" and not (k == "max_peak_K" and v is None)}, **(config or {})}
+    problem = MappingProblem(evaluator, settings.objective, executor, n_chunks, settings.max_peak_K)
     algorithm = make_algorithm(evaluator, settings, pins, seeds)
     algorithm.setup(problem, termination=("n_gen", settings.n_gen), seed=settings.seed, verbose=False)
     log, elapsed_before = [], 0.0
@@ -168,23 +172,30 @@ def _stalled(log: list[dict], settings: SearchSettings) -> bool:
     return log[-1]["best_edp"] > old * (1 - settings.tolerance)
 
 
-def _best(evaluator: Evaluator, algorithm) -> tuple[np.ndarray, float, float]:
-    """Best-EDP genome of the current population (for NSGA-II: over the population's (latency, energy))."""
+def _best_index(algorithm) -> int:
+    """The lowest-EDP individual among the feasible ones (the least infeasible if none is)."""
     pop = algorithm.pop
-    X = pop.get("X").astype(np.int64)
-    F = pop.get("F")
-    if F.shape[1] == 1:
-        i = int(np.argmin(F[:, 0]))
-        result = evaluator.evaluate(X[i:i + 1])
-        return X[i], float(result.latency_s[0]), float(result.energy_J[0])
-    i = int(np.argmin(F[:, 0] * F[:, 1]))
-    return X[i], float(F[i, 0]), float(F[i, 1])
+    edp = algorithm.problem.edp(pop.get("F"))
+    G = pop.get("G")
+    if G is None or G.size == 0:
+        return int(np.argmin(edp))
+    violation = np.maximum(G, 0.0).sum(axis=1)
+    if (violation <= 0).any():
+        return int(np.argmin(np.where(violation <= 0, edp, np.inf)))
+    return int(np.argmin(violation))
+
+
+def _best(evaluator: Evaluator, algorithm) -> tuple[np.ndarray, float, float]:
+    """Best-EDP genome of the current population, its latency and energy (re-scored: one genome)."""
+    X = algorithm.pop.get("X").astype(np.int64)
+    i = _best_index(algorithm)
+    result = evaluator.evaluate(X[i:i + 1])
+    return X[i], float(result.latency_s[0]), float(result.energy_J[0])
 
 
 def _log_row(evaluator: Evaluator, algorithm, generation: int, elapsed_s: float) -> dict:
     _, lat, energy = _best(evaluator, algorithm)
-    F = algorithm.pop.get("F")
-    edp = F[:, 0] if F.shape[1] == 1 else F[:, 0] * F[:, 1]
+    edp = algorithm.problem.edp(algorithm.pop.get("F"))
     return {"generation": generation, "evaluations": int(algorithm.evaluator.n_eval),
             "best_edp": lat * energy, "best_latency_s": lat, "best_energy_J": energy,
             "mean_edp": float(np.mean(edp)), "elapsed_s": round(elapsed_s, 3)}
@@ -206,7 +217,7 @@ def _result(evaluator: Evaluator, algorithm, log: list[dict], stopped: str) -> S
     genome, lat, energy = _best(evaluator, algorithm)
     result = SearchResult(genome, lat * energy, lat, energy, int(algorithm.evaluator.n_eval), len(log), stopped,
                           log=log)
-    if algorithm.pop.get("F").shape[1] == 2:
+    if algorithm.problem.n_obj == 2:
         opt = algorithm.opt
         result.pareto_genomes = opt.get("X").astype(np.int64)
         result.pareto_F = opt.get("F")

@@ -11,13 +11,18 @@ homogeneous design and changes one chiplet's dataflow, halves or doubles one chi
 warm-started from the incumbent's mapping. Acceptance is Metropolis on log cost with a geometric temperature;
 operator weights adapt to their success rate. The state is saved after every step (``OUT/lns_state.json``)
 and a restarted run continues from it.
+
+With ``thermal`` the inner searches score EDP after DTM throttling on each design's package thermal model
+(mapping/thermal.py), phase 1 also chooses the chiplet spacing and the cooling's sink-to-air resistance
+(money.SPACING_CHOICES_MM, R_CONVEC_CHOICES_K_PER_W; their cost is in the monetary cost: a wider carrier, a dearer
+sink), and phase 2 adds a ``package_adjust`` move (one step of spacing or cooling up or down).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +36,11 @@ from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import DATAFLOWS, ChipletType, Hardware
 from ailfm.mapping.models import LlmConfig
-from ailfm.mapping.money import CostModel
+from ailfm.mapping.money import R_CONVEC_CHOICES_K_PER_W, SPACING_CHOICES_MM, CostModel
 from ailfm.mapping.package_spec import package_to_dict
 from ailfm.mapping.search.baselines import baseline_mappings
 from ailfm.mapping.search.ga import SearchSettings, run_search
+from ailfm.mapping.thermal import thermal_evaluator
 from ailfm.mapping.workload import LengthSource, make_workload
 
 CHIPLET_COUNTS = (4, 9, 16, 36, 64)
@@ -44,6 +50,7 @@ DRAM_CHANNEL_GBps = (32, 64, 128)
 MICRO_BATCHES = (2, 4, 8)
 MAC_GRANULE = 256
 LNS_OPERATORS = ("type_change", "buffer_adjust", "compute_adjust")
+THERMAL_LNS_OPERATORS = (*LNS_OPERATORS, "package_adjust")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,19 @@ class ExploreSettings:
     dataflows: tuple[str, ...] = DATAFLOWS  # the chiplet designs both phases may use
     t_start: float = 0.05
     cooling: float = 0.95
+    thermal: bool = False      # inner searches on EDP after DTM throttling; package spacing and cooling explored
+    t_max_C: float | None = None  # DTM trigger (default: the base hardware's package section)
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        return THERMAL_LNS_OPERATORS if self.thermal else LNS_OPERATORS
+
+    def recorded(self) -> dict:
+        """The settings a resumed exploration must match (the thermal fields only when thermal)."""
+        kept = {k: v for k, v in asdict(self).items() if k not in ("trials", "lns_steps")}
+        if not self.thermal:
+            kept.pop("thermal"), kept.pop("t_max_C")
+        return kept
 
 
 def mesh_shape(n: int) -> tuple[int, int]:
@@ -72,10 +92,12 @@ def homogeneous_design(params: dict, total_macs: int, base: Hardware) -> Hardwar
     n = params["chiplets"]
     cols, rows = mesh_shape(n)
     chiplet = ChipletType(params["dataflow"], params["dataflow"], total_macs // n, float(params["buffer_KiB"]))
+    package = replace(base.package, spacing_mm=float(params.get("spacing_mm", base.package.spacing_mm)),
+                      r_convec_K_per_W=float(params.get("r_convec_K_per_W", base.package.r_convec_K_per_W)))
     return Hardware(f"{n}x{params['dataflow']}", cols, rows, (chiplet,), (0,) * n,
                     nop_link_GBps=float(params["nop_GBps"]), nop_pJ_per_bit_hop=base.nop_pJ_per_bit_hop,
                     dram_channels=base.dram_channels, dram_channel_GBps=float(params["dram_GBps"]),
-                    dram_pJ_per_bit=base.dram_pJ_per_bit)
+                    dram_pJ_per_bit=base.dram_pJ_per_bit, package=package)
 
 
 @dataclass
@@ -90,14 +112,16 @@ class Scored:
 def score_design(model: LlmConfig, serving: str, lengths: LengthSource, hw: Hardware, micro_batches: int,
                  settings: ExploreSettings, workload_args: dict, warm_start: np.ndarray | None = None,
                  cost_model: CostModel | None = None, gemm_costs: GemmCostModel = gemm_cost) -> Scored:
-    """Inner loop: a small GA mapping search on ``hw``; cost = latency x energy x monetary cost."""
+    """Inner loop: a small GA mapping search on ``hw``; cost = latency x energy x monetary cost (with ``thermal``:
+    latency and energy after DTM throttling on ``hw``'s package)."""
     wl = make_workload(model, serving, lengths, n_micro_batches=micro_batches, **workload_args)
     ev = Evaluator(wl, hw, cost_model=gemm_costs)
     seeds = np.stack([ev.encoding.encode(m) for m in baseline_mappings(ev).values()])
     if warm_start is not None:
         seeds = np.vstack([warm_start[None, :], seeds])
-    result = run_search(ev, SearchSettings(pop_size=settings.inner_pop, n_gen=settings.inner_gen,
-                                           seed=settings.seed), seeds=seeds)
+    scorer = thermal_evaluator(ev, settings.t_max_C) if settings.thermal else ev
+    result = run_search(scorer, SearchSettings(pop_size=settings.inner_pop, n_gen=settings.inner_gen,
+                                               seed=settings.seed), seeds=seeds)
     money = (cost_model or CostModel()).cost_usd(hw)
     return Scored(result.best_edp * money, result.best_latency_s, result.best_energy_J, money, result.best_genome)
 
@@ -112,6 +136,9 @@ def hardware_objective(trial, model: LlmConfig, serving: str, lengths: LengthSou
               "nop_GBps": trial.suggest_categorical("nop_GBps", list(NOP_GBps)),
               "dram_GBps": trial.suggest_categorical("dram_GBps", list(DRAM_CHANNEL_GBps)),
               "micro_batches": trial.suggest_categorical("micro_batches", list(MICRO_BATCHES))}
+    if settings.thermal:
+        params["spacing_mm"] = trial.suggest_categorical("spacing_mm", list(SPACING_CHOICES_MM))
+        params["r_convec_K_per_W"] = trial.suggest_categorical("r_convec_K_per_W", list(R_CONVEC_CHOICES_K_PER_W))
     hw = homogeneous_design(params, settings.total_macs, base)
     scored = score_design(model, serving, lengths, hw, params["micro_batches"], settings, workload_args,
                           gemm_costs=gemm_costs)
@@ -139,8 +166,23 @@ def with_chiplets(hw: Hardware, chiplets: list[ChipletType]) -> Hardware:
     return hw.with_types(tuple(types), tuple(index), name=name)
 
 
+def package_neighbour(hw: Hardware, rng: np.random.Generator) -> Hardware:
+    """One step of the chiplet spacing or of the cooling's resistance, up or down, within the choices."""
+    spec = hw.package
+    field, choices = (("spacing_mm", SPACING_CHOICES_MM) if rng.random() < 0.5
+                      else ("r_convec_K_per_W", R_CONVEC_CHOICES_K_PER_W))
+    values = sorted(choices)
+    here = int(np.argmin([abs(v - getattr(spec, field)) for v in values]))
+    step = here + (1 if rng.random() < 0.5 else -1)
+    if not 0 <= step < len(values):  # reflect at either end
+        step = 2 * here - step
+    return replace(hw, package=replace(spec, **{field: float(values[step])}))
+
+
 def neighbour(hw: Hardware, operator: str, rng: np.random.Generator,
               dataflows: tuple[str, ...] = DATAFLOWS) -> Hardware:
+    if operator == "package_adjust":
+        return package_neighbour(hw, rng)
     chips = _per_chiplet(hw)
     i = int(rng.integers(len(chips)))
     c = chips[i]
@@ -189,9 +231,8 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
     differing fields. The budgets (``trials``, ``lns_steps``) may grow: both phases are sequential, so a resumed run
     with a larger budget continues where the smaller one stopped."""
     out.mkdir(parents=True, exist_ok=True)
-    kept = {k: v for k, v in asdict(settings).items() if k not in ("trials", "lns_steps")}
     config = json.loads(json.dumps({"model": model.name, "serving": serving, "base_hardware": base.name,
-                                    **workload_args, **kept}))
+                                    **workload_args, **settings.recorded()}))
     config_path = out / "explore_config.json"
     if config_path.exists():
         refuse_other_config(config_path, read_json(config_path, "explore configuration"), config)
@@ -222,8 +263,8 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
                  "current_genome": first.genome.tolist(), "best": hardware_to_dict(start_hw),
                  "best_cost": first.cost, "best_latency_s": first.latency_s, "best_energy_J": first.energy_J,
                  "best_money_usd": first.money_usd, "homogeneous_cost": first.cost,
-                 "weights": [1.0] * len(LNS_OPERATORS), "tries": [0] * len(LNS_OPERATORS),
-                 "wins": [0] * len(LNS_OPERATORS),
+                 "weights": [1.0] * len(settings.operators), "tries": [0] * len(settings.operators),
+                 "wins": [0] * len(settings.operators),
                  "rng": np.random.default_rng(settings.seed).bit_generator.state, "rows": []}
     rng = np.random.default_rng()
     rng.bit_generator.state = state["rng"]
@@ -231,8 +272,8 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
     while state["step"] < settings.lns_steps:
         current = hardware_from_saved(state["current"])
         weights = np.asarray(state["weights"])
-        k = int(rng.choice(len(LNS_OPERATORS), p=weights / weights.sum()))
-        candidate = neighbour(current, LNS_OPERATORS[k], rng, settings.dataflows)
+        k = int(rng.choice(len(settings.operators), p=weights / weights.sum()))
+        candidate = neighbour(current, settings.operators[k], rng, settings.dataflows)
         scored = score_design(model, serving, lengths, candidate, micro_batches, settings, workload_args,
                               warm_start=np.asarray(state["current_genome"]), gemm_costs=gemm_costs)
         temperature = settings.t_start * settings.cooling ** state["step"]
@@ -250,7 +291,7 @@ def explore(model: LlmConfig, serving: str, lengths: LengthSource, base: Hardwar
             rate = state["wins"][k] / state["tries"][k]
             state["weights"][k] = float(np.clip(state["weights"][k] * (1 + rate) / 1.1, 0.2, 5.0))
         state["step"] += 1
-        state["rows"].append({"step": state["step"], "operator": LNS_OPERATORS[k], "cost": scored.cost,
+        state["rows"].append({"step": state["step"], "operator": settings.operators[k], "cost": scored.cost,
                               "latency_s": scored.latency_s, "energy_J": scored.energy_J,
                               "money_usd": scored.money_usd, "accepted": bool(accepted),
                               "best_cost": state["best_cost"], "temperature": temperature})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import optuna
 import pytest
 
 from ailfm.mapping.hardware import ChipletType, load_hardware
-from ailfm.mapping.money import CostModel
+from ailfm.mapping.money import R_CONVEC_CHOICES_K_PER_W, SPACING_CHOICES_MM, CostModel
 from ailfm.mapping.search.hardware import (
     ExploreSettings,
     explore,
@@ -68,3 +69,27 @@ def test_explore_resumes(tmp_path, tiny_model):
     assert state["step"] == 3 and len(state["rows"]) == 3
     assert (tmp_path / "best_hardware.yaml").exists() and again["improvement"] >= 0
     assert load_hardware(tmp_path / "best_hardware.yaml").total_macs == 4 * 256
+
+
+def test_thermal_exploration_chooses_spacing_and_cooling_and_saves_them(tmp_path, tiny_model):
+    he = load_hardware("he-36")
+    he = replace(he, package=replace(he.package, grid_cells=8))  # a coarse package grid: quick model builds
+    settings = ExploreSettings(**{**TINY.__dict__, "trials": 2, "lns_steps": 4, "thermal": True})
+    result = explore(tiny_model, "orca", LENGTHS, he, settings, tmp_path, WORKLOAD)
+    assert {"spacing_mm", "r_convec_K_per_W"} <= set(result["homogeneous_best"])
+    best = load_hardware(tmp_path / "best_hardware.yaml")
+    assert best.package.spacing_mm in SPACING_CHOICES_MM
+    assert best.package.r_convec_K_per_W in R_CONVEC_CHOICES_K_PER_W
+    state = json.loads((tmp_path / "lns_state.json").read_text())
+    assert len(state["weights"]) == 4  # the package move joins the three chiplet moves
+
+
+def test_package_moves_step_within_the_choices():
+    hw = load_hardware("he-36")
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        hw = neighbour(hw, "package_adjust", rng)
+        assert hw.package.spacing_mm in SPACING_CHOICES_MM and hw.package.r_convec_K_per_W in R_CONVEC_CHOICES_K_PER_W
+        seen.add((hw.package.spacing_mm, hw.package.r_convec_K_per_W))
+    assert len(seen) > 4 and hw.total_macs == 36 * 1024
