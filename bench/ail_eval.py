@@ -27,7 +27,8 @@ governor over the seeds and mixes, and each governor's throughput relative to ``
 scenario: the paired measure that tells a few per cent from the scenarios' own spread), ``summary_by_mix.csv`` (the
 same per mix, the spread then over the seeds only), ``edp_vs_baselines.csv`` (each policy's EDP against every
 thermally safe baseline of ``EDP_BASELINES``, paired per scenario), ``oracle_headroom.csv`` (the Oracle and the
-policies against ``shielded-performance`` on each scenario the Oracle ran) and the comparison plots of each command.
+policies against ``shielded-performance`` on each scenario the Oracle ran), ``headline.md`` (the README's table) and
+the comparison plots of each command.
 
     .venv/bin/python bench/ail_eval.py --out bench/results/ail/eval [--part reference|ail|table|all] [--jobs 2]
         [--policies ail,ail-edp] [--seeds 0] [--mixes code] [--systems snuca-64] [--workloads vit-l-16]
@@ -56,6 +57,9 @@ ABLATION_REFERENCE = "shielded-performance"
 #: The thermally safe baselines an energy policy's EDP is held against (issue 17's acceptance); powersave beside them
 #: because it is the classic low-energy point.
 EDP_BASELINES = ("pcgov", "tsp", "shielded-performance", "shielded-ondemand", "powersave")
+#: The README's headline rows (those that ran), on the default system.
+HEADLINE = ("oracle", "ail", "ail-edp", "shielded-performance", "shielded-ondemand", "pcgov", "tsp", "pcmig",
+            "performance", "powersave")
 SERVING = ("--requests", "3", "--instances", "3", "--threads", "16", "--duration", "20")
 #: Azure 2023 trace samples shipped with ailfm (``ailfm/traces/data``) the mixes are made from.
 MIX_SOURCES = {"code": "azure_code_sample.csv", "conv": "azure_conv_sample.csv"}
@@ -180,6 +184,29 @@ def markdown(table: pd.DataFrame) -> str:
             f"{r.vs_ablation_mean - 1:+.1%} ({r.vs_ablation_min - 1:+.1%} to {r.vs_ablation_max - 1:+.1%})",
             _pm(r.work_per_j_mean, r.work_per_j_std), _pm(r.edp_mean, r.edp_std),
             f"{r.time_above_tmax_s_max:.3g}", f"{r.peak_temp_c_max:.2f}"]) + " |")
+    return "\n".join(lines)
+
+
+def headline(table: pd.DataFrame, system: str = SYSTEMS[0]) -> str:
+    """The README's table: per governor of ``HEADLINE``, both held-out models side by side on ``system``, means over
+    the scenarios (throughput, paired gain over the ablation, work per joule, EDP) and the worst time above T_max."""
+    table = table[table.system == system].set_index(["workload", "governor"])
+    workloads = [w for w in WORKLOADS if w in table.index.get_level_values(0)]
+    header = ["governor"]
+    for workload in workloads:
+        unit = "tokens" if table.loc[workload].unit.iloc[0] == "tokens" else "req"
+        header += [f"{workload} {unit}/s", "vs shielded-perf.", f"{unit}/J", "EDP J·s", "max s > T_max"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for governor in HEADLINE:
+        if not all((w, governor) in table.index for w in workloads):
+            continue
+        cells = [f"**{governor}**" if governor == "ail" else governor]
+        for workload in workloads:
+            r = table.loc[(workload, governor)]
+            n = f" ({r.scenarios})" if r.scenarios != table.loc[(workload, ABLATION_REFERENCE)].scenarios else ""
+            cells += [f"{r.throughput_mean:.3f}{n}", f"{r.vs_ablation_mean - 1:+.1%}", f"{r.work_per_j_mean:.4f}",
+                      f"{r.edp_mean:.1f}", f"{r.time_above_tmax_s_max:.2g}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -333,6 +360,7 @@ def main() -> None:
         sections.append("The Oracle's headroom, per scenario it ran:\n\n" + headroom_markdown(headroom, policies))
     text = "\n\n".join(sections) + "\n"
     (out / "ail_eval.md").write_text(text)
+    (out / "headline.md").write_text(headline(table) + "\n")
     print(text)
 
 

@@ -2,10 +2,12 @@
 several ``guard_K``, with and without the barrier-spin activity floor (``--spin-floors``; ``PredictiveShield``'s
 ``spin_floor``), on the training workloads only (the held-out models must not tune it), over the seeds and request
 mixes of ``bench/ail_eval.py``. Per guard and floor: the hottest core, time above T_max (sub-step resolution), runs
-that exceeded it, and throughput relative to the shipped shield (``SHIELD_GUARD_K``, no floor).
+that exceeded it, and throughput relative to the shipped shield (``SHIELD_GUARD_K``, no floor). ``--governor ail``
+runs the shipped policy behind each variant instead; ``--workloads llama-3-8b,vit-l-16`` is the held-out check of a
+variant chosen on the training workloads, never a way to choose one.
 
     .venv/bin/python bench/ail_shield_guard.py --out bench/results/ail/shield_guard [--guards 0.3,0.6,0.9,1.2]
-        [--spin-floors off,on] [--system snuca-64] [--workloads llama-2-7b,...]
+        [--spin-floors off,on] [--governor shielded-performance|ail] [--system snuca-64] [--workloads ...]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ail_eval import SEEDS, write_mixes  # noqa: E402  (the same scenarios as the evaluation)
 
 from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
-from ailfm.plugins.governors.shielded import ShieldedPerformance  # noqa: E402
+from ailfm.plugins.governors.registry import make_governor  # noqa: E402
 from ailfm.plugins.imitation.dagger import TRAIN_WORKLOADS  # noqa: E402
 from ailfm.plugins.imitation.shield import SHIELD_GUARD_K  # noqa: E402
 from ailfm.plugins.run.config import RunConfig  # noqa: E402
@@ -29,9 +31,12 @@ from ailfm.plugins.system.description import load_system  # noqa: E402
 
 
 def one(config: RunConfig, guard_K: float, spin_floor: bool) -> dict:
+    """``config.governor`` (a ``ShieldedGovernor``) with this guard and floor."""
     system = load_system(config.system)
+    governor = make_governor(config.governor)
+    governor.guard_K, governor.spin_floor = guard_K, spin_floor
     sim = CoSimulation.for_workload(system, load_workload(config), thermal_model(config.system, config.thermal),
-                                    ShieldedPerformance(guard_K, spin_floor))
+                                    governor)
     summary = sim.run(config.duration_s).summary
     return {"guard_K": guard_K, "spin_floor": spin_floor, "workload": config.workload,
             "lengths": Path(config.lengths).stem, "seed": config.seed, **summary, **per_joule(summary)}
@@ -42,6 +47,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/ail/shield_guard")
     parser.add_argument("--guards", default=f"0.3,{SHIELD_GUARD_K},0.9,1.2")
     parser.add_argument("--spin-floors", default="off", help="off, on or off,on")
+    parser.add_argument("--governor", default="shielded-performance", help="any governor behind the shield")
     parser.add_argument("--system", default="snuca-64")
     parser.add_argument("--workloads", default=",".join(TRAIN_WORKLOADS))
     args = parser.parse_args()
@@ -53,8 +59,8 @@ def main() -> None:
         for workload in args.workloads.split(","):
             for lengths in mixes.values():
                 for seed in SEEDS:
-                    config = RunConfig(system=args.system, workload=workload, lengths=lengths, seed=seed,
-                                       duration_s=20.0, requests=3, instances=3, threads=16)
+                    config = RunConfig(system=args.system, workload=workload, governor=args.governor,
+                                       lengths=lengths, seed=seed, duration_s=20.0, requests=3, instances=3, threads=16)
                     rows.append(one(config, guard, spin_floor))
                     print(f"guard {guard} K, spin floor {spin_floor}, {workload} {Path(lengths).stem} seed {seed}: "
                           f"peak {rows[-1]['peak_temp_c']:.2f} C, {rows[-1]['time_above_tmax_s']:g} s above T_max",
