@@ -37,6 +37,7 @@ the comparison plots of each command.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -150,6 +151,27 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def busy_frequency(out: Path) -> pd.DataFrame:
+    """Per run: the mean effective frequency of the cores running a thread's kernel and their share of epochs at
+    f_max. ``f_max / busy_f_GHz`` bounds what any V/f policy could add at that placement: time is cycles / f plus
+    memory stalls that do not shrink with f, so a run cannot speed up by more than its cores' frequency can."""
+    from ailfm.plugins.system.description import load_system
+
+    rows = []
+    for path in out.glob("*/*/*/*/runs/*/summary.json"):
+        if path.parts[-4].endswith(".partial"):
+            continue
+        config = json.loads(path.read_text())["config"]
+        timeline = pd.read_parquet(path.with_name("timeline.parquet"), columns=["thread", "kernel",
+                                                                                "f_effective_GHz"])
+        busy = timeline[(timeline.thread >= 0) & (timeline.kernel != "idle")].f_effective_GHz
+        f_max = load_system(config["system"]).dvfs.f_max_GHz
+        rows.append({"system": config["system"], "workload": config["workload"], "mix": path.parts[-5],
+                     "seed": config["seed"], "governor": config["governor"], "busy_f_GHz": busy.mean(),
+                     "busy_at_fmax": (busy >= f_max - 1e-9).mean(), "fmax_bound": f_max / busy.mean() - 1})
+    return pd.DataFrame(rows).drop_duplicates(["system", "workload", "mix", "seed", "governor"], keep="last")
+
+
 def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", "governor")) -> pd.DataFrame:
     """Mean and spread over the scenarios (seeds x mixes) per (system, workload, governor), or per ``keys``."""
     group = frame.groupby(list(keys), sort=False)
@@ -164,6 +186,8 @@ def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", 
                       energy_j_mean=("energy_j", "mean"),
                       time_above_tmax_s_max=("time_above_tmax_s", "max"), peak_temp_c_max=("peak_temp_c", "max"),
                       dtm_events_mean=("dtm_events", "mean"), migrations_mean=("migrations", "mean"),
+                      busy_f_GHz_mean=("busy_f_GHz", "mean"), fmax_bound_mean=("fmax_bound", "mean"),
+                      fmax_bound_max=("fmax_bound", "max"),
                       us_per_decision=("governor_us_per_decision", "median"))
     return table.reset_index()
 
@@ -297,6 +321,18 @@ def oracle_headroom(frame: pd.DataFrame, policies: list[str]) -> pd.DataFrame:
     return table.reset_index()
 
 
+def ceiling_markdown(table: pd.DataFrame, governors: tuple[str, ...]) -> str:
+    """Per (system, workload): the busy cores' mean frequency of ``governors`` and the f_max bound it leaves."""
+    header = ["system", "workload", "governor", "n", "busy cores' mean GHz", "f_max bound on any V/f gain, mean (max)",
+              f"vs {ABLATION_REFERENCE}, mean"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in table[table.governor.isin(governors)].itertuples(index=False):
+        lines.append("| " + " | ".join([r.system, r.workload, r.governor, str(r.scenarios), f"{r.busy_f_GHz_mean:.3f}",
+                                        f"{r.fmax_bound_mean:+.1%} ({r.fmax_bound_max:+.1%})",
+                                        f"{r.vs_ablation_mean - 1:+.1%}"]) + " |")
+    return "\n".join(lines)
+
+
 def headroom_markdown(table: pd.DataFrame, policies: list[str]) -> str:
     columns = ["system", "workload", "mix", "seed", "oracle", ABLATION_REFERENCE, "oracle_vs_ablation",
                *[f"{p}_vs_ablation" for p in policies], "oracle_s_above_tmax", "oracle_edp_vs_ablation"]
@@ -343,7 +379,8 @@ def main() -> None:
                                 args.jobs)
     if args.part not in ("table", "all", "ail"):
         return
-    frame = runs(out, mixes)
+    frame = runs(out, mixes).merge(busy_frequency(out), how="left",
+                                   on=["system", "workload", "mix", "seed", "governor"])
     frame.to_csv(out / "runs.csv", index=False)
     table = summary(frame)
     table.to_csv(out / "summary.csv", index=False)
@@ -358,6 +395,8 @@ def main() -> None:
         headroom = oracle_headroom(frame, policies)
         headroom.to_csv(out / "oracle_headroom.csv", index=False)
         sections.append("The Oracle's headroom, per scenario it ran:\n\n" + headroom_markdown(headroom, policies))
+        sections.append("The most any V/f policy could add at these placements (f_max / the busy cores' mean "
+                        "frequency):\n\n" + ceiling_markdown(table, ("oracle", ABLATION_REFERENCE, "ail")))
     text = "\n\n".join(sections) + "\n"
     (out / "ail_eval.md").write_text(text)
     (out / "headline.md").write_text(headline(table) + "\n")
