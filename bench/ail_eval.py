@@ -15,22 +15,29 @@ arrivals, not their sizes. ViT-L/16 ignores the lengths (fixed-size images): onl
 are written to ``OUT/mixes/``. ``--scenarios single`` is the previous single scenario (3 requests of 4 + 2 tokens,
 arriving together).
 
-Every (system, workload, mix) runs up to three ``ailfm compare`` commands (printed), each with every seed: ``oracle``
-(slow), ``baselines`` (classic baselines and the ablations) and ``ail`` (the policies of ``--policies``), so the
-Oracle need not be rerun when a policy changes. A command whose folder exists is skipped (resume); each writes into a
-temporary folder renamed when it ends. Throughput is tokens/s for the language models and requests/s (requests /
+Every (system, workload, mix) runs ``ailfm compare`` commands (printed), each with every seed of ``--seeds``:
+``oracle`` (slow), ``baselines`` (classic baselines and the ablations) and, in the ``ail`` part, one per policy of
+``--policies`` (folder named after the policy), so the Oracle need not be rerun when a policy changes or one is
+added. A subset of the seeds writes to a folder named after it (``oracle-seed0``): the Oracle can be run on the
+scenarios a loaded machine affords. A command whose folder exists is skipped (resume); each writes into a temporary
+folder renamed when it ends. Throughput is tokens/s for the language models and requests/s (requests /
 makespan) for ViT, which produces no tokens; work per joule likewise tokens/J or requests/J; EDP is energy x makespan.
 Writes ``runs.csv`` (every run), ``summary.csv`` and ``ail_eval.md`` (mean and spread per system, workload and
 governor over the seeds and mixes, and each governor's throughput relative to ``shielded-performance`` on the same
 scenario: the paired measure that tells a few per cent from the scenarios' own spread), ``summary_by_mix.csv`` (the
-same per mix, the spread then over the seeds only) and the comparison plots of each command.
+same per mix, the spread then over the seeds only), ``edp_vs_baselines.csv`` (each policy's EDP against every
+thermally safe baseline of ``EDP_BASELINES``, paired per scenario), ``oracle_headroom.csv`` (the Oracle and the
+policies against ``shielded-performance`` on each scenario the Oracle ran), ``headline.md`` (the README's table) and
+the comparison plots of each command.
 
     .venv/bin/python bench/ail_eval.py --out bench/results/ail/eval [--part reference|ail|table|all] [--jobs 2]
+        [--policies ail,ail-edp] [--seeds 0] [--mixes code] [--systems snuca-64] [--workloads vit-l-16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -48,6 +55,12 @@ BASELINES = ("performance", "powersave", "ondemand", "conservative", "tsp", "pcg
 ABLATIONS = ("shielded-performance", "shielded-ondemand")
 #: What every governor's throughput is set against, scenario by scenario (the learning's contribution).
 ABLATION_REFERENCE = "shielded-performance"
+#: The thermally safe baselines an energy policy's EDP is held against (issue 17's acceptance); powersave beside them
+#: because it is the classic low-energy point.
+EDP_BASELINES = ("pcgov", "tsp", "shielded-performance", "shielded-ondemand", "powersave")
+#: The README's headline rows (those that ran), on the default system.
+HEADLINE = ("oracle", "ail", "ail-edp", "shielded-performance", "shielded-ondemand", "pcgov", "tsp", "pcmig",
+            "performance", "powersave")
 SERVING = ("--requests", "3", "--instances", "3", "--threads", "16", "--duration", "20")
 #: Azure 2023 trace samples shipped with ailfm (``ailfm/traces/data``) the mixes are made from.
 MIX_SOURCES = {"code": "azure_code_sample.csv", "conv": "azure_conv_sample.csv"}
@@ -101,24 +114,31 @@ def compare(system: str, workload: str, lengths: str, seeds: tuple[int, ...], go
     print(f"# {time.perf_counter() - start:.0f} s wall", flush=True)
 
 
+def group_folder(name: str, seeds: tuple[int, ...], all_seeds: tuple[int, ...]) -> str:
+    """The folder of one command: the group or policy (an .onnx path by its stem), and the seeds when a subset."""
+    folder = Path(name).stem if name.endswith(".onnx") else name
+    return folder if set(seeds) == set(all_seeds) else folder + "-seed" + "-".join(map(str, seeds))
+
+
 def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
     """Every run found under ``out``: one row per (system, workload, mix, seed, governor)."""
     frames = []
     for system in SYSTEMS:
         for workload in WORKLOADS:
             for mix in mixes:
-                for group in ("oracle", "baselines", "ail"):
-                    path = out / system / workload / mix / group / "comparison.csv"
-                    if path.is_file():
-                        frame = pd.read_csv(path)
-                        timing = path.with_name("timing.csv")  # the wall-clock columns, same rows
-                        if timing.is_file():
-                            frame = pd.concat([frame, pd.read_csv(timing).drop(columns=["governor", "seed"],
-                                                                                errors="ignore")], axis=1)
-                        frames.append(frame.assign(mix=mix))
+                for path in sorted((out / system / workload / mix).glob("*/comparison.csv")):
+                    if path.parent.name.endswith(".partial"):
+                        continue
+                    frame = pd.read_csv(path)
+                    timing = path.with_name("timing.csv")  # the wall-clock columns, same rows
+                    if timing.is_file():
+                        frame = pd.concat([frame, pd.read_csv(timing).drop(columns=["governor", "seed"],
+                                                                            errors="ignore")], axis=1)
+                    frames.append(frame.assign(mix=mix))
     if not frames:
         raise SystemExit(f"ail_eval: no comparison.csv under {out}: run --part reference and --part ail first")
     frame = pd.concat(frames, ignore_index=True)
+    frame = frame.drop_duplicates(["system", "workload", "mix", "seed", "governor"], keep="last")
     tokens = frame.tokens > 0
     frame["throughput"] = frame.tokens_per_s.where(tokens, frame.requests_per_s)
     frame["work_per_j"] = frame.tokens_per_j.where(tokens, frame.requests_per_j)
@@ -129,6 +149,27 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
         frame[column] = [t / base.get(key, math.nan) for key, t in
                          zip(frame[scenario].itertuples(index=False, name=None), frame.throughput, strict=True)]
     return frame
+
+
+def busy_frequency(out: Path) -> pd.DataFrame:
+    """Per run: the mean effective frequency of the cores running a thread's kernel and their share of epochs at
+    f_max. ``f_max / busy_f_GHz`` bounds what any V/f policy could add at that placement: time is cycles / f plus
+    memory stalls that do not shrink with f, so a run cannot speed up by more than its cores' frequency can."""
+    from ailfm.plugins.system.description import load_system
+
+    rows = []
+    for path in out.glob("*/*/*/*/runs/*/summary.json"):
+        if path.parts[-4].endswith(".partial"):
+            continue
+        config = json.loads(path.read_text())["config"]
+        timeline = pd.read_parquet(path.with_name("timeline.parquet"), columns=["thread", "kernel",
+                                                                                "f_effective_GHz"])
+        busy = timeline[(timeline.thread >= 0) & (timeline.kernel != "idle")].f_effective_GHz
+        f_max = load_system(config["system"]).dvfs.f_max_GHz
+        rows.append({"system": config["system"], "workload": config["workload"], "mix": path.parts[-5],
+                     "seed": config["seed"], "governor": config["governor"], "busy_f_GHz": busy.mean(),
+                     "busy_at_fmax": (busy >= f_max - 1e-9).mean(), "fmax_bound": f_max / busy.mean() - 1})
+    return pd.DataFrame(rows).drop_duplicates(["system", "workload", "mix", "seed", "governor"], keep="last")
 
 
 def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", "governor")) -> pd.DataFrame:
@@ -145,6 +186,8 @@ def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", 
                       energy_j_mean=("energy_j", "mean"),
                       time_above_tmax_s_max=("time_above_tmax_s", "max"), peak_temp_c_max=("peak_temp_c", "max"),
                       dtm_events_mean=("dtm_events", "mean"), migrations_mean=("migrations", "mean"),
+                      busy_f_GHz_mean=("busy_f_GHz", "mean"), fmax_bound_mean=("fmax_bound", "mean"),
+                      fmax_bound_max=("fmax_bound", "max"),
                       us_per_decision=("governor_us_per_decision", "median"))
     return table.reset_index()
 
@@ -165,6 +208,29 @@ def markdown(table: pd.DataFrame) -> str:
             f"{r.vs_ablation_mean - 1:+.1%} ({r.vs_ablation_min - 1:+.1%} to {r.vs_ablation_max - 1:+.1%})",
             _pm(r.work_per_j_mean, r.work_per_j_std), _pm(r.edp_mean, r.edp_std),
             f"{r.time_above_tmax_s_max:.3g}", f"{r.peak_temp_c_max:.2f}"]) + " |")
+    return "\n".join(lines)
+
+
+def headline(table: pd.DataFrame, system: str = SYSTEMS[0]) -> str:
+    """The README's table: per governor of ``HEADLINE``, both held-out models side by side on ``system``, means over
+    the scenarios (throughput, paired gain over the ablation, work per joule, EDP) and the worst time above T_max."""
+    table = table[table.system == system].set_index(["workload", "governor"])
+    workloads = [w for w in WORKLOADS if w in table.index.get_level_values(0)]
+    header = ["governor"]
+    for workload in workloads:
+        unit = "tokens" if table.loc[workload].unit.iloc[0] == "tokens" else "req"
+        header += [f"{workload} {unit}/s", "vs shielded-perf.", f"{unit}/J", "EDP J·s", "max s > T_max"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for governor in HEADLINE:
+        if not all((w, governor) in table.index for w in workloads):
+            continue
+        cells = [f"**{governor}**" if governor == "ail" else governor]
+        for workload in workloads:
+            r = table.loc[(workload, governor)]
+            n = f" ({r.scenarios})" if r.scenarios != table.loc[(workload, ABLATION_REFERENCE)].scenarios else ""
+            cells += [f"{r.throughput_mean:.3f}{n}", f"{r.vs_ablation_mean - 1:+.1%}", f"{r.work_per_j_mean:.4f}",
+                      f"{r.edp_mean:.1f}", f"{r.time_above_tmax_s_max:.2g}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -195,6 +261,91 @@ def verdicts(frame: pd.DataFrame, policies: list[str]) -> list[str]:
     return lines
 
 
+def _paired(frame: pd.DataFrame, governor: str, column: str) -> pd.Series:
+    """``column`` of ``governor``'s runs indexed by scenario (system, workload, mix, seed)."""
+    return frame[frame.governor == governor].set_index(["system", "workload", "mix", "seed"])[column]
+
+
+def edp_vs_baselines(frame: pd.DataFrame, policies: list[str]) -> pd.DataFrame:
+    """Each policy's EDP against each baseline of ``EDP_BASELINES``, paired per scenario: one row per (system,
+    workload, policy, baseline) with the ratio's mean and range and on how many scenarios the policy is lower."""
+    rows = []
+    for policy in policies:
+        mine = _paired(frame, policy, "edp")
+        for baseline in EDP_BASELINES:
+            ratio = (mine / _paired(frame, baseline, "edp")).dropna()
+            above = _paired(frame, baseline, "time_above_tmax_s")
+            for (system, workload), r in ratio.groupby(level=["system", "workload"], sort=False):
+                own = mine.loc[(system, workload)]
+                rows.append({"system": system, "workload": workload, "policy": policy, "baseline": baseline,
+                             "scenarios": len(r), "policy_edp_mean": own.mean(), "policy_edp_min": own.min(),
+                             "policy_edp_max": own.max(),
+                             "baseline_edp_mean": _paired(frame, baseline, "edp").loc[(system, workload)].mean(),
+                             "ratio_mean": r.mean(), "ratio_min": r.min(), "ratio_max": r.max(),
+                             "policy_lower": int((r < 1).sum()),
+                             "baseline_max_s_above_tmax": above.loc[(system, workload)].max()})
+    return pd.DataFrame(rows)
+
+
+def edp_markdown(table: pd.DataFrame) -> str:
+    """One line per (system, workload, policy): its EDP and the paired ratio to each baseline."""
+    baselines = list(dict.fromkeys(table.baseline))
+    header = ["system", "workload", "policy", "n", "EDP J·s, mean (min-max)",
+              *[f"/ {b}, mean (min-max)" for b in baselines], "lower than all of " + ", ".join(baselines[:-1])
+              + " on every scenario?"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (system, workload, policy), g in table.groupby(["system", "workload", "policy"], sort=False):
+        g = g.set_index("baseline")
+        first = g.iloc[0]
+        cells = [f"{r.ratio_mean:.3f} ({r.ratio_min:.3f}-{r.ratio_max:.3f}), lower {r.policy_lower}/{r.scenarios}"
+                 for r in (g.loc[b] for b in baselines)]
+        safe = g.loc[baselines[:-1]]
+        holds = bool((safe.policy_lower == safe.scenarios).all())
+        lines.append("| " + " | ".join([system, workload, policy, str(first.scenarios),
+                                        f"{first.policy_edp_mean:.4g} ({first.policy_edp_min:.4g}-"
+                                        f"{first.policy_edp_max:.4g})", *cells, "yes" if holds else "no"]) + " |")
+    return "\n".join(lines)
+
+
+def oracle_headroom(frame: pd.DataFrame, policies: list[str]) -> pd.DataFrame:
+    """On every scenario the Oracle ran: its throughput and the policies' relative to ``shielded-performance``."""
+    oracle = _paired(frame, "oracle", "throughput")
+    reference = _paired(frame, ABLATION_REFERENCE, "throughput").reindex(oracle.index)
+    table = pd.DataFrame({"oracle": oracle, ABLATION_REFERENCE: reference,
+                          "oracle_vs_ablation": oracle / reference - 1})
+    for policy in policies:
+        table[f"{policy}_vs_ablation"] = _paired(frame, policy, "throughput").reindex(oracle.index) / reference - 1
+    table["oracle_s_above_tmax"] = _paired(frame, "oracle", "time_above_tmax_s")
+    oracle_edp = _paired(frame, "oracle", "edp")
+    table["oracle_edp_vs_ablation"] = oracle_edp / _paired(frame, ABLATION_REFERENCE, "edp").reindex(oracle.index) - 1
+    return table.reset_index()
+
+
+def ceiling_markdown(table: pd.DataFrame, governors: tuple[str, ...]) -> str:
+    """Per (system, workload): the busy cores' mean frequency of ``governors`` and the f_max bound it leaves."""
+    header = ["system", "workload", "governor", "n", "busy cores' mean GHz", "f_max bound on any V/f gain, mean (max)",
+              f"vs {ABLATION_REFERENCE}, mean"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in table[table.governor.isin(governors)].itertuples(index=False):
+        lines.append("| " + " | ".join([r.system, r.workload, r.governor, str(r.scenarios), f"{r.busy_f_GHz_mean:.3f}",
+                                        f"{r.fmax_bound_mean:+.1%} ({r.fmax_bound_max:+.1%})",
+                                        f"{r.vs_ablation_mean - 1:+.1%}"]) + " |")
+    return "\n".join(lines)
+
+
+def headroom_markdown(table: pd.DataFrame, policies: list[str]) -> str:
+    columns = ["system", "workload", "mix", "seed", "oracle", ABLATION_REFERENCE, "oracle_vs_ablation",
+               *[f"{p}_vs_ablation" for p in policies], "oracle_s_above_tmax", "oracle_edp_vs_ablation"]
+    header = [*columns[:6], f"oracle vs {ABLATION_REFERENCE}", *[f"{p} vs {ABLATION_REFERENCE}" for p in policies],
+              "oracle s > T_max", f"oracle EDP vs {ABLATION_REFERENCE}"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for system, workload, mix, seed, oracle, reference, *relative, above, edp in table[columns].itertuples(
+            index=False, name=None):
+        lines.append("| " + " | ".join([system, workload, mix, str(seed), f"{oracle:.4g}", f"{reference:.4g}",
+                                        *[f"{v:+.1%}" for v in relative], f"{above:.3g}", f"{edp:+.1%}"]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/results/ail/eval")
@@ -205,31 +356,51 @@ def main() -> None:
                                                           ".onnx paths)")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--mixes", default=None, help="comma-separated mixes to run (default: all)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds to run (default: all; a subset writes "
+                                                      "to its own folder)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     out = Path(args.out)
     mixes = write_mixes(out) if args.scenarios == "mixes" else dict(SINGLE)
-    seeds = SEEDS if args.scenarios == "mixes" else (0,)
+    all_seeds = SEEDS if args.scenarios == "mixes" else (0,)
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else all_seeds
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    groups = {"oracle": ["oracle"], "baselines": [*BASELINES, *ABLATIONS], "ail": policies}
+    groups = {"oracle": [["oracle"]], "baselines": [[*BASELINES, *ABLATIONS]], "ail": [[p] for p in policies]}
     wanted = {"reference": ("oracle", "baselines"), "all": tuple(groups), "table": ()}.get(args.part, (args.part,))
+    chosen = args.mixes.split(",") if args.mixes else list(mixes)
     for system in args.systems.split(","):
         for workload in args.workloads.split(","):
-            for mix, lengths in mixes.items():
+            for mix in chosen:
                 for name in wanted:
-                    compare(system, workload, lengths, seeds, groups[name], out / system / workload / mix / name,
-                            args.jobs)
+                    for governors in groups[name]:
+                        folder = group_folder(name if name != "ail" else governors[0], seeds, all_seeds)
+                        compare(system, workload, mixes[mix], seeds, governors, out / system / workload / mix / folder,
+                                args.jobs)
     if args.part not in ("table", "all", "ail"):
         return
-    frame = runs(out, mixes)
+    frame = runs(out, mixes).merge(busy_frequency(out), how="left",
+                                   on=["system", "workload", "mix", "seed", "governor"])
     frame.to_csv(out / "runs.csv", index=False)
     table = summary(frame)
     table.to_csv(out / "summary.csv", index=False)
     summary(frame, ("system", "workload", "mix", "governor")).to_csv(out / "summary_by_mix.csv", index=False)
-    text = markdown(table)
-    (out / "ail_eval.md").write_text(text + "\n\n" + "\n".join(f"- {v}" for v in verdicts(frame, policies)) + "\n")
+    sections = [markdown(table), "\n".join(f"- {v}" for v in verdicts(frame, policies))]
+    energy = edp_vs_baselines(frame, policies)
+    if not energy.empty:
+        energy.to_csv(out / "edp_vs_baselines.csv", index=False)
+        sections.append("EDP paired per scenario (policy / baseline; < 1: the policy's is lower):\n\n"
+                        + edp_markdown(energy))
+    if (frame.governor == "oracle").any():
+        headroom = oracle_headroom(frame, policies)
+        headroom.to_csv(out / "oracle_headroom.csv", index=False)
+        sections.append("The Oracle's headroom, per scenario it ran:\n\n" + headroom_markdown(headroom, policies))
+        sections.append("The most any V/f policy could add at these placements (f_max / the busy cores' mean "
+                        "frequency):\n\n" + ceiling_markdown(table, ("oracle", ABLATION_REFERENCE, "ail")))
+    text = "\n\n".join(sections) + "\n"
+    (out / "ail_eval.md").write_text(text)
+    (out / "headline.md").write_text(headline(table) + "\n")
     print(text)
-    print("\n".join(verdicts(frame, policies)))
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ from ailfm.plugins.imitation.shield import SHIELD_GUARD_K, PredictiveShield
 
 class ShieldedGovernor(Governor):
     """Coolest-cores initial placement; every epoch, ``request`` (V/f and optional moves) through the shield, which
-    keeps the predicted temperatures ``guard_K`` below T_max."""
+    keeps the predicted temperatures ``guard_K`` below T_max (``spin_floor``: see ``PredictiveShield``)."""
 
     guard_K: float = SHIELD_GUARD_K
+    spin_floor: bool = False
 
     def setup(self, context: GovernorContext) -> None:
         super().setup(context)
-        self.shield = PredictiveShield(context, self.guard_K)
+        self.shield = PredictiveShield(context, self.guard_K, self.spin_floor)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
         return coolest_placement(self.context)
@@ -56,8 +57,9 @@ class ShieldedCpufreq(ShieldedGovernor):
 
     requests: ClassVar[type[Governor]]
 
-    def __init__(self, guard_K: float = SHIELD_GUARD_K):
+    def __init__(self, guard_K: float = SHIELD_GUARD_K, spin_floor: bool = False):
         self.guard_K = guard_K
+        self.spin_floor = spin_floor
 
     def setup(self, context: GovernorContext) -> None:
         super().setup(context)

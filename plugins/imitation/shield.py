@@ -17,6 +17,12 @@ leakage at the core's current temperature, plus what the model did not explain l
 error). The highest, not the last, activity: a thread's kernel mix changes from epoch to epoch, and with the last
 epoch's activity the prediction missed rises of up to 1.9 K on BERT-large prefill (a training workload; measured,
 docs/ail.md). DTM-throttled cores run at f_min whatever they ask. ``SHIELD_GUARD_K`` covers the rest.
+
+With ``spin_floor`` a running thread counts as at least as active as a thread spinning at a barrier
+(``power.barrier_activity``): a memory-bound thread shows ~0.28 while it works, but the threads that finish a long
+kernel first spin (0.35) for the slowest; on Llama-3-8B's 128 k-vocabulary head that spin filled whole epochs the
+prediction missed (docs/ail.md, "Why ail went above T_max"). Off by default: the shipped policies were trained
+and evaluated without it.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ class PredictiveShield:
     Both are compiled loops: the whole decision has a 50 us budget.
     """
 
-    def __init__(self, context: GovernorContext, guard_K: float = SHIELD_GUARD_K):
+    def __init__(self, context: GovernorContext, guard_K: float = SHIELD_GUARD_K, spin_floor: bool = False):
         twin = context.thermal_twin
         system, power = context.system, context.power
         self.context = context
@@ -66,11 +72,12 @@ class PredictiveShield:
         self.modes = np.zeros_like(twin.decay)  # the loop starts from ambient: z = 0
         self.free_K = np.full(context.n_cores, twin.ambient_K)
         self.thread_activity = np.full(context.n_threads, -1.0)  # the highest each thread has shown; < 0: not yet
+        self.activity_floor = system.power.barrier_activity if spin_floor else 0.0
 
     def observe(self, obs: Observation) -> None:
         """Step the twin with the epoch the observation reports and predict the coming epoch without core power."""
         if obs.epoch > 0:
-            _hold_peak(self.thread_activity, obs.thread_core, obs.activity, obs.utilisation)
+            _hold_peak(self.thread_activity, obs.thread_core, obs.activity, obs.utilisation, self.activity_floor)
         _twin_step(self.modes, self.decay, self.core_gain, self.bank_gain, obs.power_W,
                    obs.uncore_power_W / self.n_banks, obs.epoch > 0, self.free_change, self.bank_rise_K_per_W,
                    obs.temperature_K, self.free_K)
@@ -106,14 +113,15 @@ def _twin_step(modes, decay, core_gain, bank_gain, core_W, bank_W, step, free_ch
 
 
 @njit(cache=True)
-def _hold_peak(thread_activity, thread_core, core_activity, core_utilisation):
-    """Each placed thread's highest switching activity while busy so far, in place: the epoch's mean activity over its
-    busy fraction (a request that arrives within the epoch ran for part of it only). An epoch without load (a thread
-    waiting for its request) says nothing: the thread keeps "not yet observed" (the worst case) until it runs."""
+def _hold_peak(thread_activity, thread_core, core_activity, core_utilisation, floor):
+    """Each placed thread's highest switching activity while busy so far (at least ``floor``), in place: the epoch's
+    mean activity over its busy fraction (a request that arrives within the epoch ran for part of it only). An epoch
+    without load (a thread waiting for its request) says nothing: the thread keeps "not yet observed" (the worst case)
+    until it runs."""
     for t in range(thread_core.shape[0]):
         c = thread_core[t]
         if c >= 0 and core_utilisation[c] > 0.0:
-            thread_activity[t] = max(thread_activity[t], min(core_activity[c] / core_utilisation[c], 1.0))
+            thread_activity[t] = max(thread_activity[t], floor, min(core_activity[c] / core_utilisation[c], 1.0))
 
 
 @njit(cache=True)

@@ -98,7 +98,28 @@ def test_a_waiting_thread_stays_worst_case_and_a_late_start_counts_its_busy_time
     from ailfm.plugins.imitation.shield import _hold_peak
 
     held = np.full(4, -1.0)
-    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.0, 0.1, 0.5, 0.9]), np.array([0.0, 0.25, 1.0, 1.0]))
+    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.0, 0.1, 0.5, 0.9]), np.array([0.0, 0.25, 1.0, 1.0]), 0.0)
     assert np.allclose(held, [-1.0, 0.4, 0.5, -1.0])
-    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.3, 0.2, 0.2, 0.9]), np.array([1.0, 1.0, 1.0, 1.0]))
+    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.3, 0.2, 0.2, 0.9]), np.array([1.0, 1.0, 1.0, 1.0]), 0.0)
     assert np.allclose(held, [0.3, 0.4, 0.5, -1.0])  # the highest so far
+    _hold_peak(held, np.array([0, 1, 2, -1]), np.array([0.3, 0.2, 0.2, 0.9]), np.array([1.0, 1.0, 1.0, 1.0]), 0.35)
+    assert np.allclose(held, [0.35, 0.4, 0.5, -1.0])  # a thread that ran is never below the barrier spin's floor
+
+
+def test_the_spin_floor_holds_every_thread_that_ran_at_the_barrier_activity_and_only_lowers(hot_scenario):
+    plain, floored = _FullSpeed(shielded=False), _FullSpeed(shielded=False)
+    sim = simulation(hot_scenario, plain)
+    obs = sim.start(None)
+    floored.setup(sim.context)
+    floored.shield = PredictiveShield(sim.context, spin_floor=True)
+    floor = sim.system.power.barrier_activity
+    f_max = np.full(sim.system.n_cores, sim.system.dvfs.f_max_GHz)
+    for _ in range(30):
+        plain.shield.observe(obs)
+        floored.shield.observe(obs)
+        a, b = plain.shield.limit(f_max, obs.thread_core, obs), floored.shield.limit(f_max, obs.thread_core, obs)
+        assert np.all(b <= a + 1e-9)
+        obs = sim.step(Decision(a))
+    seen = plain.shield.thread_activity >= 0
+    assert np.any(plain.shield.thread_activity[seen] < floor)  # the scenario has threads below the floor
+    assert np.allclose(floored.shield.thread_activity[seen], np.maximum(plain.shield.thread_activity[seen], floor))
