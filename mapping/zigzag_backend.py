@@ -6,10 +6,18 @@ as a translation of our loop nest: ZigZag's temporal mapper (LOMA) chooses the l
 
 * ``os``, Tesla-FSD-NPU-like: a 32-bit partial-sum register per PE (``register_bytes``), one SRAM for inputs,
   weights and outputs with a read port per operand (inputs ``input_port_Bpc``, weights ``weight_port_Bpc``,
-  outputs / partial sums ``output_port_Bpc``), DRAM behind it;
+  outputs / partial sums ``output_port_Bpc``), filled from DRAM through one write port of the DRAM bandwidth
+  shared by all operands (the chiplet has one DRAM interface; with a fill port per operand ZigZag loads inputs
+  and weights in parallel at start-up, each at the full DRAM bandwidth, and reported latencies below the time its
+  own DRAM bytes need), DRAM behind it;
 * ``ws``, TPU-v1-like: a weight register per PE fed by a weight FIFO four array tiles deep straight from DRAM, an
   accumulator memory for the 32-bit partial sums (``accumulator_KiB``; ZigZag writes the outputs from there to
-  DRAM, TPU v1 passes them through the unified buffer first), a buffer for the inputs.
+  DRAM, TPU v1 passes them through the unified buffer first), a buffer for the inputs. The FIFO and the buffer
+  are separate memories, each with its own write port from the one DRAM port; ZigZag (3.9.1,
+  ``CostModelEvaluation.calc_onloading_combined``) overlaps the start-up loads of such a half-shared link, so on
+  ``ws`` the initial loads of inputs and weights overlap as if DRAM had twice its bandwidth (steady-state
+  transfers are combined on the DRAM port and are not affected). No ZigZag description of two memories can
+  avoid it; docs/compass.md says where it shows.
 
 Array shape, capacities, port widths, clock and DRAM bandwidth are the chiplet's, so both models share every
 per-level constant. Energy is ZigZag's MAC energy plus the bytes ZigZag moves at each level priced at our per-byte
@@ -83,9 +91,9 @@ def accelerator_description(chiplet: ChipletType, dram_bytes_per_cycle: float, d
                               [_port("r_port_1", "read", in_bits, ["I1, tl"]),
                                _port("r_port_2", "read", w_bits, ["I2, tl"]),
                                _port("r_port_3", "read", out_bits, ["O, th", "O, tl"]),
-                               _port("w_port_1", "write", dram_bits, ["I1, fh"]),
-                               _port("w_port_2", "write", dram_bits, ["I2, fh"]),
-                               _port("w_port_3", "write", out_bits, ["O, fl", "O, fh"])], ["D1", "D2"]),
+                               # one write port from DRAM for every operand: the chiplet has one DRAM interface
+                               _port("w_port_1", "write", dram_bits, ["I1, fh", "I2, fh", "O, fh"]),
+                               _port("w_port_2", "write", out_bits, ["O, fl"])], ["D1", "D2"]),
         }
     else:
         memories = {
