@@ -129,16 +129,16 @@ def blocking(m: np.ndarray, k: np.ndarray, n: np.ndarray, chiplet: ChipletType) 
     n_m = np.minimum(BLOCK_COUNTS[None, :], m[:, None])
     bm = np.ceil(m[:, None] / n_m)
     bn = np.floor(psum_room / (p * bm))
+    if chiplet.accumulator_bytes == 0:
+        # partial sums of blocks larger than the array swap with the buffer once per reduction chunk: only blocks
+        # whose chunks (reduction_chunk) last at least the swap, or the whole reduction, keep the array busy; the
+        # widest such block solves B - p bm bn >= 2 (bm + bn) c for bn (c: that chunk length)
+        swap = 2 * rows * cols * p / chiplet.output_port_Bpc
+        c = np.minimum(k[:, None], swap)
+        bn_chunk = np.floor((chiplet.buffer_bytes - 2 * c * bm) / (p * bm + 2 * c))
+        bn = np.minimum(bn, np.maximum(bn_chunk, np.where(bm <= rows, cols, 0)))
     n_n = np.where(bn >= 1, np.ceil(n[:, None] / np.maximum(bn, 1)), np.inf)
     traffic = mk[:, None] * n_n + kn[:, None] * n_m
-    if chiplet.accumulator_bytes == 0:
-        # partial sums of blocks larger than the array swap with the buffer once per reduction chunk: keep only
-        # blocks whose chunks outlast the swap (else the array stalls on its output port)
-        bn_used = np.ceil(n[:, None] / n_n)
-        chunk = reduction_chunk(bm, bn_used, chiplet)
-        swap = 2 * rows * cols * p / chiplet.output_port_Bpc
-        one_tile = (bm <= rows) & (bn_used <= cols)
-        traffic = np.where(one_tile | (chunk >= np.minimum(k[:, None], swap)), traffic, np.inf)
     best = np.argmin(traffic, axis=1)
     pick = np.arange(len(m))
     out_blocks = (traffic[pick, best], n_m[pick, best], n_n[pick, best])
