@@ -14,8 +14,8 @@ projections and one head's (or one GQA group's) QK^T and PV, for models inside a
 The model was developed looking only at the ``tune`` shapes (Llama-3-8B and the two shapes of the issue); the
 ``held-out`` shapes were seen once the first model was done. The ``fresh`` shapes (FRESH_MODELS: seven more models,
 odd tensor-parallel splits, multi-query attention) were chosen and kept back (``--splits tune,held-out``) until the
-model and the ZigZag descriptions were final. Latency = max(cycles, DRAM bytes / DRAM bandwidth) on our side, ZigZag's total latency
-on its side. Errors are |ours / ZigZag - 1| per shape, mean and max per (dataflow, regime) group.
+model and the ZigZag descriptions were final. Latency = max(cycles, DRAM bytes / DRAM bandwidth) on our side,
+ZigZag's total latency on its side. Errors are |ours / ZigZag - 1| per shape, mean and max per (dataflow, regime) group.
 
 ZigZag runs are cached in ``--cache`` (one JSON per chiplet description, written atomically), so the bench resumes.
 Writes ``shapes.csv``, ``groups.csv`` and ``groups.md`` to ``--out``. Needs ``pip install 'ailfm[zigzag]'``.
