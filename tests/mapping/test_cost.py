@@ -54,6 +54,14 @@ def test_the_widest_output_block_whose_chunks_outlast_the_swap_is_found():
     assert one((m, k, n), OS).dram_bytes[0] == 3 * m * k + k * n + m * n
 
 
+def test_a_resident_block_leaves_room_for_two_strips_of_the_streamed_operand():
+    # output-stationary: each output tile takes the whole reduction, so a K x 32 weight strip serves every row tile
+    # of the resident inputs; two strips (256 KiB at K = 4096) stay free, so 448 rows are resident and 500 are not
+    k, n = 4096, 4096
+    assert one((448, k, n), OS).dram_bytes[0] == 448 * k + k * n + 448 * n
+    assert one((500, k, n), OS).dram_bytes[0] > 500 * k + k * n + 500 * n
+
+
 def test_an_operand_that_barely_fits_is_read_once():
     # Qwen2-7B ffn_down at 64 tokens: a 1.21 MB input in a 2 MiB buffer: every operand moves once
     m, k, n = 64, 18944, 3584
