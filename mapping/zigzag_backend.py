@@ -16,12 +16,10 @@ as a translation of our loop nest: ZigZag's temporal mapper (LOMA) chooses the l
   accumulator memory for the 32-bit partial sums (``accumulator_KiB``; ZigZag writes the outputs from there to
   DRAM, TPU v1 passes them through the unified buffer first), a buffer for the inputs and, between it and the
   array, the systolic data setup (Jouppi et al. 2017, Fig. 1) as a staging memory of two array tiles. The FIFO and
-  the buffer
-  are separate memories, each with its own write port from the one DRAM port; ZigZag (3.9.1,
+  the buffer are separate memories, each with its own write port from the one DRAM port; ZigZag (3.9.1,
   ``CostModelEvaluation.calc_onloading_combined``) overlaps the start-up loads of such a half-shared link, so on
-  ``ws`` the initial loads of inputs and weights overlap as if DRAM had twice its bandwidth (steady-state
-  transfers are combined on the DRAM port and are not affected). No ZigZag description of two memories can
-  avoid it; docs/compass.md says where it shows.
+  ``ws`` the first tiles of inputs and weights load as if DRAM had twice its bandwidth (steady-state transfers
+  are combined on the DRAM port and are not affected). No ZigZag description of two memories avoids it.
 
 Why the staging memories matter: ZigZag (3.9.1, ``CostModelEvaluation.calc_loading_single_port_period_count_1``)
 lets the start-up load of an operand overlap computation only down to the content of that operand's lowest memory
