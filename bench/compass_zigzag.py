@@ -11,14 +11,17 @@ Shapes: per-chiplet tiles (tensor parallel 8) of the QKV, output (Llama only), F
 projections and one head's (or one GQA group's) QK^T and PV, for models inside and beyond the presets
 (Llama-3-8B, GPT-3 13B, Qwen2-7B, Phi-3-mini, Gemma-2B, Mixtral-8x7B expert FFNs), at decode (M = 1-8), mid
 (M = 28-256) and prefill (M >= 512).
-The model was developed looking only at the ``tune`` shapes (Llama-3-8B and the two shapes of the issue); every
-other shape is held out. Latency = max(cycles, DRAM bytes / DRAM bandwidth) on our side, ZigZag's total latency
-on its side. Errors are |ours / ZigZag - 1| per shape, mean and max per (dataflow, regime) group.
+The model was developed looking only at the ``tune`` shapes (Llama-3-8B and the two shapes of the issue); the
+``held-out`` shapes were seen once the first model was done. The ``fresh`` shapes (FRESH_MODELS: seven more models,
+odd tensor-parallel splits, multi-query attention) were chosen and kept back (``--splits tune,held-out``) until the
+model and the ZigZag descriptions were final. Latency = max(cycles, DRAM bytes / DRAM bandwidth) on our side,
+ZigZag's total latency on its side. Errors are |ours / ZigZag - 1| per shape, mean and max per (dataflow, regime) group.
 
 ZigZag runs are cached in ``--cache`` (one JSON per chiplet description, written atomically), so the bench resumes.
 Writes ``shapes.csv``, ``groups.csv`` and ``groups.md`` to ``--out``. Needs ``pip install 'ailfm[zigzag]'``.
 
     python bench/compass_zigzag.py [--out bench/results/compass/zigzag] [--workers 1] [--hardware he-36]
+                                   [--splits tune,held-out,fresh]
 """
 
 from __future__ import annotations
@@ -50,6 +53,19 @@ MODELS = {
     "mixtral-8x7b": (4096, 14336, 32, 8, 128, True),  # mistralai/Mixtral-8x7B-v0.1 (one expert's FFN)
 }
 TENSOR_PARALLEL = 8
+# Fresh shapes, fixed before any result on them was seen and kept back until the model was final: models and sizes
+# beyond the shapes above, with odd tensor-parallel splits (heads, FFN and output columns split unevenly; the largest
+# share sets the time), multi-query attention and d_ff not a power of two.
+# name: (d_model, d_ffn, n_heads, n_kv_heads, d_head, gated, tensor parallel, (decode, mid, prefill) tokens, context)
+FRESH_MODELS = {
+    "falcon-7b": (4544, 18176, 71, 1, 64, False, 4, (2, 48, 768), 1100),       # tiiuae/falcon-7b (multi-query)
+    "opt-6.7b": (4096, 16384, 32, 32, 128, False, 2, (1, 96, 640), 1900),      # facebook/opt-6.7b
+    "llama2-13b": (5120, 13824, 40, 40, 128, True, 6, (6, 200, 1536), 600),    # meta-llama/Llama-2-13b-hf
+    "yi-34b": (7168, 20480, 56, 8, 128, True, 8, (3, 160, 1024), 2500),        # 01-ai/Yi-34B (GQA 7:1)
+    "stablelm-3b": (2560, 6912, 32, 32, 80, True, 3, (5, 24, 2560), 3100),     # stabilityai/stablelm-3b-4e1t
+    "mistral-7b": (4096, 14336, 32, 8, 128, True, 4, (7, 112, 4096), 4096),    # mistralai/Mistral-7B-v0.1 (window)
+    "deepseek-7b": (4096, 11008, 32, 32, 128, True, 8, (8, 32, 512), 800),     # deepseek-ai/deepseek-llm-7b-base
+}
 TUNE_MODELS = ("llama3-8b",)
 TUNE_SHAPES = {(2048, 14336, 4096), (64, 18944, 3584)}  # the issue's two examples
 CONTEXT = {1: 1500, 4: 3000, 8: 700, 64: 1024, 128: 2048, 256: 256, 512: 512, 1024: 1024, 2048: 2048}
@@ -87,9 +103,29 @@ def shapes() -> pd.DataFrame:
             add(model, "pv" if group == 1 else "pv (GQA group)", q_rows, context, dh)
     add("llama3-8b", "ffn_down (no TP)", 2048, 14336, 4096)
     add("qwen2-7b", "ffn_down (no TP)", 64, 18944, 3584)
+    rows += fresh_shapes()
     table = pd.DataFrame(rows).drop_duplicates(subset=["M", "K", "N"]).reset_index(drop=True)
     table["regime"] = [regime(m) for m in table.M]
     return table
+
+
+def fresh_shapes() -> list[dict]:
+    """Per fresh model: decode QKV and QK^T, mid FFN up/gate and PV, prefill QKV, FFN down and PV (one chiplet's share;
+    a decode QK^T stacks the query heads that share a KV head on the chiplet)."""
+    rows = []
+    for model, (d, ffn, heads, kv, dh, gated, tp, (m_dec, m_mid, m_pre), context) in FRESH_MODELS.items():
+        heads_here, kv_here = -(-heads // tp), -(-kv // tp)
+        ffn_here, d_here = -(-ffn // tp), -(-d // tp)
+        group = heads_here // kv_here
+        for kind, m, k, n in (("qkv", m_dec, d, (heads_here + 2 * kv_here) * dh),
+                              ("qk^T" if group == 1 else "qk^T (GQA group)", m_dec * group, dh, context),
+                              ("ffn_up", m_mid, d, (2 if gated else 1) * ffn_here),
+                              ("pv", m_mid, m_mid, dh),
+                              ("qkv", m_pre, d, (heads_here + 2 * kv_here) * dh),
+                              ("ffn_down", m_pre, ffn_here, d_here),
+                              ("pv", m_pre, min(m_pre, context), dh)):
+            rows.append({"model": model, "kind": kind, "M": m, "K": k, "N": n, "split": "fresh"})
+    return rows
 
 
 def compare(table: pd.DataFrame, chiplet: ChipletType, cache: ZigZagCache, dram_Bpc: float,
@@ -148,12 +184,19 @@ def main() -> int:
     parser.add_argument("--dram-pJ-per-bit", type=float, default=20.0)
     parser.add_argument("--hardware", default="he-36",
                         help="preset or YAML whose os / ws chiplet types are compared (calibrate your own designs)")
+    parser.add_argument("--splits", default="tune,held-out,fresh",
+                        help="comma-separated shape splits to compare (keep the fresh shapes back while tuning)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = ZigZagCache(args.cache or out / "cache", workers=args.workers, progress=not args.no_progress)
     table = shapes()
+    splits = args.splits.split(",")
+    unknown = sorted(set(splits) - set(table.split))
+    if unknown:
+        parser.error(f"--splits: unknown split(s) {', '.join(unknown)}; known: tune, held-out, fresh")
+    table = table[table.split.isin(splits)].reset_index(drop=True)
     chiplets = [t for t in load_hardware(args.hardware).types if t.dataflow in SUPPORTED]
     results = pd.concat([compare(table, chiplet, cache, args.dram_bytes_per_cycle, 8 * args.dram_pJ_per_bit)
                          for chiplet in chiplets], ignore_index=True)

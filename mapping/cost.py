@@ -28,7 +28,10 @@ block sizes chosen to minimise DRAM bytes within the capacity:
 
 An operand that fits whole (or with little to spare) is read once; one that barely overflows costs one extra block
 of the other operand, not a doubling. Block counts are searched exactly over 1-256 and geometrically above.
-The buffer keeps room for double-buffering array tiles of each operand streamed through it (``STREAM_RESERVE_TILES``).
+The buffer keeps room for double-buffering array tiles of each operand streamed through it (``STREAM_RESERVE_TILES``);
+where the reduction is temporal (os) a resident block keeps room for two strips (K x one array tile) of the
+streamed operand instead, since each strip serves every tile of the block before the next. Output blocks in the
+buffer are the widest whose reduction chunks outlast the partial-sum swap.
 
 Time: the array runs ceil(D_rows / rows) x ceil(D_cols / cols) passes of D_temporal cycles, back to back, so the
 systolic fill and drain (rows + cols) is paid once per GEMM; a weight-stationary pass lasts at least the time to
@@ -119,9 +122,16 @@ def blocking(m: np.ndarray, k: np.ndarray, n: np.ndarray, chiplet: ChipletType) 
     p = chiplet.partial_sum_bytes
     tile = STREAM_RESERVE_TILES * rows * cols  # room to double-buffer one streamed operand's array tiles
     w_stream = tile if chiplet.weights_via_buffer else 0.0
+    if DATAFLOW_UNROLLING[chiplet.dataflow][2] == K:
+        # the reduction is temporal (os): an output tile takes the whole reduction in the PE registers, so the
+        # streamed operand's strip (K x one array tile of it) serves every tile of the resident block before the
+        # next strip: the resident nests keep two strips (double-buffered), not two tiles
+        in_stream, w_res_stream = STREAM_RESERVE_TILES * k * cols, STREAM_RESERVE_TILES * k * rows
+    else:
+        in_stream, w_res_stream = np.full_like(k, w_stream), np.full_like(k, tile)
 
-    def room(reserve: float) -> float:
-        return chiplet.buffer_bytes - min(reserve, chiplet.buffer_bytes / 2)
+    def room(reserve):
+        return chiplet.buffer_bytes - np.minimum(reserve, chiplet.buffer_bytes / 2)
 
     psum_room = chiplet.accumulator_bytes if chiplet.accumulator_bytes > 0 else room(tile + w_stream)
     mk, kn, mn = m * k, k * n, m * n
@@ -129,27 +139,27 @@ def blocking(m: np.ndarray, k: np.ndarray, n: np.ndarray, chiplet: ChipletType) 
     n_m = np.minimum(BLOCK_COUNTS[None, :], m[:, None])
     bm = np.ceil(m[:, None] / n_m)
     bn = np.floor(psum_room / (p * bm))
+    if chiplet.accumulator_bytes == 0:
+        # partial sums of blocks larger than the array swap with the buffer once per reduction chunk: only blocks
+        # whose chunks (reduction_chunk) last at least the swap, or the whole reduction, keep the array busy; the
+        # widest such block solves B - p bm bn >= 2 (bm + bn) c for bn (c: that chunk length)
+        swap = 2 * rows * cols * p / chiplet.output_port_Bpc
+        c = np.minimum(k[:, None], swap)
+        bn_chunk = np.floor((chiplet.buffer_bytes - 2 * c * bm) / (p * bm + 2 * c))
+        bn = np.minimum(bn, np.maximum(bn_chunk, np.where(bm <= rows, cols, 0)))
     n_n = np.where(bn >= 1, np.ceil(n[:, None] / np.maximum(bn, 1)), np.inf)
     traffic = mk[:, None] * n_n + kn[:, None] * n_m
-    if chiplet.accumulator_bytes == 0:
-        # partial sums of blocks larger than the array swap with the buffer once per reduction chunk: keep only
-        # blocks whose chunks outlast the swap (else the array stalls on its output port)
-        bn_used = np.ceil(n[:, None] / n_n)
-        chunk = reduction_chunk(bm, bn_used, chiplet)
-        swap = 2 * rows * cols * p / chiplet.output_port_Bpc
-        one_tile = (bm <= rows) & (bn_used <= cols)
-        traffic = np.where(one_tile | (chunk >= np.minimum(k[:, None], swap)), traffic, np.inf)
     best = np.argmin(traffic, axis=1)
     pick = np.arange(len(m))
     out_blocks = (traffic[pick, best], n_m[pick, best], n_n[pick, best])
     # input rows resident: as many rows as fit (and, for an accumulator, as many rows x one array column of sums)
-    rows_fit = np.floor(room(w_stream) / k)
+    rows_fit = np.floor(room(in_stream) / k)
     if chiplet.accumulator_bytes > 0:
         rows_fit = np.minimum(rows_fit, np.floor(chiplet.accumulator_bytes / (p * cols)))
     n_m_in = np.where(rows_fit >= 1, np.ceil(m / np.maximum(rows_fit, 1)), np.inf)
     in_resident = mk + kn * n_m_in
     # weight columns resident
-    cols_fit = np.floor(room(tile) / k) if chiplet.weights_via_buffer else np.zeros_like(k)
+    cols_fit = np.floor(room(w_res_stream) / k) if chiplet.weights_via_buffer else np.zeros_like(k)
     n_n_w = np.where(cols_fit >= 1, np.ceil(n / np.maximum(cols_fit, 1)), np.inf)
     w_resident = mk * n_n_w + kn
     # ties go to the resident nests (no partial sums leave the array)

@@ -6,10 +6,27 @@ as a translation of our loop nest: ZigZag's temporal mapper (LOMA) chooses the l
 
 * ``os``, Tesla-FSD-NPU-like: a 32-bit partial-sum register per PE (``register_bytes``), one SRAM for inputs,
   weights and outputs with a read port per operand (inputs ``input_port_Bpc``, weights ``weight_port_Bpc``,
-  outputs / partial sums ``output_port_Bpc``), DRAM behind it;
+  outputs / partial sums ``output_port_Bpc``), filled from DRAM through one write port of the DRAM bandwidth
+  shared by all operands (the chiplet has one DRAM interface; with a fill port per operand ZigZag loads inputs
+  and weights in parallel at start-up, each at the full DRAM bandwidth, and reported latencies below the time its
+  own DRAM bytes need), DRAM behind it; between the SRAM and the array a staging memory per input operand
+  holding two array tiles (the NPU's data and weight buffers that feed the array; ZigZag's own Tesla-NPU-like
+  example, zigzag/inputs/hardware/tesla_npu_like.yaml, has a 1 KB SRAM per operand there);
 * ``ws``, TPU-v1-like: a weight register per PE fed by a weight FIFO four array tiles deep straight from DRAM, an
   accumulator memory for the 32-bit partial sums (``accumulator_KiB``; ZigZag writes the outputs from there to
-  DRAM, TPU v1 passes them through the unified buffer first), a buffer for the inputs.
+  DRAM, TPU v1 passes them through the unified buffer first), a buffer for the inputs and, between it and the
+  array, the systolic data setup (Jouppi et al. 2017, Fig. 1) as a staging memory of two array tiles. The FIFO and
+  the buffer are separate memories, each with its own write port from the one DRAM port; ZigZag (3.9.1,
+  ``CostModelEvaluation.calc_onloading_combined``) overlaps the start-up loads of such a half-shared link, so on
+  ``ws`` the first tiles of inputs and weights load as if DRAM had twice its bandwidth (steady-state transfers
+  are combined on the DRAM port and are not affected). No ZigZag description of two memories avoids it.
+
+Why the staging memories matter: ZigZag (3.9.1, ``CostModelEvaluation.calc_loading_single_port_period_count_1``)
+lets the start-up load of an operand overlap computation only down to the content of that operand's lowest memory
+level, which must arrive before the array starts. With the 2 MiB buffer as the lowest level of the inputs, a GEMM
+whose operands fit on chip was charged its whole load before any computation (PV 1024 x 1024 x 128 on ``os``:
+262 k cycles, 131 k of them loading); with a staging tile below the buffer ZigZag streams it (164 k), as the
+double-buffered designs do.
 
 Array shape, capacities, port widths, clock and DRAM bandwidth are the chiplet's, so both models share every
 per-level constant. Energy is ZigZag's MAC energy plus the bytes ZigZag moves at each level priced at our per-byte
@@ -46,6 +63,9 @@ from ailfm.pools import process_pool
 SUPPORTED = ("os", "ws")
 WEIGHT_FIFO_TILES = 4  # TPU v1's weight FIFO is four tiles deep (Jouppi et al. 2017)
 LEVELS = ("register", "accumulator", "buffer", "dram")
+STAGING_TILES = 2  # array tiles per operand in the staging memories between the buffer and the array
+# ZigZag levels reported as another level: the small memories next to the array count with the PE registers
+REPORTED_AS = {"weight_fifo": "register", "input_staging": "register", "weight_staging": "register"}
 SALSA_SKIP = 1.02  # SALSA runs only when LOMA is more than 2 % above the latency or the DRAM-traffic floor
 
 
@@ -59,6 +79,13 @@ def _memory(size_bits: float, pJ_per_byte: float, width_bits: float, operands: l
     cost = float(pJ_per_byte * width_bits / 8)
     return {"size": int(size_bits), "r_cost": cost, "w_cost": cost, "area": 0, "latency": 1, "operands": operands,
             "ports": ports, "served_dimensions": served}
+
+
+def _staging(operand: str, rows: int, cols: int, bits: float) -> dict:
+    """A double-buffered array tile of one operand between the buffer and the array (STAGING_TILES)."""
+    return _memory(8 * STAGING_TILES * rows * cols, sram_pJ_per_byte(0), bits, [operand],
+                   [_port("r_port_1", "read", bits, [f"{operand}, tl"]),
+                    _port("w_port_1", "write", bits, [f"{operand}, fh"])], ["D1", "D2"])
 
 
 def accelerator_description(chiplet: ChipletType, dram_bytes_per_cycle: float, dram_pJ_per_byte: float) -> dict:
@@ -79,13 +106,15 @@ def accelerator_description(chiplet: ChipletType, dram_bytes_per_cycle: float, d
                                  _port("r_port_2", "read", psum_bits, ["O, th"]),
                                  _port("w_port_1", "write", psum_bits, ["O, fh"]),
                                  _port("w_port_2", "write", psum_bits, ["O, fl"])], []),
+            "input_staging": _staging("I1", rows, cols, in_bits),
+            "weight_staging": _staging("I2", rows, cols, w_bits),
             "buffer": _memory(8 * chiplet.buffer_bytes, e_buffer, in_bits, ["I1", "I2", "O"],
                               [_port("r_port_1", "read", in_bits, ["I1, tl"]),
                                _port("r_port_2", "read", w_bits, ["I2, tl"]),
                                _port("r_port_3", "read", out_bits, ["O, th", "O, tl"]),
-                               _port("w_port_1", "write", dram_bits, ["I1, fh"]),
-                               _port("w_port_2", "write", dram_bits, ["I2, fh"]),
-                               _port("w_port_3", "write", out_bits, ["O, fl", "O, fh"])], ["D1", "D2"]),
+                               # one write port from DRAM for every operand: the chiplet has one DRAM interface
+                               _port("w_port_1", "write", dram_bits, ["I1, fh", "I2, fh", "O, fh"]),
+                               _port("w_port_2", "write", out_bits, ["O, fl"])], ["D1", "D2"]),
         }
     else:
         memories = {
@@ -95,6 +124,7 @@ def accelerator_description(chiplet: ChipletType, dram_bytes_per_cycle: float, d
             "weight_fifo": _memory(8 * WEIGHT_FIFO_TILES * rows * cols, sram_pJ_per_byte(0), w_bits, ["I2"],
                                    [_port("r_port_1", "read", w_bits, ["I2, tl"]),
                                     _port("w_port_1", "write", dram_bits, ["I2, fh"])], ["D1", "D2"]),
+            "input_staging": _staging("I1", rows, cols, in_bits),
             "accumulator": _memory(8 * chiplet.accumulator_bytes, sram_pJ_per_byte(chiplet.accumulator_bytes),
                                    out_bits, ["O"],
                                    [_port("r_port_1", "read", out_bits, ["O, tl", "O, th"]),
@@ -181,7 +211,7 @@ def _run_engine(m: int, k: int, n: int, accelerator: dict, mapping: list[dict], 
             precision = movement.get_attribute(DataMoveAttr.DATA_PRECISION)
             periods = movement.get_attribute(DataMoveAttr.DATA_TRANS_PERIOD_COUNT)
             units = cme.mapping.spatial_mapping.unit_count[layer_op][lvl + 1]
-            level = "register" if names[lvl] == "weight_fifo" else names[lvl]
+            level = REPORTED_AS.get(names[lvl], names[lvl])
             moved[level] += sum(amount.get(d) * precision.get(d) * periods.get(d) for d in DataDirection) * units / 8
     return {"engine": engine, "cycles": float(cme.latency_total2), "ideal_cycles": float(cme.ideal_cycle),
             "zigzag_energy_pJ": float(cme.energy_total),

@@ -46,6 +46,22 @@ def test_output_blocks_stay_on_chip_while_the_reduction_streams():
     assert 3.4e8 < c.dram_bytes[0] < 3.8e8
 
 
+def test_the_widest_output_block_whose_chunks_outlast_the_swap_is_found():
+    # GPT-3 13B QKV at 512 tokens (2.6 MB inputs, 9.8 MB weights): all 512 rows in one block of 640 columns leaves
+    # room for reduction chunks longer than the partial-sum swap (inputs 3x, weights once: 18.7 MB, ZigZag's
+    # blocking); the widest block that fits (960 columns) leaves none, and only trying it cost weights twice (23 MB)
+    m, k, n = 512, 5120, 1920
+    assert one((m, k, n), OS).dram_bytes[0] == 3 * m * k + k * n + m * n
+
+
+def test_a_resident_block_leaves_room_for_two_strips_of_the_streamed_operand():
+    # output-stationary: each output tile takes the whole reduction, so a K x 32 weight strip serves every row tile
+    # of the resident inputs; two strips (256 KiB at K = 4096) stay free, so 448 rows are resident and 500 are not
+    k, n = 4096, 4096
+    assert one((448, k, n), OS).dram_bytes[0] == 448 * k + k * n + 448 * n
+    assert one((500, k, n), OS).dram_bytes[0] > 500 * k + k * n + 500 * n
+
+
 def test_an_operand_that_barely_fits_is_read_once():
     # Qwen2-7B ffn_down at 64 tokens: a 1.21 MB input in a 2 MiB buffer: every operand moves once
     m, k, n = 64, 18944, 3584

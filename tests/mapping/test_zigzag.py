@@ -36,6 +36,22 @@ def test_descriptions_follow_the_public_designs():
     npu = accelerator_description(OS, 8.0, 160.0)["memories"]
     assert npu["register"]["operands"] == ["O"]
     assert {"I1", "I2", "O"} == set(npu["buffer"]["operands"])
+    # one DRAM interface: every operand arrives in the buffer through one write port of the DRAM bandwidth
+    fills = [p for p in npu["buffer"]["ports"] if any(a.endswith("fh") for a in p["allocation"])]
+    assert len(fills) == 1 and fills[0]["bandwidth_max"] == 64
+    assert {"I1, fh", "I2, fh"} <= set(fills[0]["allocation"])
+    # a staging memory of two array tiles below the buffer for each input operand (TPU: systolic data setup)
+    assert npu["input_staging"]["size"] == npu["weight_staging"]["size"] == 8 * 2 * 1024
+    assert tpu["input_staging"]["operands"] == ["I1"]
+
+
+@needs_zigzag
+def test_zigzag_latency_is_not_below_the_time_its_own_dram_bytes_need(tmp_path):
+    # 64 x 128 x 64 fits on chip: ZigZag once loaded inputs and weights in parallel through per-operand fill
+    # ports and reported 1,553 cycles for 20,480 bytes at 8 B/cycle (2,560 cycles)
+    z = ZigZagCostModel(ZigZagCache(tmp_path, progress=False), 8.0, 160.0)(np.array([[64, 128, 64]]), OS)
+    assert z.dram_bytes[0] == 20480
+    assert z.cycles[0] >= z.dram_bytes[0] / 8
 
 
 @needs_zigzag
