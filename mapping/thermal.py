@@ -18,7 +18,8 @@ with throttling: a mapping that throttles draws less power on average than its t
 start's power moves halfway to the throttled run's own mean dynamic power and the run is repeated (at most
 ``WARM_START_ROUNDS`` runs, until they agree within ``WARM_START_TOLERANCE``). Without this step the DTM would see
 the slow modes heated by the unthrottled power: on 120 random mappings on hot-36 the mean throttled/blind latency
-ratio was 1.096 from the unthrottled warm start, 1.0142 after 4 runs (the default), 1.0152 after 6, 8 and 12.
+ratio is 1.142 from the unthrottled warm start, 1.0199 after 4 runs (the default), 1.0197-1.0205 after 6, 8 and 12
+(``python bench/compass_dtm_sensitivity.py``, which also measures the DTM period below).
 
 DTM. Every ``dtm_period_s`` each chiplet's temperature is sensed: above ``t_max`` it runs at the throttled DVFS
 level until it cools below ``t_max - hysteresis``. A throttled chiplet's compute progresses at the lower clock
@@ -78,11 +79,11 @@ class DtmSettings:
     t_max_K: float
     throttle_frequency: float = 0.5     # throttled clock / nominal
     hysteresis_K: float = 2.0
-    # DTM sensing period and thermal step: 250 us. Measured on 60 random mappings of compass_speed.py's scenario on
-    # he-36 at 4x its clock (package_thermal; its fastest modes ~65 us, slowest ~10 s): the mean throttled/blind
-    # latency ratio is 1.0101 at a 50 us period, 1.0106 at 100 us, 1.0077 at 250 us, 1.0084 at 500 us, 1.0109 at
-    # 1 ms; the median peak moves 0.03 K at 250 us; the time above T_max (overshoot between samples) grows from
-    # 0.04 ms at 50 us to 0.14 ms.
+    # DTM sensing period and thermal step: 250 us. Measured (bench/compass_dtm_sensitivity.py) on 60 random mappings
+    # of compass_speed.py's scenario on he-36 at 4x its clock (package_thermal; its fastest modes ~65 us, slowest
+    # ~10 s): the mean throttled/blind latency ratio is 1.0101 at a 50 us period, 1.0106 at 100 us, 1.0077 at 250 us,
+    # 1.0084 at 500 us, 1.0109 at 1 ms; the median peak moves 0.03 K at 250 us; the time above T_max (overshoot
+    # between samples) grows from 0.04 ms at 50 us to 0.14 ms.
     dtm_period_s: float = 2.5e-4
 
     def __post_init__(self):
