@@ -308,6 +308,7 @@ class ServingWorkload:
     strategy: str = "custom"
     lengths: str = "custom"
     requested_tensor_parallel: int | None = None
+    rejected_note: str | None = None  # requests longer than the model's context, left out (make_workload)
 
     def __post_init__(self):
         for name, value in (("n_micro_batches", self.n_micro_batches), ("tensor_parallel", self.tensor_parallel),
@@ -325,7 +326,8 @@ class ServingWorkload:
     @property
     def notes(self) -> tuple[str, ...]:
         """One line per modelling choice the user should see (see :func:`scenario_notes`)."""
-        return scenario_notes(self.model, self.requested_tensor_parallel or self.tensor_parallel)
+        notes = scenario_notes(self.model, self.requested_tensor_parallel or self.tensor_parallel)
+        return notes + ((self.rejected_note,) if self.rejected_note else ())
 
     @property
     def n_layers(self) -> int:
@@ -337,10 +339,11 @@ def make_workload(model: LlmConfig, strategy: str, lengths: LengthSource, *, n_s
                   n_micro_batches: int = 8, n_steps: int = 3, tensor_parallel: int = 8, n_blocks: int = 1,
                   seed: int = 0, beyond_context: bool = False) -> ServingWorkload:
     """The default scenario builder: warm-up emulation, then the strategy's iterations. A ``tensor_parallel``
-    above the model's head count is reduced to it (``ServingWorkload.notes`` says so). A request longer than the
-    model's context is refused unless ``beyond_context`` (see :func:`check_context`)."""
+    above the model's head count is reduced to it (``ServingWorkload.notes`` says so). Requests longer than the
+    model's context are rejected unless ``beyond_context`` (see :func:`within_context`)."""
+    rejected_note = None
     if not beyond_context:
-        check_context(model, lengths)
+        lengths, rejected_note = within_context(model, lengths)
     if strategy not in STRATEGIES:
         raise ConfigError("serving", f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
     if n_slots < 2 or n_steps < 1:
@@ -349,23 +352,30 @@ def make_workload(model: LlmConfig, strategy: str, lengths: LengthSource, *, n_s
     state = emulate_slots(lengths, n_slots, np.random.default_rng(seed))
     its = STRATEGIES[strategy](state, n_slots, n_steps)
     return ServingWorkload(model, its, n_micro_batches, tiles, n_blocks, strategy, lengths.name,
-                           tensor_parallel if tiles != tensor_parallel else None)
+                           tensor_parallel if tiles != tensor_parallel else None, rejected_note)
 
 
-def check_context(model: LlmConfig, lengths: LengthSource) -> None:
-    """Refuse, naming the model's field and the request, a length source with a request (prompt + output) longer
-    than the model's ``max_position_embeddings``: a serving engine would reject it (vLLM does). The cost model
-    itself has no context limit, so ``--beyond-context`` serves such requests anyway, as the Compass paper's GPT-3
-    runs on the Azure traces do (2048 positions, requests up to 7052 tokens)."""
+def within_context(model: LlmConfig, lengths: LengthSource) -> tuple[LengthSource, str | None]:
+    """The requests that fit the model's ``max_position_embeddings`` (prompt + output), and a note counting the
+    others: a serving engine rejects a request longer than its context (vLLM does) and serves the rest. Refused,
+    naming the model's field, when no request fits. The cost model itself has no context limit, so
+    ``--beyond-context`` serves every request, as the Compass paper's GPT-3 runs on the Azure traces do (2048
+    positions, requests up to 7052 tokens)."""
     total = lengths.prompt_tokens + lengths.output_tokens
-    if not model.max_positions or total.max() <= model.max_positions:
-        return
-    k = int(np.argmax(total))
-    key, path, line = model.context_field
-    raise ConfigError(key, f"{model.name}: {model.max_positions} positions is shorter than the longest request of "
-                           f"lengths {lengths.name!r} (request {k}: {lengths.prompt_tokens[k]} prompt + "
-                           f"{lengths.output_tokens[k]} output tokens); serve shorter requests, or add "
-                           "--beyond-context to cost them anyway", path=path, line=line)
+    fits = total <= model.max_positions if model.max_positions else np.ones(len(total), bool)
+    if fits.all():
+        return lengths, None
+    if not fits.any():
+        key, path, line = model.context_field
+        raise ConfigError(key, f"{model.name}: {model.max_positions} positions is shorter than every request of "
+                               f"lengths {lengths.name!r} (the shortest: {int(total.min())} tokens); serve shorter "
+                               "requests, or add --beyond-context to cost them anyway", path=path, line=line)
+    kept = LengthSource(lengths.name, lengths.prompt_tokens[fits], lengths.output_tokens[fits])
+    rejected = int((~fits).sum())
+    return kept, (f"{rejected} of {len(total)} requests of lengths {lengths.name!r} are longer than the "
+                  f"{model.max_positions} positions of {model.name} and are rejected, as a serving engine rejects "
+                  "them (the longest: "
+                  f"{int(total.max())} tokens); --beyond-context serves them")
 
 
 def split_micro_batches(iteration: Iteration, n_micro_batches: int) -> list[list[Request]]:

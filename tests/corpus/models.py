@@ -176,8 +176,9 @@ def model_cases() -> list[Case]:
              (where, "max_position_embeddings", "azure-code")),
         Case("model-trace-clip-above-positions", {"config.json": config_text(LLAMA, max_position_embeddings="64")},
              (*COMMANDS["trace"], "--max-context", "128"), (where, "max_position_embeddings", "128 tokens")),
-        Case("model-map-positions-below-lengths", {"config.json": config_text(LLAMA, max_position_embeddings="4096")},
-             COMMANDS["map"], (where, "max_position_embeddings", "4096 positions", "azure-conv", "--beyond-context")),
+        Case("model-map-positions-below-lengths", {"config.json": config_text(LLAMA, max_position_embeddings="64")},
+             COMMANDS["map"], (where, "max_position_embeddings", "64 positions", "every request", "azure-conv",
+                               "--beyond-context")),
         Case("model-trace-max-context-1", {"config.json": config_text(LLAMA)},
              (*COMMANDS["trace"], "--max-context", "1"), ("--max-context", ">= 2")),
     ]
