@@ -17,21 +17,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
+# one core means one BLAS thread: otherwise process time counts a second thread's work (or spinning) as this core's
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-from ailfm.mapping.cost import GemmCostModel, gemm_cost
-from ailfm.mapping.evaluator import Evaluator
-from ailfm.mapping.hardware import load_hardware
-from ailfm.mapping.models import load_model
-from ailfm.mapping.search.ga import SearchSettings, run_search
-from ailfm.mapping.search.operators import random_genomes
-from ailfm.mapping.thermal import thermal_evaluator
-from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
+import numpy as np  # noqa: E402
+
+from ailfm.mapping.cost import GemmCostModel, gemm_cost  # noqa: E402
+from ailfm.mapping.evaluator import Evaluator  # noqa: E402
+from ailfm.mapping.hardware import load_hardware  # noqa: E402
+from ailfm.mapping.models import load_model  # noqa: E402
+from ailfm.mapping.search.ga import SearchSettings, run_search  # noqa: E402
+from ailfm.mapping.search.operators import random_genomes  # noqa: E402
+from ailfm.mapping.thermal import thermal_evaluator  # noqa: E402
+from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload  # noqa: E402
 
 
 def scenario(cost_model: GemmCostModel = gemm_cost, hardware: str = "he-36") -> Evaluator:
