@@ -12,7 +12,7 @@ Then, for the blind GA's best mapping of every scenario, the clock of every chip
 with it: the same energy per operation in less time) to show the power density at which heat starts to bind.
 
 Each finished scenario is appended to ``thermal_partial_*.csv`` (atomically); rerunning the same command skips it.
-Writes thermal.csv, density.csv and thermal.md:
+Writes thermal.csv, density.csv, thermal.md (the same files for the same seed) and timing.csv (wall seconds):
 
     python bench/compass_thermal.py --out out/compass_thermal [--hardware hot-36] [--pop 96 --gen 80]
 """
@@ -152,12 +152,14 @@ def main() -> int:
     table = pd.DataFrame(rows)
     table = table.iloc[np.argsort([order[c] for c in zip(table.model, table.serving, strict=True)])]
     density = pd.DataFrame(points)
-    write_atomic(out / "thermal.csv", table.to_csv(index=False).encode())
+    # wall time apart from the results, so that the same seed gives the same result files
+    write_atomic(out / "thermal.csv", table.drop(columns="seconds").to_csv(index=False).encode())
+    write_atomic(out / "timing.csv", table[["model", "serving", "seconds"]].to_csv(index=False).encode())
     write_atomic(out / "density.csv", density.to_csv(index=False).encode())
     text = markdown(table, density)
     write_atomic(out / "thermal.md", (text + "\n").encode())
     print(text)
-    print(f"wrote {out}/thermal.csv, density.csv and thermal.md")
+    print(f"wrote {out}/thermal.csv, density.csv, thermal.md and timing.csv (wall seconds per scenario)")
     return 0
 
 
