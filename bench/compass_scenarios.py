@@ -8,7 +8,7 @@ diagnostic columns (not baselines) score the Gemini-like groupings with one chip
 groupings on the chiplets of one type only (a heterogeneity-aware variant Gemini itself does not have). Finished
 scenarios are appended to ``scenarios_partial_*.csv``; rerunning the same command skips them.
 Length sources are samples of the Azure LLM inference trace 2023 (CC-BY 4.0; Patel et al., "Splitwise",
-ISCA 2024). Writes CSV and markdown:
+ISCA 2024). Writes CSV and markdown (the same files for the same seed; wall seconds go to timing.csv):
 
     python bench/compass_scenarios.py --out out/compass_table [--workers 2] [--pop 120 --gen 200]
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ailfm.files import write_atomic
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import load_hardware
 from ailfm.mapping.models import load_model
@@ -127,15 +128,18 @@ def main() -> int:
                    for m, s, ln in cases if (m, s, ln) not in finished]
         for future in as_completed(futures):
             rows.append(future.result())
-            pd.DataFrame(rows).to_csv(done_path, index=False)
+            write_atomic(done_path, pd.DataFrame(rows).to_csv(index=False).encode())
     order = {case: i for i, case in enumerate(cases)}
     table = pd.DataFrame(rows)
     table = table.iloc[np.argsort([order[c] for c in zip(table.model, table.serving, table.lengths, strict=True)])]
-    table.to_csv(out / "scenarios.csv", index=False)
+    # wall time apart from the results, so that the same seed gives the same result files
+    timing = [c for c in table.columns if c.startswith("seconds")]
+    write_atomic(out / "scenarios.csv", table.drop(columns=timing).to_csv(index=False).encode())
+    write_atomic(out / "timing.csv", table[["model", "serving", "lengths", *timing]].to_csv(index=False).encode())
     text = markdown(table)
-    (out / "scenarios.md").write_text(text + "\n")
+    write_atomic(out / "scenarios.md", (text + "\n").encode())
     print(text)
-    print(f"wrote {out}/scenarios.csv and {out}/scenarios.md")
+    print(f"wrote {out}/scenarios.csv, scenarios.md and timing.csv (wall seconds of each search)")
     return 0
 
 
