@@ -15,6 +15,7 @@ import warnings
 
 from ailfm import __version__
 from ailfm.errors import AilfmError
+from ailfm.interrupts import ctrl_c_remembered
 
 SUBCOMMAND_MODULES = (
     "ailfm.plugins.run.cli",
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with ctrl_c_remembered():
+            return int(args.func(args) or 0)
     except AilfmError as err:
         print(f"ailfm {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ailfm import interrupts
 from ailfm.mapping.encoding import Pins
 from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.search.operators import mutate, random_genomes
@@ -35,6 +36,7 @@ def random_search(evaluator: Evaluator, budget: int, seed: int = 0, pins: Pins |
     pending = np.zeros((0, enc.n_genes), np.int64) if seeds is None else np.atleast_2d(seeds)[:budget]
     best, best_edp, done, history = None, np.inf, 0, []
     while done < budget:
+        interrupts.check()
         n = min(batch, budget - done)
         genomes = np.vstack([pending[:n], random_genomes(enc, n - len(pending[:n]), rng)])
         pending = pending[n:]
@@ -67,6 +69,7 @@ def simulated_annealing(evaluator: Evaluator, budget: int, seed: int = 0, pins: 
     steps = max(1, (budget - n_chains) // n_chains)
     history = [best_edp]
     for step in range(steps):
+        interrupts.check()
         progress = step / steps
         temperature = t_start * (t_end / t_start) ** progress
         proposal = pins.apply(np.stack([mutate(x, enc, rng, progress) for x in current]))

@@ -36,6 +36,7 @@ from pymoo.core.duplicate import DefaultDuplicateElimination
 from pymoo.core.population import Population
 from tqdm.auto import tqdm
 
+from ailfm import interrupts
 from ailfm.errors import ConfigError, FormatError
 from ailfm.files import config_hash, refuse_other_config, write_atomic
 from ailfm.mapping.encoding import Pins
@@ -142,6 +143,7 @@ def run_search(evaluator: Evaluator, settings: SearchSettings, *, pins: Pins | N
     stopped = "generations"
     steps = 0
     while algorithm.has_next():
+        interrupts.check()  # a Ctrl-C swallowed by a finaliser still ends the search
         if settings.max_evaluations is not None and algorithm.evaluator.n_eval >= settings.max_evaluations:
             stopped = "evaluation budget"
             break

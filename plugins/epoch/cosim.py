@@ -31,6 +31,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from ailfm import interrupts
 from ailfm.errors import AilfmError
 from ailfm.plugins.engine.base import Engine, EngineState
 from ailfm.plugins.epoch.chip_thermal import ChipThermal, ThermalTwin
@@ -203,6 +204,7 @@ class CoSimulation:
             wall_start = compile_end = time.perf_counter()
             timed_from = obs.time_s
             while not self.finished:
+                interrupts.check()  # a Ctrl-C swallowed by a finaliser still ends the run
                 start = time.perf_counter()
                 decision = self.governor.decide(obs)
                 decided = time.perf_counter() - start
