@@ -1,8 +1,8 @@
 """How the thermal evaluation's two numerical choices move its result: the DTM period and the warm start's rounds.
 
 Both are constants of ``mapping/thermal.py`` (``DtmSettings.dtm_period_s``, ``WARM_START_ROUNDS``); this script
-measures what their values do, on random mappings of ``bench/compass_speed.py``'s scenario (Llama-3-8B, Orca, one
-iteration, 8 micro-batches):
+measures what their values do, on random mappings of ``bench/compass_speed.py``'s scenario (its ``scenario``:
+Llama-3-8B, Orca, one iteration, 8 micro-batches; one BLAS thread):
 
 1. DTM period: 60 random mappings on he-36 with every chiplet's clock at 4x (he-36 itself never throttles), periods
    of 50 us to 1 ms: the mean throttled / thermal-blind latency ratio, the median peak and the mean time above T_max.
@@ -17,23 +17,14 @@ import argparse
 from dataclasses import replace
 
 import numpy as np
+from compass_speed import scenario
 
 import ailfm.mapping.thermal as thermal
-from ailfm.mapping.evaluator import Evaluator
 from ailfm.mapping.hardware import load_hardware
-from ailfm.mapping.models import load_model
 from ailfm.mapping.search.operators import random_genomes
-from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload
 
 PERIODS_US = (50, 100, 250, 500, 1000)
 ROUNDS = (1, 2, 4, 6, 8, 12)
-
-
-def evaluator(hardware) -> Evaluator:
-    full = make_workload(load_model("llama-3-8b"), "orca", load_lengths("azure-conv"), seed=0)
-    one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
-                          strategy="orca", lengths="azure-conv")
-    return Evaluator(one, hardware)
 
 
 def summary(result) -> tuple[float, float, float]:
@@ -48,7 +39,7 @@ def main() -> int:
 
     he = load_hardware("he-36")
     fast = replace(he, types=tuple(replace(t, frequency_GHz=t.frequency_GHz * args.clock_scale) for t in he.types))
-    blind = evaluator(fast)
+    blind = scenario(hardware=fast)
     genomes = random_genomes(blind.encoding, 60, np.random.default_rng(0))
     base = thermal.dtm_settings(fast)
     print(f"DTM period: 60 random mappings, he-36 at {args.clock_scale:g}x clock, T_max {base.t_max_K - 273.15:.0f} C")
@@ -59,7 +50,7 @@ def main() -> int:
         ratio, peak, above = summary(ev.evaluate(genomes))
         print(f"| {period} | {ratio:.4f} | {peak:.2f} | {above:.3f} |")
 
-    hot = evaluator(load_hardware("hot-36"))
+    hot = scenario(hardware="hot-36")
     genomes = random_genomes(hot.encoding, 120, np.random.default_rng(0))
     ev = thermal.thermal_evaluator(hot)
     print("\nWarm start: 120 random mappings, hot-36 (round 1: the thermal-blind average power)")

@@ -39,6 +39,14 @@ STRATEGIES = ("chunked", "vllm", "orca")
 LENGTHS = ("azure-conv", "azure-code")
 
 
+def write_results(out: Path, name: str, table: pd.DataFrame, keys: list[str]) -> None:
+    """``OUT/name.csv`` without the wall seconds, which go to ``OUT/timing.csv`` beside the ``keys`` columns: the
+    same seed gives the same result files."""
+    timing = [c for c in table.columns if c.startswith("seconds")]
+    write_atomic(out / f"{name}.csv", table.drop(columns=timing).to_csv(index=False).encode())
+    write_atomic(out / "timing.csv", table[[*keys, *timing]].to_csv(index=False).encode())
+
+
 def run_scenario(model: str, serving: str, lengths: str, hardware: str, pop: int, gen: int, seed: int) -> dict:
     t0 = time.perf_counter()
     wl = make_workload(load_model(model), serving, load_lengths(lengths), seed=seed,
@@ -132,10 +140,7 @@ def main() -> int:
     order = {case: i for i, case in enumerate(cases)}
     table = pd.DataFrame(rows)
     table = table.iloc[np.argsort([order[c] for c in zip(table.model, table.serving, table.lengths, strict=True)])]
-    # wall time apart from the results, so that the same seed gives the same result files
-    timing = [c for c in table.columns if c.startswith("seconds")]
-    write_atomic(out / "scenarios.csv", table.drop(columns=timing).to_csv(index=False).encode())
-    write_atomic(out / "timing.csv", table[["model", "serving", "lengths", *timing]].to_csv(index=False).encode())
+    write_results(out, "scenarios", table, ["model", "serving", "lengths"])
     text = markdown(table)
     write_atomic(out / "scenarios.md", (text + "\n").encode())
     print(text)

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 from ailfm.mapping.cost import GemmCostModel, gemm_cost  # noqa: E402
 from ailfm.mapping.evaluator import Evaluator  # noqa: E402
-from ailfm.mapping.hardware import load_hardware  # noqa: E402
+from ailfm.mapping.hardware import Hardware, load_hardware  # noqa: E402
 from ailfm.mapping.models import load_model  # noqa: E402
 from ailfm.mapping.search.ga import SearchSettings, run_search  # noqa: E402
 from ailfm.mapping.search.operators import random_genomes  # noqa: E402
@@ -40,11 +40,14 @@ from ailfm.mapping.thermal import thermal_evaluator  # noqa: E402
 from ailfm.mapping.workload import ServingWorkload, load_lengths, make_workload  # noqa: E402
 
 
-def scenario(cost_model: GemmCostModel = gemm_cost, hardware: str = "he-36") -> Evaluator:
+def scenario(cost_model: GemmCostModel = gemm_cost, hardware: str | Hardware = "he-36") -> Evaluator:
+    """One Llama-3-8B block, Orca, the first iteration, 8 micro-batches, on ``hardware`` (a preset, file or
+    description)."""
+    hardware = load_hardware(hardware) if isinstance(hardware, str) else hardware
     full = make_workload(load_model("llama-3-8b"), "orca", load_lengths("azure-conv"), seed=0)
     one = ServingWorkload(full.model, full.iterations[:1], n_micro_batches=8, tensor_parallel=8, n_blocks=1,
                           strategy="orca", lengths="azure-conv")
-    return Evaluator(one, load_hardware(hardware), cost_model=cost_model)
+    return Evaluator(one, hardware, cost_model=cost_model)
 
 
 def zigzag_warm_up(folder: str) -> None:

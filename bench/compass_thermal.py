@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from compass_scenarios import write_results
 
 from ailfm.files import write_atomic
 from ailfm.mapping.evaluator import Evaluator
@@ -152,9 +153,7 @@ def main() -> int:
     table = pd.DataFrame(rows)
     table = table.iloc[np.argsort([order[c] for c in zip(table.model, table.serving, strict=True)])]
     density = pd.DataFrame(points)
-    # wall time apart from the results, so that the same seed gives the same result files
-    write_atomic(out / "thermal.csv", table.drop(columns="seconds").to_csv(index=False).encode())
-    write_atomic(out / "timing.csv", table[["model", "serving", "seconds"]].to_csv(index=False).encode())
+    write_results(out, "thermal", table, ["model", "serving"])
     write_atomic(out / "density.csv", density.to_csv(index=False).encode())
     text = markdown(table, density)
     write_atomic(out / "thermal.md", (text + "\n").encode())
