@@ -8,6 +8,14 @@ import pytest
 from ailfm import interrupts
 
 
+@pytest.fixture(autouse=True)
+def default_sigint():
+    """Python's own SIGINT handler for each test, whatever an earlier test left (a pool worker's start ignores it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SwallowsInterrupt:
     """Raises nothing itself; Ctrl-C arrives while its finaliser runs, and Python ignores exceptions there."""
 
