@@ -18,7 +18,7 @@ from ailfm.traces.decompose import pass_kernels
 
 HF_CONFIGS = Path(__file__).parents[1] / "mapping" / "hf_configs"
 
-REQUIRED_MODELS = {"llama-2-7b", "llama-3-8b", "opt-6.7b", "mistral-7b", "bert-large", "vit-l-16", "gpt2-xl"}
+REQUIRED_MODELS = {"llama-2-7b", "llama-3-8b", "opt-6.7b", "mistral-7b", "bert-large", "vit-l-16", "gpt2-xl", "gpt2"}
 
 
 def test_required_models_are_shipped():
