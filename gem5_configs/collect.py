@@ -19,7 +19,7 @@ from ailfm.files import load_document, require, write_atomic
 from ailfm.plugins.run.cli import TABLE_COLUMNS
 from ailfm.plugins.run.runner import per_joule
 
-EXTRA_COLUMNS = ("dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
+EXTRA_COLUMNS = ("tokens", "requests_finished", "dvfs", "gem5_window_s", "gem5_wall_s_per_epoch")
 
 
 def collect(run_dirs: list[str | Path]) -> pd.DataFrame:
