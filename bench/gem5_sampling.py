@@ -14,7 +14,8 @@ then
 runs ``gem5_configs/replay_traffic.py`` once per window, each an independent gem5 process (``nice -n 5``) in a
 process pool of ``--workers`` (or on the Dask scheduler at ``--dask``), longest first. A replay already in ``--out``
 made from the same recording, window and epochs is not run again (delete it to redo it), so an interrupted bench
-resumes; without gem5 the bench still writes the table from finished replays. Writes ``sampling.csv`` and
+resumes; without gem5 the bench still writes the table from finished replays. A replay writes its file after every
+epoch, so ``--table-only`` tabulates replays cut short over the epochs all of them finished. Writes ``sampling.csv`` and
 ``sampling.md`` (the errors: the same replays give the same files) and ``timing.csv`` (each replay's wall seconds),
 and keeps each replay's counters (``replay-<W>us.parquet``) and gem5's log beside them.
 """
@@ -51,11 +52,11 @@ def replay_path(out: Path, window_us: float) -> Path:
 
 
 def finished(path: Path, source: dict) -> bool:
-    """A replay file exists and was made from ``source`` (recording digest, window, epochs)."""
+    """A replay file exists, was made from ``source`` (recording digest, window, epochs) and holds all its epochs."""
     if not path.exists():
         return False
     try:
-        return read_replay(path).source == source
+        return read_replay(path).source == {**source, "epochs_done": source["epochs"]}
     except FormatError:
         return False
 
@@ -91,21 +92,31 @@ def run_all(jobs: list[tuple[list[str], Path]], workers: int, dask: str | None) 
         return list(pool.map(run_replay, *zip(*jobs, strict=True)))
 
 
-def error_table(recording_path: Path, out: Path, windows: list[float], epochs: int | None) -> pd.DataFrame:
-    """Each window's errors against the full-length replay (``sampling.sampling_errors``)."""
+def error_table(recording_path: Path, out: Path, windows: list[float]) -> pd.DataFrame:
+    """Each window's errors against the full-length replay (``sampling.sampling_errors``), over the epochs both
+    replays hold (a replay cut short counts with the epochs it finished; ``epochs`` says how many)."""
     recording = read_recording(recording_path)
+    digest = replay_source(recording_path, recording, windows[0], None)["recording_sha256"]
     config = RunConfig(**recording.info["config"])
     interval = interval_model(load_system(config.system), load_workload(config))
-    replays = {w: read_replay(replay_path(out, w)) for w in windows}
+    replays = {}
+    for w in windows:
+        path = replay_path(out, w)
+        if not path.exists():
+            raise ConfigError("windows", f"no replay at {w:g} us in {out} ({path.name})")
+        replays[w] = read_replay(path)
+        if replays[w].source.get("recording_sha256") != digest:
+            raise FormatError(path, None, f"was replayed from another recording than {recording_path}")
     full = [w for w in windows if replays[w].source["window_s"] >= float(recording.info["epoch_s"])]
     if not full:
         raise ConfigError("windows", "no full-length replay to compare with: include the epoch length "
                           f"({float(recording.info['epoch_s']) * 1e6:g} us)")
     reference = replays[full[0]]
-    tables = [sampling_errors(replays[w], reference, recording, interval).assign(window_us=w)
-              for w in windows if w not in full]
+    tables = [sampling_errors(replays[w], reference, recording, interval).assign(
+        window_us=w, epochs=min(replays[w].source["epochs_done"], reference.source["epochs_done"]))
+        for w in windows if w not in full]
     table = pd.concat(tables, ignore_index=True)
-    return table[["window_us", *[c for c in table.columns if c != "window_us"]]]
+    return table[["window_us", "epochs", *[c for c in table.columns if c not in ("window_us", "epochs")]]]
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -132,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=options.POSITIVE, default=None, help="replay only the first EPOCHS epochs")
     parser.add_argument("--workers", type=options.WORKERS, default=2, help="gem5 processes at once (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", default=None, help="run the replays on this Dask scheduler")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run no replay: the table from the replays in --out, over the epochs they finished")
     parser.add_argument("--gem5", default=os.environ.get("GEM5") or shutil.which("gem5.opt"),
                         help="gem5.opt (default: $GEM5, else gem5.opt on PATH)")
     args = parser.parse_args(argv)
@@ -143,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     recording = read_recording(args.recording)
     sources = {w: replay_source(args.recording, recording, w, args.epochs) for w in windows}
     todo = [w for w in windows if not finished(replay_path(args.out, w), sources[w])]  # longest first
-    if todo:
+    if todo and not args.table_only:
         if not args.gem5:
             raise ToolError(f"replays of {', '.join(f'{w:g}' for w in todo)} us are not in {args.out} and no gem5 "
                             "is given (--gem5, $GEM5 or gem5.opt on PATH)")
@@ -153,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                  args.out / f"replay-{w:g}us.log") for w in todo]
         for w, wall_s in zip(todo, run_all(jobs, args.workers, args.dask), strict=True):
             write_json_atomic(args.out / f"replay-{w:g}us.wall.json", {"window_us": w, "wall_s": wall_s})
-    table = error_table(args.recording, args.out, windows, args.epochs)
+    table = error_table(args.recording, args.out, windows)
     write_atomic(args.out / "sampling.csv", table.to_csv(index=False).encode())
     write_atomic(args.out / "sampling.md", markdown(table).encode())
     walls = [json.loads(p.read_text()) for w in windows if (p := args.out / f"replay-{w:g}us.wall.json").exists()]

@@ -5,7 +5,8 @@ Builds the board ``run_ailfm.py`` builds for the recording's system, warms the L
 recorded run), then sends every recorded step, each in a window of ``dt x W / epoch`` at the step's rates, exactly as
 ``Gem5Engine`` does in a closed loop (``sampling.replay``), with the recorded run's traffic jitter. Nothing feeds back:
 the same recording replayed at several windows sends the same rates, so the windows' counters compare directly.
-Writes every step's counters (``sampling.write_replay``). Site-packages as for run_ailfm.py.
+Writes every step's counters (``sampling.write_replay``), rewritten whole after every epoch (its ``epochs_done``), so a
+replay cut short keeps the epochs it finished. Site-packages as for run_ailfm.py.
 """
 
 
@@ -37,8 +38,11 @@ def main(argv: list[str]) -> int:
                           seconds_to_ticks(warm_s))
     if info["traffic_jitter"]:
         backend = JitteredBackend(backend, info["traffic_jitter"])
-    counters = replay(recording, backend, amap, system.n_cores, run.window_s, run.source["epochs"])
-    print(f"wrote {write_replay(run.args.out, counters, recording, run.window_s, run.source)}")
+    def stream(counters, epochs_done):  # the file grows epoch by epoch: a replay cut short keeps what it measured
+        path = write_replay(run.args.out, counters, recording, run.window_s, {**run.source, "epochs_done": epochs_done})
+        print(f"wrote {path} ({epochs_done} of {run.source['epochs']} epochs)", flush=True)
+
+    replay(recording, backend, amap, system.n_cores, run.window_s, run.source["epochs"], on_epoch=stream)
     return 0
 
 

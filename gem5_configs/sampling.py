@@ -155,20 +155,23 @@ def read_recording(path: str | Path) -> Recording:
 
 
 def replay(recording: Recording, backend, amap: AddressMap, n_tiles: int, window_s: float,
-           epochs: int | None = None) -> list[EpochCounters]:
+           epochs: int | None = None, on_epoch=None) -> list[EpochCounters]:
     """Send the recorded steps of the first ``epochs`` control epochs (all by default) to ``backend`` (a
     ``Gem5Backend``), each step in a window of ``dt x window_s / epoch_s`` as ``Gem5Engine`` would; returns every
-    step's counters."""
+    step's counters. ``on_epoch(counters, epochs_done)`` is called after each whole epoch (to stream the results)."""
     share = min(window_s / float(recording.info["epoch_s"]), 1.0)
     cursors = [ThreadCursor() for _ in range(recording.n_threads)]
     last = recording.n_epochs if epochs is None else min(epochs, recording.n_epochs)
     counters = []
-    for step, epoch in zip(recording.steps, recording.step_epoch, strict=True):
+    for index, (step, epoch) in enumerate(zip(recording.steps, recording.step_epoch, strict=True)):
         if epoch >= last:
             break
         step_window_s = step.dt_s * share
         counters.append(backend.run_epoch(step.tile_traffic(amap, cursors, n_tiles, step_window_s),
                                           seconds_to_ticks(step_window_s)))
+        ends_epoch = index + 1 == len(recording.steps) or recording.step_epoch[index + 1] != epoch
+        if on_epoch is not None and ends_epoch:
+            on_epoch(counters, epoch + 1)
     return counters
 
 

@@ -152,8 +152,11 @@ def test_a_recording_replays_exactly_what_the_closed_loop_sent(tmp_path, system,
     assert backend.traffic == engine.backend.traffic  # same states, tile by tile, step by step
     for replayed, measured in zip(counters, engine.counters, strict=True):
         np.testing.assert_array_equal(replayed.hit_requests, measured.hit_requests)
-    assert len(replay(recording, StandInBackend(system), engine.address_map, system.n_cores, 1e-3, epochs=1)) == \
-        system.thermal.substeps
+    streamed = []
+    one = replay(recording, StandInBackend(system), engine.address_map, system.n_cores, 1e-3, epochs=2,
+                 on_epoch=lambda counters, done: streamed.append((len(counters), done)))
+    substeps = system.thermal.substeps
+    assert len(one) == 2 * substeps and streamed == [(substeps, 1), (2 * substeps, 2)]
 
 
 def test_the_interval_model_rerun_reproduces_the_closed_loops_instructions(tmp_path, system, thermal, workload):
@@ -284,7 +287,7 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     for window_us, scale in ((1000, 1.0), (50, 1.05)):  # a made-up 5 % slower LLC at 50 us
         counters = [dataclasses.replace(c, hit_latency_ticks=c.hit_latency_ticks * scale) for c in full]
         write_replay(bench.replay_path(out, window_us), counters, recording, window_us * 1e-6,
-                     replay_source(rec_path, recording, window_us, None))
+                     {**replay_source(rec_path, recording, window_us, None), "epochs_done": 3})
     assert bench.finished(bench.replay_path(out, 50), replay_source(rec_path, recording, 50, None))
     assert not bench.finished(bench.replay_path(out, 50), replay_source(rec_path, recording, 50, 2))
     monkeypatch.delenv("GEM5", raising=False)
@@ -300,6 +303,15 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     assert command[:3] == ["nice", "-n", "5"] and command[-2:] == ["--epochs", "3"]
     with pytest.raises(Exception, match="no gem5"):
         bench.main(["--recording", str(rec_path), "--out", str(out), "--windows", "200,1000", "--gem5", ""])
+    # a full-length replay cut short after 2 epochs: not finished, but tabulated over the epochs it holds
+    write_replay(bench.replay_path(out, 1000), full[:2 * system.thermal.substeps], recording, 1e-3,
+                 {**replay_source(rec_path, recording, 1000, None), "epochs_done": 2})
+    assert not bench.finished(bench.replay_path(out, 1000), replay_source(rec_path, recording, 1000, None))
+    assert bench.main([*argv, "--table-only"]) == 0
+    table = pd.read_csv(out / "sampling.csv").set_index("quantity")
+    assert (table["epochs"] == 2).all() and table.loc["LLC latency fed back", "mean_rel_error"] == pytest.approx(0.05)
+    instructions = table.loc["instructions retired in the next epoch (interval model)"]
+    assert instructions["n"] == workload.n_threads  # epoch 1 only: the latencies of epoch 0
 
 
 def test_replay_script_imports_nothing_from_gem5_at_module_level():
