@@ -17,7 +17,8 @@ made from the same recording, window and epochs is not run again (delete it to r
 resumes; without gem5 the bench still writes the table from finished replays. A replay writes its file after every
 epoch, so ``--table-only`` tabulates replays cut short over the epochs all of them finished. Writes ``sampling.csv`` and
 ``sampling.md`` (the errors: the same replays give the same files) and ``timing.csv`` (each replay's wall seconds),
-and keeps each replay's counters (``replay-<W>us.parquet``) and gem5's log beside them.
+and keeps each replay's counters (``replay-<W>us.parquet``) beside them; gem5's output folders and logs go to
+``--work``.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def finished(path: Path, source: dict) -> bool:
         return False
 
 
-def gem5_command(gem5: str, recording: Path, window_us: float, epochs: int | None, out: Path) -> list[str]:
-    """One replay as a niced gem5 process, its m5out in ``out``."""
-    command = ["nice", "-n", "5", gem5, "-d", str(out / f"m5out-{window_us:g}us"), str(REPLAY_SCRIPT),
+def gem5_command(gem5: str, recording: Path, window_us: float, epochs: int | None, out: Path,
+                 work: Path) -> list[str]:
+    """One replay as a niced gem5 process, its counters in ``out``, gem5's output folder in ``work``."""
+    command = ["nice", "-n", "5", gem5, "-d", str(work / f"m5out-{window_us:g}us"), str(REPLAY_SCRIPT),
                "--recording", str(recording), "--window-us", f"{window_us:g}", "--out",
                str(replay_path(out, window_us))]
     return command + (["--epochs", str(epochs)] if epochs else [])
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recording", required=True, type=Path, help="run_ailfm.py --record-traffic's file")
     parser.add_argument("--out", required=True, type=Path, help="results folder")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "gem5-sampling",
+                        help="gem5's output folders (stats.txt: large) and logs (default runs/gem5-sampling)")
     parser.add_argument("--windows", default="50,200,1000", help="windows per control epoch in us, comma-separated; "
                                                                   "one must be the epoch (the reference)")
     parser.add_argument("--epochs", type=options.POSITIVE, default=None, help="replay only the first EPOCHS epochs")
@@ -162,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                             "is given (--gem5, $GEM5 or gem5.opt on PATH)")
         print(f"replaying {args.recording} at {', '.join(f'{w:g}' for w in todo)} us "
               f"({args.workers if not args.dask else 'Dask'} at once)", flush=True)
-        jobs = [(gem5_command(args.gem5, args.recording.resolve(), w, args.epochs, args.out.resolve()),
-                 args.out / f"replay-{w:g}us.log") for w in todo]
+        args.work.mkdir(parents=True, exist_ok=True)
+        jobs = [(gem5_command(args.gem5, args.recording.resolve(), w, args.epochs, args.out.resolve(),
+                              args.work.resolve()), args.work / f"replay-{w:g}us.log") for w in todo]
         for w, wall_s in zip(todo, run_all(jobs, args.workers, args.dask), strict=True):
             write_json_atomic(args.out / f"replay-{w:g}us.wall.json", {"window_us": w, "wall_s": wall_s})
     table = error_table(args.recording, args.out, windows)

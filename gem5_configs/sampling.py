@@ -171,7 +171,7 @@ def replay(recording: Recording, backend, amap: AddressMap, n_tiles: int, window
                                           seconds_to_ticks(step_window_s)))
         ends_epoch = index + 1 == len(recording.steps) or recording.step_epoch[index + 1] != epoch
         if on_epoch is not None and ends_epoch:
-            on_epoch(counters, epoch + 1)
+            on_epoch(counters, int(epoch) + 1)
     return counters
 
 

@@ -299,7 +299,7 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     table = pd.read_csv(out / "sampling.csv").set_index("quantity")
     assert table.loc["LLC latency fed back", "mean_rel_error"] == pytest.approx(0.05)
     assert list(table["window_us"].unique()) == [50]
-    command = bench.gem5_command("gem5.opt", rec_path, 200, 3, out)
+    command = bench.gem5_command("gem5.opt", rec_path, 200, 3, out, tmp_path / "work")
     assert command[:3] == ["nice", "-n", "5"] and command[-2:] == ["--epochs", "3"]
     with pytest.raises(Exception, match="no gem5"):
         bench.main(["--recording", str(rec_path), "--out", str(out), "--windows", "200,1000", "--gem5", ""])
@@ -351,3 +351,55 @@ def test_real_gem5_replay_at_the_recorded_window_reproduces_the_closed_loop(tmp_
         rows = closed[closed["epoch"] == step].sort_values("tile")
         np.testing.assert_array_equal(c.hit_requests, rows["llc_requests"])
         np.testing.assert_array_equal(c.miss_requests, rows["dram_requests"])
+
+
+FAKE_GEM5 = '''#!{python}
+"""Stands in for gem5.opt in the bench's process pool: runs replay_traffic.py's replay on a backend that counts."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ailfm.gem5_configs.epoch import AddressMap, EpochCounters
+from ailfm.gem5_configs.sampling import prepare_replay, replay, write_replay
+
+argv = sys.argv[sys.argv.index("--recording"):]
+with open(Path(argv[argv.index("--out") + 1]).with_suffix(".ran"), "a") as log:
+    log.write("ran\\n")
+run = prepare_replay(argv)
+
+
+class Counting:
+    def run_epoch(self, traffic, ticks):
+        hits = np.array([sum(s.requests for s in t.resident) for t in traffic], dtype=float)
+        misses = np.array([sum(s.requests for s in t.streamed) for t in traffic], dtype=float)
+        return EpochCounters(hits, hits * 40e3, misses, misses * 120e3, np.full(run.system.n_banks, hits.sum()),
+                             np.zeros(run.system.n_banks), hits + misses, 1.0)
+
+
+amap = AddressMap.for_system(run.system, run.recording.n_threads)
+replay(run.recording, Counting(), amap, run.system.n_cores, run.window_s, run.source["epochs"],
+       on_epoch=lambda c, done: write_replay(run.args.out, c, run.recording, run.window_s,
+                                             {{**run.source, "epochs_done": done}}))
+'''
+
+
+def test_the_bench_runs_each_window_once_in_its_process_pool(tmp_path, system, thermal, workload):
+    recorder = TrafficRecorder(_info(system))
+    _closed_loop(system, thermal, workload, epochs=2, recorder=recorder)
+    rec_path = write_recording(tmp_path / "rec.parquet", recorder)
+    fake = tmp_path / "gem5.opt"
+    fake.write_text(FAKE_GEM5.format(python=sys.executable))
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    argv = ["--recording", str(rec_path), "--out", str(out), "--work", str(tmp_path / "work"), "--gem5", str(fake),
+            "--windows", "50,200,1000"]
+    for _ in range(2):  # the second run resumes: nothing runs again
+        done = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    for w in (50, 200, 1000):
+        assert (out / f"replay-{w}us.ran").read_text() == "ran\n"
+    table = pd.read_csv(out / "sampling.csv")
+    assert sorted(table["window_us"].unique()) == [50, 200] and (table["epochs"] == 2).all()
+    timing = pd.read_csv(out / "timing.csv")
+    assert sorted(timing["window_us"]) == [50, 200, 1000] and (timing["wall_s"] > 0).all()
