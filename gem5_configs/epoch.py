@@ -145,6 +145,41 @@ class TileTraffic:
         return cls((GeneratorState("idle", epoch_ticks),), (GeneratorState("idle", epoch_ticks),))
 
 
+@dataclass(frozen=True, eq=False)
+class StepTraffic:
+    """One engine step's memory traffic per thread, at the step's full scale: what gem5 replays of the step.
+
+    Per thread (n_threads): ``tile`` it runs on (-1: not placed), ``llc_accesses`` and ``dram_misses`` it makes,
+    ``busy_s`` it issues or stalls, ``read_fraction`` of its requests, and ``refill_bytes``: the part of a
+    migration's private-working-set refill that falls in this step. ``Gem5Engine`` builds one per step, and a
+    recording (``sampling.py``) keeps them, so a replay sends gem5 exactly what the closed loop sent.
+    """
+
+    dt_s: float
+    tile: np.ndarray
+    llc_accesses: np.ndarray
+    dram_misses: np.ndarray
+    busy_s: np.ndarray
+    read_fraction: np.ndarray
+    refill_bytes: np.ndarray
+
+    def tile_traffic(self, amap: AddressMap, cursors: Sequence[ThreadCursor], n_tiles: int,
+                     window_s: float) -> list[TileTraffic]:
+        """Per tile, the generator states of the thread placed there (idle where none is), for a gem5 window of
+        ``window_s``: every count and the busy time scaled by ``window_s / dt_s``, so the window carries the step's
+        rates (advances ``cursors``)."""
+        share = window_s / self.dt_s
+        traffic = [TileTraffic.idle(seconds_to_ticks(window_s)) for _ in range(n_tiles)]
+        for thread, tile in enumerate(self.tile):
+            if tile < 0:
+                continue
+            traffic[tile] = thread_states(
+                amap, thread, cursors[thread], llc_accesses=self.llc_accesses[thread] * share,
+                dram_misses=self.dram_misses[thread] * share, busy_s=self.busy_s[thread] * share, epoch_s=window_s,
+                read_fraction=float(self.read_fraction[thread]), refill_bytes=self.refill_bytes[thread] * share)
+        return traffic
+
+
 def thread_states(amap: AddressMap, thread: int, cursor: ThreadCursor, *, llc_accesses: float,
                   dram_misses: float, busy_s: float, epoch_s: float, read_fraction: float,
                   refill_bytes: float = 0.0) -> TileTraffic:
@@ -391,6 +426,19 @@ class EpochCounters:
     bank_misses: np.ndarray
     router_flits: np.ndarray
     network_latency_ticks: float  # Garnet's mean packet latency (network + queueing)
+
+    @classmethod
+    def total(cls, windows: Sequence[EpochCounters]) -> EpochCounters:
+        """Several windows as one: counts and summed latencies add up, so the latencies of the total are the
+        request-weighted means over the windows; Garnet's mean packet latency is weighted by the windows' requests."""
+        if not windows:
+            raise ValueError("no windows to add up")
+        requests = np.array([w.hit_requests.sum() + w.miss_requests.sum() for w in windows])
+        packet_ticks = [w.network_latency_ticks for w in windows]
+        return cls(*(sum(getattr(w, name) for w in windows) for name in (
+            "hit_requests", "hit_latency_ticks", "miss_requests", "miss_latency_ticks", "bank_accesses",
+            "bank_misses", "router_flits")),
+                   float(np.average(packet_ticks, weights=requests)) if requests.sum() > 0 else 0.0)
 
     def llc_latency_ns(self, fallback_ns: np.ndarray) -> np.ndarray:
         """Mean latency of each tile's resident (LLC) requests; ``fallback_ns`` where it sent none."""

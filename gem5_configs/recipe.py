@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "outside any epoch (a warm LLC, as the built-in engine assumes; 0: start cold; "
                              "default 100)")
     parser.add_argument("--window-us", type=options.number(above=0), default=None,
-                        help="simulate only the first WINDOW_US microseconds of each epoch in gem5, at the epoch's "
-                             "request rates (time sampling; default: the whole epoch)")
+                        help="gem5 time simulated per control epoch, spread over the epoch's thermal sub-steps at "
+                             "each one's request rates (time sampling; default: the whole epoch)")
+    parser.add_argument("--record-traffic", default=None, metavar="FILE",
+                        help="also write every engine step's traffic per thread and the interval model's state at "
+                             "each epoch's start to FILE (Parquet), for open-loop replays (replay_traffic.py)")
     parser.add_argument("--traffic-jitter", type=float, default=0.0,
                         help="draw each request gap uniformly from period x (1 -+ JITTER), same mean, so the tiles' "
                              "generators do not issue in lock step (0 <= JITTER < 1; default 0: fixed periods)")
@@ -123,6 +126,8 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     one line before gem5 starts (not after it has built and instantiated the board)."""
     args = parse_args(argv)
     prepare_output_folder(args.out)  # writable, before the run and not after it
+    if args.record_traffic:
+        prepare_output_folder(Path(args.record_traffic).parent, "--record-traffic")
     system = load_system(args.system)
     config = run_config(args, system.thermal.epoch_s)
     workload = load_workload(config)
@@ -165,11 +170,11 @@ def check_fits(config: RunConfig, n_threads: int, n_cores: int) -> None:
                           f"fit on the {n_cores} tiles of {config.system}; lower --instances or --threads")
 
 
-def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: float | None = None) -> pd.DataFrame:
+def counters_frame(counters: list[EpochCounters], step_s: float, simulated_s: float | None = None) -> pd.DataFrame:
     """Per (engine step, tile): requests and mean latency of the resident (LLC) and streamed (DRAM) generators.
 
-    gem5 runs once per engine step (``epoch_s``: the loop's thermal sub-step). Request and flit counts are what gem5
-    simulated: the whole step, or the first ``window_s`` of it.
+    gem5 runs once per engine step (``step_s``: the loop's thermal sub-step). Request and flit counts are what gem5
+    simulated: ``simulated_s`` of each step (default: the whole step).
     """
     n_tiles = len(counters[0].hit_requests) if counters else 0
     to_ns = 1e9 / TICKS_PER_S
@@ -177,7 +182,7 @@ def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: floa
     for epoch, c in enumerate(counters):
         with np.errstate(divide="ignore", invalid="ignore"):
             rows.append(pd.DataFrame({
-                "epoch": epoch, "time_s": (epoch + 1) * epoch_s, "simulated_s": window_s or epoch_s,
+                "epoch": epoch, "time_s": (epoch + 1) * step_s, "simulated_s": simulated_s or step_s,
                 "tile": np.arange(n_tiles),
                 "llc_requests": c.hit_requests, "llc_latency_ns": c.hit_latency_ticks / c.hit_requests * to_ns,
                 "dram_requests": c.miss_requests, "dram_latency_ns": c.miss_latency_ticks / c.miss_requests * to_ns,
@@ -187,14 +192,30 @@ def counters_frame(counters: list[EpochCounters], epoch_s: float, window_s: floa
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def recording_info(args: argparse.Namespace, config: RunConfig, system: SystemDescription,
+                   window_s: float | None) -> dict:
+    """What a replay of ``--record-traffic`` rebuilds the board and the interval model from: the run (its system
+    and workload files as absolute paths), the warm-up, the DVFS mode and the jitter, the epoch and window."""
+    run = dataclasses.asdict(config)
+    for key in ("system", "workload"):
+        if Path(run[key]).is_file():
+            run[key] = str(Path(run[key]).resolve())
+    return {"config": run, "warm_us": args.warm_us, "dvfs": args.dvfs, "static_f_GHz": args.static_f_GHz,
+            "traffic_jitter": args.traffic_jitter, "epoch_s": system.thermal.epoch_s,
+            "substeps": system.thermal.substeps, "window_s": window_s or system.thermal.epoch_s}
+
+
 def write_outputs(out: str | Path, result: SimulationResult, config: RunConfig, counters: list[EpochCounters],
                   extra: dict, window_s: float | None = None) -> list[Path]:
-    """``summary.json`` and ``timeline.parquet`` as ``ailfm simulate`` writes them, and ``gem5_epochs.parquet``."""
+    """``summary.json`` and ``timeline.parquet`` as ``ailfm simulate`` writes them, and ``gem5_epochs.parquet``
+    (``window_s``: gem5 time per control epoch)."""
     out = Path(out)
     summary = {**result.summary, "config": dataclasses.asdict(config), **extra}
     names = ["summary.json", "timeline.parquet", "gem5_epochs.parquet"]
     with staged_files(out) as stage:  # each file appears whole, under its name, or not at all
         write_json_atomic(stage / names[0], summary, indent=2)
         result.timeline().to_parquet(stage / names[1], index=False)
-        counters_frame(counters, result.epoch_s / result.substeps, window_s).to_parquet(stage / names[2], index=False)
+        step_s = result.epoch_s / result.substeps
+        simulated_s = step_s * min(window_s / result.epoch_s, 1.0) if window_s else None
+        counters_frame(counters, step_s, simulated_s).to_parquet(stage / names[2], index=False)
     return [out / name for name in names]

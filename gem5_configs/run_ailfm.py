@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, read_fractions, seconds_to_ticks
-    from ailfm.gem5_configs.recipe import prepare_run, workload_model, write_outputs
+    from ailfm.gem5_configs.recipe import prepare_run, recording_info, workload_model, write_outputs
+    from ailfm.gem5_configs.sampling import TrafficRecorder, write_recording
     from ailfm.plugins.engine.gem5 import Gem5Engine, JitteredBackend
     from ailfm.plugins.epoch.chip_thermal import build_thermal
     from ailfm.plugins.epoch.cosim import CoSimulation
@@ -50,7 +51,9 @@ def main(argv: list[str]) -> int:
 
     if args.traffic_jitter:
         backend = JitteredBackend(backend, args.traffic_jitter)
-    engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s)
+    # --record-traffic (time-sampling validation, docs/gem5.md): every step's traffic, for open-loop replays
+    recorder = TrafficRecorder(recording_info(args, config, system, window_s)) if args.record_traffic else None
+    engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s, recorder=recorder)
     sim = CoSimulation(system, engine, build_thermal(system, config.thermal, cells=config.grid_cells), governor,
                        thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
                        request_arrival_s=workload.request_arrival_s, placement=config.placement)
@@ -62,6 +65,8 @@ def main(argv: list[str]) -> int:
              "gem5_window_s": window_s or epoch_s, "gem5_version": gem5_version()}
     for path in write_outputs(args.out, result, config, engine.counters, extra, window_s):
         print(f"wrote {path}")
+    if recorder is not None:
+        print(f"wrote {write_recording(args.record_traffic, recorder)}")
     return 0
 
 

@@ -14,10 +14,14 @@ gem5 in a NULL-ISA build has no cores, so the split is:
 * Migration reassigns a thread's streams to its new tile, which first replays the thread's private working set:
   the refill goes through the new tile's cold L1 to the LLC or DRAM as gem5's caches decide, and the thread is
   charged the reschedule cost plus that refill at the new tile's measured latency.
-* Optionally gem5 simulates only a *window* at the start of each epoch (``window_s``, time sampling): every thread
-  sends at the epoch's rates (its requests and busy time scaled by window / epoch), so gem5 measures the latencies
-  of the epoch's load, and the counters the power model uses (bank accesses, router flits) are scaled back to the
-  whole epoch. A migration's refill is replayed whole in the window (it is one event, not a rate).
+* Optionally gem5 simulates only a *window* of each control epoch (``window_s``, time sampling). The loop advances
+  the engine once per thermal sub-step; each sub-step of ``dt`` simulates ``dt x window_s / epoch_s`` in gem5 at
+  that sub-step's rates (every thread's requests and busy time scaled by the same share), so what DTM or the governor
+  change within the epoch is sampled too. The latencies fed back at the end of the epoch are request-weighted over
+  all its windows, and the counters the power model uses (bank accesses, router flits) are scaled back sub-step by
+  sub-step. A migration's refill is spread as it really occurs, while the moved thread is stalled on its migration
+  penalty: each step replays the share of the outstanding refill that matches the share of the outstanding penalty
+  the interval model consumed in it (scaled to the window like everything else).
 
 The backend (``Gem5Backend``) is the only part that touches ``m5``; ``components/backend.py`` implements it inside
 gem5.opt. gem5 cannot rewind, so an engine runs once per gem5 process.
@@ -36,11 +40,12 @@ from ailfm.gem5_configs.calibration import jittered
 from ailfm.gem5_configs.epoch import (
     AddressMap,
     EpochCounters,
+    StepTraffic,
     ThreadCursor,
     TileTraffic,
     seconds_to_ticks,
-    thread_states,
 )
+from ailfm.gem5_configs.sampling import TrafficRecorder
 from ailfm.plugins.engine.base import Engine, EpochActivity
 from ailfm.plugins.engine.builtin import BuiltinEngine
 from ailfm.plugins.engine.workload import Workload
@@ -70,6 +75,12 @@ class JitteredBackend(Gem5Backend):
         return self.backend.run_epoch(jittered(list(traffic), self.jitter, "--traffic-jitter"), epoch_ticks)
 
 
+def interval_model(system: SystemDescription, workload: Workload, nuca: NucaModel | None = None) -> BuiltinEngine:
+    """The interval model ``Gem5Engine`` keeps its book with: the built-in engine with latencies set from outside,
+    whose migrated threads refill from the LLC (gem5's caches decide where each line really comes from)."""
+    return BuiltinEngine(system, workload, nuca, model_timing=False, refill_from="llc")
+
+
 class Gem5Engine(Engine):
     """An ``Engine`` whose memory timing comes from gem5 (see the module docstring).
 
@@ -82,17 +93,20 @@ class Gem5Engine(Engine):
     system, workload : as for ``BuiltinEngine``.
     backend : the running gem5 simulation.
     read_fraction : share of reads per kernel type (indexed like ``workload.kernel_type_names``).
-    window_s : simulate only this much of each epoch in gem5, at the epoch's rates (default: the whole epoch).
+    window_s : gem5 time simulated per control epoch (``system.thermal.epoch_s``), spread over the epoch's steps
+        at their rates (default: the whole epoch).
+    recorder : keeps every step's traffic and the interval model's state at each epoch's start (for replays).
     """
 
     model_timing = False  # gem5 times the memory: the loop advances it step by step through ``advance``
 
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
-                 read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None):
+                 read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None,
+                 recorder: TrafficRecorder | None = None):
         if window_s is not None and not 0 < window_s:
             raise ConfigError("window", f"the simulated window must be positive, got {window_s!r} s")
         self.system, self.workload, self.backend = system, workload, backend
-        self.window_s = window_s
+        self.window_s, self.recorder = window_s, recorder
         self.n_threads = workload.n_threads
         self.read_fraction = np.asarray(read_fraction, dtype=float)
         if self.read_fraction.shape != (len(workload.kernel_type_names),):
@@ -101,11 +115,11 @@ class Gem5Engine(Engine):
         unknown = [workload.kernel_type_names[k] for k in used if not 0 <= self.read_fraction[k] <= 1]
         if unknown:
             raise ConfigError("read_fraction", f"no read share in [0, 1] for the workload's kernel types {unknown}")
-        self.interval = BuiltinEngine(system, workload, nuca, model_timing=False, refill_from="llc")
+        self.interval = interval_model(system, workload, nuca)
         self.nuca = self.interval.nuca
         self.state, self.tables = self.interval.state, self.interval.tables
         self.address_map = AddressMap.for_system(system, workload.n_threads)
-        self.counters: list[EpochCounters] = []  # what gem5 measured, epoch by epoch
+        self.counters: list[EpochCounters] = []  # what gem5 measured, step by step
         self.reset()
 
     def reset(self) -> None:
@@ -113,7 +127,13 @@ class Gem5Engine(Engine):
             raise ToolError("gem5 cannot rewind a simulation: run one co-simulation per gem5.opt process")
         self.interval.reset()
         self._cursors = [ThreadCursor() for _ in range(self.n_threads)]
-        self._refill_bytes = np.zeros(self.n_threads)
+        self._refill_bytes = np.zeros(self.n_threads)  # refill still to replay, per thread
+        self._windows: list[EpochCounters] = []  # this control epoch's windows so far
+        self._epoch_starts = True
+
+    def window_share(self) -> float:
+        """The share of every step that gem5 simulates: ``window_s / epoch_s`` (1: the whole step)."""
+        return 1.0 if self.window_s is None else min(self.window_s / self.system.thermal.epoch_s, 1.0)
 
     def place(self, thread_core: np.ndarray) -> np.ndarray:
         moved = self.interval.place(thread_core)
@@ -125,6 +145,8 @@ class Gem5Engine(Engine):
         return self.interval.migration_cost_s(to_core, threads)
 
     def actuate(self, f_GHz: np.ndarray, thread_core: np.ndarray) -> None:
+        if self.recorder is not None and self._epoch_starts:
+            self.recorder.start_epoch(self.interval.state)  # before the epoch's first actuation
         thread_core = np.asarray(thread_core, dtype=int)
         old = self.interval.thread_core
         moved = (thread_core != old) & (old >= 0) & (thread_core >= 0)
@@ -132,39 +154,51 @@ class Gem5Engine(Engine):
         self.interval.actuate(f_GHz, thread_core)
 
     def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
-        """The interval model's step, then gem5 on the step's traffic (every step: its latencies drive the next)."""
+        """The interval model's step, then gem5 on a window of the step's traffic; ``update_timing`` (the control
+        epoch's last step) sets the latencies measured over the epoch's windows for the next epoch."""
+        penalty = self.state.penalty_s[0].reshape(-1)
+        owed_s = penalty.copy()
         activity = self.interval.advance(dt_s)
-        window_s = min(self.window_s or dt_s, dt_s)
-        traffic = self.epoch_traffic(activity, dt_s, window_s)
-        counters = self.backend.run_epoch(traffic, seconds_to_ticks(window_s))
+        step = self.step_traffic(activity, dt_s, refill_share(owed_s, penalty, activity.thread_busy_s))
+        if self.recorder is not None:
+            self.recorder.add(step, self.state.f_GHz[0])
+        window_s = dt_s * self.window_share()
+        counters = self.backend.run_epoch(
+            step.tile_traffic(self.address_map, self._cursors, self.system.n_cores, window_s),
+            seconds_to_ticks(window_s))
         self.counters.append(counters)
-        self._refill_bytes[activity.thread_busy_s > 0] = 0.0  # replayed; a thread that did not run keeps its refill
-        # next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for DRAM
-        # until some tile has sent both kinds)
-        self.interval.set_memory_latencies(counters.llc_latency_ns(self.nuca.mean_latency_ns),
-                                           counters.dram_extra_ns(float(self.state.dram_latency_ns[0])))
-        scale = dt_s / window_s  # gem5 counted a window; the power model needs the whole epoch
+        self._windows.append(counters)
+        self._epoch_starts = update_timing
+        if update_timing:
+            self.set_measured_latencies(EpochCounters.total(self._windows))
+            self._windows = []
+        scale = dt_s / window_s  # gem5 counted a window; the power model needs the whole step
         return dataclasses.replace(activity, bank_accesses=counters.bank_accesses * scale,
                                    router_flits=counters.router_flits * scale)
 
-    def epoch_traffic(self, activity: EpochActivity, dt_s: float, window_s: float | None = None) -> list[TileTraffic]:
-        """Per tile, the generator states replaying the epoch of the thread placed there (idle where none is).
+    def set_measured_latencies(self, epoch: EpochCounters) -> None:
+        """The next epoch's latencies: measured where a tile sent requests, the analytic value elsewhere (and for
+        DRAM until some tile has sent both kinds)."""
+        self.interval.set_memory_latencies(epoch.llc_latency_ns(self.nuca.mean_latency_ns),
+                                           epoch.dram_extra_ns(float(self.state.dram_latency_ns[0])))
 
-        With ``window_s < dt_s`` each thread's requests and busy time are scaled by ``window_s / dt_s``, so the
-        window carries the epoch's rates.
-        """
-        window_s = dt_s if window_s is None else window_s
-        share = window_s / dt_s
-        traffic = [TileTraffic.idle(seconds_to_ticks(window_s)) for _ in range(self.system.n_cores)]
+    def step_traffic(self, activity: EpochActivity, dt_s: float, refill_share: np.ndarray) -> StepTraffic:
+        """The step's traffic per thread at full scale, with ``refill_share`` of each thread's outstanding refill
+        (which leaves the outstanding refill)."""
         kernel = activity.thread_kernel_type
-        for thread, core in enumerate(self.interval.thread_core):
-            if core < 0:
-                continue
-            traffic[core] = thread_states(
-                self.address_map, thread, self._cursors[thread],
-                llc_accesses=activity.thread_llc_accesses[thread] * share,
-                dram_misses=activity.thread_dram_misses[thread] * share, busy_s=activity.thread_busy_s[thread] * share,
-                epoch_s=window_s,
-                read_fraction=float(self.read_fraction[kernel[thread]]) if kernel[thread] >= 0 else 1.0,
-                refill_bytes=self._refill_bytes[thread])
-        return traffic
+        refill = self._refill_bytes * refill_share
+        self._refill_bytes -= refill
+        fraction = np.where(kernel >= 0, self.read_fraction[np.maximum(kernel, 0)], 1.0)
+        return StepTraffic(dt_s, self.interval.thread_core.copy(), activity.thread_llc_accesses.copy(),
+                           activity.thread_dram_misses.copy(), activity.thread_busy_s.copy(), fraction, refill)
+
+
+def refill_share(owed_s: np.ndarray, left_s: np.ndarray, busy_s: np.ndarray) -> np.ndarray:
+    """Per thread, the share of its outstanding refill that falls in a step: the share of the penalty it owed at the
+    step's start (``owed_s``) that it paid in the step (``owed_s - left_s``); all of it where a thread that ran owed
+    no penalty. The refill happens while the moved thread is stalled on its migration penalty, so it is spread as the
+    interval model spends that penalty (a DVFS transition owed at the same time is spent alongside, in proportion).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        paid = np.clip((owed_s - left_s) / owed_s, 0.0, 1.0)
+    return np.where(owed_s > 0, paid, (busy_s > 0).astype(float))

@@ -1,6 +1,7 @@
-"""Corpus cases of the gem5 scripts' options and files, without gem5: ``run_ailfm.py`` and ``calibrate_nuca.py``
-check everything before gem5 builds the board (``recipe.prepare_run``, ``calibrate_nuca.prepare``), and a case runs
-that part with the scripts' own error printing (``sitepaths.one_line_errors``); ``collect`` is plain Python."""
+"""Corpus cases of the gem5 scripts' options and files, without gem5: ``run_ailfm.py``, ``calibrate_nuca.py`` and
+``replay_traffic.py`` check everything before gem5 builds the board (``recipe.prepare_run``,
+``calibrate_nuca.prepare``, ``sampling.prepare_replay``), and a case runs that part with the scripts' own error
+printing (``sitepaths.one_line_errors``); ``collect`` is plain Python."""
 
 from __future__ import annotations
 
@@ -9,6 +10,34 @@ from corpus.cases import Case
 RUN = ("--epochs", "2", "--lengths", "fixed:4,2", "--requests", "1", "--instances", "1", "--threads", "2",
        "--out", "{d}/out")
 CALIBRATE = ("--out", "{d}/out")
+REPLAY = ("--recording", "{d}/rec.parquet", "--window-us", "50", "--out", "{d}/out/replay.parquet")
+
+
+def recording_bytes(dvfs: str = "rate") -> bytes:
+    """A one-step recording of two threads on snuca-64 (what ``run_ailfm.py --record-traffic`` writes)."""
+    import io
+
+    import numpy as np
+
+    from ailfm.gem5_configs.epoch import StepTraffic
+    from ailfm.gem5_configs.sampling import TrafficRecorder
+
+    recorder = TrafficRecorder({"config": {"system": "snuca-64"}, "epoch_s": 1e-3, "dvfs": dvfs})
+    recorder.epoch_states.append({})  # the interval model's state: a replay does not read it
+    recorder.add(StepTraffic(5e-5, np.arange(2), *(np.ones(2) for _ in range(5))), np.full(64, 2.0))
+    buffer = io.BytesIO()
+    recorder.frame().to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def plain_parquet_bytes() -> bytes:
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"step": [0]}).to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _before_gem5(prepare, script: str):
@@ -35,13 +64,20 @@ def calibrate_entry(argv: list[str]) -> int:
     return _before_gem5(prepare, "calibrate_nuca.py")(argv)
 
 
+def replay_entry(argv: list[str]) -> int:
+    from ailfm.gem5_configs.sampling import prepare_replay
+
+    return _before_gem5(prepare_replay, "replay_traffic.py")(argv)
+
+
 def collect_entry(argv: list[str]) -> int:
     from ailfm.gem5_configs.collect import main
 
     return main(argv)
 
 
-ENTRIES = {"run_ailfm.py": run_ailfm_entry, "calibrate_nuca.py": calibrate_entry, "collect": collect_entry}
+ENTRIES = {"run_ailfm.py": run_ailfm_entry, "calibrate_nuca.py": calibrate_entry, "replay_traffic.py": replay_entry,
+           "collect": collect_entry}
 
 
 def gem5_cases() -> list[Case]:
@@ -117,6 +153,23 @@ def gem5_cases() -> list[Case]:
                   files={"sys.yaml": "base: snuca-64\nname: small\ngeometry:\n  layers: 1\n  tiles_x: 2\n"
                                      "  tiles_y: 2\n"}),
         Case("gem5-calibrate-out-missing", {}, (), ("--out",), entry="calibrate_nuca.py"),
+    ]
+
+    def replay(name, argv, *expect, files=None):
+        return Case(f"gem5-replay-{name}", {"rec.parquet": recording_bytes(), **(files or {})}, (*REPLAY, *argv),
+                    expect, entry="replay_traffic.py")
+
+    cases += [replay(f"{flag[2:]}={value}", (flag, value), flag) for flag, value in [
+        ("--window-us", "0"), ("--window-us", "nan"), ("--window-us", "-50"), ("--epochs", "0")]]
+    cases += [
+        replay("recording-missing", ("--recording", "{d}/none.parquet"), "{d}/none.parquet", "file not found"),
+        replay("recording-not-parquet", (), "{d}/rec.parquet", "not a Parquet file", files={"rec.parquet": "x,y\n"}),
+        replay("recording-foreign", (), "{d}/rec.parquet", "not a traffic recording",
+               files={"rec.parquet": plain_parquet_bytes()}),
+        replay("recording-stock", (), "recording", "--dvfs stock", files={"rec.parquet": recording_bytes("stock")}),
+        replay("out-is-a-file", ("--out", "{d}/f/replay.parquet"), "--out", "cannot write", files={"f": "x"}),
+        Case("gem5-replay-window-missing", {}, ("--recording", "{d}/r.parquet", "--out", "{d}/o.parquet"),
+             ("--window-us",), entry="replay_traffic.py"),
     ]
     summary = '{"energy_j": 1.0, "config": {"governor": "ail"}}\n'
     cases += [

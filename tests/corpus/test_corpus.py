@@ -37,9 +37,10 @@ def test_malformed_input_is_one_clean_error(case, tmp_path):
     ("ailfm", models.LENGTH_COMMANDS["map"], {"l.csv": models.AZURE_HEADER + models.AZURE_ROW}),
     ("run_ailfm.py", gem5_scripts.RUN, {}),
     ("calibrate_nuca.py", gem5_scripts.CALIBRATE, {}),
+    ("replay_traffic.py", gem5_scripts.REPLAY, {"rec.parquet": gem5_scripts.recording_bytes()}),
     ("collect", ("{d}/run",), {"run/summary.json": '{"energy_j": 1.0, "config": {"governor": "ail"}}\n'}),
 ], ids=["llama", "vit", "bert", "simulate", "map-moe", "lengths-trace", "lengths-map", "run-ailfm", "calibrate",
-        "collect"])
+        "replay", "collect"])
 def test_the_files_the_cases_spoil_are_accepted(entry, argv, files, tmp_path):
     """Each case differs from one of these by one bad value: the base itself runs (so a case's error is its value's;
     the unknown Hugging Face keys of the base, torch_dtype, architectures, quantization_config..., are accepted)."""

@@ -70,3 +70,9 @@ def stand_in_engine():
         return Gem5Engine(system, workload, StandInBackend(system), fractions)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def stand_in_backend():
+    """The stand-in backend class (a test module cannot import conftest)."""
+    return StandInBackend

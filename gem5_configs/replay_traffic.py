@@ -1,0 +1,52 @@
+"""Open-loop replay of a recorded run's traffic on gem5 (the time-sampling validation, docs/gem5.md):
+``gem5.opt gem5_configs/replay_traffic.py --recording FILE --window-us W [--epochs N] --out FILE``.
+
+Builds the board ``run_ailfm.py`` builds for the recording's system, warms the LLC as it does (``--warm-us`` of the
+recorded run), then sends every recorded step, each in a window of ``dt x W / epoch`` at the step's rates, exactly as
+``Gem5Engine`` does in a closed loop (``sampling.replay``), with the recorded run's traffic jitter. Nothing feeds back:
+the same recording replayed at several windows sends the same rates, so the windows' counters compare directly.
+Writes every step's counters (``sampling.write_replay``), rewritten whole after every epoch (its ``epochs_done``), so a
+replay cut short keeps the epochs it finished. Site-packages as for run_ailfm.py.
+"""
+
+
+def main(argv: list[str]) -> int:
+    import m5
+    import numpy as np
+    from m5.objects import Root
+
+    from ailfm.gem5_configs.calibration import warm_traffic
+    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.components.board import SnucaBoard
+    from ailfm.gem5_configs.epoch import AddressMap, TileQueues, seconds_to_ticks
+    from ailfm.gem5_configs.sampling import prepare_replay, replay, write_replay
+    from ailfm.plugins.engine.gem5 import JitteredBackend
+
+    run = prepare_replay(argv)  # every option and file checked before gem5 builds anything
+    recording, system, info = run.recording, run.system, run.recording.info
+    queues = TileQueues(system.n_cores)
+    amap = AddressMap.for_system(system, recording.n_threads)
+    board = SnucaBoard(system, amap.memory_bytes(), queues)
+    board._pre_instantiate()
+    _root = Root(full_system=False, board=board)  # noqa: F841 (m5.instantiate() finds it)
+    m5.instantiate()
+    board._post_instantiate()
+    backend = RunningGem5(queues, stat_paths(board))
+    if info["warm_us"] > 0:  # as run_ailfm.py: thread t's resident data, read from tile t
+        warm_s = info["warm_us"] * 1e-6
+        backend.run_epoch(warm_traffic(system, amap, np.arange(recording.n_threads), warm_s),
+                          seconds_to_ticks(warm_s))
+    if info["traffic_jitter"]:
+        backend = JitteredBackend(backend, info["traffic_jitter"])
+    def stream(counters, epochs_done):  # the file grows epoch by epoch: a replay cut short keeps what it measured
+        path = write_replay(run.args.out, counters, recording, run.window_s, {**run.source, "epochs_done": epochs_done})
+        print(f"wrote {path} ({epochs_done} of {run.source['epochs']} epochs)", flush=True)
+
+    replay(recording, backend, amap, system.n_cores, run.window_s, run.source["epochs"], on_epoch=stream)
+    return 0
+
+
+if __name__ == "__m5_main__":
+    from sitepaths import run_script  # gem5_configs/ is first on sys.path
+
+    run_script(main, __file__)
