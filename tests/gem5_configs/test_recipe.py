@@ -40,10 +40,11 @@ def test_options_mirror_ailfm_simulate():
     config = run_config(args, epoch_s=1e-3)
     assert config.duration_s == pytest.approx(0.02) and config.governor == "ondemand"
     assert config.workload == "llama-2-7b" and config.system == "snuca-64"
-    stock = parse_args(["--epochs", "3", "--out", "o", "--dvfs", "stock", "--static-f-GHz", "2.0"])
-    assert run_config(stock, 1e-3).governor == "gem5-static"
-    with pytest.raises(ConfigError, match="governor"):
-        parse_args(["--epochs", "3", "--out", "o", "--dvfs", "stock", "--governor", "ondemand"])
+    domains = parse_args(["--epochs", "3", "--out", "o", "--dvfs", "domains"])
+    assert domains.dvfs == "domains" and run_config(domains, 1e-3).governor == "performance"  # performance + DTM
+    assert parse_args(["--epochs", "3", "--out", "o"]).dvfs == "rate"
+    with pytest.raises(SystemExit):  # argparse: the old name is gone
+        parse_args(["--epochs", "3", "--out", "o", "--dvfs", "stock"])
     with pytest.raises(SystemExit):  # argparse: "argument --epochs: expected an integer >= 1, got 0"
         parse_args(["--epochs", "0", "--out", "o"])
     with pytest.raises(ConfigError, match="governor-param"):
@@ -164,13 +165,13 @@ def test_collect_tabulates_run_summaries(tmp_path, capsys):
     from ailfm.gem5_configs.collect import collect, main
 
     for name, config, energy in (("ail", {"governor": "ail"}, 1.5),
-                                 ("stock", {"governor": "gem5-static", "placement": "coolest"}, 2.0)):
+                                 ("performance", {"governor": "performance", "placement": "coolest"}, 2.0)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "summary.json").write_text(json.dumps(
             {"energy_j": energy, "makespan_s": 0.02, "config": config, "dvfs": "rate"}))
     pd.DataFrame({"epoch": [0, 0], "instructions": [2e9, 1e9]}).to_parquet(tmp_path / "ail" / "timeline.parquet")
-    table = collect([tmp_path / "ail", tmp_path / "stock"])
-    assert table["governor"].tolist() == ["ail", "gem5-static"] and table["energy_j"].tolist() == [1.5, 2.0]
+    table = collect([tmp_path / "ail", tmp_path / "performance"])
+    assert table["governor"].tolist() == ["ail", "performance"] and table["energy_j"].tolist() == [1.5, 2.0]
     assert table["placement"].tolist() == ["own", "coolest"]  # a summary from before --placement: its own
     assert table["g_instructions"].iloc[0] == 3.0 and table["g_instructions_per_j"].iloc[0] == 2.0
     assert np.isnan(table["g_instructions"].iloc[1])  # no timeline
