@@ -128,12 +128,12 @@ def run_on_simulator(board, queues: TileQueues, body: Callable[[WindowedBackend]
     loop = LoopThread(body, levels_of)
 
     def windows():
-        while True:
-            window = loop.reply(gem5.end())
-            if window is None:  # the loop has ended (returned or raised): so does the simulation
-                yield True
+        window = loop.reply(gem5.end())
+        while window is not None:
             gem5.begin(window)
             yield False
+            window = loop.reply(gem5.end())
+        yield True  # the loop has ended (returned or raised): so does the simulation
 
     def unexpected():
         while True:
