@@ -154,7 +154,8 @@ def test_real_gem5_run_writes_the_outputs(tmp_path, jitter):
 def test_real_gem5_domains_follow_the_governor(tmp_path):
     """--dvfs domains: the tiles' gem5 clock domains change level with ondemand (needs the DVFS hook)."""
     out, m5out = tmp_path / "run", tmp_path / "m5out"
-    command = [_gem5_binary(), "-d", str(m5out), str(RUN_AILFM), "--system", str(SMOKE_SYSTEM), "--thermal", "fast",
+    command = [_gem5_binary(), "-d", str(m5out), "--debug-flags=DVFS,ClockDomain", "--debug-file=dvfs.trace",
+               str(RUN_AILFM), "--system", str(SMOKE_SYSTEM), "--thermal", "fast",
                "--workload", "gpt2-xl", "--governor", "ondemand", "--dvfs", "domains", "--epochs", "2",
                "--requests", "1", "--instances", "1", "--threads", "4", "--lengths", "fixed:8,2", "--window-us", "20",
                "--warm-us", "10", "--out", str(out)]
@@ -170,6 +171,27 @@ def test_real_gem5_domains_follow_the_governor(tmp_path):
     periods = {float(line.split()[1]) for line in (m5out / "stats.txt").read_text().splitlines()
                if re.match(r"board\.tile_clk_domains\d+\.clock\s", line)}
     assert 250.0 in periods and max(periods) > 250.0
+    # gem5's own trace: every level change lands in its domain exactly the transition latency after the request
+    latencies = dvfs_transition_ticks((m5out / "dvfs.trace").read_text())
+    assert latencies and set(latencies) == {2_000_000}  # snuca-64's dvfs.transition_latency_s = 2 us, in ps
+
+
+def dvfs_transition_ticks(trace: str) -> list[int]:
+    """Ticks from each ``DVFSHandler`` request to its domain's switch, from a ``--debug-flags=DVFS,ClockDomain``
+    trace (``dvfs_handler.cc``: "setPerfLevel domain D -> L", "Update for perf event scheduled for T";
+    ``clock_domain.cc``: "Switching performance level of domain ... (id: D) from A to L")."""
+    requested, scheduled, latencies = None, {}, []
+    for line in trace.splitlines():
+        tick = line.split(":", 1)[0].strip()
+        if match := re.search(r"setPerfLevel domain (\d+) -> (\d+)", line):
+            requested = (int(tick), int(match[1]), int(match[2]))
+        elif (match := re.search(r"scheduled for (\d+)", line)) and requested:
+            scheduled[requested[1]] = (requested[0], int(match[1]), requested[2])
+        elif match := re.search(r"\(id: (\d+)\) from\s+\d+ to (\d+)", line):
+            start, due, level = scheduled.pop(int(match[1]))
+            assert (int(tick), int(match[2])) == (due, level), line
+            latencies.append(int(tick) - start)
+    return latencies
 
 
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
