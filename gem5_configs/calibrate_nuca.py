@@ -26,10 +26,8 @@ if TYPE_CHECKING:  # ailfm is importable only once sitepaths has run (under gem5
 
 
 def main(argv: list[str]) -> int:
-    import m5
     import numpy as np
     import yaml
-    from m5.objects import Root
 
     from ailfm.gem5_configs.calibration import (
         calibration_table,
@@ -41,7 +39,7 @@ def main(argv: list[str]) -> int:
         with_bank_service,
         workload_traffic,
     )
-    from ailfm.gem5_configs.components.backend import RunningGem5, gem5_version, stat_paths
+    from ailfm.gem5_configs.components.backend import gem5_version, run_on_simulator
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import (
         TICKS_PER_S,
@@ -59,42 +57,42 @@ def main(argv: list[str]) -> int:
     amap = AddressMap.for_system(system, n)
     queues = TileQueues(n)
     board = SnucaBoard(system, amap.memory_bytes(), queues)
-    board._pre_instantiate()
-    _root = Root(full_system=False, board=board)  # noqa: F841 (m5.instantiate() finds it)
-    m5.instantiate()
-    board._post_instantiate()
-    backend = RunningGem5(queues, stat_paths(board))
     cursors = [ThreadCursor() for _ in range(n)]
     epoch_s = args.epoch_us * 1e-6
     ticks = seconds_to_ticks(epoch_s)
-
-    def epoch(active, rate):
-        return backend.run_epoch(probe_traffic(system, amap, cursors, active, rate, epoch_s), ticks)
-
-    # the warm-up epoch reads the tile's whole resident region (twice the private caches) once, so the measured
-    # epoch that follows re-reads lines that are in the LLC but were evicted from the (LRU) L1
-    probed_lines = amap.resident_bytes // amap.line_bytes
-    warm_rate = max(args.idle_rate, probed_lines / epoch_s)
-    # a quiet microsecond after it lets the warm-up's last (DRAM) requests complete, so that their latencies are not
-    # counted in the measured epoch (a generator counts a request when its response arrives)
-    drain_ticks = seconds_to_ticks(1e-6)
-    quiet = [TileTraffic.idle(drain_ticks) for _ in range(n)]
-    if idle_ns is None:
-        idle_ns = np.empty(n)
-        for tile in range(n):
-            alone = np.arange(n) == tile
-            epoch(alone, warm_rate)
-            backend.run_epoch(quiet, drain_ticks)
-            idle_ns[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
     f_GHz = args.load_f_GHz or system.dvfs.f_max_GHz
-    window_s = (args.load_epochs + 1) * epoch_s
-    backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), args.warm_us * 1e-6),
-                      seconds_to_ticks(args.warm_us * 1e-6))  # the loaded tiles' resident data into the LLC
-    load = workload_traffic(system, workload, amap, cursors, fractions, f_GHz, window_s,
-                            dram=args.load_traffic == "all")
-    backend.run_epoch(jittered(load, args.load_jitter), ticks)  # the first loaded epoch warms up
-    nothing = [TileTraffic((), ()) for _ in range(n)]  # the rest of the window is already queued
-    loaded = [backend.run_epoch(nothing, ticks) for _ in range(args.load_epochs)]
+
+    def measure(backend):
+        """Idle latencies (unless given) and the loaded epochs' counters, with gem5 behind ``backend``."""
+        def epoch(active, rate):
+            return backend.run_epoch(probe_traffic(system, amap, cursors, active, rate, epoch_s), ticks)
+
+        # the warm-up epoch reads the tile's whole resident region (twice the private caches) once, so the measured
+        # epoch that follows re-reads lines that are in the LLC but were evicted from the (LRU) L1
+        probed_lines = amap.resident_bytes // amap.line_bytes
+        warm_rate = max(args.idle_rate, probed_lines / epoch_s)
+        # a quiet microsecond after it lets the warm-up's last (DRAM) requests complete, so that their latencies are
+        # not counted in the measured epoch (a generator counts a request when its response arrives)
+        drain_ticks = seconds_to_ticks(1e-6)
+        quiet = [TileTraffic.idle(drain_ticks) for _ in range(n)]
+        idle = idle_ns
+        if idle is None:
+            idle = np.empty(n)
+            for tile in range(n):
+                alone = np.arange(n) == tile
+                epoch(alone, warm_rate)
+                backend.run_epoch(quiet, drain_ticks)
+                idle[tile] = epoch(alone, args.idle_rate).llc_latency_ns(np.full(n, np.nan))[tile]
+        window_s = (args.load_epochs + 1) * epoch_s
+        backend.run_epoch(warm_traffic(system, amap, np.arange(workload.n_threads), args.warm_us * 1e-6),
+                          seconds_to_ticks(args.warm_us * 1e-6))  # the loaded tiles' resident data into the LLC
+        load = workload_traffic(system, workload, amap, cursors, fractions, f_GHz, window_s,
+                                dram=args.load_traffic == "all")
+        backend.run_epoch(jittered(load, args.load_jitter), ticks)  # the first loaded epoch warms up
+        nothing = [TileTraffic((), ()) for _ in range(n)]  # the rest of the window is already queued
+        return idle, [backend.run_epoch(nothing, ticks) for _ in range(args.load_epochs)]
+
+    idle_ns, loaded = run_on_simulator(board, queues, measure)
     with np.errstate(divide="ignore", invalid="ignore"):
         load_ns = (sum(c.hit_latency_ticks for c in loaded) / sum(c.hit_requests for c in loaded)
                    * (1e9 / TICKS_PER_S))

@@ -402,6 +402,11 @@ def last_stats_block(text: str) -> str:
     return text[start:]
 
 
+def stats_blocks(text: str) -> list[str]:
+    """Every dump in a stretch of ``stats.txt``, oldest first."""
+    return [_BEGIN + part for part in text.split(_BEGIN)[1:]]
+
+
 @dataclass(frozen=True)
 class StatPaths:
     """Names under which the epoch's statistics appear in gem5's text dump (``backend.stat_paths``)."""

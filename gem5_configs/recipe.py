@@ -2,9 +2,9 @@
 
 The options are ``ailfm simulate``'s (the same ``RunConfig`` and ``add_run_arguments``, same workload loading, same
 governors by name) with ``--epochs`` instead of ``--duration`` and the gem5-only choices (``--dvfs``,
-``--static-f-GHz``). The outputs are
-``ailfm simulate``'s ``summary.json`` and ``timeline.parquet`` (so results compare directly), plus
-``gem5_epochs.parquet``: what gem5 measured per epoch and tile.
+``--warm-us``, ``--window-us``, ``--traffic-jitter``). The outputs are ``ailfm simulate``'s ``summary.json`` and
+``timeline.parquet`` (so results compare directly), plus ``gem5_epochs.parquet``: what gem5 measured per epoch and
+tile.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from ailfm import options
 from ailfm.errors import ConfigError, unknown_name
 from ailfm.files import prepare_output_folder, staged_files, write_json_atomic
 from ailfm.gem5_configs.calibration import check_jitter
+from ailfm.gem5_configs.clock_domains import DVFS_MODES
 from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters
-from ailfm.gem5_configs.stock_dvfs import ClockDomainSpec, StaticDvfs, clock_domain_specs, static_levels_GHz
 from ailfm.gem5_configs.system_params import cache_params_of, memory_params_of, mesh_of
 from ailfm.plugins.engine.workload import Workload
 from ailfm.plugins.epoch.cosim import SimulationResult
@@ -36,26 +36,23 @@ from ailfm.plugins.run.config import RunConfig, add_run_arguments
 from ailfm.plugins.run.runner import TRACE_SUFFIXES, load_workload
 from ailfm.plugins.system.description import SystemDescription, load_system
 
-DVFS_MODES = ("rate", "stock")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gem5.opt gem5_configs/run_ailfm.py",
         description="AILFM co-simulation with gem5's memory system (NULL ISA, Ruby MESI_Two_Level, Garnet 3D mesh)")
     add_run_arguments(parser, duration=False)
-    parser.add_argument("--governor", default=None,
-                        help="governor name (default performance; with --dvfs stock: the static levels)")
+    parser.add_argument("--governor", default="performance", help="governor name (default performance)")
     parser.add_argument("--governor-param", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword argument of the governor (repeatable; values read as YAML scalars)")
     parser.add_argument("--epochs", type=options.POSITIVE, required=True, help="control epochs to simulate")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=options.SEED, default=0, help="picks the trace's request window (default 0)")
     parser.add_argument("--dvfs", choices=DVFS_MODES, default="rate",
-                        help="rate: the governor's V/f scales each tile's request rate (default); stock: gem5 clock "
-                             "and voltage domains per tile at static levels (--static-f-GHz)")
-    parser.add_argument("--static-f-GHz", default="max",
-                        help="with --dvfs stock: max, min, one frequency, or one per tile (comma-separated)")
+                        help="rate: each tile's frequency (the governor's, after DTM) scales its request rate, its "
+                             "gem5 clock domain stays at f_max (default); domains: also sets the tile's gem5 clock and "
+                             "voltage domain to that frequency through the DVFSHandler, with the system's transition "
+                             "latency (needs gem5 built with gem5_configs/hooks/dvfs-python-setter.patch)")
     parser.add_argument("--warm-us", type=options.number(0), default=100.0,
                         help="before the first epoch, every thread reads its LLC-resident data once in this long, "
                              "outside any epoch (a warm LLC, as the built-in engine assumes; 0: start cold; "
@@ -74,8 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
-    if args.dvfs == "stock" and args.governor not in (None, "gem5-static"):
-        raise ConfigError("governor", "with --dvfs stock the levels are static; leave --governor out")
     check_jitter(args.traffic_jitter, "traffic-jitter")
     args.governor_params = governor_params(args.governor_param)
     return args
@@ -118,12 +113,11 @@ class PreparedRun:
     config: RunConfig
     workload: Workload
     governor: Governor
-    dvfs_domains: list[ClockDomainSpec] | None  # --dvfs stock: each tile's clock and voltage domain
 
 
 def prepare_run(argv: list[str]) -> PreparedRun:
-    """Options, system, run description, workload, governor and static levels, each checked, so that a bad value is
-    one line before gem5 starts (not after it has built and instantiated the board)."""
+    """Options, system, run description, workload and governor, each checked, so that a bad value is one line before
+    gem5 starts (not after it has built and instantiated the board)."""
     args = parse_args(argv)
     prepare_output_folder(args.out)  # writable, before the run and not after it
     if args.record_traffic:
@@ -133,17 +127,13 @@ def prepare_run(argv: list[str]) -> PreparedRun:
     workload = load_workload(config)
     check_fits(config, workload.n_threads, system.n_cores)
     cache_params_of(system), memory_params_of(system), mesh_of(system)  # the components gem5 will build
-    levels = static_levels_GHz(system, args.static_f_GHz) if args.dvfs == "stock" else None
-    if levels is None:
-        check_governor_params(config.governor, args.governor_params)
-        return PreparedRun(args, system, config, workload, make_governor(config.governor, **args.governor_params), None)
-    return PreparedRun(args, system, config, workload, StaticDvfs(levels), clock_domain_specs(system, levels))
+    check_governor_params(config.governor, args.governor_params)
+    return PreparedRun(args, system, config, workload, make_governor(config.governor, **args.governor_params))
 
 
 def run_config(args: argparse.Namespace, epoch_s: float) -> RunConfig:
     """The run as ``ailfm simulate`` would describe it (``duration_s`` = epochs x the system's epoch)."""
-    governor = "gem5-static" if args.dvfs == "stock" else (args.governor or "performance")
-    return RunConfig.from_args(args, governor=governor, duration_s=args.epochs * epoch_s, seed=args.seed)
+    return RunConfig.from_args(args, governor=args.governor, duration_s=args.epochs * epoch_s, seed=args.seed)
 
 
 def workload_model(config: RunConfig):
@@ -200,7 +190,7 @@ def recording_info(args: argparse.Namespace, config: RunConfig, system: SystemDe
     for key in ("system", "workload"):
         if Path(run[key]).is_file():
             run[key] = str(Path(run[key]).resolve())
-    return {"config": run, "warm_us": args.warm_us, "dvfs": args.dvfs, "static_f_GHz": args.static_f_GHz,
+    return {"config": run, "warm_us": args.warm_us, "dvfs": args.dvfs,
             "traffic_jitter": args.traffic_jitter, "epoch_s": system.thermal.epoch_s,
             "substeps": system.thermal.substeps, "window_s": window_s or system.thermal.epoch_s}
 

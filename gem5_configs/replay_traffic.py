@@ -11,12 +11,10 @@ replay cut short keeps the epochs it finished. Site-packages as for run_ailfm.py
 
 
 def main(argv: list[str]) -> int:
-    import m5
     import numpy as np
-    from m5.objects import Root
 
     from ailfm.gem5_configs.calibration import warm_traffic
-    from ailfm.gem5_configs.components.backend import RunningGem5, stat_paths
+    from ailfm.gem5_configs.components.backend import run_on_simulator
     from ailfm.gem5_configs.components.board import SnucaBoard
     from ailfm.gem5_configs.epoch import AddressMap, TileQueues, seconds_to_ticks
     from ailfm.gem5_configs.sampling import prepare_replay, replay, write_replay
@@ -27,22 +25,22 @@ def main(argv: list[str]) -> int:
     queues = TileQueues(system.n_cores)
     amap = AddressMap.for_system(system, recording.n_threads)
     board = SnucaBoard(system, amap.memory_bytes(), queues)
-    board._pre_instantiate()
-    _root = Root(full_system=False, board=board)  # noqa: F841 (m5.instantiate() finds it)
-    m5.instantiate()
-    board._post_instantiate()
-    backend = RunningGem5(queues, stat_paths(board))
-    if info["warm_us"] > 0:  # as run_ailfm.py: thread t's resident data, read from tile t
-        warm_s = info["warm_us"] * 1e-6
-        backend.run_epoch(warm_traffic(system, amap, np.arange(recording.n_threads), warm_s),
-                          seconds_to_ticks(warm_s))
-    if info["traffic_jitter"]:
-        backend = JitteredBackend(backend, info["traffic_jitter"])
+
     def stream(counters, epochs_done):  # the file grows epoch by epoch: a replay cut short keeps what it measured
         path = write_replay(run.args.out, counters, recording, run.window_s, {**run.source, "epochs_done": epochs_done})
         print(f"wrote {path} ({epochs_done} of {run.source['epochs']} epochs)", flush=True)
 
-    replay(recording, backend, amap, system.n_cores, run.window_s, run.source["epochs"], on_epoch=stream)
+    def send(backend):
+        """The recording, window by window, with gem5 behind ``backend`` (run_ailfm.py's warm-up first)."""
+        if info["warm_us"] > 0:  # as run_ailfm.py: thread t's resident data, read from tile t
+            warm_s = info["warm_us"] * 1e-6
+            backend.run_epoch(warm_traffic(system, amap, np.arange(recording.n_threads), warm_s),
+                              seconds_to_ticks(warm_s))
+        if info["traffic_jitter"]:
+            backend = JitteredBackend(backend, info["traffic_jitter"])
+        replay(recording, backend, amap, system.n_cores, run.window_s, run.source["epochs"], on_epoch=stream)
+
+    run_on_simulator(board, queues, send)
     return 0
 
 

@@ -41,8 +41,8 @@ MESI_TWO_LEVEL_VNETS = 3  # request, response, unblock (MESI_Two_Level-*.sm)
 class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
     """Private L1 per tile, S-NUCA L2 banks per tile, directories where ``mesh`` places them, on the 3D mesh.
 
-    ``tile_clock_domains`` (optional, one per tile) clock each tile's L1 controller and sequencer, for the stock
-    gem5 DVFS baseline; by default they run on the board's clock.
+    ``tile_clock_domains`` (optional, one ``SrcClockDomain`` per tile) clock each tile's L1 controller and sequencer
+    with the tile's core, as the AILFM board does; by default they run on the board's clock.
     """
 
     def __init__(self, cache: SnucaCacheParams, mesh: Mesh3D, tile_clock_domains: list | None = None):

@@ -60,6 +60,10 @@ class Gem5Backend(ABC):
     def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
         """Queue each tile's generator states, simulate ``epoch_ticks`` and return the epoch's counters."""
 
+    def set_levels(self, f_GHz: np.ndarray) -> None:  # noqa: B027 (optional: a no-op unless gem5's clocks follow f)
+        """The frequency each tile runs at from the next epoch on; a backend whose gem5 clock domains follow the
+        governor (``run_ailfm.py --dvfs domains``) maps it to their performance levels."""
+
 
 class JitteredBackend(Gem5Backend):
     """A backend whose generators draw every request gap from ``period x (1 -+ jitter)`` (same mean rate).
@@ -70,6 +74,9 @@ class JitteredBackend(Gem5Backend):
 
     def __init__(self, backend: Gem5Backend, jitter: float):
         self.backend, self.jitter = backend, jitter
+
+    def set_levels(self, f_GHz: np.ndarray) -> None:
+        self.backend.set_levels(f_GHz)
 
     def run_epoch(self, traffic: Sequence[TileTraffic], epoch_ticks: int) -> EpochCounters:
         return self.backend.run_epoch(jittered(list(traffic), self.jitter, "--traffic-jitter"), epoch_ticks)
@@ -152,6 +159,7 @@ class Gem5Engine(Engine):
         moved = (thread_core != old) & (old >= 0) & (thread_core >= 0)
         self._refill_bytes[moved] += self.interval.private_working_set_bytes(np.flatnonzero(moved))
         self.interval.actuate(f_GHz, thread_core)
+        self.backend.set_levels(f_GHz)
 
     def advance(self, dt_s: float, *, update_timing: bool = True) -> EpochActivity:
         """The interval model's step, then gem5 on a window of the step's traffic; ``update_timing`` (the control

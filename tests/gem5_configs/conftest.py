@@ -62,6 +62,12 @@ def workload():
 
 
 @pytest.fixture(scope="session")
+def stand_in_backend():
+    """The stand-in backend's class."""
+    return StandInBackend
+
+
+@pytest.fixture(scope="session")
 def stand_in_engine():
     """A factory: a fresh Gem5Engine on the stand-in backend."""
 
@@ -70,9 +76,3 @@ def stand_in_engine():
         return Gem5Engine(system, workload, StandInBackend(system), fractions)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def stand_in_backend():
-    """The stand-in backend class (a test module cannot import conftest)."""
-    return StandInBackend
