@@ -182,11 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def prepare(argv: list[str]) -> Calibration:
     """The options, the system, the idle latencies of ``--idle-csv`` and the load, each checked (the load is used
-    after the idle probes: a bad one must be refused before them, not after minutes of gem5)."""
+    after the idle probes: a bad one must be refused before them, not after minutes of gem5). A load with more
+    threads than the system has tiles loads the tiles there are (threads 0 to n-1, ``calibration.workload_traffic``),
+    so the default scenario also calibrates a small system."""
     from ailfm.errors import ConfigError
     from ailfm.gem5_configs.calibration import check_jitter, idle_latencies
     from ailfm.gem5_configs.epoch import read_fractions
-    from ailfm.gem5_configs.recipe import check_fits
     from ailfm.plugins.run.config import RunConfig
     from ailfm.plugins.run.runner import load_workload
     from ailfm.plugins.system.description import load_system
@@ -202,7 +203,6 @@ def prepare(argv: list[str]) -> Calibration:
     idle_ns = idle_latencies(args.idle_csv, system.n_cores) if args.idle_csv else None
     config = RunConfig(system=args.system, workload=args.load_workload)
     workload = load_workload(config)
-    check_fits(config, workload.n_threads, system.n_cores)
     fractions = read_fractions(load_model_config(config.workload), workload.kernel_type_names)
     return Calibration(args, system, idle_ns, config, workload, fractions)
 

@@ -145,9 +145,6 @@ def gem5_cases() -> list[Case]:
         calibrate("idle-csv-duplicate-core", ("--idle-csv", "{d}/i.csv"), "--idle-csv", "core 1 appears twice",
                   files={"i.csv": idle + "1,31\n"}),
         calibrate("idle-csv-empty", ("--idle-csv", "{d}/i.csv"), "--idle-csv", "{d}/i.csv", files={"i.csv": ""}),
-        calibrate("load-threads-do-not-fit", ("--system", "{d}/sys.yaml"), "threads", "do not fit",
-                  files={"sys.yaml": "base: snuca-64\nname: small\ngeometry:\n  layers: 1\n  tiles_x: 2\n"
-                                     "  tiles_y: 2\n"}),
         Case("gem5-calibrate-out-missing", {}, (), ("--out",), entry="calibrate_nuca.py"),
     ]
 
