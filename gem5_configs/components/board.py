@@ -1,10 +1,11 @@
 """The AILFM board: trace-driven tiles, the S-NUCA Ruby hierarchy and edge memory on gem5's ``TestBoard`` (gem5 only).
 
 Built in gem5's fixed wiring order by the stdlib board (memory, then caches, then processor). The board clock is the
-uncore clock (``noc.frequency_GHz``): routers, links, L2 banks and directories run on it. Each tile's L1 controller
-and sequencer run in the tile's own clock and voltage domain over the system's V/f table (``clock_domains.py``), in
+uncore clock (``noc.frequency_GHz``): routers, links, L2 banks and directories run on it. Each tile's generators and
+sequencer run in the tile's own clock and voltage domain over the system's V/f table (``clock_domains.py``), in
 every DVFS mode: at f_max with ``--dvfs rate``, following the governor through the board's ``DVFSHandler`` with
-``--dvfs domains``.
+``--dvfs domains``. Its L1 controller runs at the tile's f_max in every mode: Ruby cannot retime a controller while
+requests are in flight (``snuca_hierarchy.fixed_clock``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SnucaBoard(TestBoard):
                          generator=TraceTileProcessor(system.n_cores, queues),
                          memory=EdgeMemory(memory_params_of(system), memory_bytes), cache_hierarchy=hierarchy)
         self.tile_clk_domains = domains
+        for core, domain in zip(self.get_processor().get_cores(), domains, strict=True):
+            core.resident.clk_domain = core.streamed.clk_domain = domain  # the tile's core: its generators
         if follow_governor:
             self.dvfs_handler.domains = domains
             self.dvfs_handler.enable = True

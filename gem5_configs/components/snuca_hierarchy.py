@@ -28,7 +28,7 @@ from gem5.components.cachehierarchies.ruby.caches.mesi_two_level.l2_cache import
 from gem5.isas import ISA
 from gem5.utils.override import overrides
 from gem5.utils.requires import requires
-from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem
+from m5.objects import LRURP, RubyPortProxy, RubySequencer, RubySystem, SrcClockDomain, VoltageDomain
 
 from ailfm.errors import ConfigError
 from ailfm.gem5_configs.params import RUBY_SET_BITS, SnucaCacheParams
@@ -38,11 +38,26 @@ from ailfm.gem5_configs.topologies.mesh3d import Mesh3D
 MESI_TWO_LEVEL_VNETS = 3  # request, response, unblock (MESI_Two_Level-*.sm)
 
 
+def fixed_clock(domain):
+    """The clock a tile's L1 controller runs on: ``domain`` if it has one level, else a fixed domain at its fastest.
+
+    Ruby's controllers are ``Consumer``s whose wake-ups sit on their own clock's edges (``Consumer.cc`` asserts it),
+    so a domain that changes level while requests are in flight aborts gem5 (seen on snuca-64 at the first
+    ``--dvfs domains`` change). The controller therefore keeps the tile's f_max; the tile's sequencer and
+    generators, which are not ``Consumer``s, follow the tile's domain.
+    """
+    clocks = list(domain.clock) if isinstance(domain, SrcClockDomain) else []
+    if len(clocks) <= 1:
+        return domain
+    return SrcClockDomain(clock=clocks[0], voltage_domain=VoltageDomain(voltage=list(domain.voltage_domain.voltage)[0]))
+
+
 class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
     """Private L1 per tile, S-NUCA L2 banks per tile, directories where ``mesh`` places them, on the 3D mesh.
 
-    ``tile_clock_domains`` (optional, one ``SrcClockDomain`` per tile) clock each tile's L1 controller and sequencer
-    with the tile's core, as the AILFM board does; by default they run on the board's clock.
+    ``tile_clock_domains`` (optional, one ``SrcClockDomain`` per tile) clock each tile's sequencer with the tile's
+    core, as the AILFM board does, and its L1 controller at the domain's fastest level (``fixed_clock``); by default
+    both run on the board's clock.
     """
 
     def __init__(self, cache: SnucaCacheParams, mesh: Mesh3D, tile_clock_domains: list | None = None):
@@ -73,11 +88,11 @@ class SnucaCacheHierarchy(AbstractRubyCacheHierarchy):
             raise ConfigError("tiles", f"{len(cores)} cores in the board's processor for {cache.tiles} tiles")
         self._l1_controllers = []
         for i, tile_core in enumerate(cores):
-            clock = self._tile_clock_domains[i] if self._tile_clock_domains else board.get_clock_domain()
+            tile_clock = self._tile_clock_domains[i] if self._tile_clock_domains else board.get_clock_domain()
             l1 = L1Cache(f"{cache.l1i_bytes}B", cache.l1_assoc, f"{cache.l1d_bytes}B", cache.l1_assoc, network,
-                         tile_core, cache.n_banks, line, ISA.NULL, clock)
+                         tile_core, cache.n_banks, line, ISA.NULL, fixed_clock(tile_clock))
             l1.L1Dcache.replacement_policy = LRURP()  # a cyclic sweep over twice its capacity then always misses
-            l1.sequencer = RubySequencer(version=i, dcache=l1.L1Dcache, clk_domain=l1.clk_domain)
+            l1.sequencer = RubySequencer(version=i, dcache=l1.L1Dcache, clk_domain=tile_clock)
             l1.ruby_system = self.ruby_system
             tile_core.connect_icache(l1.sequencer.in_ports)
             tile_core.connect_dcache(l1.sequencer.in_ports)

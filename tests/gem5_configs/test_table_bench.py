@@ -57,7 +57,7 @@ def test_table_split_provenance_and_resume(tmp_path, monkeypatch, gem5_table):
     assert (table["requests_finished"] == 3).all()
     split = (out / "split.md").read_text().splitlines()[-1]
     # ail 380 vs ondemand 370 from the same start; ondemand's own start (first-unused here) gives 0.9 x 370
-    assert split == "| +14.1% | +11.1% | +2.7% | +2.7% |"
+    assert split == "| +14.1% | +11.1% | +2.7% |"
     provenance = out / "provenance"
     assert gzip.decompress((provenance / "ail.config.ini.gz").read_bytes()) == b"[root]\ntype=Root\n"
     excerpt = (provenance / "ail.stats-excerpt.txt").read_text()
@@ -79,3 +79,16 @@ def test_a_failed_run_names_its_log(tmp_path, monkeypatch, capsys, gem5_table):
     err = capsys.readouterr().err.strip()
     assert err.startswith("gem5_table: error: gem5 run ail failed with status 3; see ") and err.endswith("ail.log")
     assert len(err.splitlines()) == 1
+
+
+def test_a_subset_of_runs_waits_for_the_rest(tmp_path, monkeypatch, capsys, gem5_table):
+    fake = tmp_path / "gem5.py"
+    fake.write_text(FAKE_GEM5)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("GEM5", str(fake))
+    out = tmp_path / "table"
+    assert gem5_table.main(["--out", str(out), "--runs", "ail,pcgov"]) == 0
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["ail", "pcgov"]
+    assert not (out / "table.md").exists() and "still missing" in capsys.readouterr().out
+    assert gem5_table.main(["--out", str(out), "--runs", "ail,nope"]) == 2
+    assert capsys.readouterr().err.strip() == "gem5_table: error: --runs: unknown run(s) nope"
