@@ -37,6 +37,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,17 @@ def run_one(gem5: str, run: Run, out: Path, extra: list[str]) -> float | None:
     if status != 0:
         raise RuntimeError(f"gem5 run {run.name} failed with status {status}; see {log}")
     return time.perf_counter() - start
+
+
+def log_wall_s(log: Path) -> float:
+    """A finished run's wall seconds from its log (a run this call did not time, e.g. one started by an earlier
+    call): from gem5's ``gem5 started`` stamp (local time) to the log's last write; NaN without the stamp."""
+    if log.exists():
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("gem5 started "):
+                started = datetime.strptime(" ".join(line.split()[2:]), "%b %d %Y %H:%M:%S")
+                return log.stat().st_mtime - time.mktime(started.timetuple())
+    return float("nan")
 
 
 def stats_excerpt(stats_txt: Path) -> str:
@@ -176,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     timing = out / "provenance" / "timing.csv"
     (out / "provenance").mkdir(exist_ok=True)
     old = pd.read_csv(timing).set_index("run")["wall_s"].to_dict() if timing.exists() else {}
-    walls = {r.name: walls.get(r.name) or old.get(r.name, float("nan")) for r in RUNS
-             if r.name in walls or r.name in old}
+    walls = {r.name: walls.get(r.name) or old.get(r.name) or log_wall_s(out / "logs" / f"{r.name}.log") for r in RUNS
+             if (out / "runs" / r.name / "summary.json").exists()}
     write_atomic(timing, pd.DataFrame({"run": list(walls), "wall_s": list(walls.values())})
                  .to_csv(index=False).encode())
     if any(not (out / "runs" / r.name / "summary.json").exists() for r in RUNS):

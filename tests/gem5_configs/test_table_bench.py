@@ -7,6 +7,7 @@ import gzip
 import importlib.util
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ argv = sys.argv[1:]
 m5out, out = Path(argv[argv.index("-d") + 1]), Path(argv[argv.index("--out") + 1])
 governor, placement = argv[argv.index("--governor") + 1], argv[argv.index("--placement") + 1]
 m5out.mkdir(parents=True); out.mkdir(parents=True)
+print("gem5 started Dec  7 2026 12:51:01", flush=True)
 (m5out / "config.ini").write_text("[root]\\ntype=Root\\n")
 dump = "---------- Begin Simulation Statistics ----------\\nsimSeconds 0.000050 # s\\nhostSeconds 30.0 # s\\nother 1\\n"
 (m5out / "stats.txt").write_text(dump * 3)
@@ -68,6 +70,12 @@ def test_table_split_provenance_and_resume(tmp_path, monkeypatch, gem5_table):
     assert len(fake.with_suffix(".calls").read_text().splitlines()) == len(gem5_table.RUNS)
     assert (out / "table.md").read_bytes() == first
     assert pd.read_csv(provenance / "timing.csv")["wall_s"].notna().all()  # the first call's wall times kept
+    (provenance / "timing.csv").unlink()  # runs timed by no call of this folder: the wall comes from their logs
+    assert gem5_table.main(["--out", str(out)]) == 0
+    log = out / "logs" / "ail.log"
+    started = time.mktime(time.strptime("Dec 7 2026 12:51:01", "%b %d %Y %H:%M:%S"))
+    wall = pd.read_csv(provenance / "timing.csv").set_index("run")["wall_s"]
+    assert wall["ail"] == pytest.approx(log.stat().st_mtime - started)
 
 
 def test_a_failed_run_names_its_log(tmp_path, monkeypatch, capsys, gem5_table):
