@@ -16,7 +16,8 @@ process pool of ``--workers`` (or on the Dask scheduler at ``--dask``), longest 
 made from the same recording, window and epochs is not run again (delete it to redo it), so an interrupted bench
 resumes; without gem5 the bench still writes the table from finished replays. A replay writes its file after every
 epoch, so ``--table-only`` tabulates replays cut short over the epochs all of them finished. Writes ``sampling.csv`` and
-``sampling.md`` (the errors: the same replays give the same files) and ``timing.csv`` (each replay's wall seconds),
+``sampling.md`` (the errors: the same replays give the same files; ``--reference-us`` compares with a shorter window
+instead, into ``sampling-vs-<W>us.*``) and ``timing.csv`` (each replay's wall seconds),
 and keeps each replay's counters (``replay-<W>us.parquet``) beside them; gem5's output folders and logs go to
 ``--work``.
 """
@@ -94,9 +95,12 @@ def run_all(jobs: list[tuple[list[str], Path]], workers: int, dask: str | None) 
         return list(pool.map(run_replay, *zip(*jobs, strict=True)))
 
 
-def error_table(recording_path: Path, out: Path, windows: list[float]) -> pd.DataFrame:
+def error_table(recording_path: Path, out: Path, windows: list[float], reference_us: float | None = None
+                ) -> pd.DataFrame:
     """Each window's errors against the full-length replay (``sampling.sampling_errors``), over the epochs both
-    replays hold (a replay cut short counts with the epochs it finished; ``epochs`` says how many)."""
+    replays hold (a replay cut short counts with the epochs it finished; ``epochs`` says how many). With
+    ``reference_us``, against that window's replay instead (a check of consistency between windows, not of
+    accuracy)."""
     recording = read_recording(recording_path)
     digest = replay_source(recording_path, recording, windows[0], None)["recording_sha256"]
     config = RunConfig(**recording.info["config"])
@@ -110,6 +114,10 @@ def error_table(recording_path: Path, out: Path, windows: list[float]) -> pd.Dat
         if replays[w].source.get("recording_sha256") != digest:
             raise FormatError(path, None, f"was replayed from another recording than {recording_path}")
     full = [w for w in windows if replays[w].source["window_s"] >= float(recording.info["epoch_s"])]
+    if reference_us is not None:
+        if reference_us not in replays:
+            raise ConfigError("reference-us", f"{reference_us:g} us is not one of --windows")
+        full = [reference_us]
     if not full:
         raise ConfigError("windows", "no full-length replay to compare with: include the epoch length "
                           f"({float(recording.info['epoch_s']) * 1e6:g} us)")
@@ -147,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=options.POSITIVE, default=None, help="replay only the first EPOCHS epochs")
     parser.add_argument("--workers", type=options.WORKERS, default=2, help="gem5 processes at once (default 2)")
     parser.add_argument("--dask", metavar="ADDRESS", default=None, help="run the replays on this Dask scheduler")
+    parser.add_argument("--reference-us", type=options.number(above=0), default=None,
+                        help="compare with this window's replay instead of the full-length one (consistency between "
+                             "windows, written to sampling-vs-<W>us.csv/.md)")
     parser.add_argument("--table-only", action="store_true",
                         help="run no replay: the table from the replays in --out, over the epochs they finished")
     parser.add_argument("--gem5", default=os.environ.get("GEM5") or shutil.which("gem5.opt"),
@@ -171,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                               args.work.resolve()), args.work / f"replay-{w:g}us.log") for w in todo]
         for w, wall_s in zip(todo, run_all(jobs, args.workers, args.dask), strict=True):
             write_json_atomic(args.out / f"replay-{w:g}us.wall.json", {"window_us": w, "wall_s": wall_s})
-    table = error_table(args.recording, args.out, windows)
-    write_atomic(args.out / "sampling.csv", table.to_csv(index=False).encode())
-    write_atomic(args.out / "sampling.md", markdown(table).encode())
+    table = error_table(args.recording, args.out, windows, args.reference_us)
+    name = "sampling" if args.reference_us is None else f"sampling-vs-{args.reference_us:g}us"
+    write_atomic(args.out / f"{name}.csv", table.to_csv(index=False).encode())
+    write_atomic(args.out / f"{name}.md", markdown(table).encode())
     walls = [json.loads(p.read_text()) for w in windows if (p := args.out / f"replay-{w:g}us.wall.json").exists()]
     write_atomic(args.out / "timing.csv", pd.DataFrame(walls, columns=["window_us", "wall_s"]).to_csv(
         index=False).encode())
     print(markdown(table))
-    print(f"wrote {args.out}: sampling.csv, sampling.md, timing.csv")
+    print(f"wrote {args.out}: {name}.csv, {name}.md, timing.csv")
     return 0
 
 

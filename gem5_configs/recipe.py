@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "default 100)")
     parser.add_argument("--window-us", type=options.number(above=0), default=None,
                         help="gem5 time simulated per control epoch, spread over the epoch's thermal sub-steps at "
-                             "each one's request rates (time sampling; default: the whole epoch)")
+                             "each one's request rates (time sampling; default: the whole epoch, since 50 and 200 us "
+                             "windows underestimate a saturated memory system's latency: docs/gem5.md)")
     parser.add_argument("--record-traffic", default=None, metavar="FILE",
                         help="also write every engine step's traffic per thread and the interval model's state at "
                              "each epoch's start to FILE (Parquet), for open-loop replays (replay_traffic.py)")

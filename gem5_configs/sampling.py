@@ -319,9 +319,7 @@ def sampling_errors(sampled: Replay, reference: Replay, recording: Recording, in
             for s, r in zip(*per_step, strict=True):
                 errors[f"{kind}_step"].add(s, r)
             errors[f"{kind}_epoch"].add(np.sum(per_step[0], axis=0), np.sum(per_step[1], axis=0))
-    for epoch in range(epochs - 1):
-        if epoch + 1 >= recording.n_epochs:
-            break
+    for epoch in range(min(epochs, recording.n_epochs - 1)):  # the recording holds the next epoch's state
         (llc_s, dram_s), (llc_r, dram_r) = latencies[epoch]
         errors["instructions"].add(next_epoch_instructions(interval, recording, epoch + 1, llc_s, dram_s),
                                    next_epoch_instructions(interval, recording, epoch + 1, llc_r, dram_r))

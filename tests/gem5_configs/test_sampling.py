@@ -311,7 +311,11 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     table = pd.read_csv(out / "sampling.csv").set_index("quantity")
     assert (table["epochs"] == 2).all() and table.loc["LLC latency fed back", "mean_rel_error"] == pytest.approx(0.05)
     instructions = table.loc["instructions retired in the next epoch (interval model)"]
-    assert instructions["n"] == workload.n_threads  # epoch 1 only: the latencies of epoch 0
+    assert instructions["n"] == 2 * workload.n_threads  # epochs 1 and 2, with the latencies of epochs 0 and 1
+    assert bench.main([*argv, "--table-only", "--reference-us", "50"]) == 0  # 1000 us against 50 us: consistency
+    versus = pd.read_csv(out / "sampling-vs-50us.csv").set_index("quantity")
+    assert list(versus["window_us"].unique()) == [1000]
+    assert versus.loc["LLC latency fed back", "mean_rel_error"] == pytest.approx(1 - 1 / 1.05)
 
 
 def test_replay_script_imports_nothing_from_gem5_at_module_level():
