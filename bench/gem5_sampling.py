@@ -72,15 +72,20 @@ def gem5_command(gem5: str, recording: Path, window_us: float, epochs: int | Non
     return command + (["--epochs", str(epochs)] if epochs else [])
 
 
-def run_replay(command: list[str], log: Path) -> float:
-    """Run one replay, its output in ``log``; its wall seconds, or a ToolError with the log's tail."""
+def run_logged(command: list[str], log: Path) -> tuple[int, float]:
+    """Run one gem5 process, its output in ``log``: its exit status and wall seconds."""
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as handle:
-        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
-    wall_s = time.perf_counter() - start
-    if done.returncode != 0:
+        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+    return status, time.perf_counter() - start
+
+
+def run_replay(command: list[str], log: Path) -> float:
+    """Run one replay, its output in ``log``; its wall seconds, or a ToolError with the log's tail."""
+    status, wall_s = run_logged(command, log)
+    if status != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
-        raise ToolError(f"replay failed (status {done.returncode}): {' '.join(command)}\n" + "\n".join(tail))
+        raise ToolError(f"replay failed (status {status}): {' '.join(command)}\n" + "\n".join(tail))
     return wall_s
 
 

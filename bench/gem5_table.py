@@ -32,7 +32,6 @@ import gzip
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+from gem5_sampling import run_logged  # bench/ is on sys.path: the sibling bench's process runner
 
 from ailfm.files import prepare_output_folder, write_atomic
 from ailfm.gem5_configs.collect import collect
@@ -81,13 +81,10 @@ def run_one(gem5: str, run: Run, out: Path, extra: list[str]) -> float | None:
     if (out / "runs" / run.name / "summary.json").exists():
         return None
     log = out / "logs" / f"{run.name}.log"
-    start = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as handle:
-        status = subprocess.run(command(gem5, run, out, extra), cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
-                                check=False).returncode
+    status, wall_s = run_logged(command(gem5, run, out, extra), log)
     if status != 0:
         raise RuntimeError(f"gem5 run {run.name} failed with status {status}; see {log}")
-    return time.perf_counter() - start
+    return wall_s
 
 
 def log_wall_s(log: Path) -> float:
@@ -167,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if not gem5:
         print("gem5_table: error: set GEM5 to a gem5.opt (docs/gem5.md, Building gem5)", file=sys.stderr)
         return 2
-    out = prepare_output_folder(args.out)
+    out = prepare_output_folder(args.out).resolve()  # absolute: gem5 resolves -d and --out itself
     for folder in ("runs", "logs", "m5out"):
         (out / folder).mkdir(exist_ok=True)
     chosen = [r for r in RUNS if r.name in args.runs.split(",")]

@@ -38,12 +38,17 @@ with open(Path(sys.argv[0]).with_suffix(".calls"), "a") as calls:
 
 @pytest.fixture(scope="module")
 def gem5_table():
+    added_bench = str(BENCH) not in sys.path
+    if added_bench:
+        sys.path.insert(0, str(BENCH))  # as when the script runs: it imports its sibling gem5_sampling
     spec = importlib.util.spec_from_file_location("gem5_table", BENCH / "gem5_table.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["gem5_table"] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     yield module
     del sys.modules["gem5_table"]
+    if added_bench:
+        sys.path.remove(str(BENCH))
 
 
 def test_table_split_provenance_and_resume(tmp_path, monkeypatch, gem5_table):
