@@ -8,8 +8,13 @@ per grid cell** in every layer (``cells<n>.flp``; the spreader and sink reuse th
 per-cell too). Then:
 
 * the init file holds every cell of every layer, spreader and sink included: the restart is HotSpot's own grid;
-* each epoch's ``-grid_transient_file`` holds every cell at the end of the epoch (``%.2f`` K), which becomes the next
-  init file;
+* each epoch's ``-grid_transient_file`` holds every cell at the end of the epoch, which becomes the next init file;
+* HotSpot prints temperatures with two decimals (``%.2f`` K), and a slow node (spreader, sink, a far layer) changes
+  by less than that in a 50 us step, so a restart every sub-step would round its drift away. Without the leakage loop
+  or the package model's natural convection HotSpot's grid model is linear in power over ambient, so every run is
+  given ``PRECISION_SCALE`` times the power and the state's rise over ambient, and its output rises are divided by
+  the same factor: the real tool's own solution, printed with ``PRECISION_SCALE`` times finer resolution (its RK4
+  step-error bound, 0.01 K absolute, tightens by the same factor);
 * block power goes onto cells exactly as HotSpot maps a block floorplan (``xlate_vector_b2g``: occupancy x power
   density x cell area) and block temperatures are read back as HotSpot reads them (``grid_map_mode``), both through
   ``GridCircuit``'s maps of the real floorplans (``thermal/grid.py``); the test checks them against HotSpot run on
@@ -59,6 +64,10 @@ HOTSPOT_LINE_SIZE = 65536
 # Cell powers in the trace: 7 significant digits keep 4096 columns under LINE_SIZE (at most 13 characters each).
 POWER_FORMAT = "%.7g"
 POWER_FIELD_MAX_CHARS = 13
+#: Power and rise scale of each HotSpot run (module docstring): HotSpot's 0.01 K print step becomes 1e-4 K. Measured
+#: need: 1000 restarts at 50 us lost up to 1.66 K unscaled (docs/ailfm-hotspot.md); the rounding each restart can
+#: lose is at most 0.005 K / PRECISION_SCALE, 0.05 K over 1000 restarts at 100.
+PRECISION_SCALE = 100.0
 
 
 def cell_names(layer: int, n_cells: int) -> list[str]:
@@ -103,6 +112,8 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         self.output_names = circuit.output_names
         self.ambient_K = float(config.ambient)
         self._init_K = float(config.init_temp)
+        #: HotSpot solves a nonlinear model with leakage or natural convection (package model): run it unscaled then
+        self.scale = 1.0 if config.leakage_used or config.package_model_used else PRECISION_SCALE
         n_cells, n_chip = circuit.n_cells, len(circuit.layers)
         self._power_cells = np.concatenate([np.arange(n * n_cells, (n + 1) * n_cells)
                                             for n, layer in enumerate(circuit.layers) if layer.has_power])
@@ -142,8 +153,8 @@ class HotSpotGridModel(CircuitState, ThermalModel):
                 "grid_transient_file": "(null)"}
 
     # ---- running HotSpot ---------------------------------------------------------------------------------
-    def _run(self, power: np.ndarray, extra: Mapping[str, str]) -> None:
-        node_power = self.circuit.network.power_to_node @ power
+    def _run(self, power: np.ndarray, extra: Mapping[str, str], scale: float) -> None:
+        node_power = self.circuit.network.power_to_node @ (power * scale)
         row = "\t".join(POWER_FORMAT % p for p in node_power[self._power_cells].tolist())
         (self.directory / "power.ptrace").write_text(f"{self._power_header}\n{row}\n")
         run_hotspot(self.executable, {**self._flags, **extra}, cwd=self.directory, timeout_s=self.timeout_s)
@@ -161,14 +172,16 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         if not (np.isfinite(dt_s) and dt_s > 0):
             raise ValueError(f"dt_s must be finite and > 0, got {dt_s}")
         folder = self.directory
-        write_restart_file(folder / "state.init", self.cell_node_names, self._theta + self.ambient_K)
+        # a state far below ambient (a start colder than ambient) would scale to a temperature below 0 K
+        scale = self.scale if self.ambient_K + self.scale * self._theta.min() > 0 else 1.0
+        write_restart_file(folder / "state.init", self.cell_node_names, self._theta * scale + self.ambient_K)
         grid_file = folder / "grid.ttrace"
         grid_file.unlink(missing_ok=True)  # HotSpot appends to it
         self._run(power, {"o": str(folder / "out.ttrace"), "init_file": str(folder / "state.init"),
-                          "grid_transient_file": str(grid_file), "sampling_intvl": repr(float(dt_s))})
+                          "grid_transient_file": str(grid_file), "sampling_intvl": repr(float(dt_s))}, scale)
         cells = self._cells_of(self._read(read_grid_transient, grid_file))
         theta = np.empty_like(self._theta)
-        theta[:-N_PACKAGE] = cells - self.ambient_K
+        theta[:-N_PACKAGE] = (cells - self.ambient_K) / scale
         theta[-N_PACKAGE:] = self._package.advance(self._theta, theta, dt_s)
         self._theta = theta
         return self.temperatures()
@@ -186,12 +199,12 @@ class HotSpotGridModel(CircuitState, ThermalModel):
         power = self.check_power(power_W)
         steady_file = self.directory / "out.steady"
         steady_file.unlink(missing_ok=True)
-        self._run(power, {"steady_file": str(steady_file)})
+        self._run(power, {"steady_file": str(steady_file)}, self.scale)
         values = self._read(read_steady, steady_file)
         missing = [name for name in self.cell_node_names if name not in values]
         if missing:
             raise ToolError(f"{self.executable} wrote no {missing[0]} to {steady_file}")
-        theta = np.array([values[name] for name in self.cell_node_names]) - self.ambient_K
+        theta = (np.array([values[name] for name in self.cell_node_names]) - self.ambient_K) / self.scale
         return self.circuit.outputs(theta) + self.ambient_K
 
     @property

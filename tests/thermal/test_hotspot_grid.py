@@ -25,7 +25,7 @@ from ailfm.thermal.floorplan_gen import write_stack
 from ailfm.thermal.formats import read_lcf, read_steady, write_config
 from ailfm.thermal.grid import N_PACKAGE, build_grid_circuit
 from ailfm.thermal.hotspot_backend import HotSpotBackend, find_hotspot
-from ailfm.thermal.hotspot_grid import HotSpotGridModel, cell_floorplan, write_restart_file
+from ailfm.thermal.hotspot_grid import PRECISION_SCALE, HotSpotGridModel, cell_floorplan, write_restart_file
 from ailfm.thermal.model import make_solver
 
 CELLS = 16  # cells per side in the tests (the system's default is 32: 8 HotSpot runs cost ~30 s there)
@@ -111,6 +111,30 @@ def test_restart_carries_the_whole_grid_through_the_files(system, monkeypatch):
     for name, value in grid.node_temperatures().items():
         assert model.node_temperatures()[name] == pytest.approx(value, abs=0.02), name
     model.close()
+
+
+def test_sub_step_restarts_keep_drift_below_hotspots_print_step(system, monkeypatch):
+    """Restarted every 50 us (a DTM sub-step), HotSpot's two printed decimals would round the slow nodes' drift away
+    (8 restarts lose ~0.006 K unscaled); run at PRECISION_SCALE times the power and rise, the files carry 1e-4 K."""
+    drop_in = shutil.which("ailfm-hotspot", path=str(Path(sys.executable).parent))
+    model = _model(system, drop_in, monkeypatch)
+    assert model.scale == PRECISION_SCALE
+    grid = build_thermal(system, "grid", cells=CELLS)
+    power = _powers(model, 1)[0]
+    for _ in range(8):
+        np.testing.assert_allclose(model.step(power, 50e-6), grid.step(power, 50e-6), atol=0.002)
+    for name, value in grid.node_temperatures().items():
+        assert model.node_temperatures()[name] == pytest.approx(value, abs=0.002), name
+    model.close()
+
+
+def test_nonlinear_hotspot_models_run_unscaled(system, tmp_path, monkeypatch):
+    """Leakage or the package model (natural convection) make HotSpot nonlinear in power: no scaling then."""
+    monkeypatch.setenv("HOTSPOT", sys.executable)  # never run
+    layers = read_lcf(write_stack(chip_stack(system), tmp_path))
+    config = grid_config(system, CELLS)
+    assert HotSpotGridModel(config, layers).scale == PRECISION_SCALE
+    assert HotSpotGridModel(config.with_flags({"leakage_used": "1"}), layers).scale == 1.0
 
 
 def test_too_many_cells_for_hotspot_is_a_config_error(system, monkeypatch):
