@@ -9,14 +9,14 @@ two figures come out:
 * closed loop: the same between the two separate runs, where each model's temperatures drive leakage power and DTM,
   so a core a hundredth of a kelvin either side of the DTM trigger can take a different path; the script counts the
   (epoch, core) pairs whose DTM state differs;
-* restart check: the HotSpot run's first ``--replay-epochs`` epochs (every block) against HotSpot's own
+* restart check: the HotSpot run's first ``--replay-steps`` thermal steps (every block) against HotSpot's own
   uninterrupted transient of the same power history on the stack's block floorplans.
 
 Prints the wall time per epoch of both runs, and the CPU time of one epoch's HotSpot command with and without the
 transient (HotSpot always solves the steady state too).
 
     HOTSPOT=/path/to/hotspot python bench/hotspot_loop.py [--duration 0.05] [--governor performance]
-        [--grid-cells N] [--replay-epochs 5] [--system NAME|YAML] [--json out.json]
+        [--grid-cells N] [--replay-steps 5] [--system NAME|YAML] [--json out.json]
 
 Exit status 1 when no HotSpot binary is found (the one-line reason on stderr).
 """
@@ -47,20 +47,27 @@ from ailfm.thermal.floorplan_gen import write_stack
 from ailfm.thermal.formats import write_config
 from ailfm.thermal.hotspot_backend import HotSpotBackend, find_hotspot
 
+#: a power difference between the two closed loops' inputs this large is a DTM decision, not leakage (W)
+FLIP_W = 0.5
+
 
 class Lockstep(ThermalModel):
-    """The loop's model, with a second model stepped on the same power vectors alongside it (outputs recorded)."""
+    """The loop's model, with a second model stepped on the same power vectors alongside it (without ``shadow``:
+    the model alone); every step's power, length and outputs recorded."""
 
-    def __init__(self, model: ThermalModel, shadow: ThermalModel):
+    def __init__(self, model: ThermalModel, shadow: ThermalModel | None = None):
         self.model, self.shadow = model, shadow
         self.power_names, self.output_names, self.ambient_K = model.power_names, model.output_names, model.ambient_K
         self.powers: list[np.ndarray] = []
+        self.steps_s: list[float] = []
         self.outputs: list[np.ndarray] = []
         self.shadow_outputs: list[np.ndarray] = []
 
     def step(self, power_W, dt_s):
         self.powers.append(np.array(power_W))
-        self.shadow_outputs.append(self.shadow.step(power_W, dt_s))
+        self.steps_s.append(float(dt_s))
+        if self.shadow is not None:
+            self.shadow_outputs.append(self.shadow.step(power_W, dt_s))
         self.outputs.append(self.model.step(power_W, dt_s))
         return self.outputs[-1]
 
@@ -69,8 +76,9 @@ class Lockstep(ThermalModel):
 
     def reset(self, init=None):
         self.model.reset(init)
-        self.shadow.reset(init)
-        for record in (self.powers, self.outputs, self.shadow_outputs):
+        if self.shadow is not None:
+            self.shadow.reset(init)
+        for record in (self.powers, self.steps_s, self.outputs, self.shadow_outputs):
             record.clear()
 
     @property
@@ -95,7 +103,7 @@ def timed_run(config: RunConfig, thermal: ThermalModel):
 
 def uninterrupted_hotspot(system, cells: int | None, powers: list[np.ndarray], dt_s: float) -> np.ndarray:
     """HotSpot's own transient of the whole power history on the stack's block floorplans, from ambient, one run
-    per epoch over everything so far (``HotSpotBackend``'s replay mode): the restart-free reference."""
+    per thermal step over everything so far (``HotSpotBackend``'s replay mode): the restart-free reference."""
     with tempfile.TemporaryDirectory(prefix="ailfm-hotspot-replay-") as folder:
         lcf = write_stack(chip_stack(system), Path(folder))
         write_config(Path(folder) / "hotspot.config", grid_config(system, cells))
@@ -132,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--governor", default="performance")
     parser.add_argument("--system", default=None, help="system name or YAML (default: the default scenario's)")
     parser.add_argument("--grid-cells", type=int, default=None, help="cells per side (default: the system's)")
-    parser.add_argument("--replay-epochs", type=int, default=5,
-                        help="check the first N epochs against HotSpot's uninterrupted transient (N(N+1)/2 epochs "
-                             "of HotSpot transient; default 5, 0 to skip)")
+    parser.add_argument("--replay-steps", type=int, default=5,
+                        help="check the first N thermal steps against HotSpot's uninterrupted transient "
+                             "(N(N+1)/2 steps of HotSpot transient; default 5, 0 to skip)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     try:
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.system:
         base = dataclasses.replace(base, system=args.system)
     system = load_system(base.system)
-    grid, grid_s, _ = timed_run(base, build_thermal(system, "grid", cells=args.grid_cells))
+    grid_record = Lockstep(build_thermal(system, "grid", cells=args.grid_cells))
+    grid, grid_s, _ = timed_run(base, grid_record)
     lockstep = Lockstep(build_thermal(system, "hotspot", cells=args.grid_cells),
                         build_thermal(system, "grid", cells=args.grid_cells))
     hotspot, hotspot_s, chip = timed_run(dataclasses.replace(base, thermal="hotspot"), lockstep)
@@ -163,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     flip_K = ([float(t_grid[first_dtm, flip_core]), float(t_hotspot[first_dtm, flip_core])]
               if first_dtm is not None else None)
     before = closed[:first_dtm] if first_dtm else closed
+    # the same at the thermal sub-step (DTM's period): the first step where a core's power differs by more than
+    # FLIP_W between the two runs is where their DTM decisions first went apart (leakage alone differs by mW)
+    steps = min(len(grid_record.powers), len(lockstep.powers))
+    power_apart = np.abs(np.array(lockstep.powers[:steps]) - np.array(grid_record.powers[:steps])).max(axis=1) > FLIP_W
+    first_step = int(np.flatnonzero(power_apart)[0]) if power_apart.any() else steps
+    step_closed = np.abs(np.array(lockstep.outputs[:first_step])[:, chip.core_output]
+                         - np.array(grid_record.outputs[:first_step])[:, chip.core_output])
     lock_epoch, lock_core = np.unravel_index(int(np.argmax(same_inputs)), same_inputs.shape)
     loop_epoch, loop_core = np.unravel_index(int(np.argmax(closed)), closed.shape)
     figures = {
@@ -176,16 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         "first_flip_core": flip_core, "first_flip_T_K_grid_hotspot": flip_K,
         "dtm_trigger_K": system.thermal.dtm_trigger_C + 273.15,
         "closed_loop_worst_before_first_flip_K": float(before.max()) if before.size else None,
+        "thermal_steps": steps, "first_step_power_differs": first_step if power_apart.any() else None,
+        "closed_loop_worst_before_first_step_apart_K": float(step_closed.max()) if step_closed.size else None,
         "peak_temp_C_grid": float(t_grid.max() - 273.15), "peak_temp_C_hotspot": float(t_hotspot.max() - 273.15),
         "wall_s_per_epoch_grid": grid_s / len(t_grid), "wall_s_per_epoch_hotspot": hotspot_s / len(t_hotspot),
         "load_average": os.getloadavg()[0],
     }
     figures.update(run_cost(lockstep.model))
-    if args.replay_epochs:
-        n = min(args.replay_epochs, len(lockstep.powers))
-        exact = uninterrupted_hotspot(system, args.grid_cells, lockstep.powers[:n], system.thermal.epoch_s)
+    if args.replay_steps:
+        n = min(args.replay_steps, len(lockstep.powers))
+        exact = uninterrupted_hotspot(system, args.grid_cells, lockstep.powers[:n], lockstep.steps_s[0])
         restart = np.abs(np.array(lockstep.outputs[:n]) - exact)
-        figures["restart_vs_uninterrupted_epochs"] = n
+        figures["restart_vs_uninterrupted_steps"] = n
         figures["restart_vs_uninterrupted_worst_K"] = float(restart.max())
     print(f"{epochs} epochs x {t_grid.shape[1]} cores, {figures['grid_cells']}x{figures['grid_cells']} cells, "
           f"governor {args.governor}, HotSpot {binary}")
@@ -198,9 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  first DTM flip: core {flip_core} at {flip_K[0]:.3f} K (grid) vs {flip_K[1]:.3f} K (hotspot), "
               f"trigger {figures['dtm_trigger_K']:.2f} K; worst difference before it "
               f"{figures['closed_loop_worst_before_first_flip_K']:.3f} K")
-    if args.replay_epochs:
-        print(f"restarts vs HotSpot's uninterrupted transient, first {figures['restart_vs_uninterrupted_epochs']} "
-              f"epochs, every block: worst {figures['restart_vs_uninterrupted_worst_K']:.3f} K")
+    print(f"  at the thermal sub-step: the runs' powers first differ by > {FLIP_W} W (a DTM decision) at step "
+          f"{figures['first_step_power_differs']} of {steps}; worst |T_hotspot - T_grid| before it "
+          f"{figures['closed_loop_worst_before_first_step_apart_K']:.4f} K")
+    if args.replay_steps:
+        print(f"restarts vs HotSpot's uninterrupted transient, first {figures['restart_vs_uninterrupted_steps']} "
+              f"thermal steps, every block: worst {figures['restart_vs_uninterrupted_worst_K']:.3f} K")
     print(f"peak core temperature: grid {figures['peak_temp_C_grid']:.2f} C, "
           f"hotspot {figures['peak_temp_C_hotspot']:.2f} C")
     print(f"wall per epoch: grid {1e3 * figures['wall_s_per_epoch_grid']:.1f} ms, "
