@@ -24,7 +24,8 @@ def add_subcommands(subparsers) -> None:
     d = TrainConfig()
     train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/)")
     train.add_argument("--method", choices=METHODS, default=d.method)
-    train.add_argument("--system", default=d.system, help="shipped system name or YAML path; several comma-separated: each roll-out draws one")
+    train.add_argument("--system", default=d.system,
+                       help="shipped system name or YAML path; several comma-separated: each roll-out draws one")
     train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
     train.add_argument("--iterations", type=options.POSITIVE, default=d.iterations)
     train.add_argument("--rollouts", type=options.POSITIVE, default=d.rollouts, help="roll-outs per iteration")
@@ -60,7 +61,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("workloads", "name at least one training workload")
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective, learn_placement=args.learn_placement))
+                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective,
+                                                                          learn_placement=args.learn_placement))
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)

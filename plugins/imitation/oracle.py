@@ -35,13 +35,13 @@ from ailfm.plugins.epoch.chip_thermal import ThermalTwin
 from ailfm.plugins.epoch.lookahead import Lookahead
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
 from ailfm.plugins.governors.placement import PLACEMENTS, coolest_placement
-
-#: the named initial placements the Oracle compares with the driver's own at the start (``Oracle.initial_label``)
-INITIAL_CANDIDATES = ("coolest", "lowest-latency")
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES, objective_score
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
+
+#: the named initial placements the Oracle compares with the driver's own at the start (``Oracle.initial_label``)
+INITIAL_CANDIDATES = ("coolest", "lowest-latency")
 
 
 @dataclass(frozen=True)
