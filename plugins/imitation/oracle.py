@@ -61,7 +61,7 @@ class OracleConfig:
     #: thermally limited levels alone are all at or near f_max [inferred: three caps cover the range]
     energy_caps: tuple[float, ...] = (0.25, 0.5, 0.75)
     #: label the initial placement too (``initial_label``; ``ailfm ail train --learn-placement``): the Oracle picks
-    #: the best of ``initial_candidates`` and the driver's own placement at the start of each roll-out, and a policy
+    #: the best of ``INITIAL_CANDIDATES`` and the driver's own placement at the start of each roll-out, and a policy
     #: trained so places the threads by its scores
     learn_placement: bool = False
     #: epochs over which initial placements are compared: long enough for the chip to heat from the starting state
