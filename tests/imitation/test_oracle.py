@@ -149,3 +149,25 @@ def test_the_oracles_initial_label_is_the_best_candidate(tiny_scenario):
     occupancy[placed] = 1
     assert governor.label_epochs[0] == 0 and np.array_equal(governor.targets[0][:, 1], occupancy)
     assert not governor.features[0][:, FEATURE_NAMES.index("has_thread")].any()
+
+
+def test_a_policy_driven_rollout_starts_where_its_policy_scores(tiny_scenario, small_policy):
+    """With ``learn_placement`` a roll-out the policy drives starts on the ensemble's scored placement; DAgger (``all``)
+    labels that first state by the Oracle without taking its placement, evaluation (``none``) labels nothing."""
+    from dataclasses import replace
+
+    from ailfm.plugins.governors.onnx_governor import initial_features
+    from ailfm.plugins.governors.placement import coolest_placement, scored_placement
+    from ailfm.plugins.imitation.oracle import OracleConfig
+    from ailfm.plugins.imitation.rollout import RolloutGovernor, RolloutTask
+
+    scenario = replace(tiny_scenario, warmup_epochs=0, epochs=1)
+    for mode, labels in (("none", 0), ("all", 1)):
+        governor = RolloutGovernor(RolloutTask(scenario, mode, small_policy,
+                                               oracle=OracleConfig(learn_placement=True, placement_horizon=4)))
+        sim = simulation(scenario, governor)
+        start = sim.start(sim.system.thermal.epoch_s)
+        outputs, _ = small_policy.predict(initial_features(governor.extractor, start.temperature_K))
+        np.testing.assert_array_equal(start.thread_core, scored_placement(sim.context, outputs[:, 1]))
+        assert not np.array_equal(start.thread_core, coolest_placement(sim.context))  # so the check discriminates
+        assert len(governor.targets) == labels and governor.label_epochs == [0] * labels
