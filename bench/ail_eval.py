@@ -1,10 +1,11 @@
 """Evaluation of issues 4 and 17: ``ailfm compare`` with oracle, ail, the shielded ablations and every baseline on
 held-out workloads and systems, over several seeds and request mixes, with energy beside throughput.
 
-Leave-one-model-out: the shipped ``ail`` policy was trained without Llama-3-8B and ViT-L/16; both are evaluated on
-the default system (snuca-64) and on the second system description (snuca-64-2l: 2 layers of 8x4 tiles), which no
-policy was trained on. The ablations ``shielded-performance`` and ``shielded-ondemand`` run ``ail``'s own shield and
-coolest-cores placement with requests that learned nothing, so ``ail`` against them is what the learning adds.
+Leave-one-model-out: the shipped policies were trained without Llama-3-8B and ViT-L/16; both are evaluated on the
+default system (snuca-64) and on the second system description (snuca-64-2l: 2 layers of 8x4 tiles; ``ail-edp`` was
+not trained on it, ``ail`` was, to learn its initial placement there). The ablations ``shielded-performance`` and
+``shielded-ondemand`` run ``ail``'s own shield from the coolest cores with requests that learned nothing, so ``ail``
+against them is what the learning adds (its V/f, moves and initial placement).
 
 Scenarios (``--scenarios mixes``, the default): 3 instances x 16 threads serving 3 requests, a window of the Azure
 LLM inference trace 2023 picked by the seed (seeds 0, 1, 2) with its recorded arrival times (0-0.63 s apart in these

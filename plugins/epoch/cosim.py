@@ -52,7 +52,7 @@ from ailfm.plugins.epoch.model import (
     thread_rates,
     uncore_constants,
 )
-from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
+from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation, starting_observation
 from ailfm.plugins.governors.placement import OWN, check_placement, initial_placement
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
@@ -252,11 +252,7 @@ class CoSimulation:
         self._finish = np.full(len(self.request_arrival_s), np.nan)
         self._decision_counts = np.zeros(len(_DECISION_BINS) + 1, dtype=np.int64)
         self._dtm_events, self._epoch = 0, 0
-        f_max = np.full(n_cores, system.dvfs.f_max_GHz)
-        zeros_c, zeros_t = np.zeros(n_cores), np.zeros(engine.n_threads)
-        return Observation(0, 0.0, self._temperature[0].copy(), zeros_c, f_max, f_max, zeros_c, zeros_c, zeros_c,
-                           self._throttled[0].copy(), self._placement.copy(),
-                           np.zeros(engine.n_threads, dtype=np.int64), zeros_t, zeros_t, zeros_t, 0.0)
+        return starting_observation(system, self._temperature[0], self._placement, self._throttled[0].copy())
 
     def _bind_model_arguments(self) -> None:
         """The arrays ``run_candidates`` reads and writes, bound once per run (and when the records grow): the

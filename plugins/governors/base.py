@@ -54,6 +54,20 @@ class Observation:
     uncore_power_W: float
 
 
+def starting_observation(system: SystemDescription, temperature_K: np.ndarray, thread_core: np.ndarray,
+                         throttled: np.ndarray | None = None) -> Observation:
+    """What a governor sees before the first epoch: the chip at ``temperature_K``, nothing run yet, every core
+    requested at f_max; ``thread_core`` -1 where a thread is not placed yet (the state an initial placement is
+    decided in)."""
+    n_cores, n_threads = system.n_cores, len(thread_core)
+    f_max = np.full(n_cores, system.dvfs.f_max_GHz)
+    zeros_c, zeros_t = np.zeros(n_cores), np.zeros(n_threads)
+    throttled = np.zeros(n_cores, dtype=bool) if throttled is None else throttled
+    return Observation(0, 0.0, np.array(temperature_K, dtype=float), zeros_c, f_max, f_max, zeros_c, zeros_c, zeros_c,
+                       throttled, np.array(thread_core, dtype=np.int64), np.zeros(n_threads, dtype=np.int64), zeros_t,
+                       zeros_t, zeros_t, 0.0)
+
+
 @dataclass(frozen=True, eq=False)
 class Decision:
     """Requested frequency per core (snapped to the V/f grid by the loop) and, optionally, a new placement."""

@@ -6,8 +6,8 @@ how V/f is set, so a run can instead start every governor from one named placeme
 migrates, if it migrates) from there. The same names serve both engines (``RunConfig.placement``).
 
 * ``first-unused``: thread i on core i (HotSniper's ``mapFirstUnused``; the default of ``Governor``);
-* ``coolest``: the cores of lowest steady self-heating, ties to the lower NUCA latency (the learned governors' and
-  the Oracle's own placement);
+* ``coolest``: the cores of lowest steady self-heating, ties to the lower NUCA latency (the Oracle's own placement,
+  and the learned governors' unless their policy scores the cores: ``scored_placement``);
 * ``lowest-latency``: the cores of lowest mean S-NUCA latency (PCMig's own placement).
 """
 
@@ -29,12 +29,24 @@ def first_unused(context: GovernorContext) -> np.ndarray:
     return np.arange(context.n_threads)
 
 
-def coolest_placement(context: GovernorContext) -> np.ndarray:
-    """The cores of lowest steady self-heating (the rows of the thermal resistance matrix summed: how much the chip
-    heats a core), ties to the lower NUCA latency."""
+def coolest_order(context: GovernorContext) -> np.ndarray:
+    """Every core, from the lowest steady self-heating (the rows of the thermal resistance matrix summed: how much
+    the chip heats a core) up, ties to the lower NUCA latency."""
     r_cc, _ = context.thermal_resistance_K_per_W
-    order = np.lexsort((context.nuca.mean_latency_ns, np.round(r_cc.sum(axis=1), 6)))
-    return order[: context.n_threads].copy()
+    return np.lexsort((context.nuca.mean_latency_ns, np.round(r_cc.sum(axis=1), 6)))
+
+
+def coolest_placement(context: GovernorContext) -> np.ndarray:
+    """The ``coolest_order``'s first cores, thread i on the i-th."""
+    return coolest_order(context)[: context.n_threads].copy()
+
+
+def scored_placement(context: GovernorContext, score: np.ndarray) -> np.ndarray:
+    """The highest-scoring cores, thread i on the i-th (threads are numbered instance by instance, so each instance
+    takes the best cores the ones before it left), ties in ``coolest_order``: a constant score is the coolest
+    placement."""
+    order = coolest_order(context)
+    return order[np.argsort(-np.asarray(score, dtype=float)[order], kind="stable")][: context.n_threads].copy()
 
 
 def lowest_latency(context: GovernorContext) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 Every ONNX policy (``onnx``, ``ail``) runs this way: its requested V/f passes ``PredictiveShield``
 (``ailfm.plugins.imitation.shield``, docs/ail.md) and its threads start on the cores of lowest steady self-heating
-(``coolest_placement``). The ablation baselines run the same path with requests that learned nothing, so a table shows
-what the learning adds beyond the shield and the placement:
+(``coolest_placement``), or, if its file says so, where its own placement scores put them
+(``OnnxGovernor.initial_placement``; a constant score is the coolest placement). The ablation baselines run the same
+path with requests that learned nothing, so a table shows what the learning adds beyond the shield and the coolest
+start:
 
 * ``shielded-performance``: f_max on every core, threads never move (what an ONNX file that outputs V/f fraction 1
   and placement score 0 everywhere does);

@@ -24,7 +24,8 @@ def add_subcommands(subparsers) -> None:
     d = TrainConfig()
     train.add_argument("--out", required=True, help="run folder (checkpoints: manifest.json, shards/)")
     train.add_argument("--method", choices=METHODS, default=d.method)
-    train.add_argument("--system", default=d.system, help="shipped system name or YAML path")
+    train.add_argument("--system", default=d.system,
+                       help="shipped system name or YAML path; several comma-separated: each roll-out draws one")
     train.add_argument("--workloads", default=",".join(d.workloads), help="comma-separated training models")
     train.add_argument("--iterations", type=options.POSITIVE, default=d.iterations)
     train.add_argument("--rollouts", type=options.POSITIVE, default=d.rollouts, help="roll-outs per iteration")
@@ -37,6 +38,10 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--objective", choices=OBJECTIVES, default=d.oracle.objective,
                        help="what the Oracle maximises over its look-ahead (its labels) and validation measures; "
                             "recorded in the policy file")
+    train.add_argument("--learn-placement", action="store_true",
+                       help="the Oracle also labels each roll-out's initial placement (the best of coolest, "
+                            "lowest-latency and the driver's own) and the exported policy places the threads by its "
+                            "scores (default: the coolest cores)")
     train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
@@ -56,7 +61,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("workloads", "name at least one training workload")
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective))
+                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective,
+                                                                          learn_placement=args.learn_placement))
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)
@@ -82,7 +88,8 @@ def _train(args: argparse.Namespace) -> int:
     export.parent.mkdir(parents=True, exist_ok=True)
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
-    write_atomic(export, to_onnx(ensemble.policy, training, config.oracle.objective))
+    write_atomic(export, to_onnx(ensemble.policy, training, config.oracle.objective,
+                                 "scores" if config.oracle.learn_placement else "coolest"))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))

@@ -4,12 +4,16 @@ Input ``core_features``: float32, shape ``[n_cores, N_FEATURES]`` (first dimensi
 ``ailfm.plugins.imitation.features.FEATURE_NAMES`` of version ``FEATURE_VERSION``.
 Output ``core_actions``: float32, shape ``[n_cores, 2]``: column 0 is the requested V/f as a fraction of the level
 range (0 = f_min, 1 = f_max; clipped, then snapped down to the grid by the loop), column 1 a placement score (higher
-= a better core for a thread; threads move from low- to high-scoring free cores).
+= a better core for a thread; threads move from low- to high-scoring free cores; with ``ailfm.initial_placement`` =
+``scores`` the threads also start on the cores it scores highest in the starting state).
 ``metadata_props`` must hold ``ailfm.contract`` (= ``CONTRACT_VERSION``), ``ailfm.feature_version``,
-``ailfm.feature_names`` (comma-separated, equal to ``FEATURE_NAMES``), ``ailfm.outputs`` and ``ailfm.objective`` (what
-the Oracle that labelled its training data maximised: ``objective.OBJECTIVES``); ``ailfm.training`` (how the model
-was made) is recommended. ``load_policy`` checks all of it and names what is wrong. Version 2 added
-``ailfm.objective``; version 1 files still load, as throughput policies (the only objective there was).
+``ailfm.feature_names`` (comma-separated, equal to ``FEATURE_NAMES``), ``ailfm.outputs``, ``ailfm.objective`` (what
+the Oracle that labelled its training data maximised: ``objective.OBJECTIVES``) and ``ailfm.initial_placement``
+(``INITIAL_PLACEMENTS``: ``scores``, the policy's placement scores in the starting state place the threads, or
+``coolest``, the fixed coolest-cores placement); ``ailfm.training`` (how the model was made) is recommended.
+``load_policy`` checks all of it and names what is wrong. Version 2 added ``ailfm.objective``, version 3
+``ailfm.initial_placement``; version 1 files still load as throughput policies (the only objective there was), and
+version 1 and 2 files keep the coolest placement (their policies were never trained to place threads at the start).
 """
 
 from __future__ import annotations
@@ -23,22 +27,28 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES
 
-CONTRACT_VERSION = "ailfm-governor-onnx/2"
-#: Contract versions this ailfm loads (1: without ``ailfm.objective``, read as ``DEFAULT_OBJECTIVE``).
-READABLE_CONTRACTS = ("ailfm-governor-onnx/1", CONTRACT_VERSION)
+CONTRACT_VERSION = "ailfm-governor-onnx/3"
+#: Contract versions this ailfm loads (1: without ``ailfm.objective``, read as ``DEFAULT_OBJECTIVE``; 1 and 2: without
+#: ``ailfm.initial_placement``, read as ``coolest``).
+READABLE_CONTRACTS = ("ailfm-governor-onnx/1", "ailfm-governor-onnx/2", CONTRACT_VERSION)
 INPUT_NAME = "core_features"
 OUTPUT_NAME = "core_actions"
 N_OUTPUTS = 2
 OUTPUT_SEMANTICS = "column 0: V/f fraction of [f_min, f_max]; column 1: placement score (higher = better core)"
 REQUIRED_METADATA = ("ailfm.contract", "ailfm.feature_version", "ailfm.feature_names", "ailfm.outputs")
 OBJECTIVE_KEY = "ailfm.objective"  # required from version 2 on
+INITIAL_PLACEMENT_KEY = "ailfm.initial_placement"  # required from version 3 on
+#: ``scores``: threads start on the cores the policy scores highest in the starting state (``scored_placement``);
+#: ``coolest``: on the coolest cores (``coolest_placement``), whatever the policy outputs
+INITIAL_PLACEMENTS = ("scores", "coolest")
 
 
-def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, str]:
+def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE,
+                      initial_placement: str = "scores") -> dict[str, str]:
     """The metadata_props a conforming model carries."""
     return {"ailfm.contract": CONTRACT_VERSION, "ailfm.feature_version": FEATURE_VERSION,
             "ailfm.feature_names": ",".join(FEATURE_NAMES), "ailfm.outputs": OUTPUT_SEMANTICS,
-            OBJECTIVE_KEY: objective, "ailfm.training": training}
+            OBJECTIVE_KEY: objective, INITIAL_PLACEMENT_KEY: initial_placement, "ailfm.training": training}
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +68,12 @@ class Policy:
     def objective(self) -> str:
         """What the policy was trained for (a version 1 file: throughput)."""
         return self.metadata.get(OBJECTIVE_KEY, DEFAULT_OBJECTIVE)
+
+    @property
+    def scores_initial_placement(self) -> bool:
+        """Whether the policy's placement scores in the starting state place the threads (version 1 and 2 files:
+        no, they keep the coolest placement)."""
+        return self.metadata.get(INITIAL_PLACEMENT_KEY, "coolest") == "scores"
 
 
 def checked_output(path: str, outputs: object, n_cores: int) -> np.ndarray:
@@ -96,6 +112,9 @@ def check_model(model, path: Path) -> dict[str, str]:
     if metadata["ailfm.contract"] != READABLE_CONTRACTS[0] and metadata.get(OBJECTIVE_KEY) not in OBJECTIVES:
         _fail(path, f"metadata {OBJECTIVE_KEY} is {metadata.get(OBJECTIVE_KEY)!r}; expected one of "
                     f"{', '.join(OBJECTIVES)}")
+    if metadata["ailfm.contract"] == CONTRACT_VERSION and metadata.get(INITIAL_PLACEMENT_KEY) not in INITIAL_PLACEMENTS:
+        _fail(path, f"metadata {INITIAL_PLACEMENT_KEY} is {metadata.get(INITIAL_PLACEMENT_KEY)!r}; expected one of "
+                    f"{', '.join(INITIAL_PLACEMENTS)}")
     if metadata["ailfm.feature_version"] != FEATURE_VERSION:
         _fail(path, f"feature version {metadata['ailfm.feature_version']!r}, this ailfm computes {FEATURE_VERSION!r}")
     names = tuple(metadata["ailfm.feature_names"].split(","))

@@ -79,6 +79,8 @@ class TrainConfig:
         for name in ("epochs", "validation", "seed"):  # checked here, before any roll-out runs
             if getattr(self, name) < (1 if name == "epochs" else 0):
                 raise ConfigError(name, f"must be >= {1 if name == 'epochs' else 0}, got {getattr(self, name)}")
+        if not training_systems(self):
+            raise ConfigError("system", "name at least one training system")
         if not 0 <= self.threshold < float("inf"):
             raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
 
@@ -86,12 +88,20 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
+def training_systems(config: TrainConfig) -> tuple[str, ...]:
+    """The systems roll-outs are drawn from: ``system`` is one name or several, comma-separated."""
+    return tuple(name.strip() for name in config.system.split(",") if name.strip())
+
+
 def _scenario(config: TrainConfig, rng: np.random.Generator, workloads: tuple[str, ...]) -> RolloutScenario:
-    return RolloutScenario(system=config.system, workload=str(rng.choice(workloads)),
-                           seed=int(rng.integers(0, 2**31)), lengths=config.lengths, requests=config.requests,
-                           instances=config.instances, threads=config.threads,
-                           warmup_epochs=int(rng.integers(config.warmup_epochs[0], config.warmup_epochs[1] + 1)),
-                           epochs=config.epochs, grid_cells=config.thermal_cells)
+    workload, seed = str(rng.choice(workloads)), int(rng.integers(0, 2**31))
+    warmup = int(rng.integers(config.warmup_epochs[0], config.warmup_epochs[1] + 1))
+    systems = training_systems(config)
+    # drawn last, and only from several: a single-system run keeps the scenarios it had before systems were drawn
+    system = systems[0] if len(systems) == 1 else str(rng.choice(systems))
+    return RolloutScenario(system=system, workload=workload, seed=seed, lengths=config.lengths,
+                           requests=config.requests, instances=config.instances, threads=config.threads,
+                           warmup_epochs=warmup, epochs=config.epochs, grid_cells=config.thermal_cells)
 
 
 def iteration_scenarios(config: TrainConfig, iteration: int) -> list[RolloutScenario]:

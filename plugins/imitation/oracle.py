@@ -34,11 +34,14 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.epoch.chip_thermal import ThermalTwin
 from ailfm.plugins.epoch.lookahead import Lookahead
 from ailfm.plugins.governors.base import Decision, Governor, GovernorContext, Observation
-from ailfm.plugins.governors.placement import coolest_placement
+from ailfm.plugins.governors.placement import PLACEMENTS, coolest_placement
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES, objective_score
 from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
+
+#: the named initial placements the Oracle compares with the driver's own at the start (``Oracle.initial_label``)
+INITIAL_CANDIDATES = ("coolest", "lowest-latency")
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,17 @@ class OracleConfig:
     #: energy objectives also try every mapping with all levels capped at these fractions of the level range: the
     #: thermally limited levels alone are all at or near f_max [inferred: three caps cover the range]
     energy_caps: tuple[float, ...] = (0.25, 0.5, 0.75)
+    #: label the initial placement too (``initial_label``; ``ailfm ail train --learn-placement``): the Oracle picks
+    #: the best of ``INITIAL_CANDIDATES`` and the driver's own placement at the start of each roll-out, and a policy
+    #: trained so places the threads by its scores
+    learn_placement: bool = False
+    #: epochs over which initial placements are compared: long enough for the chip to heat from the starting state
+    #: towards where V/f becomes limited, so a hot placement pays for its speed [inferred; cost measured in docs]
+    placement_horizon: int = 100
 
     def __post_init__(self):
+        if self.placement_horizon < 1:
+            raise ConfigError("placement_horizon", f"must be >= 1 epoch, got {self.placement_horizon}")
         if self.objective not in OBJECTIVES:
             raise ConfigError("objective", f"unknown objective {self.objective!r}; known: {', '.join(OBJECTIVES)}")
 
@@ -85,12 +97,12 @@ class Oracle:
     # -- V/f from the linear thermal model ---------------------------------------------------------------------------
     def linear_levels(self, twin: ThermalTwin, modes: np.ndarray, placements: np.ndarray,
                       thread_activity: np.ndarray, thread_running: np.ndarray, bank_W: float,
-                      margin_K: float) -> np.ndarray:
+                      margin_K: float, horizon: int | None = None) -> np.ndarray:
         """(N, n_cores) highest level indices the linear model (one epoch ``twin`` from state ``modes``) keeps at
-        or below ``T_max - margin_K``."""
+        or below ``T_max - margin_K`` over ``horizon`` epochs (default ``config.horizon``)."""
         system = self.system
         n, n_cores = len(placements), system.n_cores
-        horizon = self.config.horizon
+        horizon = horizon or self.config.horizon
         target_K = system.thermal.t_max_K - self.config.guard_K - margin_K
         activity = np.zeros((n, n_cores))
         running = np.zeros((n, n_cores), dtype=bool)
@@ -154,40 +166,61 @@ class Oracle:
     # -- the search ------------------------------------------------------------------------------------------------
     def label(self, lookahead: Lookahead, obs: Observation) -> OracleLabel:
         """The Oracle's action at the loop's current state (the start of the coming epoch)."""
-        twin, modes, state = lookahead.twin, lookahead.modes, lookahead.state()
+        state = lookahead.state()
         placement = obs.thread_core
         thread_running = obs.thread_kernel_type >= 0
         thread_activity = np.where(placement >= 0, obs.activity[np.maximum(placement, 0)], 0.0)
-        bank_W = obs.uncore_power_W / self.system.n_banks
         best = None
         evaluated = 0
         for _ in range(self.config.rounds):
             start = placement if best is None else best.placement
             placements = self.neighbour_placements(start, state.temperature_K, thread_running)
-            candidates_p, candidates_f = [], []
-            for margin in self.config.margins_K:
-                level = self.linear_levels(twin, modes, placements, thread_activity, thread_running, bank_W, margin)
-                candidates_p.append(placements)
-                candidates_f.append(self.levels[level])
-            # the linear model is conservative (leakage at the limit): also try one level more on limited cores
-            top = len(self.levels) - 1
-            candidates_p.append(placements)
-            candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
-            if self.config.objective != "throughput":  # energy objectives: slower V/f may be worth its time
-                for cap in self.config.energy_caps:
-                    candidates_p.append(placements)
-                    candidates_f.append(self.levels[np.minimum(level, round(cap * top))])
-            candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
-            result = lookahead.simulate(candidates_p, candidates_f, self.config.horizon, self.config.guard_K, state)
-            evaluated += len(candidates_p)
-            score = objective_score(self.config.objective, result.instructions, result.energy_J)
-            pick = _pick(score, result.safe, result.epoch_end_peak_K)
-            if best is None or _better(score[pick], result.safe[pick], best.score, best.safe):
-                best = OracleLabel(candidates_p[pick], candidates_f[pick], float(result.instructions[pick]),
-                                   float(result.energy_J[pick]), float(score[pick]), bool(result.safe[pick]), 0)
-            elif best is not None:
+            found = self.best_of(lookahead, placements, thread_activity, thread_running, obs.uncore_power_W,
+                                 self.config.horizon, state)
+            evaluated += found.evaluated
+            if best is None or _better(found.score, found.safe, best.score, best.safe):
+                best = found
+            else:
                 break  # the local search converged
         return dataclasses.replace(best, evaluated=evaluated)
+
+    def initial_label(self, lookahead: Lookahead, placements: np.ndarray) -> OracleLabel:
+        """The best of the candidate initial placements ``placements`` (M, n_threads) in the starting state, each with
+        the V/f the linear model sustains over ``placement_horizon`` epochs, scored by the same look-ahead and
+        objective as ``label``. No thread has run yet, so every thread's activity is taken at its worst case, 1 (as
+        the shield does before a thread has run)."""
+        n_threads = placements.shape[1]
+        return self.best_of(lookahead, np.unique(placements, axis=0), np.ones(n_threads),
+                            np.ones(n_threads, dtype=bool), 0.0, self.config.placement_horizon, lookahead.state())
+
+    def best_of(self, lookahead: Lookahead, placements: np.ndarray, thread_activity: np.ndarray,
+                thread_running: np.ndarray, uncore_W: float, horizon: int, state) -> OracleLabel:
+        """The best (placement, V/f) for the mappings ``placements`` over ``horizon`` epochs: per mapping, the levels
+        of the linear model at each margin and one level more, energy objectives also capped; all simulated by the
+        look-ahead together, the best safe one by the objective kept (``evaluated``: candidates simulated)."""
+        twin, modes = lookahead.twin, lookahead.modes
+        bank_W = uncore_W / self.system.n_banks
+        candidates_p, candidates_f = [], []
+        for margin in self.config.margins_K:
+            level = self.linear_levels(twin, modes, placements, thread_activity, thread_running, bank_W, margin,
+                                       horizon)
+            candidates_p.append(placements)
+            candidates_f.append(self.levels[level])
+        # the linear model is conservative (leakage at the limit): also try one level more on limited cores
+        top = len(self.levels) - 1
+        candidates_p.append(placements)
+        candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
+        if self.config.objective != "throughput":  # energy objectives: slower V/f may be worth its time
+            for cap in self.config.energy_caps:
+                candidates_p.append(placements)
+                candidates_f.append(self.levels[np.minimum(level, round(cap * top))])
+        candidates_p, candidates_f = np.concatenate(candidates_p), np.concatenate(candidates_f)
+        result = lookahead.simulate(candidates_p, candidates_f, horizon, self.config.guard_K, state)
+        score = objective_score(self.config.objective, result.instructions, result.energy_J)
+        pick = _pick(score, result.safe, result.epoch_end_peak_K)
+        return OracleLabel(candidates_p[pick], candidates_f[pick], float(result.instructions[pick]),
+                           float(result.energy_J[pick]), float(score[pick]), bool(result.safe[pick]),
+                           len(candidates_p))
 
     def exhaustive_best(self, lookahead: Lookahead, thread_running: np.ndarray, batch: int = 256) -> OracleLabel:
         """Every placement of the running threads and every level of their cores (idle cores at f_min): only for
@@ -237,11 +270,19 @@ class OracleGovernor(Governor):
         self.oracle = Oracle(context.system, context.power, context.nuca, self.config)
 
     def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
+        if self.config.learn_placement:
+            return self.initial_query(coolest_placement(self.context)).placement
         return coolest_placement(self.context)
 
     def query(self, obs: Observation) -> OracleLabel:
         """The Oracle's ``OracleLabel`` at the loop's current state."""
         return self.oracle.label(self.context.lookahead, obs)
+
+    def initial_query(self, current: np.ndarray) -> OracleLabel:
+        """The Oracle's initial placement (``Oracle.initial_label``): the best of ``INITIAL_CANDIDATES`` and
+        ``current`` (the driver's own)."""
+        candidates = [PLACEMENTS[name](self.context) for name in INITIAL_CANDIDATES]
+        return self.oracle.initial_label(self.context.lookahead, np.array([current, *candidates]))
 
     def decide(self, obs: Observation) -> Decision:
         label = self.query(obs)

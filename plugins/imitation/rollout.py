@@ -18,10 +18,12 @@ import numpy as np
 from ailfm.errors import ConfigError
 from ailfm.plugins.governors.base import Decision, Governor, Observation
 from ailfm.plugins.governors.cpufreq import Performance
+from ailfm.plugins.governors.onnx_governor import initial_features
+from ailfm.plugins.governors.placement import coolest_placement, scored_placement
 from ailfm.plugins.governors.shielded import ShieldedGovernor
 from ailfm.plugins.imitation.actions import level_fractions, requested_from_outputs
 from ailfm.plugins.imitation.features import FeatureExtractor
-from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor
+from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor, OracleLabel
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.run.runner import load_workload, thermal_model
@@ -95,6 +97,24 @@ class RolloutGovernor(ShieldedGovernor):
         self.warmup.setup(context)
         self.extractor = FeatureExtractor(context)
 
+    def initial_placement(self, temperature_K: np.ndarray) -> np.ndarray:
+        """Coolest, unless the Oracle learns placement (``OracleConfig.learn_placement``): then the driver's own (the
+        policy's ``scored_placement``, the Oracle's pick when it drives), labelled like any other state."""
+        if not self.task.oracle.learn_placement:
+            return super().initial_placement(temperature_K)
+        features = initial_features(self.extractor, temperature_K)
+        task, current = self.task, coolest_placement(self.context)
+        uncertainty = np.inf
+        if task.mode != "oracle":
+            outputs, uncertainty = task.ensemble.predict(features)
+            current = scored_placement(self.context, outputs[:, 1])
+        if task.mode in ("oracle", "all") or (task.mode == "active" and uncertainty > task.threshold):
+            label = self.oracle_governor.initial_query(current)
+            self._record(features, label, 0)
+            if task.mode == "oracle":
+                return label.placement
+        return current
+
     def decide(self, obs: Observation) -> Decision:
         self._features = self.extractor(obs)  # every epoch: keeps the phase average current
         warming = obs.epoch < self.task.scenario.warmup_epochs
@@ -112,12 +132,16 @@ class RolloutGovernor(ShieldedGovernor):
 
     def _label(self, obs: Observation, features: np.ndarray) -> Decision:
         label = self.oracle_governor.query(obs)
+        self._record(features, label, obs.epoch)
+        return Decision(label.f_GHz, label.placement)
+
+    def _record(self, features: np.ndarray, label: OracleLabel, epoch: int) -> None:
+        """One labelled state: the Oracle's V/f as a fraction, and 1 on the cores it puts a thread on."""
         occupancy = np.zeros(self.context.n_cores, dtype=np.float32)
         occupancy[label.placement[label.placement >= 0]] = 1.0
         self.features.append(features.copy())
         self.targets.append(np.stack([level_fractions(self.context, label.f_GHz), occupancy], axis=1))
-        self.label_epochs.append(obs.epoch)
-        return Decision(label.f_GHz, label.placement)
+        self.label_epochs.append(epoch)
 
 
 _workload = lru_cache(maxsize=16)(load_workload)

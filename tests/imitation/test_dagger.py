@@ -98,3 +98,19 @@ def test_ail_train_records_its_objective_in_the_policy_file(tmp_path):
     assert load_policy(out / "policy.onnx").objective == "tokens-per-joule"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["oracle"]["objective"] == "tokens-per-joule"
+
+
+def test_several_systems_are_drawn_last_so_a_single_system_keeps_its_scenarios(config):
+    """``--system a,b``: each roll-out draws one; every other field is what the single-system run draws, so a
+    single-system run (the shipped ``ail-edp``'s) keeps the scenarios it had before systems could be drawn."""
+    from dataclasses import replace
+
+    from ailfm.plugins.imitation.dagger import iteration_scenarios
+
+    one = replace(config, rollouts=8)
+    both = replace(one, system=f"{config.system},snuca-64-2l")
+    drawn, single = iteration_scenarios(both, 1), iteration_scenarios(one, 1)
+    assert {s.system for s in drawn} == {config.system, "snuca-64-2l"}
+    assert {s.system for s in single} == {config.system}
+    for a, b in zip(drawn, single, strict=True):
+        assert replace(a, system=b.system) == b

@@ -112,3 +112,62 @@ def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenari
         assert label.safe and label.f_GHz[label.placement].max() < 4.0
         assert label.energy_J < fast.energy_J and label.instructions < fast.instructions
         assert label.score > objective_score(objective, fast.instructions, fast.energy_J)
+
+
+def test_the_oracles_initial_label_is_the_best_candidate(tiny_scenario):
+    """A roll-out that learns placement starts where the Oracle's comparison of the candidate initial placements
+    (coolest, lowest-latency, the driver's own) over its placement horizon says, and labels that first state: the
+    starting features (no thread placed) with 1 on the chosen cores."""
+    from dataclasses import replace
+
+    from ailfm.plugins.governors.placement import coolest_order, coolest_placement, lowest_latency
+    from ailfm.plugins.imitation.features import FEATURE_NAMES
+    from ailfm.plugins.imitation.oracle import OracleConfig
+    from ailfm.plugins.imitation.rollout import RolloutGovernor, RolloutTask
+
+    horizon = 6
+    scenario = replace(tiny_scenario, warmup_epochs=0, epochs=1)
+    governor = RolloutGovernor(RolloutTask(scenario, "oracle",
+                                           oracle=OracleConfig(learn_placement=True, placement_horizon=horizon)))
+    sim = simulation(scenario, governor)
+    placed = sim.start(sim.system.thermal.epoch_s).thread_core
+    context, oracle = sim.context, governor.oracle_governor.oracle
+    n = context.n_threads
+    hottest = coolest_order(context)[::-1][:n].copy()
+    candidates = [coolest_placement(context), lowest_latency(context), hottest]
+    alone = [oracle.best_of(context.lookahead, c[None], np.ones(n), np.ones(n, dtype=bool), 0.0, horizon,
+                            context.lookahead.state()) for c in candidates]
+    assert len({round(a.score, 3) for a in alone}) > 1  # the choice matters on this case
+
+    def best(labels):
+        return max(labels, key=lambda a: (a.safe, a.score))
+
+    assert np.array_equal(placed, best(alone[:2]).placement)  # the Oracle drives: its own pick, from coolest
+    label = governor.oracle_governor.initial_query(hottest)
+    assert np.array_equal(label.placement, best(alone).placement) and label.score == best(alone).score
+    occupancy = np.zeros(context.n_cores)
+    occupancy[placed] = 1
+    assert governor.label_epochs[0] == 0 and np.array_equal(governor.targets[0][:, 1], occupancy)
+    assert not governor.features[0][:, FEATURE_NAMES.index("has_thread")].any()
+
+
+def test_a_policy_driven_rollout_starts_where_its_policy_scores(tiny_scenario, small_policy):
+    """With ``learn_placement`` a roll-out the policy drives starts on the ensemble's scored placement; DAgger (``all``)
+    labels that first state by the Oracle without taking its placement, evaluation (``none``) labels nothing."""
+    from dataclasses import replace
+
+    from ailfm.plugins.governors.onnx_governor import initial_features
+    from ailfm.plugins.governors.placement import coolest_placement, scored_placement
+    from ailfm.plugins.imitation.oracle import OracleConfig
+    from ailfm.plugins.imitation.rollout import RolloutGovernor, RolloutTask
+
+    scenario = replace(tiny_scenario, warmup_epochs=0, epochs=1)
+    for mode, labels in (("none", 0), ("all", 1)):
+        governor = RolloutGovernor(RolloutTask(scenario, mode, small_policy,
+                                               oracle=OracleConfig(learn_placement=True, placement_horizon=4)))
+        sim = simulation(scenario, governor)
+        start = sim.start(sim.system.thermal.epoch_s)
+        outputs, _ = small_policy.predict(initial_features(governor.extractor, start.temperature_K))
+        np.testing.assert_array_equal(start.thread_core, scored_placement(sim.context, outputs[:, 1]))
+        assert not np.array_equal(start.thread_core, coolest_placement(sim.context))  # so the check discriminates
+        assert len(governor.targets) == labels and governor.label_epochs == [0] * labels

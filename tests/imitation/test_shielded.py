@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from ailfm.plugins.governors.cpufreq import Ondemand
 from ailfm.plugins.governors.onnx_governor import OnnxGovernor
+from ailfm.plugins.governors.placement import coolest_placement
 from ailfm.plugins.governors.registry import make_governor
 from ailfm.plugins.imitation.contract import INPUT_NAME, N_OUTPUTS, OUTPUT_NAME, contract_metadata
-from ailfm.plugins.imitation.features import N_FEATURES
+from ailfm.plugins.imitation.features import FEATURE_NAMES, N_FEATURES
 from ailfm.plugins.imitation.rollout import simulation
 
 
-def _constant_policy(path, f_fraction: float, score: float):
-    """A conforming ONNX policy that learned nothing: ``features @ 0 + [f_fraction, score]`` on every core."""
-    weights = numpy_helper.from_array(np.zeros((N_FEATURES, N_OUTPUTS), dtype=np.float32), "w")
+def _constant_policy(path, f_fraction: float, score: float, score_weights: dict[str, float] | None = None,
+                     metadata: dict[str, str | None] | None = None):
+    """A conforming ONNX policy: ``features @ w + [f_fraction, score]`` on every core, ``w`` zero but for the
+    placement score's ``score_weights`` (by feature name): with none, a policy that learned nothing. ``metadata``
+    overrides (None: drop) contract metadata."""
+    matrix = np.zeros((N_FEATURES, N_OUTPUTS), dtype=np.float32)
+    for name, weight in (score_weights or {}).items():
+        matrix[FEATURE_NAMES.index(name), 1] = weight
+    weights = numpy_helper.from_array(matrix, "w")
     bias = numpy_helper.from_array(np.array([f_fraction, score], dtype=np.float32), "b")
     nodes = [helper.make_node("MatMul", [INPUT_NAME, "w"], ["zero"]), helper.make_node("Add", ["zero", "b"],
                                                                                         [OUTPUT_NAME])]
@@ -24,9 +32,10 @@ def _constant_policy(path, f_fraction: float, score: float):
                               [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n_cores", N_OUTPUTS])],
                               [weights, bias])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    for key, value in contract_metadata("constant test policy").items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    for key, value in {**contract_metadata("constant test policy"), **(metadata or {})}.items():
+        if value is not None:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
     path.write_bytes(model.SerializeToString())
     return path
 
@@ -65,3 +74,41 @@ def test_shielded_ondemand_only_lowers_ondemand_and_stays_below_the_limit(tiny_s
         obs = sim.step(decision)
     assert lowered > 0
     assert sim.result().per_core["temperature_K"].max() <= sim.system.thermal.t_max_K
+
+
+def _start(system: str, governor):
+    """Where ``governor`` places Llama-2-7B's 3 x 16 threads on ``system`` (the first observation), and the context."""
+    from ailfm.plugins.imitation.rollout import RolloutScenario
+
+    scenario = RolloutScenario(system=system, workload="llama-2-7b", lengths="fixed:4,2", requests=3, instances=3,
+                               threads=16, warmup_epochs=0, epochs=1)
+    sim = simulation(scenario, governor)
+    return sim.start(sim.system.thermal.epoch_s).thread_core, sim.context
+
+
+@pytest.mark.parametrize("system", ["snuca-64", "snuca-64-2l"])
+def test_the_initial_placement_follows_the_policys_scores(system, tmp_path):
+    """A constant score is exactly the coolest placement (so the shielded ablations keep their meaning); scores that
+    favour low NUCA latency put the threads on the lowest-latency cores; a version 2 file keeps the coolest cores
+    whatever it scores."""
+    constant, context = _start(system, OnnxGovernor(_constant_policy(tmp_path / "c.onnx", 1.0, 0.0)))
+    assert np.array_equal(constant, coolest_placement(context))
+    assert np.array_equal(constant, _start(system, make_governor("shielded-performance"))[0])
+    near = OnnxGovernor(_constant_policy(tmp_path / "near.onnx", 1.0, 0.0, {"nuca_latency": -1.0}))
+    placed, _ = _start(system, near)
+    latency = context.nuca.mean_latency_ns
+    assert np.array_equal(np.sort(latency[placed]), np.sort(latency)[:len(placed)])
+    assert not np.array_equal(np.sort(placed), np.sort(constant))  # the two placements differ on these systems
+    old = _constant_policy(tmp_path / "v2.onnx", 1.0, 0.0, {"nuca_latency": -1.0},
+                           {"ailfm.contract": "ailfm-governor-onnx/2", "ailfm.initial_placement": None})
+    assert np.array_equal(_start(system, OnnxGovernor(old))[0], constant)
+
+
+def test_an_unknown_initial_placement_is_refused(tmp_path):
+    from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.contract import load_policy
+
+    with pytest.raises(ConfigError, match="ailfm.initial_placement is 'random'"):
+        load_policy(_constant_policy(tmp_path / "bad.onnx", 1.0, 0.0, metadata={"ailfm.initial_placement": "random"}))
+    with pytest.raises(ConfigError, match="ailfm.initial_placement is None"):
+        load_policy(_constant_policy(tmp_path / "none.onnx", 1.0, 0.0, metadata={"ailfm.initial_placement": None}))

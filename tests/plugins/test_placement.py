@@ -43,7 +43,7 @@ def test_the_named_placements_differ_on_the_default_system(system, fast_thermal,
 
 @pytest.mark.parametrize(("governor", "own"), [("performance", "first-unused"), ("ondemand", "first-unused"),
                                                ("tsp", "first-unused"), ("pcmig", "lowest-latency"),
-                                               ("ail", "coolest"), ("shielded-performance", "coolest")])
+                                               ("ail-edp", "coolest"), ("shielded-performance", "coolest")])
 def test_own_placements_are_the_documented_ones(system, fast_thermal, tiny_trace_workload, governor, own):
     own_start = _start(system, fast_thermal, tiny_trace_workload, governor, "own")
     named = PLACEMENTS[own](own_start.context)
