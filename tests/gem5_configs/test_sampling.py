@@ -414,6 +414,15 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     assert list(table["window_us"].unique()) == [50]
     command = bench.gem5_command("gem5.opt", rec_path, 200, 3, out, tmp_path / "work")
     assert command[:3] == ["nice", "-n", "5"] and command[-2:] == ["--epochs", "3"]
+    assert "--lead-in-us" not in command and "--system" not in command
+    warmed = bench.gem5_command("gem5.opt", rec_path, 50, None, out, tmp_path / "work", 100, "s.yaml")
+    assert warmed[warmed.index("--lead-in-us") + 1] == "100" and warmed[warmed.index("--system") + 1] == "s.yaml"
+    assert warmed[warmed.index("--out") + 1] == str(out / "replay-50us-lead100us.parquet")
+    assert bench.Scheme.parse(" 50+100 ") == bench.Scheme(50, 100) and bench.Scheme.parse("200").lead_in_us == 0
+    assert bench.Scheme(50, 100).gem5_us == 150 and bench.Scheme(200).name == "200us"
+    for bad in ("50+x", "0", "50+-1"):
+        with pytest.raises(ConfigError, match="windows"):
+            bench.Scheme.parse(bad)
     with pytest.raises(Exception, match="no gem5"):
         bench.main(["--recording", str(rec_path), "--out", str(out), "--windows", "200,1000", "--gem5", ""])
     # a full-length replay cut short after 2 epochs: not finished, but tabulated over the epochs it holds
@@ -497,7 +506,8 @@ class Counting:
 amap = AddressMap.for_system(run.system, run.recording.n_threads)
 replay(run.recording, Counting(), amap, run.system.n_cores, run.window_s, run.source["epochs"],
        on_epoch=lambda c, done: write_replay(run.args.out, c, run.recording, run.window_s,
-                                             {{**run.source, "epochs_done": done}}))
+                                             {{**run.source, "epochs_done": done}}),
+       lead_in_s=run.args.lead_in_us * 1e-6)
 '''
 
 
@@ -510,13 +520,18 @@ def test_the_bench_runs_each_window_once_in_its_process_pool(tmp_path, system, t
     fake.chmod(0o755)
     out = tmp_path / "out"
     argv = ["--recording", str(rec_path), "--out", str(out), "--work", str(tmp_path / "work"), "--gem5", str(fake),
-            "--windows", "50,200,1000"]
+            "--windows", "50,200,1000,50+20"]
     for _ in range(2):  # the second run resumes: nothing runs again
         done = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
-    for w in (50, 200, 1000):
-        assert (out / f"replay-{w}us.ran").read_text() == "ran\n"
+    for name in ("50us", "200us", "1000us", "50us-lead20us"):
+        assert (out / f"replay-{name}.ran").read_text() == "ran\n"
+    assert read_replay(out / "replay-50us-lead20us.parquet").source["lead_in_s"] == pytest.approx(2e-5)
     table = pd.read_csv(out / "sampling.csv")
-    assert sorted(table["window_us"].unique()) == [50, 200] and (table["epochs"] == 2).all()
+    schemes = sorted(set(zip(table["window_us"], table["lead_in_us"], strict=True)))
+    assert schemes == [(50, 0), (50, 20), (200, 0)] and (table["epochs"] == 2).all()
+    # the counting stand-in answers the same latency whatever the load: the lead-in changes no fed-back latency
+    dram = table[table["quantity"].str.startswith("DRAM latency fed back")]
+    assert (dram["mean_rel_error"] == 0).all()
     timing = pd.read_csv(out / "timing.csv")
-    assert sorted(timing["window_us"]) == [50, 200, 1000] and (timing["wall_s"] > 0).all()
+    assert sorted(timing["gem5_us_per_epoch"]) == [50, 70, 200, 1000] and (timing["wall_s"] > 0).all()
