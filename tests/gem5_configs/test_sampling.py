@@ -453,21 +453,22 @@ def _gem5_binary() -> str | None:
 
 
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
-def test_real_gem5_replay_at_the_recorded_window_reproduces_the_closed_loop(tmp_path):
-    """gem5 is deterministic: the recorded steps, replayed open loop at the recorded window after the same warm-up,
-    make gem5 measure exactly what it measured in the closed loop."""
+@pytest.mark.parametrize("lead_in", ["0", "10"])
+def test_real_gem5_replay_at_the_recorded_window_reproduces_the_closed_loop(tmp_path, lead_in):
+    """gem5 is deterministic: the recorded steps, replayed open loop at the recorded window (and lead-in) after the
+    same warm-up, make gem5 measure exactly what it measured in the closed loop."""
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
     recording = tmp_path / "rec.parquet"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(REPO / "gem5_configs" / "run_ailfm.py"),
                "--system", str(SMOKE_SYSTEM), "--workload", "gpt2-xl", "--governor", "ondemand", "--epochs", "2",
                "--requests", "1", "--instances", "1", "--threads", "4", "--lengths", "fixed:8,2",
-               "--window-us", "20", "--warm-us", "20", "--out", str(tmp_path / "run"),
+               "--window-us", "20", "--warm-us", "20", "--lead-in-us", lead_in, "--out", str(tmp_path / "run"),
                "--record-traffic", str(recording)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     replayed = tmp_path / "replay.parquet"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out-replay"), str(REPO / "gem5_configs" / "replay_traffic.py"),
-               "--recording", str(recording), "--window-us", "20", "--out", str(replayed)]
+               "--recording", str(recording), "--window-us", "20", "--lead-in-us", lead_in, "--out", str(replayed)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     closed = pd.read_parquet(tmp_path / "run" / "gem5_epochs.parquet")
