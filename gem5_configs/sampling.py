@@ -304,6 +304,8 @@ def sampling_errors(sampled: Replay, reference: Replay, recording: Recording, in
     analytic_llc = interval.nuca.mean_latency_ns
     errors = {key: _Errors(*spec) for key, spec in {
         "llc": ("LLC latency fed back", "ns", "tiles that sent LLC requests x epochs"),
+        "llc_threads": ("LLC latency fed back, tiles running a thread", "ns",
+                        "tiles that ran a thread and sent LLC requests x epochs"),
         "dram": ("DRAM latency fed back (chip-wide, added to an LLC access)", "ns", "epochs"),
         "dram_tile": ("DRAM-miss latency per tile (not fed back; the chip-wide value is)", "ns",
                       "tiles that sent DRAM requests x epochs"),
@@ -320,6 +322,10 @@ def sampling_errors(sampled: Replay, reference: Replay, recording: Recording, in
             fed_back_latencies(replay, epoch, analytic_llc, dram_fallback) for replay in (sampled, reference))
         latencies[epoch] = (llc_s, dram_s), (llc_r, dram_r)
         errors["llc"].add(llc_s, llc_r, keep=total_r.hit_requests > 0)
+        running = np.zeros(len(llc_r), dtype=bool)  # a tile without a thread may see a few stray requests only
+        for index in recording.epoch_steps(epoch):
+            running[recording.steps[index].tile[recording.steps[index].tile >= 0]] = True
+        errors["llc_threads"].add(llc_s, llc_r, keep=(total_r.hit_requests > 0) & running)
         errors["dram"].add(dram_s, dram_r)
         errors["dram_tile"].add(total_s.miss_latency_ns(np.zeros(len(llc_r))),
                                 total_r.miss_latency_ns(np.zeros(len(llc_r))),

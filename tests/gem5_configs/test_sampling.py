@@ -297,7 +297,7 @@ def test_the_error_table_is_zero_against_itself_and_sees_each_error(tmp_path, sy
     full = read_replay(write_replay(tmp_path / "full.parquet", full_counters, recording, 1e-3, {}))
     same = sampling_errors(full, full, recording, interval).set_index("quantity")
     assert (same["mean_rel_error"] == 0).all() and (same["worst_rel_error"] == 0).all()
-    assert len(same) == 8 and (same["n"] > 0).all()
+    assert len(same) == 9 and (same["n"] > 0).all()
     off = [dataclasses.replace(c, hit_latency_ticks=c.hit_latency_ticks * 1.1, bank_accesses=c.bank_accesses * 1.2,
                                router_flits=c.router_flits * 0.5) for c in full_counters]
     wrong = read_replay(write_replay(tmp_path / "off.parquet", off, recording, 1e-3, {}))
@@ -315,6 +315,17 @@ def test_the_error_table_is_zero_against_itself_and_sees_each_error(tmp_path, sy
     sampled = read_replay(write_replay(tmp_path / "tenth.parquet", tenth, recording, 1e-4, {}))
     scaled = sampling_errors(sampled, full, recording, interval).set_index("quantity")
     assert np.allclose(scaled.loc["bank accesses, scaled back", "mean_rel_error"], 0.0)
+    # a tile no thread ran on, with a few slow stray requests in the reference only: every tile's row sees it, the
+    # row of the tiles running a thread does not
+    idle = next(t for t in range(system.n_cores) if t not in {int(x) for s in recording.steps for x in s.tile})
+    strays = [dataclasses.replace(c, hit_requests=c.hit_requests.copy(), hit_latency_ticks=c.hit_latency_ticks.copy())
+              for c in full_counters]
+    strays[0].hit_requests[idle], strays[0].hit_latency_ticks[idle] = 3, 3 * 300e3
+    stray = read_replay(write_replay(tmp_path / "stray.parquet", strays, recording, 1e-3, {}))
+    table = sampling_errors(full, stray, recording, interval).set_index("quantity")
+    assert table.loc["LLC latency fed back", "worst_rel_error"] > 0.5
+    assert table.loc["LLC latency fed back, tiles running a thread", "worst_rel_error"] == 0
+    assert table.loc["LLC latency fed back, tiles running a thread", "n"] < table.loc["LLC latency fed back", "n"]
 
 
 def test_counters_survive_the_replay_file(tmp_path, system):
