@@ -22,6 +22,7 @@ Every state's duration and period is in gem5 ticks (1 ps, gem5's default tick ra
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import deque
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ailfm import options
 from ailfm.errors import ToolError
 from ailfm.plugins.system.description import SystemDescription
 
@@ -178,6 +180,32 @@ class StepTraffic:
                 dram_misses=self.dram_misses[thread] * share, busy_s=self.busy_s[thread] * share, epoch_s=window_s,
                 read_fraction=float(self.read_fraction[thread]), refill_bytes=self.refill_bytes[thread] * share)
         return traffic
+
+
+def measure_step(backend, step: StepTraffic, amap: AddressMap, cursors: Sequence[ThreadCursor], n_tiles: int,
+                 window_s: float, lead_in_s: float = 0.0) -> EpochCounters:
+    """gem5 (``backend.run_epoch``) on a window of ``window_s`` of ``step`` at its rates; the window's counters.
+
+    With ``lead_in_s`` > 0, gem5 first simulates that long at the same rates (without the step's migration refill,
+    which the window replays) and the lead-in's counters are discarded: a warmed window. The lead-in is not epoch
+    time: the step's requests and the window are the same with or without it; it costs ``lead_in_s`` more of gem5
+    time. A sampled window of a saturated memory system sees queues that have had only the sampled time to fill
+    (docs/gem5.md, *Time sampling, validated*); the lead-in lets them reach the load's level before measuring. The
+    closed loop (``Gem5Engine``) and the open-loop replays (``sampling.replay``) both measure through this function,
+    with a lead-in before each control epoch's first sub-step.
+    """
+    if lead_in_s > 0:
+        lead_in = dataclasses.replace(step, refill_bytes=np.zeros_like(step.refill_bytes))
+        backend.run_epoch(lead_in.tile_traffic(amap, cursors, n_tiles, lead_in_s), seconds_to_ticks(lead_in_s))
+    return backend.run_epoch(step.tile_traffic(amap, cursors, n_tiles, window_s), seconds_to_ticks(window_s))
+
+
+def add_lead_in_argument(parser) -> None:
+    """``--lead-in-us``, the same option for ``run_ailfm.py`` and ``replay_traffic.py`` (``measure_step``)."""
+    parser.add_argument("--lead-in-us", type=options.number(0), default=0.0,
+                        help="before each control epoch's first window, simulate this long at that sub-step's rates "
+                             "and discard its counters, so a sampled window starts from queues at the load's level "
+                             "(a warmed window; not epoch time: gem5 simulates window + lead-in per epoch; default 0)")
 
 
 def thread_states(amap: AddressMap, thread: int, cursor: ThreadCursor, *, llc_accesses: float,

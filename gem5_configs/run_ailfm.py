@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
                               seconds_to_ticks(warm_s))
         if args.traffic_jitter:
             backend = JitteredBackend(backend, args.traffic_jitter)
-        engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s, recorder=recorder)
+        engine = Gem5Engine(system, workload, backend, fractions, window_s=window_s, recorder=recorder,
+                            lead_in_s=args.lead_in_us * 1e-6)
         sim = CoSimulation(system, engine, build_thermal(system, config.thermal, cells=config.grid_cells), governor,
                            thread_instance=workload.thread_instance, kernel_type_names=workload.kernel_type_names,
                            request_arrival_s=workload.request_arrival_s, placement=config.placement)
@@ -67,7 +68,8 @@ def main(argv: list[str]) -> int:
                                               partial(perf_levels, system) if follow_governor else None)
     extra = {"engine": "gem5", "dvfs": args.dvfs, "dvfs_mechanism": DVFS_MECHANISMS[args.dvfs],
              "traffic_jitter": args.traffic_jitter, "gem5_wall_s_per_epoch": wall_s / max(len(result.epochs), 1),
-             "gem5_window_s": window_s or epoch_s, "gem5_version": gem5_version()}
+             "gem5_window_s": window_s or epoch_s, "gem5_lead_in_s": args.lead_in_us * 1e-6,
+             "gem5_version": gem5_version()}
     for path in write_outputs(args.out, result, config, engine.counters, extra, window_s):
         print(f"wrote {path}")
     if recorder is not None:

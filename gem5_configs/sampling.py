@@ -32,7 +32,14 @@ import pandas as pd
 from ailfm import options
 from ailfm.errors import ConfigError, FormatError
 from ailfm.files import file_digest, prepare_output_folder, write_atomic
-from ailfm.gem5_configs.epoch import AddressMap, EpochCounters, StepTraffic, ThreadCursor, seconds_to_ticks
+from ailfm.gem5_configs.epoch import (
+    AddressMap,
+    EpochCounters,
+    StepTraffic,
+    ThreadCursor,
+    add_lead_in_argument,
+    measure_step,
+)
 from ailfm.plugins.engine.base import EngineState
 from ailfm.plugins.engine.builtin import BuiltinEngine
 from ailfm.plugins.system.description import SystemDescription, load_system
@@ -155,10 +162,11 @@ def read_recording(path: str | Path) -> Recording:
 
 
 def replay(recording: Recording, backend, amap: AddressMap, n_tiles: int, window_s: float,
-           epochs: int | None = None, on_epoch=None) -> list[EpochCounters]:
+           epochs: int | None = None, on_epoch=None, lead_in_s: float = 0.0) -> list[EpochCounters]:
     """Send the recorded steps of the first ``epochs`` control epochs (all by default) to ``backend`` (a
-    ``Gem5Backend``), each step in a window of ``dt x window_s / epoch_s`` as ``Gem5Engine`` would; returns every
-    step's counters. ``on_epoch(counters, epochs_done)`` is called after each whole epoch (to stream the results)."""
+    ``Gem5Backend``), each step in a window of ``dt x window_s / epoch_s`` as ``Gem5Engine`` would, each epoch's first
+    step after a lead-in of ``lead_in_s`` (``epoch.measure_step``); returns every step's counters (the lead-ins'
+    discarded). ``on_epoch(counters, epochs_done)`` is called after each whole epoch (to stream the results)."""
     share = min(window_s / float(recording.info["epoch_s"]), 1.0)
     cursors = [ThreadCursor() for _ in range(recording.n_threads)]
     last = recording.n_epochs if epochs is None else min(epochs, recording.n_epochs)
@@ -166,9 +174,9 @@ def replay(recording: Recording, backend, amap: AddressMap, n_tiles: int, window
     for index, (step, epoch) in enumerate(zip(recording.steps, recording.step_epoch, strict=True)):
         if epoch >= last:
             break
-        step_window_s = step.dt_s * share
-        counters.append(backend.run_epoch(step.tile_traffic(amap, cursors, n_tiles, step_window_s),
-                                          seconds_to_ticks(step_window_s)))
+        starts_epoch = index == 0 or recording.step_epoch[index - 1] != epoch
+        counters.append(measure_step(backend, step, amap, cursors, n_tiles, step.dt_s * share,
+                                     lead_in_s if starts_epoch else 0.0))
         ends_epoch = index + 1 == len(recording.steps) or recording.step_epoch[index + 1] != epoch
         if on_epoch is not None and ends_epoch:
             on_epoch(counters, int(epoch) + 1)
@@ -188,6 +196,12 @@ def replay_frame(counters: Sequence[EpochCounters], recording: Recording, window
         rows.append(pd.DataFrame({**base, "quantity": "network_latency_ticks", "index": [0],
                                   "value": [c.network_latency_ticks]}))
     return pd.concat(rows, ignore_index=True)
+
+
+def cpu_path(replay_path: str | Path) -> Path:
+    """Where a replay's CPU seconds go: beside its counters, kept apart so the counters' file is the same every run."""
+    path = Path(replay_path)
+    return path.with_name(path.stem + ".cpu.json")
 
 
 def write_replay(path: str | Path, counters: Sequence[EpochCounters], recording: Recording, window_s: float,
@@ -290,6 +304,8 @@ def sampling_errors(sampled: Replay, reference: Replay, recording: Recording, in
     analytic_llc = interval.nuca.mean_latency_ns
     errors = {key: _Errors(*spec) for key, spec in {
         "llc": ("LLC latency fed back", "ns", "tiles that sent LLC requests x epochs"),
+        "llc_threads": ("LLC latency fed back, tiles running a thread", "ns",
+                        "tiles that ran a thread and sent LLC requests x epochs"),
         "dram": ("DRAM latency fed back (chip-wide, added to an LLC access)", "ns", "epochs"),
         "dram_tile": ("DRAM-miss latency per tile (not fed back; the chip-wide value is)", "ns",
                       "tiles that sent DRAM requests x epochs"),
@@ -306,6 +322,10 @@ def sampling_errors(sampled: Replay, reference: Replay, recording: Recording, in
             fed_back_latencies(replay, epoch, analytic_llc, dram_fallback) for replay in (sampled, reference))
         latencies[epoch] = (llc_s, dram_s), (llc_r, dram_r)
         errors["llc"].add(llc_s, llc_r, keep=total_r.hit_requests > 0)
+        running = np.zeros(len(llc_r), dtype=bool)  # a tile without a thread may see a few stray requests only
+        for index in recording.epoch_steps(epoch):
+            running[recording.steps[index].tile[recording.steps[index].tile >= 0]] = True
+        errors["llc_threads"].add(llc_s, llc_r, keep=(total_r.hit_requests > 0) & running)
         errors["dram"].add(dram_s, dram_r)
         errors["dram_tile"].add(total_s.miss_latency_ns(np.zeros(len(llc_r))),
                                 total_r.miss_latency_ns(np.zeros(len(llc_r))),
@@ -336,9 +356,13 @@ def replay_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recording", required=True, help="a file of run_ailfm.py --record-traffic")
     parser.add_argument("--window-us", type=options.number(above=0), required=True,
                         help="gem5 time simulated per control epoch (the epoch's length: the whole run)")
+    add_lead_in_argument(parser)
     parser.add_argument("--epochs", type=options.POSITIVE, default=None,
                         help="replay only the first EPOCHS control epochs (default: all)")
     parser.add_argument("--out", required=True, help="Parquet file of every step's counters")
+    parser.add_argument("--system", default=None,
+                        help="the recorded run's system (a name or YAML file; default: the one it names, which may "
+                             "have moved since)")
     return parser
 
 
@@ -360,15 +384,17 @@ def prepare_replay(argv: list[str]) -> PreparedReplay:
     if info.get("dvfs", "rate") != "rate":
         raise ConfigError("recording", f"{args.recording} was recorded with --dvfs {info['dvfs']}; replays send "
                           "the recorded rates and support --dvfs rate recordings only")
-    system = load_system(info["config"]["system"])
-    source = replay_source(args.recording, recording, args.window_us, args.epochs)
+    system = load_system(args.system or info["config"]["system"])
+    source = replay_source(args.recording, recording, args.window_us, args.epochs, args.lead_in_us)
     return PreparedReplay(args, recording, system, source["window_s"], source)
 
 
-def replay_source(path: str | Path, recording: Recording, window_us: float, epochs: int | None) -> dict:
+def replay_source(path: str | Path, recording: Recording, window_us: float, epochs: int | None,
+                  lead_in_us: float = 0.0) -> dict:
     """What a replay of ``path`` at ``window_us`` over its first ``epochs`` is made from (stored with the replay, so a
     finished one is recognised): the recording's digest, the window per control epoch (at most the epoch), the
-    epochs."""
-    return {"recording_sha256": file_digest(path),
-            "window_s": min(window_us * 1e-6, float(recording.info["epoch_s"])),
-            "epochs": recording.n_epochs if epochs is None else min(epochs, recording.n_epochs)}
+    epochs, and the lead-in where there is one."""
+    source = {"recording_sha256": file_digest(path),
+              "window_s": min(window_us * 1e-6, float(recording.info["epoch_s"])),
+              "epochs": recording.n_epochs if epochs is None else min(epochs, recording.n_epochs)}
+    return {**source, "lead_in_s": lead_in_us * 1e-6} if lead_in_us > 0 else source

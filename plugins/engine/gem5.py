@@ -21,7 +21,9 @@ gem5 in a NULL-ISA build has no cores, so the split is:
   all its windows, and the counters the power model uses (bank accesses, router flits) are scaled back sub-step by
   sub-step. A migration's refill is spread as it really occurs, while the moved thread is stalled on its migration
   penalty: each step replays the share of the outstanding refill that matches the share of the outstanding penalty
-  the interval model consumed in it (scaled to the window like everything else).
+  the interval model consumed in it (scaled to the window like everything else). A *lead-in* (``lead_in_s``) warms
+  each control epoch's windows: gem5 first runs that long at the epoch's first sub-step's rates, uncounted
+  (``epoch.measure_step``).
 
 The backend (``Gem5Backend``) is the only part that touches ``m5``; ``components/backend.py`` implements it inside
 gem5.opt. gem5 cannot rewind, so an engine runs once per gem5 process.
@@ -43,7 +45,7 @@ from ailfm.gem5_configs.epoch import (
     StepTraffic,
     ThreadCursor,
     TileTraffic,
-    seconds_to_ticks,
+    measure_step,
 )
 from ailfm.gem5_configs.sampling import TrafficRecorder
 from ailfm.plugins.engine.base import Engine, EpochActivity
@@ -102,6 +104,8 @@ class Gem5Engine(Engine):
     read_fraction : share of reads per kernel type (indexed like ``workload.kernel_type_names``).
     window_s : gem5 time simulated per control epoch (``system.thermal.epoch_s``), spread over the epoch's steps
         at their rates (default: the whole epoch).
+    lead_in_s : gem5 time simulated before each control epoch's first window at that step's rates, its counters
+        discarded (``epoch.measure_step``: a warmed window; default 0).
     recorder : keeps every step's traffic and the interval model's state at each epoch's start (for replays).
     """
 
@@ -109,11 +113,13 @@ class Gem5Engine(Engine):
 
     def __init__(self, system: SystemDescription, workload: Workload, backend: Gem5Backend,
                  read_fraction: np.ndarray, nuca: NucaModel | None = None, window_s: float | None = None,
-                 recorder: TrafficRecorder | None = None):
+                 recorder: TrafficRecorder | None = None, lead_in_s: float = 0.0):
         if window_s is not None and not 0 < window_s:
             raise ConfigError("window", f"the simulated window must be positive, got {window_s!r} s")
+        if not 0 <= lead_in_s:
+            raise ConfigError("lead-in", f"the lead-in must be 0 or positive, got {lead_in_s!r} s")
         self.system, self.workload, self.backend = system, workload, backend
-        self.window_s, self.recorder = window_s, recorder
+        self.window_s, self.recorder, self.lead_in_s = window_s, recorder, lead_in_s
         self.n_threads = workload.n_threads
         self.read_fraction = np.asarray(read_fraction, dtype=float)
         if self.read_fraction.shape != (len(workload.kernel_type_names),):
@@ -171,9 +177,9 @@ class Gem5Engine(Engine):
         if self.recorder is not None:
             self.recorder.add(step, self.state.f_GHz[0])
         window_s = dt_s * self.window_share()
-        counters = self.backend.run_epoch(
-            step.tile_traffic(self.address_map, self._cursors, self.system.n_cores, window_s),
-            seconds_to_ticks(window_s))
+        lead_in_s = self.lead_in_s if self._epoch_starts else 0.0
+        counters = measure_step(self.backend, step, self.address_map, self._cursors, self.system.n_cores, window_s,
+                                lead_in_s)
         self.counters.append(counters)
         self._windows.append(counters)
         self._epoch_starts = update_timing

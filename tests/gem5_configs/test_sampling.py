@@ -17,7 +17,15 @@ import pytest
 from reference_data import REPO
 
 from ailfm.errors import ConfigError, FormatError
-from ailfm.gem5_configs.epoch import TICKS_PER_S, EpochCounters, read_fractions
+from ailfm.gem5_configs.epoch import (
+    TICKS_PER_S,
+    AddressMap,
+    EpochCounters,
+    StepTraffic,
+    ThreadCursor,
+    measure_step,
+    read_fractions,
+)
 from ailfm.gem5_configs.recipe import parse_args, prepare_run, recording_info, run_config
 from ailfm.gem5_configs.sampling import (
     TrafficRecorder,
@@ -35,6 +43,7 @@ from ailfm.gem5_configs.sampling import (
 from ailfm.plugins.engine.gem5 import Gem5Engine, interval_model, refill_share
 from ailfm.plugins.epoch.cosim import CoSimulation
 from ailfm.plugins.governors.registry import make_governor
+from ailfm.plugins.system.description import load_system
 from ailfm.traces import load_model_config
 
 SMOKE_SYSTEM = Path(__file__).with_name("gem5-smoke-2x2x2.yaml")
@@ -73,9 +82,10 @@ def _closed_loop(system, thermal, workload, epochs=3, **kwargs):
     return engine, sim.run(duration_s=epochs * system.thermal.epoch_s)
 
 
-def _info(system, window_s=None):
+def _info(system, window_s=None, lead_in_us=0):
     args = parse_args(["--epochs", "3", "--out", "o", "--workload", "gpt2-xl", "--instances", "2", "--threads", "4",
-                       "--requests", "2", "--lengths", "fixed:16,3"])
+                       "--requests", "2", "--lengths", "fixed:16,3", "--lead-in-us", str(lead_in_us)]
+                      + (["--window-us", str(window_s * 1e6)] if window_s else []))
     return recording_info(args, run_config(args, system.thermal.epoch_s), system, window_s)
 
 
@@ -105,6 +115,108 @@ def test_latencies_are_set_once_per_epoch_request_weighted_over_its_windows(syst
     expected = engine.backend.hit_ns[tiles] + (hits * drift).sum(axis=0) / hits.sum(axis=0)
     np.testing.assert_allclose(engine.state.llc_latency_ns[0][tiles], expected)
     assert not np.allclose(expected, engine.backend.hit_ns[tiles] + drift.mean(axis=0))  # weighting matters
+
+
+def _ticks(window):
+    return sum(s.duration_ticks for s in window[0].resident)
+
+
+def _requests(window):
+    return sum(s.requests for t in window for s in (*t.resident, *t.streamed))
+
+
+def lead_in_marked(stand_in_backend, lead_in_ticks):
+    """The stand-in, with a lead-in (a window of ``lead_in_ticks``) answering absurd latencies and counts: any of
+    them that reached the loop would show."""
+
+    class LeadInMarked(stand_in_backend):
+        def run_epoch(self, traffic, epoch_ticks):
+            counters = super().run_epoch(traffic, epoch_ticks)
+            if epoch_ticks != lead_in_ticks:
+                return counters
+            return EpochCounters(*(getattr(counters, f) * 1000 for f in
+                                   ("hit_requests", "hit_latency_ticks", "miss_requests", "miss_latency_ticks",
+                                    "bank_accesses", "bank_misses", "router_flits")), 1e9)
+
+    return LeadInMarked
+
+
+def test_a_lead_in_runs_before_each_epochs_first_window_at_its_rates(system, thermal, workload):
+    window_s, lead_in_s = 1e-4, 3e-5  # 5 us per 50 us sub-step, 30 us of lead-in
+    engine, _ = _closed_loop(system, thermal, workload, epochs=2, window_s=window_s, lead_in_s=lead_in_s)
+    plain, _ = _closed_loop(system, thermal, workload, epochs=2, window_s=window_s)
+    substeps = system.thermal.substeps
+    sent = engine.backend.traffic
+    assert len(sent) == 2 * substeps + 2 and len(engine.counters) == 2 * substeps  # lead-ins are not counters
+    lead_ins = [0, substeps + 1]
+    step_ticks = round(window_s / substeps * TICKS_PER_S)
+    assert [_ticks(w) for w in sent] == [round(lead_in_s * TICKS_PER_S) if i in lead_ins else step_ticks
+                                         for i in range(len(sent))]
+    windows = [w for i, w in enumerate(sent) if i not in lead_ins]
+    assert [_ticks(w) for w in windows] == [_ticks(w) for w in plain.backend.traffic]  # the windows keep their length
+    for lead_in, first in zip((sent[0], sent[substeps + 1]), (windows[0], windows[substeps]), strict=True):
+        # the first sub-step's rates, for lead_in / window as long (up to rounding of the request counts)
+        assert _requests(lead_in) == pytest.approx(_requests(first) * lead_in_s * substeps / window_s, rel=0.02)
+    assert _requests(sent[0]) > 0
+
+
+def test_a_lead_ins_counters_are_discarded(system, workload, stand_in_backend):
+    lead_in_s, window_s = 4e-5, 2e-4
+    results = []
+    for lead_in in (0.0, lead_in_s):
+        backend = lead_in_marked(stand_in_backend, round(lead_in_s * TICKS_PER_S))(system)
+        engine = _engine(system, workload, backend, window_s=window_s, lead_in_s=lead_in)
+        engine.actuate(np.full(system.n_cores, 3.0), np.arange(workload.n_threads))
+        activity = [engine.advance(system.thermal.epoch_s / 2, update_timing=last) for last in (False, True)]
+        results.append((engine.state.llc_latency_ns[0].copy(), float(engine.state.dram_latency_ns[0]),
+                        activity[0].bank_accesses, engine.counters))
+        assert len(backend.traffic) == 2 + (lead_in > 0)
+    (llc0, dram0, banks0, counters0), (llc1, dram1, banks1, counters1) = results
+    np.testing.assert_allclose(llc1, llc0)  # fed back from the windows alone
+    assert dram1 == pytest.approx(dram0)
+    np.testing.assert_allclose(banks1, banks0)  # the power model's counts too
+    assert len(counters1) == len(counters0) == 2
+
+
+def test_a_lead_in_replays_the_steps_without_their_refill():
+    smoke = load_system(SMOKE_SYSTEM)
+    amap = AddressMap.for_system(smoke, 2)
+    # a 50 us step: thread 0 on tile 0 makes 4000 LLC accesses (1000 DRAM misses) and owes a 200-line refill
+    step = StepTraffic(5e-5, np.array([0, 1]), np.array([4000.0, 2000.0]), np.array([1000.0, 500.0]),
+                       np.array([4e-5, 2e-5]), np.array([0.7, 1.0]), np.array([amap.line_bytes * 200.0, 0.0]))
+    backend = StandInBackend(smoke)
+    counters = measure_step(backend, step, amap, [ThreadCursor(), ThreadCursor()], smoke.n_cores, 1e-5, 2e-5)
+    lead_in, window = backend.traffic
+    assert _ticks(lead_in) == 2 * _ticks(window) == round(2e-5 * TICKS_PER_S)
+    resident, streamed = ([sum(s.requests for s in w[0].resident) for w in (lead_in, window)],
+                          [sum(s.requests for s in w[0].streamed) for w in (lead_in, window)])
+    assert streamed == [400, 200]  # the step's DRAM-miss rate over 20 us and 10 us
+    assert resident == [1200, 600 + 40]  # its LLC-hit rate; the window's share of the refill, the lead-in none
+    np.testing.assert_array_equal(counters.hit_requests[:2], [640, 300])  # the window's, not the lead-in's
+
+
+def test_the_replay_sends_the_closed_loops_lead_ins(tmp_path, system, thermal, workload):
+    recorder = TrafficRecorder(_info(system, 1e-4, lead_in_us=20))
+    engine, _ = _closed_loop(system, thermal, workload, epochs=2, window_s=1e-4, lead_in_s=2e-5, recorder=recorder)
+    recording = read_recording(write_recording(tmp_path / "rec.parquet", recorder))
+    assert recording.info["lead_in_s"] == pytest.approx(2e-5)
+    backend = StandInBackend(system)
+    counters = replay(recording, backend, engine.address_map, system.n_cores, 1e-4, lead_in_s=2e-5)
+    assert backend.traffic == engine.backend.traffic  # lead-ins included, in the same places
+    assert len(counters) == len(engine.counters) == 2 * system.thermal.substeps
+    cold = StandInBackend(system)
+    replay(recording, cold, engine.address_map, system.n_cores, 1e-4)
+    assert len(cold.traffic) == len(backend.traffic) - 2
+
+
+def test_lead_in_options(system, workload):
+    with pytest.raises(ConfigError, match="lead-in-us.*--window-us"):
+        parse_args(["--epochs", "1", "--out", "o", "--lead-in-us", "50"])
+    assert parse_args(["--epochs", "1", "--out", "o", "--window-us", "50", "--lead-in-us", "50"]).lead_in_us == 50
+    with pytest.raises(SystemExit):
+        parse_args(["--epochs", "1", "--out", "o", "--window-us", "50", "--lead-in-us", "-1"])
+    with pytest.raises(ConfigError, match="lead-in"):
+        _engine(system, workload, window_s=1e-4, lead_in_s=-1e-6)
 
 
 def test_refill_share_follows_the_penalty_paid():
@@ -185,7 +297,7 @@ def test_the_error_table_is_zero_against_itself_and_sees_each_error(tmp_path, sy
     full = read_replay(write_replay(tmp_path / "full.parquet", full_counters, recording, 1e-3, {}))
     same = sampling_errors(full, full, recording, interval).set_index("quantity")
     assert (same["mean_rel_error"] == 0).all() and (same["worst_rel_error"] == 0).all()
-    assert len(same) == 8 and (same["n"] > 0).all()
+    assert len(same) == 9 and (same["n"] > 0).all()
     off = [dataclasses.replace(c, hit_latency_ticks=c.hit_latency_ticks * 1.1, bank_accesses=c.bank_accesses * 1.2,
                                router_flits=c.router_flits * 0.5) for c in full_counters]
     wrong = read_replay(write_replay(tmp_path / "off.parquet", off, recording, 1e-3, {}))
@@ -203,6 +315,17 @@ def test_the_error_table_is_zero_against_itself_and_sees_each_error(tmp_path, sy
     sampled = read_replay(write_replay(tmp_path / "tenth.parquet", tenth, recording, 1e-4, {}))
     scaled = sampling_errors(sampled, full, recording, interval).set_index("quantity")
     assert np.allclose(scaled.loc["bank accesses, scaled back", "mean_rel_error"], 0.0)
+    # a tile no thread ran on, with a few slow stray requests in the reference only: every tile's row sees it, the
+    # row of the tiles running a thread does not
+    idle = next(t for t in range(system.n_cores) if t not in {int(x) for s in recording.steps for x in s.tile})
+    strays = [dataclasses.replace(c, hit_requests=c.hit_requests.copy(), hit_latency_ticks=c.hit_latency_ticks.copy())
+              for c in full_counters]
+    strays[0].hit_requests[idle], strays[0].hit_latency_ticks[idle] = 3, 3 * 300e3
+    stray = read_replay(write_replay(tmp_path / "stray.parquet", strays, recording, 1e-3, {}))
+    table = sampling_errors(full, stray, recording, interval).set_index("quantity")
+    assert table.loc["LLC latency fed back", "worst_rel_error"] > 0.5
+    assert table.loc["LLC latency fed back, tiles running a thread", "worst_rel_error"] == 0
+    assert table.loc["LLC latency fed back, tiles running a thread", "n"] < table.loc["LLC latency fed back", "n"]
 
 
 def test_counters_survive_the_replay_file(tmp_path, system):
@@ -271,6 +394,7 @@ def test_record_traffic_option_checks_its_folder_before_gem5(tmp_path):
 def bench():
     spec = importlib.util.spec_from_file_location("gem5_sampling", BENCH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would (its dataclasses look their module up)
     spec.loader.exec_module(module)
     return module
 
@@ -301,6 +425,15 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     assert list(table["window_us"].unique()) == [50]
     command = bench.gem5_command("gem5.opt", rec_path, 200, 3, out, tmp_path / "work")
     assert command[:3] == ["nice", "-n", "5"] and command[-2:] == ["--epochs", "3"]
+    assert "--lead-in-us" not in command and "--system" not in command
+    warmed = bench.gem5_command("gem5.opt", rec_path, 50, None, out, tmp_path / "work", 100, "s.yaml")
+    assert warmed[warmed.index("--lead-in-us") + 1] == "100" and warmed[warmed.index("--system") + 1] == "s.yaml"
+    assert warmed[warmed.index("--out") + 1] == str(out / "replay-50us-lead100us.parquet")
+    assert bench.Scheme.parse(" 50+100 ") == bench.Scheme(50, 100) and bench.Scheme.parse("200").lead_in_us == 0
+    assert bench.Scheme(50, 100).gem5_us == 150 and bench.Scheme(200).name == "200us"
+    for bad in ("50+x", "0", "50+-1"):
+        with pytest.raises(ConfigError, match="windows"):
+            bench.Scheme.parse(bad)
     with pytest.raises(Exception, match="no gem5"):
         bench.main(["--recording", str(rec_path), "--out", str(out), "--windows", "200,1000", "--gem5", ""])
     # a full-length replay cut short after 2 epochs: not finished, but tabulated over the epochs it holds
@@ -331,21 +464,22 @@ def _gem5_binary() -> str | None:
 
 
 @pytest.mark.skipif(_gem5_binary() is None, reason="gem5.opt is not on PATH and GEM5 is unset")
-def test_real_gem5_replay_at_the_recorded_window_reproduces_the_closed_loop(tmp_path):
-    """gem5 is deterministic: the recorded steps, replayed open loop at the recorded window after the same warm-up,
-    make gem5 measure exactly what it measured in the closed loop."""
+@pytest.mark.parametrize("lead_in", ["0", "10"])
+def test_real_gem5_replay_at_the_recorded_window_reproduces_the_closed_loop(tmp_path, lead_in):
+    """gem5 is deterministic: the recorded steps, replayed open loop at the recorded window (and lead-in) after the
+    same warm-up, make gem5 measure exactly what it measured in the closed loop."""
     env = {**os.environ, "AILFM_SITE_PACKAGES": next(str(p) for p in sys.path if p.endswith("site-packages"))}
     recording = tmp_path / "rec.parquet"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out"), str(REPO / "gem5_configs" / "run_ailfm.py"),
                "--system", str(SMOKE_SYSTEM), "--workload", "gpt2-xl", "--governor", "ondemand", "--epochs", "2",
                "--requests", "1", "--instances", "1", "--threads", "4", "--lengths", "fixed:8,2",
-               "--window-us", "20", "--warm-us", "20", "--out", str(tmp_path / "run"),
+               "--window-us", "20", "--warm-us", "20", "--lead-in-us", lead_in, "--out", str(tmp_path / "run"),
                "--record-traffic", str(recording)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     replayed = tmp_path / "replay.parquet"
     command = [_gem5_binary(), "-d", str(tmp_path / "m5out-replay"), str(REPO / "gem5_configs" / "replay_traffic.py"),
-               "--recording", str(recording), "--window-us", "20", "--out", str(replayed)]
+               "--recording", str(recording), "--window-us", "20", "--lead-in-us", lead_in, "--out", str(replayed)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     closed = pd.read_parquet(tmp_path / "run" / "gem5_epochs.parquet")
@@ -384,7 +518,8 @@ class Counting:
 amap = AddressMap.for_system(run.system, run.recording.n_threads)
 replay(run.recording, Counting(), amap, run.system.n_cores, run.window_s, run.source["epochs"],
        on_epoch=lambda c, done: write_replay(run.args.out, c, run.recording, run.window_s,
-                                             {{**run.source, "epochs_done": done}}))
+                                             {{**run.source, "epochs_done": done}}),
+       lead_in_s=run.args.lead_in_us * 1e-6)
 '''
 
 
@@ -397,13 +532,18 @@ def test_the_bench_runs_each_window_once_in_its_process_pool(tmp_path, system, t
     fake.chmod(0o755)
     out = tmp_path / "out"
     argv = ["--recording", str(rec_path), "--out", str(out), "--work", str(tmp_path / "work"), "--gem5", str(fake),
-            "--windows", "50,200,1000"]
+            "--windows", "50,200,1000,50+20"]
     for _ in range(2):  # the second run resumes: nothing runs again
         done = subprocess.run([sys.executable, str(BENCH), *argv], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
-    for w in (50, 200, 1000):
-        assert (out / f"replay-{w}us.ran").read_text() == "ran\n"
+    for name in ("50us", "200us", "1000us", "50us-lead20us"):
+        assert (out / f"replay-{name}.ran").read_text() == "ran\n"
+    assert read_replay(out / "replay-50us-lead20us.parquet").source["lead_in_s"] == pytest.approx(2e-5)
     table = pd.read_csv(out / "sampling.csv")
-    assert sorted(table["window_us"].unique()) == [50, 200] and (table["epochs"] == 2).all()
+    schemes = sorted(set(zip(table["window_us"], table["lead_in_us"], strict=True)))
+    assert schemes == [(50, 0), (50, 20), (200, 0)] and (table["epochs"] == 2).all()
+    # the counting stand-in answers the same latency whatever the load: the lead-in changes no fed-back latency
+    dram = table[table["quantity"].str.startswith("DRAM latency fed back")]
+    assert (dram["mean_rel_error"] == 0).all()
     timing = pd.read_csv(out / "timing.csv")
-    assert sorted(timing["window_us"]) == [50, 200, 1000] and (timing["wall_s"] > 0).all()
+    assert sorted(timing["gem5_us_per_epoch"]) == [50, 70, 200, 1000] and (timing["wall_s"] > 0).all()
