@@ -139,12 +139,13 @@ def table_md(table: pd.DataFrame, runs: tuple[Run, ...]) -> str:
 
 
 def split_md(table: pd.DataFrame) -> str:
-    """ail's gain over ondemand = placement (ondemand moved to AIL's start) x V/f policy (from the same start)."""
+    """ail's gain over ondemand (ail from the common ``coolest`` start, ondemand from its own) = placement (ondemand
+    moved to ``coolest``) x V/f policy (from the same start)."""
     t = {r["run"]: r["tokens_per_s"] for _, r in table.iterrows()}
     total = t["ail"] / t["ondemand-own"] - 1
     placement = t["ondemand"] / t["ondemand-own"] - 1
     policy_coolest = t["ail"] / t["ondemand"] - 1
-    return ("| ail's gain over ondemand (own starts) | placement: T(ondemand, coolest) / T(ondemand, own) | "
+    return ("| ail (from coolest) over ondemand (own start) | placement: T(ondemand, coolest) / T(ondemand, own) | "
             "V/f policy: T(ail) / T(ondemand, coolest) |\n|---|---|---|\n"
             f"| {total:+.1%} | {placement:+.1%} | {policy_coolest:+.1%} |\n")
 
