@@ -168,6 +168,9 @@ def error_table(recording_path: Path, out: Path, schemes: list[Scheme], referenc
         window_us=s.window_us, lead_in_us=s.lead_in_us,
         epochs=min(replays[s].source["epochs_done"], reference.source["epochs_done"]))
         for s in schemes if s not in full]
+    if not tables:
+        raise ConfigError("windows", "only the full-length replay is given: nothing to compare with it (add the "
+                          "sampled windows to --windows, e.g. 50,50+100,1000)")
     table = pd.concat(tables, ignore_index=True)
     first = ["window_us", "lead_in_us", "epochs"]
     return table[[*first, *[c for c in table.columns if c not in first]]]
