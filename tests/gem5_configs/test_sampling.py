@@ -450,7 +450,7 @@ def test_the_bench_resumes_and_writes_the_same_table_twice(tmp_path, system, the
     assert list(versus["window_us"].unique()) == [1000]
     assert versus.loc["LLC latency fed back", "mean_rel_error"] == pytest.approx(1 - 1 / 1.05)
     with pytest.raises(ConfigError, match="only the full-length replay"):  # nothing to compare it with
-        bench.main([*argv[:-3], "--windows", "1000", "--gem5", "", "--table-only"])
+        bench.main([*argv[:4], "--windows", "1000", "--gem5", "", "--table-only"])
 
 
 def test_replay_script_imports_nothing_from_gem5_at_module_level():
