@@ -43,9 +43,9 @@ INITIAL_PLACEMENT_KEY = "ailfm.initial_placement"  # required from version 3 on
 INITIAL_PLACEMENTS = ("scores", "coolest")
 
 
-def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE,
-                      initial_placement: str = "scores") -> dict[str, str]:
-    """The metadata_props a conforming model carries."""
+def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE, *, initial_placement: str) -> dict[str, str]:
+    """The metadata_props a conforming model carries (``initial_placement``: one of ``INITIAL_PLACEMENTS``, what the
+    policy was trained for; no default, so no file claims a placement it was not trained for)."""
     return {"ailfm.contract": CONTRACT_VERSION, "ailfm.feature_version": FEATURE_VERSION,
             "ailfm.feature_names": ",".join(FEATURE_NAMES), "ailfm.outputs": OUTPUT_SEMANTICS,
             OBJECTIVE_KEY: objective, INITIAL_PLACEMENT_KEY: initial_placement, "ailfm.training": training}

@@ -87,7 +87,7 @@ def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE, 
                                  target_opset=17)
     _fix_output_shape(onnx_model)
     del onnx_model.metadata_props[:]
-    for key, value in contract_metadata(training, objective, initial_placement).items():
+    for key, value in contract_metadata(training, objective, initial_placement=initial_placement).items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx_model.doc_string = "ailfm AIL governor policy (docs/ail.md)"

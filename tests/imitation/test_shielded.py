@@ -32,7 +32,8 @@ def _constant_policy(path, f_fraction: float, score: float, score_weights: dict[
                               [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n_cores", N_OUTPUTS])],
                               [weights, bias])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    for key, value in {**contract_metadata("constant test policy"), **(metadata or {})}.items():
+    crafted = contract_metadata("constant test policy", initial_placement="scores")
+    for key, value in {**crafted, **(metadata or {})}.items():
         if value is not None:
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
