@@ -86,6 +86,11 @@ def replay_path(out: Path, window_us: float, lead_in_us: float = 0.0) -> Path:
     return out / f"replay-{Scheme(window_us, lead_in_us).name}.parquet"
 
 
+def wall_path(out: Path, scheme: Scheme) -> Path:
+    """Where the bench keeps a replay process's wall seconds (beside its counters, as ``sampling.cpu_path``)."""
+    return out / f"replay-{scheme.name}.wall.json"
+
+
 def finished(path: Path, source: dict) -> bool:
     """A replay file exists, was made from ``source`` (recording digest, window, epochs) and holds all its epochs."""
     if not path.exists():
@@ -196,7 +201,7 @@ def timing(out: Path, schemes: list[Scheme]) -> pd.DataFrame:
     seconds per epoch (mean over the epochs it finished, from the LLC's warm-up's end to its last epoch's end)."""
     rows = []
     for s in schemes:
-        wall = out / f"replay-{s.name}.wall.json"
+        wall = wall_path(out, s)
         cpu = cpu_path(replay_path(out, s.window_us, s.lead_in_us))
         row = {"window_us": s.window_us, "lead_in_us": s.lead_in_us, "gem5_us_per_epoch": s.gem5_us,
                "wall_s": json.loads(wall.read_text())["wall_s"] if wall.exists() else float("nan"),
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                               args.work.resolve(), s.lead_in_us, args.system), args.work / f"replay-{s.name}.log")
                 for s in todo]
         for s, wall_s in zip(todo, run_all(jobs, args.workers, args.dask), strict=True):
-            write_json_atomic(args.out / f"replay-{s.name}.wall.json",
+            write_json_atomic(wall_path(args.out, s),
                               {"window_us": s.window_us, "lead_in_us": s.lead_in_us, "wall_s": wall_s})
     table = error_table(args.recording, args.out, schemes, args.reference_us, args.system)
     name = "sampling" if args.reference_us is None else f"sampling-vs-{args.reference_us:g}us"
