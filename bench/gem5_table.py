@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="gem5 processes at a time (default 2)")
     parser.add_argument("--epochs", type=int, default=30, help="control epochs at most (runs end when done)")
     parser.add_argument("--window-us", type=float, default=None, help="run_ailfm.py's --window-us (default its own)")
+    parser.add_argument("--lead-in-us", type=float, default=None,
+                        help="run_ailfm.py's --lead-in-us (a warmed window; needs --window-us)")
     parser.add_argument("--dvfs", default=None, help="run_ailfm.py's --dvfs (default its own)")
     parser.add_argument("--runs", default=",".join(r.name for r in RUNS),
                         help="comma-separated run names to run (default all: " + ", ".join(r.name for r in RUNS) + ")")
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     extra = ["--epochs", str(args.epochs)]
     extra += ["--window-us", f"{args.window_us:g}"] if args.window_us else []
+    extra += ["--lead-in-us", f"{args.lead_in_us:g}"] if args.lead_in_us else []
     extra += ["--dvfs", args.dvfs] if args.dvfs else []
     try:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # each thread waits on one gem5 process
