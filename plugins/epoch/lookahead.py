@@ -40,6 +40,7 @@ class LookaheadResult:
     epoch_end_peak_K: np.ndarray  # (n_candidates,) hottest core temperature at the end of an epoch of the horizon
     safe: np.ndarray  # (n_candidates,) at every epoch's end, every core below T_max and the DTM trigger minus the guard
     energy_J: np.ndarray  # (n_candidates,) chip energy (cores, routers, LLC) over the horizon
+    thread_instructions: np.ndarray  # (n_candidates, n_threads) each thread's share of ``instructions``
 
 
 class Lookahead:
@@ -89,6 +90,7 @@ class Lookahead:
         tables, step = engine.tables, self._step
         out_chip = np.zeros((n, len(CHIP_FIELDS)))
         instructions, tokens, energy_J = np.zeros(n), np.zeros(n), np.zeros(n)
+        out_thread, thread_instructions = np.zeros((4, n, n_threads)), np.zeros((n, n_threads))
         peak_C, end_peak_C = np.full(n, -np.inf), np.full(n, -np.inf)
         no_moves = np.zeros_like(moved)
         for epoch in range(horizon):  # one epoch per call (the state advances in place): energy needs every epoch
@@ -101,15 +103,17 @@ class Lookahead:
                 throttled, gated, temperature, modes, step.decay, step.core_gain, step.bank_gain, step.core_output,
                 self._chip_params, self._core_constants, self._uncore_constants, 0,
                 np.zeros((len(CORE_FIELDS), n, n_cores)), np.zeros((2, n, n_cores), dtype=np.int64),
-                np.zeros((n, n_cores), dtype=np.bool_), np.zeros((4, n, n_threads)),
+                np.zeros((n, n_cores), dtype=np.bool_), out_thread,
                 np.zeros((n, n_threads), dtype=np.int64),
                 out_chip, np.zeros((n, 2), dtype=np.int64), np.zeros(len(tables.kernel_type), dtype=np.int64),
                 np.zeros(len(tables.kernel_type)))
             instructions += out_chip[:, 7]
+            thread_instructions += out_thread[0]
             tokens += out_chip[:, 5]
             energy_J += out_chip[:, 1] * system.thermal.epoch_s  # the epoch's mean chip power
             peak_C, end_peak_C = np.maximum(peak_C, out_chip[:, 4]), np.maximum(end_peak_C, out_chip[:, 8])
         th = system.thermal
         end_peak_K = end_peak_C + 273.15
         return LookaheadResult(instructions, tokens, peak_C + 273.15, end_peak_K,
-                               end_peak_K < min(th.t_max_K, th.dtm_trigger_C + 273.15) - guard_K, energy_J)
+                               end_peak_K < min(th.t_max_K, th.dtm_trigger_C + 273.15) - guard_K, energy_J,
+                               thread_instructions)

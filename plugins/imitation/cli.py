@@ -42,6 +42,9 @@ def add_subcommands(subparsers) -> None:
                        help="the Oracle also labels each roll-out's initial placement (the best of coolest, "
                             "lowest-latency and the driver's own) and the exported policy places the threads by its "
                             "scores (default: the coolest cores)")
+    train.add_argument("--kernel-aware", action="store_true",
+                       help="the Oracle also tries V/f that lowers first the cores whose instance's coming kernels "
+                            "gain least from frequency (memory-bound), measured by its look-ahead")
     train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
@@ -62,7 +65,8 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
                          validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective,
-                                                                          learn_placement=args.learn_placement))
+                                                                          learn_placement=args.learn_placement,
+                                                                          kernel_aware=args.kernel_aware))
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)

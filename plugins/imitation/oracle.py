@@ -11,7 +11,10 @@ The action space (placements x levels^cores) is far too large to enumerate, so t
    epoch of the horizon with the reduced-order model, which is linear in power (power from each thread's last
    switching activity, leakage at the target temperature); while a core exceeds ``T_max - margin``, lower by one
    level the running core that contributes most to its temperature. All candidates go through this together as
-   batched matrix products. One candidate per margin in ``margins_K``.
+   batched matrix products. One candidate per margin in ``margins_K``. With ``kernel_aware``, a second set lowers
+   whole instances, first the one whose level costs the least progress per kelvin it removes (``InstanceProgress``:
+   how much each instance's coming kernels gain from frequency, measured by the look-ahead), so memory-bound
+   instances (decode's GEMVs) give their headroom to compute-bound ones (GEMMs).
 3. **Check** every candidate by full look-ahead simulation (``Lookahead``: engine, DTM, power with leakage feedback,
    thermal), batched, and keep the one with the best ``objective`` score (default: the most instructions; see
    ``objective.py``) among those that stay at or below T_max (the coolest one if none does). Energy objectives also
@@ -40,6 +43,8 @@ from ailfm.plugins.system.description import SystemDescription
 from ailfm.plugins.system.nuca import NucaModel
 from ailfm.plugins.system.power import PowerModel
 
+#: ``Oracle.instance_choice``: a level that costs no instruction is taken before any that costs some
+FREE_PRIORITY = 1e30
 #: the named initial placements the Oracle compares with the driver's own at the start (``Oracle.initial_label``)
 INITIAL_CANDIDATES = ("coolest", "lowest-latency")
 
@@ -67,6 +72,12 @@ class OracleConfig:
     #: epochs over which initial placements are compared: long enough for the chip to heat from the starting state
     #: towards where V/f becomes limited, so a hot placement pays for its speed [inferred; cost measured in docs]
     placement_horizon: int = 100
+    #: also label V/f by progress per kelvin (``InstanceProgress``; ``ailfm ail train --kernel-aware``)
+    kernel_aware: bool = False
+    #: the two operating points ``InstanceProgress`` is measured at differ by this many levels [inferred: wide enough
+    #: that the instructions differ well above the look-ahead's rounding, near enough to stay near the operating
+    #: point, where the memory latencies are the ones the label will see]
+    progress_probe_levels: int = 4
 
     def __post_init__(self):
         if self.placement_horizon < 1:
@@ -86,6 +97,40 @@ class OracleLabel:
     evaluated: int  # candidates simulated
 
 
+@dataclass(frozen=True, eq=False)
+class InstanceProgress:
+    """How each instance's progress depends on its frequency over the coming epochs: the engine's interval model
+    (time per instruction = compute cycles / f + memory stall) fitted per instance to two look-ahead runs, one
+    ``OracleConfig.progress_probe_levels`` levels below the other. An instance runs at its slowest thread (the
+    barrier), so its frequency is its slowest core's.
+
+    ``thread_instance`` (n_threads,); ``compute`` and ``stall`` (n_instances,): per instruction retired over the
+    look-ahead, in GHz^-1 and in the look-ahead's own unit, so that ``rate(f) = 1 / (compute / f + stall)`` is the
+    instance's instructions over the horizon at frequency f (0 for an instance that retired nothing)."""
+
+    thread_instance: np.ndarray
+    compute: np.ndarray
+    stall: np.ndarray
+
+    def rate(self, f_GHz: np.ndarray, instance: np.ndarray) -> np.ndarray:
+        compute, stall = self.compute[instance], self.stall[instance]
+        time = compute / np.maximum(f_GHz, 1e-9) + stall
+        return np.where(time > 0, 1.0 / np.where(time > 0, time, 1.0), 0.0)
+
+    @classmethod
+    def fit(cls, thread_instance: np.ndarray, f_GHz: np.ndarray, instructions: np.ndarray) -> InstanceProgress:
+        """From two runs: ``f_GHz`` (2, n_instances) each instance's slowest core, ``instructions`` (2, n_instances),
+        run 0 the faster. Time per instruction ``1 / I = c / f + s``: two runs give c and s (clipped at 0: a run
+        can gain nothing from frequency, never lose); an instance with no frequency step is taken as compute-bound."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time = np.where(instructions > 0, 1.0 / instructions, 0.0)
+            step = 1.0 / f_GHz[1] - 1.0 / f_GHz[0]
+            compute = np.where(step > 0, (time[1] - time[0]) / np.where(step > 0, step, 1.0), time[0] * f_GHz[0])
+        compute = np.where(instructions.min(axis=0) > 0, np.maximum(compute, 0.0), 0.0)
+        stall = np.maximum(time[0] - compute / f_GHz[0], 0.0)
+        return cls(thread_instance, compute, stall)
+
+
 class Oracle:
     """Look-ahead search over (placement, per-core V/f) for one system (see the module docstring)."""
 
@@ -97,9 +142,12 @@ class Oracle:
     # -- V/f from the linear thermal model ---------------------------------------------------------------------------
     def linear_levels(self, twin: ThermalTwin, modes: np.ndarray, placements: np.ndarray,
                       thread_activity: np.ndarray, thread_running: np.ndarray, bank_W: float,
-                      margin_K: float, horizon: int | None = None) -> np.ndarray:
+                      margin_K: float, horizon: int | None = None,
+                      progress: InstanceProgress | None = None) -> np.ndarray:
         """(N, n_cores) highest level indices the linear model (one epoch ``twin`` from state ``modes``) keeps at
-        or below ``T_max - margin_K`` over ``horizon`` epochs (default ``config.horizon``)."""
+        or below ``T_max - margin_K`` over ``horizon`` epochs (default ``config.horizon``). Each round lowers, for
+        each hot core, the running core that contributes most to its temperature; with ``progress``, the whole
+        instance whose next level down removes the most of it per instruction lost (``instance_choice``)."""
         system = self.system
         n, n_cores = len(placements), system.n_cores
         horizon = horizon or self.config.horizon
@@ -110,6 +158,9 @@ class Oracle:
         cores = placements[rows, threads]
         activity[rows, cores] = thread_activity[threads]
         running[rows, cores] = thread_running[threads]
+        if progress is not None:  # (N, n_cores, n_instances): which running core runs which instance
+            member = np.zeros((n, n_cores, len(progress.compute)))
+            member[rows, cores, progress.thread_instance[threads]] = thread_running[threads]
         # power of every core at every level (N, n_cores, n_levels); idle cores draw idle power whatever the level
         level_W = self.power.predict_core_W(self.levels[None, None, :], activity[..., None], target_K)
         level_W = np.where(running[..., None], level_W, system.power.idle_power_W) + system.power.router_static_W
@@ -130,15 +181,60 @@ class Oracle:
             temperature = free_K[None] + (forced[None] * modal[:, None, :]) @ out_core.T  # (N, H, n_cores)
             hot = temperature.max(axis=1) > target_K  # (N, n_cores)
             lowerable = running & (level > 0)
-            if not (hot.any(axis=1) & lowerable.any(axis=1)).any():
+            hot &= lowerable.any(axis=1, keepdims=True)
+            if not hot.any():
                 break
-            share = np.where(lowerable[:, None, :], blame[None] * p[:, None, :], -np.inf)  # (N, i, j)
-            culprit = share.argmax(axis=2)  # (N, i)
-            lower = np.zeros((n, n_cores), dtype=bool)
-            candidate, victim = np.nonzero(hot & lowerable.any(axis=1, keepdims=True))
-            lower[candidate, culprit[candidate, victim]] = True
+            if progress is None:
+                share = np.where(lowerable[:, None, :], blame[None] * p[:, None, :], -np.inf)  # (N, i, j)
+                culprit = share.argmax(axis=2)  # (N, i)
+                lower = np.zeros((n, n_cores), dtype=bool)
+                candidate, victim = np.nonzero(hot)
+                lower[candidate, culprit[candidate, victim]] = True
+            else:
+                lower = self.instance_choice(blame, level_W, level, lowerable, hot, member, progress)
             level = np.where(lower & lowerable, level - 1, level)
         return level
+
+    def instance_choice(self, blame, level_W, level, lowerable, hot, member, progress: InstanceProgress):
+        """(N, n_cores) the cores to lower one level: for each hot core i, every core of the instance k with the
+        most kelvin removed from i per instruction lost, sum_j in k blame_ij dP_j / (rate_k(f) - rate_k(f - 1
+        level)). An instance runs at its slowest core (the barrier), so it is lowered whole: its cores stay level
+        and its rate is taken at that level. An instance that loses nothing (no gain from frequency) goes first."""
+        n, n_cores = level.shape
+        index_n, index_c = np.arange(n)[:, None], np.arange(n_cores)[None, :]
+        saved_W = level_W[index_n, index_c, level] - level_W[index_n, index_c, np.maximum(level - 1, 0)]
+        usable = member * lowerable[..., None]  # (N, n_cores, K)
+        kelvin = (blame[None] * saved_W[:, None, :]) @ usable  # (N, i, K)
+        # every core of an instance is at the same level: read it from any of them (level 0 when none can go lower)
+        instance_level = (level[..., None] * usable).max(axis=1).astype(np.int64)  # (N, K)
+        instance = np.arange(len(progress.compute))[None, :]
+        lost = progress.rate(self.levels[instance_level], instance) \
+            - progress.rate(self.levels[np.maximum(instance_level - 1, 0)], instance)  # (N, K)
+        score = np.where(lost[:, None, :] > 0, kelvin / np.where(lost > 0, lost, 1.0)[:, None, :],
+                         FREE_PRIORITY * kelvin)
+        score = np.where(usable.any(axis=1)[:, None, :], score, -np.inf)
+        chosen = score.argmax(axis=2)  # (N, i)
+        lowered = np.zeros((n, usable.shape[2]), dtype=bool)
+        candidate, victim = np.nonzero(hot)
+        lowered[candidate, chosen[candidate, victim]] = True
+        return (usable * lowered[:, None, :]).any(axis=2)
+
+    def instance_progress(self, lookahead: Lookahead, placement: np.ndarray, level: np.ndarray,
+                          thread_running: np.ndarray, state, horizon: int) -> InstanceProgress:
+        """Each instance's progress against its frequency (``InstanceProgress``), measured by two look-ahead runs of
+        ``placement``: at the levels ``level`` (n_cores,) and ``progress_probe_levels`` lower."""
+        n_instances, per_instance = lookahead.engine.snapshot().remaining.shape[1:]
+        thread_instance = np.repeat(np.arange(n_instances), per_instance)
+        levels = np.stack([level, np.maximum(level - self.config.progress_probe_levels, 0)])
+        result = lookahead.simulate(np.repeat(placement[None], 2, axis=0), self.levels[levels], horizon, 0.0, state)
+        instructions = np.zeros((2, n_instances))
+        np.add.at(instructions.T, thread_instance, result.thread_instructions.T)
+        f_slowest = np.full((2, n_instances), np.inf)
+        placed = (placement >= 0) & thread_running
+        for run in range(2):
+            np.minimum.at(f_slowest[run], thread_instance[placed], self.levels[levels[run, placement[placed]]])
+        f_slowest = np.where(np.isfinite(f_slowest), f_slowest, self.levels[-1])
+        return InstanceProgress.fit(thread_instance, f_slowest, instructions)
 
     # -- mappings ------------------------------------------------------------------------------------------------
     def neighbour_placements(self, placement: np.ndarray, temperature_K: np.ndarray,
@@ -172,11 +268,17 @@ class Oracle:
         thread_activity = np.where(placement >= 0, obs.activity[np.maximum(placement, 0)], 0.0)
         best = None
         evaluated = 0
+        progress = None
+        if self.config.kernel_aware:
+            level = self.linear_levels(lookahead.twin, lookahead.modes, placement[None], thread_activity,
+                                       thread_running, obs.uncore_power_W / self.system.n_banks, 0.0)[0]
+            progress = self.instance_progress(lookahead, placement, level, thread_running, state, self.config.horizon)
+            evaluated += 2
         for _ in range(self.config.rounds):
             start = placement if best is None else best.placement
             placements = self.neighbour_placements(start, state.temperature_K, thread_running)
             found = self.best_of(lookahead, placements, thread_activity, thread_running, obs.uncore_power_W,
-                                 self.config.horizon, state)
+                                 self.config.horizon, state, progress)
             evaluated += found.evaluated
             if best is None or _better(found.score, found.safe, best.score, best.safe):
                 best = found
@@ -194,22 +296,25 @@ class Oracle:
                             np.ones(n_threads, dtype=bool), 0.0, self.config.placement_horizon, lookahead.state())
 
     def best_of(self, lookahead: Lookahead, placements: np.ndarray, thread_activity: np.ndarray,
-                thread_running: np.ndarray, uncore_W: float, horizon: int, state) -> OracleLabel:
+                thread_running: np.ndarray, uncore_W: float, horizon: int, state,
+                progress: InstanceProgress | None = None) -> OracleLabel:
         """The best (placement, V/f) for the mappings ``placements`` over ``horizon`` epochs: per mapping, the levels
-        of the linear model at each margin and one level more, energy objectives also capped; all simulated by the
-        look-ahead together, the best safe one by the objective kept (``evaluated``: candidates simulated)."""
+        of the linear model at each margin and one level more (and the same by progress per kelvin, given
+        ``progress``), energy objectives also capped; all simulated by the look-ahead together, the best safe one by
+        the objective kept (``evaluated``: candidates simulated)."""
         twin, modes = lookahead.twin, lookahead.modes
         bank_W = uncore_W / self.system.n_banks
         candidates_p, candidates_f = [], []
-        for margin in self.config.margins_K:
-            level = self.linear_levels(twin, modes, placements, thread_activity, thread_running, bank_W, margin,
-                                       horizon)
-            candidates_p.append(placements)
-            candidates_f.append(self.levels[level])
-        # the linear model is conservative (leakage at the limit): also try one level more on limited cores
         top = len(self.levels) - 1
-        candidates_p.append(placements)
-        candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
+        for rule in (None,) if progress is None else (None, progress):
+            for margin in self.config.margins_K:
+                level = self.linear_levels(twin, modes, placements, thread_activity, thread_running, bank_W, margin,
+                                           horizon, rule)
+                candidates_p.append(placements)
+                candidates_f.append(self.levels[level])
+            # the linear model is conservative (leakage at the limit): also try one level more on limited cores
+            candidates_p.append(placements)
+            candidates_f.append(self.levels[np.minimum(level + (level < top), top)])
         if self.config.objective != "throughput":  # energy objectives: slower V/f may be worth its time
             for cap in self.config.energy_caps:
                 candidates_p.append(placements)
