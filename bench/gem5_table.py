@@ -12,7 +12,8 @@ Runs:
 * ``ondemand`` from its own placement (``first-unused``): with ``ondemand`` from AIL's placement it splits ``ail``'s
   gain over ondemand into placement and V/f policy, as ``bench/placement_split.py`` does in the built-in engine.
 
-``--runs`` runs a subset (the table is written once every run of it is there).
+``--runs`` runs a subset. The table holds the runs the folder has finished, and the split is written once ``ail``,
+``ondemand`` and ``ondemand-own`` are there.
 
 A finished run (its ``summary.json`` exists) is not run again, so an interrupted table resumes. Writes into
 ``--out``:
@@ -138,6 +139,10 @@ def table_md(table: pd.DataFrame, runs: tuple[Run, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the runs ``split_md`` needs
+SPLIT_RUNS = {"ail", "ondemand", "ondemand-own"}
+
+
 def split_md(table: pd.DataFrame) -> str:
     """ail's gain over ondemand (ail from the common ``coolest`` start, ondemand from its own) = placement (ondemand
     moved to ``coolest``) x V/f policy (from the same start)."""
@@ -193,15 +198,19 @@ def main(argv: list[str] | None = None) -> int:
              if (out / "runs" / r.name / "summary.json").exists()}
     write_atomic(timing, pd.DataFrame({"run": list(walls), "wall_s": list(walls.values())})
                  .to_csv(index=False).encode())
-    if any(not (out / "runs" / r.name / "summary.json").exists() for r in RUNS):
-        print("gem5_table: some runs are still missing; the table is written once all are there")
+    done = tuple(r for r in RUNS if (out / "runs" / r.name / "summary.json").exists())
+    if not done:
+        print("gem5_table: no finished run yet")
         return 0
-    table = collect([out / "runs" / r.name for r in RUNS])
+    table = collect([out / "runs" / r.name for r in done])
     write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
-    write_atomic(out / "table.md", table_md(table, RUNS).encode())
-    write_atomic(out / "split.md", split_md(table).encode())
-    write_provenance(out, RUNS, args.build_note)
-    print(table_md(table, RUNS) + "\n" + split_md(table))
+    write_atomic(out / "table.md", table_md(table, done).encode())
+    split = split_md(table) if SPLIT_RUNS <= {r.name for r in done} else ""
+    if split:
+        write_atomic(out / "split.md", split.encode())
+    write_provenance(out, done, args.build_note)
+    missing = [r.name for r in RUNS if r not in done]
+    print(table_md(table, done) + "\n" + split + (f"\n(not run here: {', '.join(missing)})" if missing else ""))
     return 0
 
 

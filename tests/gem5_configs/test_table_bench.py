@@ -23,6 +23,7 @@ m5out, out = Path(argv[argv.index("-d") + 1]), Path(argv[argv.index("--out") + 1
 governor, placement = argv[argv.index("--governor") + 1], argv[argv.index("--placement") + 1]
 m5out.mkdir(parents=True); out.mkdir(parents=True)
 print("gem5 started Dec  7 2026 12:51:01", flush=True)
+print("command line: " + " ".join(argv), flush=True)
 (m5out / "config.ini").write_text("[root]\\ntype=Root\\n")
 dump = "---------- Begin Simulation Statistics ----------\\nsimSeconds 0.000050 # s\\nhostSeconds 30.0 # s\\nother 1\\n"
 (m5out / "stats.txt").write_text(dump * 3)
@@ -94,14 +95,21 @@ def test_a_failed_run_names_its_log(tmp_path, monkeypatch, capsys, gem5_table):
     assert len(err.splitlines()) == 1
 
 
-def test_a_subset_of_runs_waits_for_the_rest(tmp_path, monkeypatch, capsys, gem5_table):
+def test_a_subset_of_runs_gives_the_table_of_those_runs(tmp_path, monkeypatch, capsys, gem5_table):
+    """A subset is tabled as soon as it is done; the split waits for its three runs; the window options reach gem5."""
     fake = tmp_path / "gem5.py"
     fake.write_text(FAKE_GEM5)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("GEM5", str(fake))
     out = tmp_path / "table"
-    assert gem5_table.main(["--out", str(out), "--runs", "ail,pcgov"]) == 0
+    assert gem5_table.main(["--out", str(out), "--runs", "ail,pcgov", "--window-us", "50", "--lead-in-us", "100"]) == 0
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["ail", "pcgov"]
-    assert not (out / "table.md").exists() and "still missing" in capsys.readouterr().out
+    assert pd.read_csv(out / "comparison.csv")["run"].tolist() == ["ail", "pcgov"]
+    assert not (out / "split.md").exists()
+    assert "not run here: ondemand, performance, ondemand-own" in capsys.readouterr().out
+    assert " --window-us 50 --lead-in-us 100 " in (out / "logs" / "pcgov.log").read_text()
+    assert gem5_table.main(["--out", str(out), "--runs", "ondemand,ondemand-own"]) == 0
+    assert pd.read_csv(out / "comparison.csv")["run"].tolist() == ["ail", "ondemand", "pcgov", "ondemand-own"]
+    assert (out / "split.md").read_text().splitlines()[-1] == "| +14.1% | +11.1% | +2.7% |"
     assert gem5_table.main(["--out", str(out), "--runs", "ail,nope"]) == 2
     assert capsys.readouterr().err.strip() == "gem5_table: error: --runs: unknown run(s) nope"
