@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=60, help="epochs of performance before the Oracle")
     parser.add_argument("--epochs", type=int, default=100, help="epochs of the Oracle")
     args = parser.parse_args(argv)
+    if args.warmup < 0 or args.epochs < 1:
+        parser.error(f"need --warmup >= 0 and --epochs >= 1, got {args.warmup} and {args.epochs}")
     out = prepare_output_folder(args.out)
     rows = []
     for workload, lengths, label, requests in scenarios(out):
