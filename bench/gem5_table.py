@@ -194,23 +194,23 @@ def main(argv: list[str] | None = None) -> int:
     timing = out / "provenance" / "timing.csv"
     (out / "provenance").mkdir(exist_ok=True)
     old = pd.read_csv(timing).set_index("run")["wall_s"].to_dict() if timing.exists() else {}
-    walls = {r.name: walls.get(r.name) or old.get(r.name) or log_wall_s(out / "logs" / f"{r.name}.log") for r in RUNS
-             if (out / "runs" / r.name / "summary.json").exists()}
+    done = tuple(r for r in RUNS if (out / "runs" / r.name / "summary.json").exists())
+    walls = {r.name: walls.get(r.name) or old.get(r.name) or log_wall_s(out / "logs" / f"{r.name}.log") for r in done}
     write_atomic(timing, pd.DataFrame({"run": list(walls), "wall_s": list(walls.values())})
                  .to_csv(index=False).encode())
-    done = tuple(r for r in RUNS if (out / "runs" / r.name / "summary.json").exists())
     if not done:
         print("gem5_table: no finished run yet")
         return 0
     table = collect([out / "runs" / r.name for r in done])
     write_atomic(out / "comparison.csv", table.to_csv(index=False).encode())
-    write_atomic(out / "table.md", table_md(table, done).encode())
+    markdown = table_md(table, done)
+    write_atomic(out / "table.md", markdown.encode())
     split = split_md(table) if SPLIT_RUNS <= {r.name for r in done} else ""
     if split:
         write_atomic(out / "split.md", split.encode())
     write_provenance(out, done, args.build_note)
     missing = [r.name for r in RUNS if r not in done]
-    print(table_md(table, done) + "\n" + split + (f"\n(not run here: {', '.join(missing)})" if missing else ""))
+    print(markdown + "\n" + split + (f"\n(not run here: {', '.join(missing)})" if missing else ""))
     return 0
 
 

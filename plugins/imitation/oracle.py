@@ -223,8 +223,9 @@ class Oracle:
                           thread_running: np.ndarray, state, horizon: int) -> InstanceProgress:
         """Each instance's progress against its frequency (``InstanceProgress``), measured by two look-ahead runs of
         ``placement``: at the levels ``level`` (n_cores,) and ``progress_probe_levels`` lower."""
-        n_instances, per_instance = lookahead.engine.snapshot().remaining.shape[1:]
-        thread_instance = np.repeat(np.arange(n_instances), per_instance)
+        engine = lookahead.engine  # threads are numbered instance by instance (``EngineState.remaining``)
+        n_instances = len(engine.tables.instance_end)
+        thread_instance = np.repeat(np.arange(n_instances), engine.n_threads // n_instances)
         levels = np.stack([level, np.maximum(level - self.config.progress_probe_levels, 0)])
         result = lookahead.simulate(np.repeat(placement[None], 2, axis=0), self.levels[levels], horizon, 0.0, state)
         instructions = np.zeros((2, n_instances))
