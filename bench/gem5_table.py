@@ -7,8 +7,8 @@ One gem5 process per run (gem5 cannot rewind), ``--jobs`` of them at a time (``n
 small (124M) on snuca-64 with short requests, so requests finish inside the simulated span and tokens/s is measured.
 Runs:
 
-* ``ail``, ``ondemand``, ``performance`` (f_max + DTM) and ``pcgov`` (thermally aware), all from AIL's placement
-  (``coolest``): the fair comparison, the same start for every row;
+* ``ail``, ``ondemand``, ``conservative``, ``performance`` (f_max + DTM) and ``pcgov`` (thermally aware), all from
+  AIL's placement (``coolest``): the fair comparison, the same start for every row;
 * ``ondemand`` from its own placement (``first-unused``): with ``ondemand`` from AIL's placement it splits ``ail``'s
   gain over ondemand into placement and V/f policy, as ``bench/placement_split.py`` does in the built-in engine.
 
@@ -63,6 +63,7 @@ class Run:
 RUNS = (
     Run("ail", "ail", "coolest", "AIL (ONNX policy)"),
     Run("ondemand", "ondemand", "coolest", "Linux ondemand"),
+    Run("conservative", "conservative", "coolest", "Linux conservative"),
     Run("performance", "performance", "coolest", "performance: f_max + DTM"),
     Run("pcgov", "pcgov", "coolest", "PCGov (thermally aware)"),
     Run("ondemand-own", "ondemand", "own", "Linux ondemand"),

@@ -106,7 +106,7 @@ def test_a_subset_of_runs_gives_the_table_of_those_runs(tmp_path, monkeypatch, c
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["ail", "pcgov"]
     assert pd.read_csv(out / "comparison.csv")["run"].tolist() == ["ail", "pcgov"]
     assert not (out / "split.md").exists()
-    assert "not run here: ondemand, performance, ondemand-own" in capsys.readouterr().out
+    assert "not run here: ondemand, conservative, performance, ondemand-own" in capsys.readouterr().out
     assert " --window-us 50 --lead-in-us 100 " in (out / "logs" / "pcgov.log").read_text()
     assert gem5_table.main(["--out", str(out), "--runs", "ondemand,ondemand-own"]) == 0
     assert pd.read_csv(out / "comparison.csv")["run"].tolist() == ["ail", "ondemand", "pcgov", "ondemand-own"]
