@@ -393,3 +393,14 @@ class OracleGovernor(Governor):
     def decide(self, obs: Observation) -> Decision:
         label = self.query(obs)
         return Decision(label.f_GHz, label.placement)
+
+
+class EdpOracleGovernor(OracleGovernor):
+    """The Oracle that labels for EDP (``ailfm ail train --objective edp``'s teacher) as a governor: what ``ail-edp``
+    imitates, so its EDP against a baseline's tells the policy's imitation error from the teacher's own limit."""
+
+    name = "oracle-edp"
+    source = "look-ahead search scored by instructions^2 / energy (ailfm.plugins.imitation.oracle, docs/ail.md)"
+
+    def __init__(self, config: OracleConfig | None = None):
+        super().__init__(config or OracleConfig(objective="edp"))

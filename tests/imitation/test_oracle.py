@@ -78,14 +78,9 @@ def test_oracle_rollout_labels_every_state_and_stays_below_tmax(oracle_rollout, 
     assert np.all((fractions >= 0) & (fractions <= 1)) and np.all(occupancy.sum(axis=1) == tiny_scenario.threads)
 
 
-def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenario, tmp_path):
-    """With T_max out of reach (95 C on the tiny system) the throughput Oracle runs the threads at f_max; the
-    energy objectives pick slower V/f, which their own scores rank above the throughput Oracle's action."""
-    from dataclasses import replace
+def _cool_tiny_system(tiny_system_path, tmp_path):
+    """The tiny system with T_max out of reach (95 C), so V/f is the objective's choice alone."""
     from pathlib import Path
-
-    from ailfm.plugins.imitation.objective import objective_score
-    from ailfm.plugins.imitation.oracle import Oracle, OracleConfig
 
     text = Path(tiny_system_path).read_text()
     for old, new in (("t_max_C: 49.0", "t_max_C: 95.0"), ("dtm_trigger_C: 49.0", "dtm_trigger_C: 95.0"),
@@ -94,6 +89,18 @@ def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenari
         text = text.replace(old, new)
     cool = tmp_path / "tiny-cool.yaml"
     cool.write_text(text)
+    return cool
+
+
+def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenario, tmp_path):
+    """With T_max out of reach (95 C on the tiny system) the throughput Oracle runs the threads at f_max; the
+    energy objectives pick slower V/f, which their own scores rank above the throughput Oracle's action."""
+    from dataclasses import replace
+
+    from ailfm.plugins.imitation.objective import objective_score
+    from ailfm.plugins.imitation.oracle import Oracle, OracleConfig
+
+    cool = _cool_tiny_system(tiny_system_path, tmp_path)
     labels = {}
 
     def probe(governor, obs):
@@ -112,6 +119,27 @@ def test_the_objective_changes_the_oracles_choice(tiny_system_path, tiny_scenari
         assert label.safe and label.f_GHz[label.placement].max() < 4.0
         assert label.energy_J < fast.energy_J and label.instructions < fast.instructions
         assert label.score > objective_score(objective, fast.instructions, fast.energy_J)
+
+
+def test_the_registrys_edp_oracle_is_the_edp_teacher(tiny_system_path, tiny_scenario, tmp_path):
+    """``oracle-edp`` (the teacher of ``ail-edp``, as a governor) scores by EDP: on the cool tiny chip it runs
+    slower than ``oracle`` and does more instructions^2 per joule over the same epochs."""
+    from dataclasses import replace
+
+    from ailfm.plugins.governors.registry import make_governor
+    from ailfm.plugins.imitation.objective import objective_score
+
+    scenario = replace(tiny_scenario, system=str(_cool_tiny_system(tiny_system_path, tmp_path)))
+    scores, frequencies = {}, {}
+    for name in ("oracle", "oracle-edp"):
+        governor = make_governor(name)
+        result = simulation(scenario, governor).run(6e-3)
+        energy_J = result.epochs["chip_power_W"].sum() * result.epoch_s
+        scores[name] = objective_score("edp", result.per_core["instructions"].sum(), energy_J)
+        frequencies[name] = result.per_core["f_effective_GHz"].max()
+    assert make_governor("oracle-edp").config.objective == "edp"
+    assert frequencies["oracle-edp"] < frequencies["oracle"] == 4.0
+    assert scores["oracle-edp"] > scores["oracle"]
 
 
 def test_the_oracles_initial_label_is_the_best_candidate(tiny_scenario):
