@@ -40,6 +40,8 @@ def test_edp_ratios_are_paired_per_scenario_and_count_where_the_policy_is_lower(
     assert "| no |" in ail_eval.edp_markdown(table.reset_index())  # not lower on every scenario
     edp["ail-edp"] = [10.0, 19.0]
     assert "| yes |" in ail_eval.edp_markdown(ail_eval.edp_vs_baselines(_frame(edp), ["ail-edp"]))
+    only_pcgov = {"ail-edp": [10.0, 30.0], "pcgov": [20.0, 20.0]}  # a folder with one safe baseline, no powersave
+    assert "| no |" in ail_eval.edp_markdown(ail_eval.edp_vs_baselines(_frame(only_pcgov), ["ail-edp"]))
 
 
 def test_the_oracle_headroom_is_relative_to_the_ablation_on_the_same_scenario(ail_eval):
