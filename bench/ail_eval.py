@@ -229,7 +229,8 @@ def headline(table: pd.DataFrame, system: str = SYSTEMS[0]) -> str:
         cells = [f"**{governor}**" if governor == "ail" else governor]
         for workload in workloads:
             r = table.loc[(workload, governor)]
-            reference = table.loc[(workload, ABLATION_REFERENCE)] if (workload, ABLATION_REFERENCE) in table.index else r
+            key = (workload, ABLATION_REFERENCE)
+            reference = table.loc[key] if key in table.index else r
             n = f" ({r.scenarios})" if r.scenarios != reference.scenarios else ""
             cells += [f"{r.throughput_mean:.3f}{n}", f"{r.vs_ablation_mean - 1:+.1%}", f"{r.work_per_j_mean:.4f}",
                       f"{r.edp_mean:.1f}", f"{r.time_above_tmax_s_max:.2g}"]
