@@ -50,7 +50,7 @@ class OnnxGovernor(ShieldedGovernor):
         return scored_placement(self.context, self.policy(initial_features(self.features, temperature_K))[:, 1])
 
     def request(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None]:
-        return requested_from_outputs(self.context, self.policy(self.features(obs)), obs)
+        return requested_from_outputs(self.context, self.policy(self.features(obs)), obs, self.policy.vf_rule)
 
     def state(self) -> dict[str, np.ndarray]:
         """The shield's state and the feature extractor's phase averages."""

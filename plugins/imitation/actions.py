@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from ailfm.plugins.governors.base import GovernorContext, Observation
+from ailfm.plugins.imitation.contract import VF_RULES
 from ailfm.plugins.system.description import SystemDescription
 
 MOVE_MARGIN = 0.25  # score gain needed to move a thread [inferred; scores are occupancy probabilities in [0, 1]]
@@ -124,12 +125,25 @@ def _move_threads(score, placement, kernel, margin, max_moves, self_heating, tem
     return moved
 
 
-def requested_from_outputs(context: GovernorContext, outputs: np.ndarray,
-                           obs: Observation) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-core V/f and the placement after moves (None: no thread moves), before the shield. A moved thread keeps
-    at most the V/f of the core it leaves (the prediction for its new core was made from that core's features while
-    it was free, and a free core's labels say nothing about load)."""
-    f_GHz = frequencies_from_fractions(context, outputs[:, 0])
+def instance_fractions(context: GovernorContext, fraction: np.ndarray, obs: Observation) -> np.ndarray:
+    """The ``per-instance`` rule: the cores of each instance's running threads all get the mean of their fractions;
+    other cores keep their own."""
+    fraction = np.array(fraction, dtype=np.float64)
+    running = (obs.thread_core >= 0) & (obs.thread_kernel_type >= 0)
+    cores, instance = obs.thread_core[running], np.asarray(context.thread_instance)[running]
+    if cores.size:
+        means = np.bincount(instance, weights=fraction[cores]) / np.maximum(np.bincount(instance), 1)
+        fraction[cores] = means[instance]
+    return fraction
+
+
+def requested_from_outputs(context: GovernorContext, outputs: np.ndarray, obs: Observation,
+                           vf_rule: str = VF_RULES[0]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-core V/f (by ``vf_rule``, one of ``VF_RULES``) and the placement after moves (None: no thread moves),
+    before the shield. A moved thread keeps at most the V/f of the core it leaves (the prediction for its new core
+    was made from that core's features while it was free, and a free core's labels say nothing about load)."""
+    fraction = instance_fractions(context, outputs[:, 0], obs) if vf_rule == "per-instance" else outputs[:, 0]
+    f_GHz = frequencies_from_fractions(context, fraction)
     placement = moved_placement(outputs[:, 1], obs, context.system, self_heating(context))
     if placement is not None:
         moved = placement != obs.thread_core

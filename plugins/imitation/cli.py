@@ -18,6 +18,7 @@ def add_subcommands(subparsers) -> None:
     commands = ail.add_subparsers(dest="ail_command", required=True, metavar="COMMAND")
     train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
                                               "(defaults reproduce the shipped 'ail' policy)")
+    from ailfm.plugins.imitation.contract import VF_RULES
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
     from ailfm.plugins.imitation.objective import OBJECTIVES
 
@@ -45,6 +46,10 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--kernel-aware", action="store_true",
                        help="the Oracle also tries V/f that lowers first the cores whose instance's coming kernels "
                             "gain least from frequency (memory-bound), measured by its look-ahead")
+    train.add_argument("--vf-rule", choices=VF_RULES, default=d.vf_rule,
+                       help="how the policy's V/f output becomes requests, in roll-outs and in the exported file: "
+                            "each core its own (per-core) or every running thread of an instance its instance's mean "
+                            "(per-instance: the threads meet at barriers)")
     train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
@@ -62,11 +67,11 @@ def _train(args: argparse.Namespace) -> int:
     workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
     if not workloads:
         raise ConfigError("workloads", "name at least one training workload")
+    oracle = OracleConfig(objective=args.objective, learn_placement=args.learn_placement,
+                          kernel_aware=args.kernel_aware)
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed, oracle=OracleConfig(objective=args.objective,
-                                                                          learn_placement=args.learn_placement,
-                                                                          kernel_aware=args.kernel_aware))
+                         validation=args.validation, seed=args.seed, vf_rule=args.vf_rule, oracle=oracle)
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)
@@ -93,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
     command = "ailfm " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else "ailfm ail train"
     training = f"{command}; iteration {chosen}; config {json.dumps(config.to_json())}"
     write_atomic(export, to_onnx(ensemble.policy, training, config.oracle.objective,
-                                 "scores" if config.oracle.learn_placement else "coolest"))
+                                 "scores" if config.oracle.learn_placement else "coolest", config.vf_rule))
     for iteration, values in sorted(record.items(), key=lambda kv: int(kv[0])):
         print(f"iteration {iteration}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                      for k, v in values.items()))

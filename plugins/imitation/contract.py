@@ -11,9 +11,12 @@ range (0 = f_min, 1 = f_max; clipped, then snapped down to the grid by the loop)
 the Oracle that labelled its training data maximised: ``objective.OBJECTIVES``) and ``ailfm.initial_placement``
 (``INITIAL_PLACEMENTS``: ``scores``, the policy's placement scores in the starting state place the threads, or
 ``coolest``, the fixed coolest-cores placement); ``ailfm.training`` (how the model was made) is recommended.
+``ailfm.vf_rule`` (``VF_RULES``: ``per-core``, each core runs at its own output; ``per-instance``, the cores of
+one instance's running threads all run at the mean of their outputs) says how column 0 becomes requests.
 ``load_policy`` checks all of it and names what is wrong. Version 2 added ``ailfm.objective``, version 3
-``ailfm.initial_placement``; version 1 files still load as throughput policies (the only objective there was), and
-version 1 and 2 files keep the coolest placement (their policies were never trained to place threads at the start).
+``ailfm.initial_placement``, version 4 ``ailfm.vf_rule``; version 1 files still load as throughput policies (the only
+objective there was), version 1 and 2 files keep the coolest placement (their policies were never trained to place
+threads at the start), and version 1 to 3 files keep the per-core rule (the only one there was).
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from ailfm.errors import ConfigError
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE, OBJECTIVES
 
-CONTRACT_VERSION = "ailfm-governor-onnx/3"
+CONTRACT_VERSION = "ailfm-governor-onnx/4"
 #: Contract versions this ailfm loads (1: without ``ailfm.objective``, read as ``DEFAULT_OBJECTIVE``; 1 and 2: without
-#: ``ailfm.initial_placement``, read as ``coolest``).
-READABLE_CONTRACTS = ("ailfm-governor-onnx/1", "ailfm-governor-onnx/2", CONTRACT_VERSION)
+#: ``ailfm.initial_placement``, read as ``coolest``; 1 to 3: without ``ailfm.vf_rule``, read as ``per-core``).
+READABLE_CONTRACTS = ("ailfm-governor-onnx/1", "ailfm-governor-onnx/2", "ailfm-governor-onnx/3", CONTRACT_VERSION)
 INPUT_NAME = "core_features"
 OUTPUT_NAME = "core_actions"
 N_OUTPUTS = 2
@@ -41,14 +44,21 @@ INITIAL_PLACEMENT_KEY = "ailfm.initial_placement"  # required from version 3 on
 #: ``scores``: threads start on the cores the policy scores highest in the starting state (``scored_placement``);
 #: ``coolest``: on the coolest cores (``coolest_placement``), whatever the policy outputs
 INITIAL_PLACEMENTS = ("scores", "coolest")
+VF_RULE_KEY = "ailfm.vf_rule"  # required from version 4 on
+#: ``per-core``: each core's own output; ``per-instance``: the running threads of one instance meet at its barriers
+#: and go at the pace of the slowest, so their cores all get the instance's mean output (``actions.instance_fractions``)
+VF_RULES = ("per-core", "per-instance")
 
 
-def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE, *, initial_placement: str) -> dict[str, str]:
-    """The metadata_props a conforming model carries (``initial_placement``: one of ``INITIAL_PLACEMENTS``, what the
-    policy was trained for; no default, so no file claims a placement it was not trained for)."""
+def contract_metadata(training: str, objective: str = DEFAULT_OBJECTIVE, *, initial_placement: str,
+                      vf_rule: str) -> dict[str, str]:
+    """The metadata_props a conforming model carries (``initial_placement``: one of ``INITIAL_PLACEMENTS``, and
+    ``vf_rule``: one of ``VF_RULES``, what the policy was trained with; no defaults, so no file claims a placement or
+    a rule it was not trained with)."""
     return {"ailfm.contract": CONTRACT_VERSION, "ailfm.feature_version": FEATURE_VERSION,
             "ailfm.feature_names": ",".join(FEATURE_NAMES), "ailfm.outputs": OUTPUT_SEMANTICS,
-            OBJECTIVE_KEY: objective, INITIAL_PLACEMENT_KEY: initial_placement, "ailfm.training": training}
+            OBJECTIVE_KEY: objective, INITIAL_PLACEMENT_KEY: initial_placement, VF_RULE_KEY: vf_rule,
+            "ailfm.training": training}
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +84,11 @@ class Policy:
         """Whether the policy's placement scores in the starting state place the threads (version 1 and 2 files:
         no, they keep the coolest placement)."""
         return self.metadata.get(INITIAL_PLACEMENT_KEY, "coolest") == "scores"
+
+    @property
+    def vf_rule(self) -> str:
+        """How column 0 becomes requests (``VF_RULES``; version 1 to 3 files: ``per-core``)."""
+        return self.metadata.get(VF_RULE_KEY, VF_RULES[0])
 
 
 def checked_output(path: str, outputs: object, n_cores: int) -> np.ndarray:
@@ -109,12 +124,11 @@ def check_model(model, path: Path) -> dict[str, str]:
     if metadata["ailfm.contract"] not in READABLE_CONTRACTS:
         readable = ", ".join(map(repr, READABLE_CONTRACTS))
         _fail(path, f"contract {metadata['ailfm.contract']!r}, this ailfm reads {readable}")
-    if metadata["ailfm.contract"] != READABLE_CONTRACTS[0] and metadata.get(OBJECTIVE_KEY) not in OBJECTIVES:
-        _fail(path, f"metadata {OBJECTIVE_KEY} is {metadata.get(OBJECTIVE_KEY)!r}; expected one of "
-                    f"{', '.join(OBJECTIVES)}")
-    if metadata["ailfm.contract"] == CONTRACT_VERSION and metadata.get(INITIAL_PLACEMENT_KEY) not in INITIAL_PLACEMENTS:
-        _fail(path, f"metadata {INITIAL_PLACEMENT_KEY} is {metadata.get(INITIAL_PLACEMENT_KEY)!r}; expected one of "
-                    f"{', '.join(INITIAL_PLACEMENTS)}")
+    version = READABLE_CONTRACTS.index(metadata["ailfm.contract"]) + 1
+    for key, values, since in ((OBJECTIVE_KEY, OBJECTIVES, 2), (INITIAL_PLACEMENT_KEY, INITIAL_PLACEMENTS, 3),
+                               (VF_RULE_KEY, VF_RULES, 4)):
+        if version >= since and metadata.get(key) not in values:
+            _fail(path, f"metadata {key} is {metadata.get(key)!r}; expected one of {', '.join(values)}")
     if metadata["ailfm.feature_version"] != FEATURE_VERSION:
         _fail(path, f"feature version {metadata['ailfm.feature_version']!r}, this ailfm computes {FEATURE_VERSION!r}")
     names = tuple(metadata["ailfm.feature_names"].split(","))

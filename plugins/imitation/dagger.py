@@ -35,6 +35,7 @@ import pandas as pd
 
 from ailfm.errors import ConfigError, FormatError
 from ailfm.files import read_json, refuse_other_config, write_atomic
+from ailfm.plugins.imitation.contract import VF_RULES
 from ailfm.plugins.imitation.features import FEATURE_NAMES, FEATURE_VERSION, N_FEATURES
 from ailfm.plugins.imitation.objective import objective_score
 from ailfm.plugins.imitation.oracle import OracleConfig
@@ -70,6 +71,7 @@ class TrainConfig:
     seed: int = 0
     thermal_cells: int | None = None
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    vf_rule: str = VF_RULES[0]  # how the policy's V/f column becomes requests in roll-outs and in the exported file
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -83,6 +85,8 @@ class TrainConfig:
             raise ConfigError("system", "name at least one training system")
         if not 0 <= self.threshold < float("inf"):
             raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
+        if self.vf_rule not in VF_RULES:
+            raise ConfigError("vf_rule", f"unknown rule {self.vf_rule!r}; known: {', '.join(VF_RULES)}")
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -275,7 +279,7 @@ def _metrics(result: RolloutResult) -> dict:
 def evaluate(config: TrainConfig, ensemble: Ensemble, reference: list[dict], executor: Executor,
              progress: bool) -> dict:
     """The ensemble's policy on the validation scenarios, relative to the Oracle, by the Oracle's objective."""
-    tasks = {str(k): RolloutTask(s, "none", ensemble, oracle=config.oracle)
+    tasks = {str(k): RolloutTask(s, "none", ensemble, oracle=config.oracle, vf_rule=config.vf_rule)
              for k, s in enumerate(validation_scenarios(config))}
     results: dict[str, RolloutResult] = {}
     _run_tasks(tasks, executor, progress, "validation", results.__setitem__)
@@ -306,7 +310,7 @@ def train(config: TrainConfig, out: str | Path | Checkpoint, executor: Executor 
             key = Checkpoint.key(iteration, task_index)
             if not checkpoint.has_shard(key):
                 policy = checkpoint.ensemble(iteration - 1, executor) if mode != "oracle" else None
-                tasks[key] = RolloutTask(scenario, mode, policy, config.threshold, config.oracle)
+                tasks[key] = RolloutTask(scenario, mode, policy, config.threshold, config.oracle, config.vf_rule)
 
         def keep(key: str, result: RolloutResult) -> None:
             if max_new_shards is not None and written[0] >= max_new_shards:

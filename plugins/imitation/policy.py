@@ -75,10 +75,11 @@ class Ensemble:
         return self.members[0]
 
 
-def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE, initial_placement: str = "coolest"
-            ) -> bytes:
-    """The deployed model as an ONNX file following the governor contract, recording its training ``objective`` and
-    whether its scores place the threads at the start (``initial_placement``: ``scores`` or ``coolest``)."""
+def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE, initial_placement: str = "coolest",
+            vf_rule: str = "per-core") -> bytes:
+    """The deployed model as an ONNX file following the governor contract, recording its training ``objective``,
+    whether its scores place the threads at the start (``initial_placement``: ``scores`` or ``coolest``) and how its
+    V/f column becomes requests (``vf_rule``: ``per-core`` or ``per-instance``)."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
@@ -87,7 +88,8 @@ def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE, 
                                  target_opset=17)
     _fix_output_shape(onnx_model)
     del onnx_model.metadata_props[:]
-    for key, value in contract_metadata(training, objective, initial_placement=initial_placement).items():
+    for key, value in contract_metadata(training, objective, initial_placement=initial_placement,
+                                         vf_rule=vf_rule).items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx_model.doc_string = "ailfm AIL governor policy (docs/ail.md)"

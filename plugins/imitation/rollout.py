@@ -22,6 +22,7 @@ from ailfm.plugins.governors.onnx_governor import initial_features
 from ailfm.plugins.governors.placement import coolest_placement, scored_placement
 from ailfm.plugins.governors.shielded import ShieldedGovernor
 from ailfm.plugins.imitation.actions import level_fractions, requested_from_outputs
+from ailfm.plugins.imitation.contract import VF_RULES
 from ailfm.plugins.imitation.features import FeatureExtractor
 from ailfm.plugins.imitation.oracle import OracleConfig, OracleGovernor, OracleLabel
 from ailfm.plugins.imitation.policy import Ensemble
@@ -56,10 +57,13 @@ class RolloutTask:
     ensemble: Ensemble | None = None
     threshold: float = 0.05
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    vf_rule: str = VF_RULES[0]  # how the policy's V/f column becomes requests (``contract.VF_RULES``)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.vf_rule not in VF_RULES:
+            raise ValueError(f"vf_rule must be one of {VF_RULES}, got {self.vf_rule!r}")
         if self.mode in ("all", "active", "none") and self.ensemble is None:
             raise ValueError(f"mode {self.mode!r} needs a policy ensemble")
 
@@ -128,7 +132,7 @@ class RolloutGovernor(ShieldedGovernor):
         outputs, uncertainty = task.ensemble.predict(self._features)
         if task.mode == "all" or (task.mode == "active" and uncertainty > task.threshold):
             self._label(obs, self._features)
-        return requested_from_outputs(self.context, outputs, obs)
+        return requested_from_outputs(self.context, outputs, obs, task.vf_rule)
 
     def _label(self, obs: Observation, features: np.ndarray) -> Decision:
         label = self.oracle_governor.query(obs)

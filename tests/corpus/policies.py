@@ -38,7 +38,8 @@ def crafted_policy_bytes(kind: str) -> bytes:
                               initialisers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    for key, value in contract_metadata(f"crafted: {kind}", initial_placement="scores").items():
+    metadata = contract_metadata(f"crafted: {kind}", initial_placement="scores", vf_rule="per-core")
+    for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     return model.SerializeToString()

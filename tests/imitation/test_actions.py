@@ -75,3 +75,29 @@ def test_a_moved_thread_keeps_the_frequency_of_the_core_it_leaves(context):
     f_GHz, placement = requested_from_outputs(context, outputs, obs)
     assert placement.tolist() == [40, 1]
     assert np.isclose(f_GHz[40], 1.0, atol=1e-6) and np.isclose(f_GHz[1], 4.0, atol=1e-6)
+
+
+def test_the_per_instance_rule_gives_each_instances_running_cores_their_mean(context):
+    """Threads 0-1 are instance 0, threads 2-4 instance 1 (thread 4 has finished: its core keeps its own output);
+    free cores keep theirs; the per-core rule is each core's own output."""
+    from ailfm.plugins.imitation.actions import instance_fractions, requested_from_outputs
+
+    system = context.system
+    n = system.n_cores
+    outputs = np.zeros((n, 2))
+    outputs[:, 0] = np.linspace(0.0, 1.0, n)
+    placement = np.array([10, 20, 30, 40, 50])
+    kernel = np.array([0, 0, 0, 0, -1])
+    instances = SimpleNamespace(system=system, thread_instance=np.array([0, 0, 1, 1, 1]),
+                                thermal_resistance_K_per_W=(np.eye(n), None))
+    obs = _obs(system.thermal.t_max_K, np.full(n, 10.0), np.full(n, 4.0), np.full(n, 4.0), placement, kernel)
+    fraction = instance_fractions(instances, outputs[:, 0], obs)
+    own = outputs[:, 0]
+    assert fraction[10] == fraction[20] == pytest.approx((own[10] + own[20]) / 2)
+    assert fraction[30] == fraction[40] == pytest.approx((own[30] + own[40]) / 2)
+    untouched = np.setdiff1d(np.arange(n), [10, 20, 30, 40])
+    assert np.array_equal(fraction[untouched], own[untouched])
+    shared, _ = requested_from_outputs(instances, outputs, obs, "per-instance")
+    assert shared[10] == shared[20] and shared[30] == shared[40] and shared[10] != shared[30]
+    single, _ = requested_from_outputs(instances, outputs, obs, "per-core")
+    assert np.array_equal(single, frequencies_from_fractions(instances, own))

@@ -87,17 +87,19 @@ def test_a_dask_cluster_gives_the_same_shards_as_a_local_pool(config, tmp_path):
     assert _shards(tmp_path / "local")[0] == _shards(tmp_path / "dask")[0]
 
 
-def test_ail_train_records_its_objective_in_the_policy_file(tmp_path):
+def test_ail_train_records_its_objective_and_vf_rule_in_the_policy_file(tmp_path):
     from ailfm.cli import main
     from ailfm.plugins.imitation.contract import load_policy
 
     out = tmp_path / "run"
     assert main(["ail", "train", "--out", str(out), "--workloads", "gpt2-xl", "--iterations", "1", "--rollouts", "1",
-                 "--epochs", "1", "--validation", "0", "--objective", "tokens-per-joule", "--jobs", "1",
-                 "--quiet"]) == 0
-    assert load_policy(out / "policy.onnx").objective == "tokens-per-joule"
+                 "--epochs", "1", "--validation", "0", "--objective", "tokens-per-joule", "--vf-rule", "per-instance",
+                 "--jobs", "1", "--quiet"]) == 0
+    policy = load_policy(out / "policy.onnx")
+    assert (policy.objective, policy.vf_rule) == ("tokens-per-joule", "per-instance")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["oracle"]["objective"] == "tokens-per-joule"
+    assert manifest["config"]["vf_rule"] == "per-instance"
 
 
 def test_several_systems_are_drawn_last_so_a_single_system_keeps_its_scenarios(config):

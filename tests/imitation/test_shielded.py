@@ -16,13 +16,14 @@ from ailfm.plugins.imitation.rollout import simulation
 
 
 def _constant_policy(path, f_fraction: float, score: float, score_weights: dict[str, float] | None = None,
-                     metadata: dict[str, str | None] | None = None):
+                     metadata: dict[str, str | None] | None = None, vf_weights: dict[str, float] | None = None):
     """A conforming ONNX policy: ``features @ w + [f_fraction, score]`` on every core, ``w`` zero but for the
-    placement score's ``score_weights`` (by feature name): with none, a policy that learned nothing. ``metadata``
-    overrides (None: drop) contract metadata."""
+    placement score's ``score_weights`` and the V/f fraction's ``vf_weights`` (by feature name): with none, a policy
+    that learned nothing. ``metadata`` overrides (None: drop) contract metadata."""
     matrix = np.zeros((N_FEATURES, N_OUTPUTS), dtype=np.float32)
-    for name, weight in (score_weights or {}).items():
-        matrix[FEATURE_NAMES.index(name), 1] = weight
+    for column, named in enumerate((vf_weights, score_weights)):
+        for name, weight in (named or {}).items():
+            matrix[FEATURE_NAMES.index(name), column] = weight
     weights = numpy_helper.from_array(matrix, "w")
     bias = numpy_helper.from_array(np.array([f_fraction, score], dtype=np.float32), "b")
     nodes = [helper.make_node("MatMul", [INPUT_NAME, "w"], ["zero"]), helper.make_node("Add", ["zero", "b"],
@@ -32,7 +33,7 @@ def _constant_policy(path, f_fraction: float, score: float, score_weights: dict[
                               [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n_cores", N_OUTPUTS])],
                               [weights, bias])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    crafted = contract_metadata("constant test policy", initial_placement="scores")
+    crafted = contract_metadata("constant test policy", initial_placement="scores", vf_rule="per-core")
     for key, value in {**crafted, **(metadata or {})}.items():
         if value is not None:
             entry = model.metadata_props.add()
@@ -113,3 +114,33 @@ def test_an_unknown_initial_placement_is_refused(tmp_path):
         load_policy(_constant_policy(tmp_path / "bad.onnx", 1.0, 0.0, metadata={"ailfm.initial_placement": "random"}))
     with pytest.raises(ConfigError, match="ailfm.initial_placement is None"):
         load_policy(_constant_policy(tmp_path / "none.onnx", 1.0, 0.0, metadata={"ailfm.initial_placement": None}))
+
+
+def test_the_vf_rule_is_read_from_the_file_and_checked(tmp_path):
+    """``ailfm.vf_rule``: a version 3 file (without it) is per-core; an unknown rule is one clear error; a
+    per-instance policy whose outputs differ from core to core runs each instance's threads at one frequency."""
+    from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.contract import load_policy
+
+    v3 = _constant_policy(tmp_path / "v3.onnx", 1.0, 0.0,
+                          metadata={"ailfm.contract": "ailfm-governor-onnx/3", "ailfm.vf_rule": None})
+    assert load_policy(v3).vf_rule == "per-core"
+    with pytest.raises(ConfigError, match="ailfm.vf_rule is 'per-chip'"):
+        load_policy(_constant_policy(tmp_path / "bad.onnx", 1.0, 0.0, metadata={"ailfm.vf_rule": "per-chip"}))
+    with pytest.raises(ConfigError, match="ailfm.vf_rule is None"):
+        load_policy(_constant_policy(tmp_path / "none.onnx", 1.0, 0.0, metadata={"ailfm.vf_rule": None}))
+    from ailfm.plugins.imitation.rollout import RolloutScenario
+
+    scenario = RolloutScenario(system="snuca-64", workload="llama-2-7b", lengths="fixed:4,2", requests=3,
+                               instances=3, threads=16, warmup_epochs=0, epochs=1)
+    spread = {}
+    for rule in ("per-core", "per-instance"):
+        # V/f fraction falls with the core's NUCA latency: different on the cores of one instance
+        governor = OnnxGovernor(_constant_policy(tmp_path / f"{rule}.onnx", 0.9, 0.0, metadata={"ailfm.vf_rule": rule},
+                                                 vf_weights={"nuca_latency": -0.2}))
+        sim = simulation(scenario, governor)
+        obs = sim.start(sim.system.thermal.epoch_s)
+        f_GHz, _ = governor.request(obs)
+        instance = sim.context.thread_instance
+        spread[rule] = [np.ptp(f_GHz[obs.thread_core[instance == i]]) for i in range(3)]
+    assert max(spread["per-core"]) > 0 and spread["per-instance"] == [0, 0, 0]
