@@ -154,9 +154,11 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
 
 
 def busy_frequency(out: Path) -> pd.DataFrame:
-    """Per run: the mean effective frequency of the cores running a thread's kernel and their share of epochs at
-    f_max. ``f_max / busy_f_GHz`` bounds what any V/f policy could add at that placement: time is cycles / f plus
-    memory stalls that do not shrink with f, so a run cannot speed up by more than its cores' frequency can."""
+    """Per run: the mean effective frequency of the cores running a thread's kernel, their share of epochs at
+    f_max, and the spread of their frequencies within an epoch (standard deviation, mean over epochs: threads that
+    meet at barriers go at the slowest one's pace, so spread is energy spent for nothing). ``f_max / busy_f_GHz``
+    bounds what any V/f policy could add at that placement: time is cycles / f plus memory stalls that do not shrink
+    with f, so a run cannot speed up by more than its cores' frequency can."""
     from ailfm.plugins.system.description import load_system
 
     rows = []
@@ -164,13 +166,15 @@ def busy_frequency(out: Path) -> pd.DataFrame:
         if path.parts[-4].endswith(".partial"):
             continue
         config = json.loads(path.read_text())["config"]
-        timeline = pd.read_parquet(path.with_name("timeline.parquet"), columns=["thread", "kernel",
+        timeline = pd.read_parquet(path.with_name("timeline.parquet"), columns=["epoch", "thread", "kernel",
                                                                                 "f_effective_GHz"])
-        busy = timeline[(timeline.thread >= 0) & (timeline.kernel != "idle")].f_effective_GHz
+        running = timeline[(timeline.thread >= 0) & (timeline.kernel != "idle")]
+        busy = running.f_effective_GHz
         f_max = load_system(config["system"]).dvfs.f_max_GHz
         rows.append({"system": config["system"], "workload": config["workload"], "mix": path.parts[-5],
                      "seed": config["seed"], "governor": config["governor"], "busy_f_GHz": busy.mean(),
-                     "busy_at_fmax": (busy >= f_max - 1e-9).mean(), "fmax_bound": f_max / busy.mean() - 1})
+                     "busy_at_fmax": (busy >= f_max - 1e-9).mean(), "fmax_bound": f_max / busy.mean() - 1,
+                     "busy_f_spread_GHz": busy.groupby(running.epoch).std(ddof=0).mean()})
     return pd.DataFrame(rows).drop_duplicates(["system", "workload", "mix", "seed", "governor"], keep="last")
 
 
@@ -188,7 +192,8 @@ def summary(frame: pd.DataFrame, keys: tuple[str, ...] = ("system", "workload", 
                       energy_j_mean=("energy_j", "mean"),
                       time_above_tmax_s_max=("time_above_tmax_s", "max"), peak_temp_c_max=("peak_temp_c", "max"),
                       dtm_events_mean=("dtm_events", "mean"), migrations_mean=("migrations", "mean"),
-                      busy_f_GHz_mean=("busy_f_GHz", "mean"), fmax_bound_mean=("fmax_bound", "mean"),
+                      busy_f_GHz_mean=("busy_f_GHz", "mean"), busy_f_spread_GHz_mean=("busy_f_spread_GHz", "mean"),
+                      fmax_bound_mean=("fmax_bound", "mean"),
                       fmax_bound_max=("fmax_bound", "max"),
                       us_per_decision=("governor_us_per_decision", "median"))
     return table.reset_index()

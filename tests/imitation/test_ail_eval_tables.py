@@ -56,3 +56,20 @@ def test_a_seed_subset_and_a_policy_file_get_their_own_folders(ail_eval):
     assert ail_eval.group_folder("oracle", ail_eval.SEEDS, ail_eval.SEEDS) == "oracle"
     assert ail_eval.group_folder("oracle", (1, 2), ail_eval.SEEDS) == "oracle-seed1-2"
     assert ail_eval.group_folder("runs/x/policy.onnx", ail_eval.SEEDS, ail_eval.SEEDS) == "policy"
+
+
+def test_busy_frequency_reads_the_running_cores_and_their_spread_within_an_epoch(ail_eval, tmp_path):
+    """Epoch 0: two running cores at 2 and 4 GHz (spread 1); epoch 1: both at 3 GHz (spread 0); idle and free cores
+    are not read."""
+    import json
+
+    run = tmp_path / "snuca-64" / "w" / "code" / "g" / "runs" / "00-g-seed0"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"config": {"system": "snuca-64", "workload": "w", "seed": 0,
+                                                             "governor": "g"}}))
+    pd.DataFrame({"epoch": [0, 0, 0, 0, 1, 1, 1], "thread": [0, 1, 2, -1, 0, 1, 2],
+                  "kernel": ["gemm", "gemm", "idle", "idle", "gemm", "gemm", "idle"],
+                  "f_effective_GHz": [2.0, 4.0, 1.0, 1.0, 3.0, 3.0, 1.0]}).to_parquet(run / "timeline.parquet")
+    row = ail_eval.busy_frequency(tmp_path).iloc[0]
+    assert row.busy_f_GHz == pytest.approx(3.0) and row.busy_f_spread_GHz == pytest.approx(0.5)
+    assert row.busy_at_fmax == pytest.approx(0.25) and row.fmax_bound == pytest.approx(4.0 / 3.0 - 1)
