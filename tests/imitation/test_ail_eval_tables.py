@@ -73,3 +73,18 @@ def test_busy_frequency_reads_the_running_cores_and_their_spread_within_an_epoch
     row = ail_eval.busy_frequency(tmp_path).iloc[0]
     assert row.busy_f_GHz == pytest.approx(3.0) and row.busy_f_spread_GHz == pytest.approx(0.5)
     assert row.busy_at_fmax == pytest.approx(0.25) and row.fmax_bound == pytest.approx(4.0 / 3.0 - 1)
+
+
+def test_the_edp_selection_names_a_candidate_that_is_not_a_policy_file(tmp_path, monkeypatch, capsys):
+    """``bench/ail_edp_select.py`` refuses a candidate that is not an .onnx file in one line, before any run."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(BENCH))  # as when the script runs: it imports its sibling ail_eval
+    spec = importlib.util.spec_from_file_location("ail_edp_select", BENCH / "ail_edp_select.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["ail_edp_select.py", "--out", str(tmp_path / "o"), str(tmp_path / "nope.onnx")])
+    assert module.main() == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ail_edp_select: error: not an .onnx file: {tmp_path / 'nope.onnx'}"
+    assert not (tmp_path / "o").exists()
