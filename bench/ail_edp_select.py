@@ -62,16 +62,16 @@ def main() -> int:
     edp = frame.pivot_table(index=["system", "workload", "seed"], columns="governor", values="edp")
     ratios = edp[args.candidates].div(edp[list(BASELINES)].min(axis=1), axis=0)
     write_atomic(out / "ratios.csv", ratios.to_csv().encode())
-    table = pd.DataFrame({"mean_ratio": ratios.mean(), "below_both": (ratios < 1).sum(),
-                          "scenarios": ratios.notna().sum(),
+    table = pd.DataFrame({"mean_ratio": ratios.mean(), "below_both": (ratios < 1).sum().astype(int),
+                          "scenarios": ratios.notna().sum().astype(int),
                           "max_s_above_tmax": frame.groupby("governor").time_above_tmax_s.max()[args.candidates]})
     best = table.mean_ratio.min()
     tied = table[table.mean_ratio <= best * (1 + TIE)]
     choice = tied.sort_values(["below_both", "mean_ratio"], ascending=[False, True]).index[0]
     lines = ["| candidate | EDP / min(PCGov, TSP), mean | below both | scenarios | max s > T_max |",
              "|---|---|---|---|---|"]
-    lines += [f"| {name} | {r.mean_ratio:.4f} | {r.below_both} | {r.scenarios} | {r.max_s_above_tmax:g} |"
-              for name, r in table.iterrows()]
+    lines += [f"| {r.Index} | {r.mean_ratio:.4f} | {r.below_both} | {r.scenarios} | {r.max_s_above_tmax:g} |"
+              for r in table.itertuples()]
     text = "\n".join(lines) + f"\n\nchosen: {choice}\n"
     write_atomic(out / "choice.md", text.encode())
     print(text, end="")
