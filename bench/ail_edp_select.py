@@ -2,10 +2,10 @@
 
 Each candidate (an ``.onnx`` file) runs ``ailfm compare`` beside PCGov and TSP on the training models BERT-large and
 Llama-2-7B, on both system presets, with the Azure ``code`` mix of ``bench/ail_eval.py`` and seeds 0-2 (12
-scenarios). The rule, fixed before any candidate was run: the lowest mean over the scenarios of
-EDP / min(EDP of PCGov, EDP of TSP), the held-out acceptance's measure on the training models; ties within 0.5 % go
-to the candidate below both baselines on more scenarios. Writes ``OUT/ratios.csv`` (per scenario), ``OUT/choice.md``
-and prints the choice.
+scenarios). The rule, fixed before the validation runs (not before the held-out ones: docs/ail.md): the lowest mean
+over the scenarios of EDP / min(EDP of PCGov, EDP of TSP), the held-out acceptance's measure on the training models;
+ties within 0.5 % go to the candidate below both baselines on more scenarios. Writes ``OUT/ratios.csv`` (per
+scenario), ``OUT/choice.md`` and prints the choice.
 
     .venv/bin/python bench/ail_edp_select.py --out bench/results/ail/edp-selection a.onnx b.onnx ... [--jobs 1]
 """
@@ -13,14 +13,11 @@ and prints the choice.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
-from ail_eval import SERVING, write_mixes  # bench/ is on sys.path: the evaluation's serving scenario and mixes
+from ail_eval import SEEDS, compare, write_mixes  # bench/ is on sys.path: the evaluation's runner, seeds and mixes
 
 from ailfm.files import write_atomic
 
@@ -30,17 +27,9 @@ BASELINES = ("pcgov", "tsp")
 TIE = 0.005
 
 
-def compare(system: str, workload: str, lengths: str, governors: list[str], out: Path, jobs: int) -> pd.DataFrame:
-    """One ``ailfm compare`` into ``out`` (reused when it exists: resume)."""
-    if not (out / "comparison.csv").is_file():
-        partial = out.with_name(out.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        command = [str(Path(sys.executable).with_name("ailfm")), "compare", "--system", system, "--workload",
-                   workload, "--lengths", lengths, *SERVING, "--seeds", "0,1,2", "--governors", ",".join(governors),
-                   "--out", str(partial), "--jobs", str(jobs), "--quiet"]
-        print("$ " + " ".join(command[1:]), flush=True)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        os.replace(partial, out)
+def run(system: str, workload: str, lengths: str, governors: list[str], out: Path, jobs: int) -> pd.DataFrame:
+    """One ``ailfm compare`` (``ail_eval.compare``: resumed when ``out`` exists) and its rows."""
+    compare(system, workload, lengths, SEEDS, governors, out, jobs)
     return pd.read_csv(out / "comparison.csv").assign(system=system, workload=workload)
 
 
@@ -56,8 +45,8 @@ def main() -> int:
         return 2
     out = Path(args.out)
     lengths = write_mixes(out)["code"]
-    frame = pd.concat([compare(system, workload, lengths, [*BASELINES, *args.candidates],
-                               out / "runs" / f"{system}-{workload}", args.jobs)
+    frame = pd.concat([run(system, workload, lengths, [*BASELINES, *args.candidates],
+                           out / "runs" / f"{system}-{workload}", args.jobs)
                        for system in SYSTEMS for workload in WORKLOADS], ignore_index=True)
     edp = frame.pivot_table(index=["system", "workload", "seed"], columns="governor", values="edp")
     ratios = edp[args.candidates].div(edp[list(BASELINES)].min(axis=1), axis=0)
