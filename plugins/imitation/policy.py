@@ -17,7 +17,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ailfm.plugins.imitation.contract import INPUT_NAME, N_OUTPUTS, OUTPUT_NAME, contract_metadata
+from ailfm.plugins.imitation.contract import INPUT_NAME, N_OUTPUTS, OUTPUT_NAME, VF_RULES, contract_metadata
 from ailfm.plugins.imitation.features import N_FEATURES
 from ailfm.plugins.imitation.objective import DEFAULT_OBJECTIVE
 
@@ -76,7 +76,7 @@ class Ensemble:
 
 
 def to_onnx(model: Pipeline, training: str, objective: str = DEFAULT_OBJECTIVE, initial_placement: str = "coolest",
-            vf_rule: str = "per-core") -> bytes:
+            vf_rule: str = VF_RULES[0]) -> bytes:
     """The deployed model as an ONNX file following the governor contract, recording its training ``objective``,
     whether its scores place the threads at the start (``initial_placement``: ``scores`` or ``coolest``) and how its
     V/f column becomes requests (``vf_rule``: ``per-core`` or ``per-instance``)."""
