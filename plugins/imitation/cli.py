@@ -32,6 +32,10 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--rollouts", type=options.POSITIVE, default=d.rollouts, help="roll-outs per iteration")
     train.add_argument("--epochs", type=options.POSITIVE, default=d.epochs,
                        help="epochs per roll-out after the warm-up")
+    train.add_argument("--warmup-epochs", type=_epoch_range, default=d.warmup_epochs, metavar="MIN,MAX",
+                       help="each roll-out first runs 'performance' for a number of epochs drawn from MIN..MAX "
+                            f"(default {d.warmup_epochs[0]},{d.warmup_epochs[1]}); MIN 0 lets the policy see cold "
+                            "starts")
     train.add_argument("--threshold", type=options.number(0), default=d.threshold,
                        help="active: ensemble spread to query at")
     train.add_argument("--validation", type=options.NON_NEGATIVE, default=d.validation,
@@ -59,6 +63,14 @@ def add_subcommands(subparsers) -> None:
     train.set_defaults(func=_train)
 
 
+def _epoch_range(text: str) -> tuple[int, int]:
+    """``MIN,MAX`` epochs, 0 <= MIN <= MAX."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or int(parts[0]) > int(parts[1]):
+        raise argparse.ArgumentTypeError(f"need MIN,MAX with integers 0 <= MIN <= MAX, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
 def _train(args: argparse.Namespace) -> int:
     from ailfm.plugins.imitation.dagger import Checkpoint, Interrupted, TrainConfig, best_iteration, train
     from ailfm.plugins.imitation.oracle import OracleConfig
@@ -70,7 +82,8 @@ def _train(args: argparse.Namespace) -> int:
     oracle = OracleConfig(objective=args.objective, learn_placement=args.learn_placement,
                           kernel_aware=args.kernel_aware)
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
-                         rollouts=args.rollouts, epochs=args.epochs, threshold=args.threshold,
+                         rollouts=args.rollouts, epochs=args.epochs, warmup_epochs=args.warmup_epochs,
+                         threshold=args.threshold,
                          validation=args.validation, seed=args.seed, vf_rule=args.vf_rule, oracle=oracle)
     out = prepare_output_folder(args.out)
     with run_lock(out):

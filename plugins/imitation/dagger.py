@@ -85,6 +85,8 @@ class TrainConfig:
             raise ConfigError("system", "name at least one training system")
         if not 0 <= self.threshold < float("inf"):
             raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
+        if not 0 <= self.warmup_epochs[0] <= self.warmup_epochs[1]:
+            raise ConfigError("warmup_epochs", f"need 0 <= min <= max, got {self.warmup_epochs}")
         if self.vf_rule not in VF_RULES:
             raise ConfigError("vf_rule", f"unknown rule {self.vf_rule!r}; known: {', '.join(VF_RULES)}")
 

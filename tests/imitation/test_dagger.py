@@ -94,12 +94,28 @@ def test_ail_train_records_its_objective_and_vf_rule_in_the_policy_file(tmp_path
     out = tmp_path / "run"
     assert main(["ail", "train", "--out", str(out), "--workloads", "gpt2-xl", "--iterations", "1", "--rollouts", "1",
                  "--epochs", "1", "--validation", "0", "--objective", "tokens-per-joule", "--vf-rule", "per-instance",
-                 "--jobs", "1", "--quiet"]) == 0
+                 "--warmup-epochs", "0,2", "--jobs", "1", "--quiet"]) == 0
     policy = load_policy(out / "policy.onnx")
     assert (policy.objective, policy.vf_rule) == ("tokens-per-joule", "per-instance")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["oracle"]["objective"] == "tokens-per-joule"
     assert manifest["config"]["vf_rule"] == "per-instance"
+    assert manifest["config"]["warmup_epochs"] == [0, 2]
+
+
+def test_a_warmup_range_upside_down_is_refused_in_one_line(tmp_path, capsys):
+    from ailfm.cli import main
+    from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.dagger import TrainConfig
+
+    with pytest.raises(SystemExit) as stop:
+        main(["ail", "train", "--out", str(tmp_path / "run"), "--warmup-epochs", "9,3"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "ailfm ail train: error: argument --warmup-epochs: need MIN,MAX with integers 0 <= MIN <= MAX, got '9,3'")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        TrainConfig(warmup_epochs=(3, 1))
 
 
 def test_several_systems_are_drawn_last_so_a_single_system_keeps_its_scenarios(config):
