@@ -75,16 +75,44 @@ def test_busy_frequency_reads_the_running_cores_and_their_spread_within_an_epoch
     assert row.busy_at_fmax == pytest.approx(0.25) and row.fmax_bound == pytest.approx(4.0 / 3.0 - 1)
 
 
-def test_the_edp_selection_names_a_candidate_that_is_not_a_policy_file(tmp_path, monkeypatch, capsys):
-    """``bench/ail_edp_select.py`` refuses a candidate that is not an .onnx file in one line, before any run."""
-    import sys
-
+@pytest.fixture
+def ail_select(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))  # as when the script runs: it imports its sibling ail_eval
-    spec = importlib.util.spec_from_file_location("ail_edp_select", BENCH / "ail_edp_select.py")
+    spec = importlib.util.spec_from_file_location("ail_select", BENCH / "ail_select.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, "argv", ["ail_edp_select.py", "--out", str(tmp_path / "o"), str(tmp_path / "nope.onnx")])
+    return module
+
+
+def test_the_selection_names_a_candidate_that_is_not_a_policy(ail_select, tmp_path, monkeypatch, capsys):
+    """``bench/ail_select.py`` refuses a candidate that is neither an .onnx file nor a governor, in one line, before any
+    run."""
+    import sys
+
+    module = ail_select
+    argv = ["ail_select.py", "--out", str(tmp_path / "o"), "ail", str(tmp_path / "nope.onnx")]
+    monkeypatch.setattr(sys, "argv", argv)
     assert module.main() == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"ail_edp_select: error: not an .onnx file: {tmp_path / 'nope.onnx'}"
+    assert err == f"ail_select: error: not an .onnx file or a governor name: {tmp_path / 'nope.onnx'}"
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("new", "above_s", "chosen"), [(1.024, 0.0, "ail"), (1.026, 0.0, "new.onnx"),
+                                                         (1.10, 5e-5, "ail")])
+def test_the_throughput_rule_keeps_the_first_candidate_unless_a_safe_one_beats_it_by_the_tie(ail_select, new, above_s,
+                                                                                              chosen):
+    """A replacement must beat the first-listed candidate by more than 0.5 points of throughput / the ablation's, and
+    never go above T_max; requests/s stands in for tokens/s where a model makes no tokens."""
+    rows = []
+    for seed, workload in enumerate(("llama-2-7b", "vit")):
+        tokens = 0 if workload == "vit" else 10
+        for governor, ratio, above in (("shielded-performance", 1.0, 0.0), ("ail", 1.02, 0.0), ("new.onnx", new,
+                                                                                                  above_s)):
+            rows.append({"system": "s", "workload": workload, "seed": seed, "governor": governor, "tokens": tokens,
+                         "tokens_per_s": 2.0 * ratio if tokens else 0.0, "requests_per_s": 3.0 * ratio,
+                         "time_above_tmax_s": above})
+    ratios, lines, choice = ail_select.throughput_choice(pd.DataFrame(rows), ["ail", "new.onnx"])
+    assert choice == chosen
+    assert ratios["ail"].tolist() == pytest.approx([1.02, 1.02])
+    assert lines[2].startswith("| ail | +2.00% (+2.00% to +2.00%) | 2 | 0 |")
