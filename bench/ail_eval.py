@@ -99,8 +99,8 @@ def write_mixes(out: Path) -> dict[str, str]:
 
 
 def compare(system: str, workload: str, lengths: str, seeds: tuple[int, ...], governors: list[str], out: Path,
-            jobs: int) -> None:
-    """One ``ailfm compare`` into ``out`` (skipped when ``out`` exists: resume)."""
+            jobs: int, placement: str = "own") -> None:
+    """One ``ailfm compare`` into ``out`` (skipped when ``out`` exists: resume); ``placement``: its ``--placement``."""
     if (out / "comparison.csv").is_file():
         print(f"# done: {out}", flush=True)
         return
@@ -108,7 +108,7 @@ def compare(system: str, workload: str, lengths: str, seeds: tuple[int, ...], go
     shutil.rmtree(partial, ignore_errors=True)
     command = [str(Path(sys.executable).with_name("ailfm")), "compare", "--system", system, "--workload", workload,
                "--lengths", lengths, *SERVING, "--seeds", ",".join(map(str, seeds)), "--governors",
-               ",".join(governors), "--out", str(partial), "--jobs", str(jobs), "--quiet"]
+               ",".join(governors), "--placement", placement, "--out", str(partial), "--jobs", str(jobs), "--quiet"]
     print("$ " + " ".join(command[1:]).replace(str(Path(sys.executable).parent) + "/", ""), flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
