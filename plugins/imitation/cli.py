@@ -36,6 +36,11 @@ def add_subcommands(subparsers) -> None:
                        help="each roll-out first runs 'performance' for a number of epochs drawn from MIN..MAX "
                             f"(default {d.warmup_epochs[0]},{d.warmup_epochs[1]}); MIN 0 lets the policy see cold "
                             "starts")
+    train.add_argument("--lengths", default=d.lengths,
+                       help="the roll-outs' request lengths, as 'ailfm simulate --lengths' (azure-code, azure-conv, "
+                            "fixed:P,O or a CSV with arrivals; each roll-out's seed picks its window of a trace); "
+                            "several ';'-separated: each roll-out draws one")
+    train.add_argument("--requests", type=options.POSITIVE, default=d.requests, help="requests per roll-out")
     train.add_argument("--threshold", type=options.number(0), default=d.threshold,
                        help="active: ensemble spread to query at")
     train.add_argument("--validation", type=options.NON_NEGATIVE, default=d.validation,
@@ -83,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
                           kernel_aware=args.kernel_aware)
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, warmup_epochs=args.warmup_epochs,
-                         threshold=args.threshold,
+                         lengths=args.lengths, requests=args.requests, threshold=args.threshold,
                          validation=args.validation, seed=args.seed, vf_rule=args.vf_rule, oracle=oracle)
     out = prepare_output_folder(args.out)
     with run_lock(out):

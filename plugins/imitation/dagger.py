@@ -42,6 +42,7 @@ from ailfm.plugins.imitation.oracle import OracleConfig
 from ailfm.plugins.imitation.policy import Ensemble
 from ailfm.plugins.imitation.rollout import RolloutResult, RolloutScenario, RolloutTask, rollout
 from ailfm.pools import process_pool
+from ailfm.traces.scenario import Scenario, request_lengths
 
 METHODS = ("bc", "dagger", "active")
 #: Leave-one-model-out split of issue 4: Llama-3-8B and ViT-L/16 are held out of training.
@@ -83,6 +84,10 @@ class TrainConfig:
                 raise ConfigError(name, f"must be >= {1 if name == 'epochs' else 0}, got {getattr(self, name)}")
         if not training_systems(self):
             raise ConfigError("system", "name at least one training system")
+        if not training_lengths(self):
+            raise ConfigError("lengths", "name at least one request-length source")
+        for source in training_lengths(self):  # read once here, before a run folder or a roll-out exists
+            request_lengths(Scenario(lengths=source, requests=1), 0)
         if not 0 <= self.threshold < float("inf"):
             raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
         if not 0 <= self.warmup_epochs[0] <= self.warmup_epochs[1]:
@@ -99,13 +104,21 @@ def training_systems(config: TrainConfig) -> tuple[str, ...]:
     return tuple(name.strip() for name in config.system.split(",") if name.strip())
 
 
+def training_lengths(config: TrainConfig) -> tuple[str, ...]:
+    """The request-length sources roll-outs are drawn from: ``lengths`` is one or several, ``;``-separated (a
+    ``fixed:P,O`` spelling holds a comma)."""
+    return tuple(spec.strip() for spec in config.lengths.split(";") if spec.strip())
+
+
 def _scenario(config: TrainConfig, rng: np.random.Generator, workloads: tuple[str, ...]) -> RolloutScenario:
     workload, seed = str(rng.choice(workloads)), int(rng.integers(0, 2**31))
     warmup = int(rng.integers(config.warmup_epochs[0], config.warmup_epochs[1] + 1))
     systems = training_systems(config)
     # drawn last, and only from several: a single-system run keeps the scenarios it had before systems were drawn
     system = systems[0] if len(systems) == 1 else str(rng.choice(systems))
-    return RolloutScenario(system=system, workload=workload, seed=seed, lengths=config.lengths,
+    sources = training_lengths(config)  # likewise, after the system
+    lengths = sources[0] if len(sources) == 1 else str(rng.choice(sources))
+    return RolloutScenario(system=system, workload=workload, seed=seed, lengths=lengths,
                            requests=config.requests, instances=config.instances, threads=config.threads,
                            warmup_epochs=warmup, epochs=config.epochs, grid_cells=config.thermal_cells)
 

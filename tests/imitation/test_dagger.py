@@ -132,3 +132,24 @@ def test_several_systems_are_drawn_last_so_a_single_system_keeps_its_scenarios(c
     assert {s.system for s in single} == {config.system}
     for a, b in zip(drawn, single, strict=True):
         assert replace(a, system=b.system) == b
+
+
+def test_several_length_sources_are_drawn_after_the_system_so_one_source_keeps_its_scenarios(config, tmp_path):
+    """``--lengths a;b``: each roll-out draws one, after everything else, so the shipped single-source recipe keeps
+    its scenarios; a source that cannot be read is refused when the configuration is made."""
+    from dataclasses import replace
+
+    from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.dagger import iteration_scenarios
+
+    trace = tmp_path / "trace.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 00:00:00.000000,3,1\n"
+                     "2023-11-16 00:00:00.500000,2,2\n")
+    one = replace(config, rollouts=8)
+    both = replace(one, lengths=f"{config.lengths};{trace}")
+    drawn, single = iteration_scenarios(both, 1), iteration_scenarios(one, 1)
+    assert {s.lengths for s in drawn} == {config.lengths, str(trace)}
+    for a, b in zip(drawn, single, strict=True):
+        assert replace(a, lengths=b.lengths) == b
+    with pytest.raises(ConfigError, match="nope.csv"):
+        replace(config, lengths=f"{config.lengths};{tmp_path / 'nope.csv'}")
