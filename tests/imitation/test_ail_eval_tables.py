@@ -75,13 +75,18 @@ def test_busy_frequency_reads_the_running_cores_and_their_spread_within_an_epoch
     assert row.busy_at_fmax == pytest.approx(0.25) and row.fmax_bound == pytest.approx(4.0 / 3.0 - 1)
 
 
-@pytest.fixture
-def ail_select(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # as when the script runs: it imports its sibling ail_eval
-    spec = importlib.util.spec_from_file_location("ail_select", BENCH / "ail_select.py")
+def _bench_module(name: str, monkeypatch):
+    """A bench script as a module, with bench/ on the path as when it runs (it imports its sibling ail_eval)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def ail_select(monkeypatch):
+    return _bench_module("ail_select", monkeypatch)
 
 
 def test_the_selection_names_a_candidate_that_is_not_a_policy(ail_select, tmp_path, monkeypatch, capsys):
@@ -116,3 +121,26 @@ def test_the_throughput_rule_keeps_the_first_candidate_unless_a_safe_one_beats_i
     assert choice == chosen
     assert ratios["ail"].tolist() == pytest.approx([1.02, 1.02])
     assert lines[2].startswith("| ail | +2.00% (+2.00% to +2.00%) | 2 | 0 |")
+
+
+
+def test_the_pcmig_gap_splits_into_the_start_and_the_vf_exactly(monkeypatch):
+    """gap = learned start x V/f and moves (PCMig's own start is lowest-latency), per scenario."""
+    gap = _bench_module("ail_pcmig_gap", monkeypatch)
+    throughput = {("own", "ail"): 3.0, ("own", "pcmig"): 4.0, ("lowest-latency", "ail"): 3.5,
+                  ("lowest-latency", "shielded-performance"): 4.0, ("lowest-latency", "pcmig"): 4.0}
+    frame = pd.DataFrame([{"workload": "w", "mix": "code", "seed": 0, "start": start, "governor": governor,
+                           "throughput": value} for (start, governor), value in throughput.items()])
+    row = gap.gap_table(frame).iloc[0]
+    assert row["gap"] == pytest.approx(-0.25)
+    assert row["learned start"] == pytest.approx(3.0 / 3.5 - 1) and row["V/f and moves"] == pytest.approx(-0.125)
+    assert (1 + row["learned start"]) * (1 + row["V/f and moves"]) == pytest.approx(1 + row["gap"])
+    assert row["shielded-performance / pcmig, same start"] == 0.0
+
+
+def test_coverage_regions_follow_load_speed_and_temperature(monkeypatch):
+    coverage = _bench_module("ail_coverage", monkeypatch)
+    rows = pd.DataFrame({"utilisation": [0.0, 1.0, 1.0, 0.5], "thread_ips_G": [0.0, 0.5, 2.0, 2.0],
+                         "temperature": [0.1, 0.9, 0.39, 0.4]})
+    assert coverage.regions(rows).tolist() == ["idle thread, cold", "running, < 1 G instr/s",
+                                               "running, >= 1 G instr/s, cold", "running, >= 1 G instr/s"]
