@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ailfm import options
-from ailfm.errors import ConfigError
-from ailfm.files import file_digest, prepare_output_folder, run_lock, write_atomic, write_json_atomic
+from ailfm.errors import AilfmError, ConfigError, unknown_name
+from ailfm.files import file_digest, load_document, prepare_output_folder, run_lock, write_atomic, write_json_atomic
 from ailfm.mapping.cost import GemmCostModel, gemm_cost
 from ailfm.mapping.encoding import Mapping, Pins, read_mapping, read_pins
 from ailfm.mapping.evaluator import Evaluator
@@ -23,25 +23,43 @@ from ailfm.mapping.hardware import DATAFLOWS, HARDWARE_PRESETS, Hardware, load_h
 from ailfm.mapping.models import load_model
 from ailfm.mapping.thermal import KELVIN, ThermalEvaluator, thermal_evaluator
 from ailfm.mapping.workload import PACKAGED_LENGTHS, STRATEGIES, load_lengths, make_workload, scenario_notes
-from ailfm.pools import process_pool
+from ailfm.pools import dask_client, process_pool
 from ailfm.traces.configs import shipped_models
 
+#: the scenario options of ``map search``/``evaluate``/``explore`` and their defaults; ``search`` records them in
+#: ``best_mapping.json`` and ``evaluate`` reads them back from its ``--mapping`` file
+SCENARIO_DEFAULTS = {"model": None, "hardware": "he-36", "serving": "orca", "lengths": "azure-conv", "slots": 32,
+                     "micro_batches": 8, "steps": 3, "tensor_parallel": 8, "blocks": 1, "workload_seed": 0}
+#: the integer ones: their check and help
+INTEGER_SCENARIO_OPTIONS = {"slots": (options.POSITIVE, "requests per iteration (continuous-batching slots)"),
+                            "micro_batches": (options.POSITIVE, "micro-batches"),
+                            "steps": (options.POSITIVE, "iterations per strategy (chunks / decode steps)"),
+                            "tensor_parallel": (options.POSITIVE, "GEMM tiles per layer"),
+                            "blocks": (options.POSITIVE, "transformer blocks mapped"),
+                            "workload_seed": (options.SEED, "seed of the serving emulation")}
 
-def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True,
-                        help=f"shipped model ({', '.join(shipped_models())}) or HF config.json")
-    parser.add_argument("--hardware", default="he-36", help=f"preset ({', '.join(HARDWARE_PRESETS)}) or YAML path")
-    parser.add_argument("--serving", default="orca", choices=sorted(STRATEGIES), help="serving strategy")
-    parser.add_argument("--lengths", default="azure-conv",
-                        help=f"packaged length sample ({', '.join(PACKAGED_LENGTHS)}) or a CSV path")
-    parser.add_argument("--slots", type=options.POSITIVE, default=32,
-                        help="requests per iteration (continuous-batching slots)")
-    parser.add_argument("--micro-batches", type=options.POSITIVE, default=8)
-    parser.add_argument("--steps", type=options.POSITIVE, default=3,
-                        help="iterations per strategy (chunks / decode steps)")
-    parser.add_argument("--tensor-parallel", type=options.POSITIVE, default=8, help="GEMM tiles per layer")
-    parser.add_argument("--blocks", type=options.POSITIVE, default=1, help="transformer blocks mapped")
-    parser.add_argument("--workload-seed", type=options.SEED, default=0, help="seed of the serving emulation")
+
+def add_scenario_arguments(parser: argparse.ArgumentParser, *, from_mapping_file: bool = False) -> None:
+    """The scenario options; ``from_mapping_file``: each defaults to what the ``--mapping`` file records
+    (``scenario_from_mapping_file``), else to ``SCENARIO_DEFAULTS``."""
+    d = dict.fromkeys(SCENARIO_DEFAULTS) if from_mapping_file else SCENARIO_DEFAULTS
+    recorded = "; default: the --mapping file's, else " if from_mapping_file else "; default "
+
+    def default(name: str) -> str:
+        return f"{recorded}{SCENARIO_DEFAULTS[name]}"
+
+    parser.add_argument("--model", required=not from_mapping_file,
+                        help=f"shipped model ({', '.join(shipped_models())}) or HF config.json"
+                             + ("; default: the --mapping file's" if from_mapping_file else ""))
+    parser.add_argument("--hardware", default=d["hardware"],
+                        help=f"preset ({', '.join(HARDWARE_PRESETS)}) or YAML path{default('hardware')}")
+    parser.add_argument("--serving", default=d["serving"], choices=sorted(STRATEGIES),
+                        help=f"serving strategy{default('serving')}")
+    parser.add_argument("--lengths", default=d["lengths"],
+                        help=f"packaged length sample ({', '.join(PACKAGED_LENGTHS)}) or a CSV path"
+                             f"{default('lengths')}")
+    for name, (kind, text) in INTEGER_SCENARIO_OPTIONS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=d[name], help=text + default(name))
     parser.add_argument("--beyond-context", action="store_true",
                         help="serve requests longer than the model's max_position_embeddings (refused otherwise); "
                              "the Compass paper's GPT-3 runs on the Azure traces need it")
@@ -92,8 +110,7 @@ def evaluator_from_args(args: argparse.Namespace) -> Evaluator:
 def open_executor(workers: int, dask_address: str | None):
     """Process pool by default, a Dask cluster's executor with ``--dask``, none for one worker."""
     if dask_address:
-        from distributed import Client
-        with Client(dask_address) as client:
+        with dask_client(dask_address) as client:
             yield client.get_executor(), max(1, sum(client.nthreads().values()))
         return
     if workers <= 1:
@@ -264,7 +281,42 @@ def _map_search(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def scenario_from_mapping_file(args: argparse.Namespace) -> None:
+    """Fill the scenario options ``map evaluate`` was not given from what its ``--mapping`` file records (``map
+    search`` writes them), else from ``SCENARIO_DEFAULTS``, in place. An option given on the command line wins, with a
+    note on stderr when the file records another value: a mapping searched for one scenario is rarely meant for
+    another."""
+    try:
+        doc, lines = load_document(args.mapping)
+    except AilfmError:
+        if args.model is None:
+            raise
+        doc, lines = {}, None  # the model's own errors come first; read_mapping names the file's afterwards
+    doc = doc if isinstance(doc, dict) else {}  # read_mapping names the problem
+    for name, fallback in SCENARIO_DEFAULTS.items():
+        recorded, given = doc.get(name), getattr(args, name)
+        if recorded is not None:
+            if name in INTEGER_SCENARIO_OPTIONS:
+                try:
+                    recorded = INTEGER_SCENARIO_OPTIONS[name][0](str(recorded))
+                except argparse.ArgumentTypeError as err:
+                    raise lines.error(name, str(err)) from None
+            elif not isinstance(recorded, str):
+                raise lines.error(name, f"expected a string, got {recorded!r}")
+            if name == "serving" and recorded not in STRATEGIES:
+                raise lines.error(name, unknown_name(recorded, sorted(STRATEGIES), "serving strategy"))
+        if given is None:
+            given = recorded if recorded is not None else fallback
+        elif recorded is not None and given != recorded:
+            print(f"note: {name} {given!r} from the command line, not the {recorded!r} {args.mapping} records",
+                  file=sys.stderr)
+        setattr(args, name, given)
+    if args.model is None:
+        raise ConfigError("--model", f"required: {args.mapping} records no model")
+
+
 def run_map_evaluate(args: argparse.Namespace) -> int:
+    scenario_from_mapping_file(args)
     evaluator = evaluator_from_args(args)
     mapping = read_mapping(args.mapping, evaluator.encoding)
     summary = _summary(evaluator, mapping)
@@ -356,7 +408,7 @@ def add_subcommands(subparsers) -> None:
     search.set_defaults(func=run_map_search)
 
     evaluate = sub.add_parser("evaluate", help="score a mapping file (latency, energy, EDP, breakdowns)")
-    add_scenario_arguments(evaluate)
+    add_scenario_arguments(evaluate, from_mapping_file=True)
     evaluate.add_argument("--mapping", required=True)
     evaluate.add_argument("--json", action="store_true", help="print every breakdown as JSON")
     add_thermal_arguments(evaluate)

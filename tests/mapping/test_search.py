@@ -172,6 +172,11 @@ def test_cli_search_then_evaluate(tmp_path, tiny_config, capsys):
     assert main(["map", "evaluate", *scenario, "--mapping", str(out / "best_mapping.json"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["edp_Js"] == pytest.approx(table.set_index("method").loc["ga", "edp_Js"], rel=1e-9)
+    # the file records its scenario: evaluate alone scores it as searched; another serving is a noted what-if
+    assert main(["map", "evaluate", "--mapping", str(out / "best_mapping.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["edp_Js"] == summary["edp_Js"]
+    assert main(["map", "evaluate", "--mapping", str(out / "best_mapping.json"), "--serving", "orca"]) == 0
+    assert "note: serving 'orca' from the command line, not the 'vllm'" in capsys.readouterr().err
 
 
 def test_cli_search_killed_then_rerun_matches_an_uninterrupted_run(tmp_path, tiny_config):
