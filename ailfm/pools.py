@@ -57,3 +57,20 @@ def process_pool(max_workers: int | None = None):
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def dask_client(address: str):
+    """A Dask ``Client`` for ``--dask ADDRESS``; an address that does not parse or answer is a ``ConfigError`` (one
+    line), not a chain of connection tracebacks."""
+    from distributed import Client
+
+    from ailfm.errors import ConfigError
+
+    try:
+        client = Client(address)
+    except (OSError, ValueError, TimeoutError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError("dask", f"cannot connect to a Dask scheduler at {address!r}: {reason}") from None
+    with client:
+        yield client

@@ -47,6 +47,7 @@ from ailfm.plugins.engine.gem5 import interval_model
 from ailfm.plugins.run.config import RunConfig
 from ailfm.plugins.run.runner import load_workload
 from ailfm.plugins.system.description import load_system
+from ailfm.pools import dask_client
 
 REPO = Path(__file__).resolve().parents[1]
 REPLAY_SCRIPT = REPO / "gem5_configs" / "replay_traffic.py"
@@ -133,9 +134,7 @@ def run_replay(command: list[str], log: Path) -> float:
 def run_all(jobs: list[tuple[list[str], Path]], workers: int, dask: str | None) -> list[float]:
     """Every job as an independent process: a local pool of ``workers``, or a Dask cluster."""
     if dask:
-        from dask.distributed import Client
-
-        with Client(dask) as client:
+        with dask_client(dask) as client:
             return client.gather(client.map(run_replay, *zip(*jobs, strict=True), pure=False))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run_replay, *zip(*jobs, strict=True)))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ailfm.errors import ConfigError
 from ailfm.plugins.engine.base import Engine, EngineState, EngineTables, EpochActivity
 from ailfm.plugins.engine.scan import advance_candidate, close_timing_window, retune, step_scratch
 from ailfm.plugins.engine.workload import Workload
@@ -39,7 +40,9 @@ class BuiltinEngine(Engine):
     def __init__(self, system: SystemDescription, workload: Workload, nuca: NucaModel | None = None, *,
                  model_timing: bool = True, refill_from: str | None = None):
         if workload.n_threads > system.n_cores:
-            raise ValueError(f"{workload.n_threads} threads do not fit on {system.n_cores} cores")
+            raise ConfigError("threads", f"the workload has {workload.n_threads} threads and system {system.name!r} "
+                                         f"has {system.n_cores} cores: one thread per core, so use fewer instances x "
+                                         "threads")
         self.system = system
         self.workload = workload
         self.nuca = nuca or NucaModel.build(system)

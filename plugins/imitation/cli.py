@@ -11,13 +11,16 @@ from pathlib import Path
 from ailfm import options
 from ailfm.errors import ConfigError
 from ailfm.files import prepare_output_folder, run_lock, write_atomic
+from ailfm.pools import dask_client
 
 
 def add_subcommands(subparsers) -> None:
     ail = subparsers.add_parser("ail", help="AILFM imitation learning: train an ONNX governor from the Oracle")
     commands = ail.add_subparsers(dest="ail_command", required=True, metavar="COMMAND")
     train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
-                                              "(defaults reproduce the shipped 'ail' policy)")
+                                              "(the shipped 'ail' adds --learn-placement --system "
+                                              "snuca-64,snuca-64-2l; bench/ail_reproduce.py retrains either shipped "
+                                              "policy)")
     from ailfm.plugins.imitation.contract import VF_RULES
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
     from ailfm.plugins.imitation.objective import OBJECTIVES
@@ -95,9 +98,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint = Checkpoint(out, config)
         try:
             if args.dask:
-                from distributed import Client
-
-                with Client(args.dask) as client:
+                with dask_client(args.dask) as client:
                     _, record = train(config, checkpoint, client.get_executor(), progress=not args.quiet,
                                       max_new_shards=args.max_new_shards)
             else:

@@ -15,7 +15,8 @@ from ailfm.errors import ConfigError
 from ailfm.files import prepare_output_folder, run_lock, write_atomic
 from ailfm.plugins.run.config import RunConfig, add_run_arguments
 from ailfm.plugins.run.outputs import CHUNK_EPOCHS, TIMING_KEYS, split_summary
-from ailfm.plugins.run.runner import SweepInterrupted, comparison_table, simulate_into, sweep
+from ailfm.plugins.run.runner import SweepInterrupted, check_threads_fit, comparison_table, simulate_into, sweep
+from ailfm.pools import dask_client
 
 TABLE_COLUMNS = ("governor", "makespan_s", "tokens_per_s", "requests_per_s", "request_latency_mean_s", "peak_temp_c",
                  "time_above_tmax_s", "dtm_events", "energy_j", "tokens_per_j", "requests_per_j", "edp", "migrations",
@@ -32,7 +33,8 @@ def add_subcommands(subparsers) -> None:
     compare = subparsers.add_parser("compare", help="run several governors on the same scenario and compare them")
     _scenario_arguments(compare)
     compare.add_argument("--governors", default="performance,ondemand,tsp,pcgov,coldest-core,pcmig,ail",
-                         help="comma-separated governor names")
+                         help="comma-separated governor names or .onnx policy files (an unknown name is "
+                              "answered with the list of known ones)")
     compare.add_argument("--seeds", default="0", help="comma-separated seeds; each governor runs every seed")
     compare.add_argument("--jobs", type=options.WORKERS, default=None,
                          help="local worker processes (default: all cores)")
@@ -58,6 +60,7 @@ def _config(args, governor: str, seed: int) -> RunConfig:
 
 def _simulate(args: argparse.Namespace) -> int:
     config = _config(args, args.governor, args.seed)
+    check_threads_fit(config)
     out = prepare_output_folder(args.out)
     with run_lock(out):
         result = simulate_into(config, out, resume=args.resume, chunk_epochs=args.checkpoint_every,
@@ -90,6 +93,7 @@ def _compare(args: argparse.Namespace) -> int:
     for name in governors:
         make_governor(name)  # fail fast on a typo, before any run starts
     configs = [_config(args, g, s) for g in governors for s in seeds]
+    check_threads_fit(configs[0])
     out = prepare_output_folder(args.out)
     with run_lock(out):
         folders = run_folders(out, configs)
@@ -101,9 +105,7 @@ def _compare(args: argparse.Namespace) -> int:
                          chunk_epochs=args.checkpoint_every)
         try:
             if args.dask:
-                from distributed import Client
-
-                with Client(args.dask) as client:
+                with dask_client(args.dask) as client:
                     records = sweep(configs, client.get_executor(), **streaming)
             else:
                 records = sweep(configs, max_workers=args.jobs, **streaming)

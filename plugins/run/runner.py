@@ -44,6 +44,18 @@ def load_workload(config: RunConfig) -> Workload:
     return workload_from_trace(generate_trace(config.workload, scenario, seed=config.seed))
 
 
+def check_threads_fit(config: RunConfig) -> None:
+    """A generated workload's ``instances x threads`` against the system's cores, before any output is written (a
+    trace's threads are checked by the engine when it is read)."""
+    if Path(config.workload).suffix in TRACE_SUFFIXES:
+        return
+    n_cores = load_system(config.system).n_cores
+    if config.instances * config.threads > n_cores:
+        raise ConfigError("threads", f"{config.instances} instances x {config.threads} threads = "
+                                     f"{config.instances * config.threads} threads do not fit on the {n_cores} cores "
+                                     f"of {config.system} (one thread per core)")
+
+
 @lru_cache(maxsize=4)
 def thermal_model(system_name: str, kind: str, cells: int | None = None):
     """Built once per process and reused (the loop resets it at the start of every run)."""

@@ -419,7 +419,9 @@ def trace_cases() -> list[Case]:
              Case("trace-parquet-garbage", {"t.parquet": b"PAR1garbage"}, ("trace", "show", "{d}/t.parquet"),
                   ("{d}/t.parquet",)),
              Case("trace-as-workload", {"t.csv": header + row(instance="1e30")},
-                  (*SIMULATE, "--workload", "{d}/t.csv"), ("{d}/t.csv:2", "instance"))]
+                  (*SIMULATE, "--workload", "{d}/t.csv"), ("{d}/t.csv:2", "instance")),
+             Case("trace-more-threads-than-cores", {"t.csv": header + row(threads="65", active_threads="65")},
+                  (*SIMULATE, "--workload", "{d}/t.csv"), ("threads", "65 threads", "64 cores"))]
     for column, value in _BAD_TRACE_VALUES:
         cases.append(show(f"{column}-{value}", header + row() + row(**{column: value}), "{d}/t.csv:3", column))
     return cases
@@ -582,6 +584,7 @@ def option_cases() -> list[Case]:
         ("--time-window", "-1", gen), ("--time-window", "nan", gen), ("--arrival-speedup", "0", gen),
         ("--arrival-speedup", "inf", gen), ("--grid", "0", ("demo", "--out", "{d}/out")),
         ("--grid", "100000", ("demo", "--out", "{d}/out")), ("--top", "0", ("demo", "--out", "{d}/out")),
+        ("--warmup-epochs", "9,3", train), ("--warmup-epochs", "5", train),
     ]:
         words = " ".join(command[:2]).replace(" --", "")
         cases.append(option(f"{words.replace(' ', '-')}{flag}={value}", (*command, flag, value), flag))
@@ -597,6 +600,14 @@ def option_cases() -> list[Case]:
         option("trace-out-suffix", ("trace", "generate", "--model", "llama-2-7b", "--out", "{d}/t.txt"), "t.txt"),
         option("simulate-lengths", (*sim, "--lengths", "fixed:-4,2"), "lengths"),
         option("simulate-workload", (*sim, "--workload", "llama-9"), "llama-9"),
+        option("simulate-threads-overflow", (*sim, "--instances", "3", "--threads", "64"), "threads", "64 cores"),
+        option("compare-threads-overflow", (*cmp, "--instances", "1", "--threads", "65", "--requests", "1"),
+               "threads", "64 cores"),
+        option("compare-dask-address", (*cmp, "--dask", "foo"), "dask", "'foo'"),
+        option("train-dask-address", (*train, "--dask", "nohost"), "dask", "'nohost'"),
+        option("search-dask-address", (*search, "--dask", "nohost"), "dask", "'nohost'"),
+        option("train-lengths", (*train, "--lengths", "fixed:16"), "lengths"),
+        option("train-lengths-missing", (*train, "--lengths", "fixed:16,4;{d}/nope.csv"), "lengths", "nope.csv"),
     ]
     return cases
 
