@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         detail = f": {stop}" if str(stop) else ""
         print(f"ailfm {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (``| head``): the outputs on disk are complete
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not raise again
+        return 141
 
 
 if __name__ == "__main__":

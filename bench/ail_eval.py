@@ -1,5 +1,7 @@
-"""Evaluation of issues 4 and 17: ``ailfm compare`` with oracle, ail, the shielded ablations and every baseline on
-held-out workloads and systems, over several seeds and request mixes, with energy beside throughput.
+"""Held-out evaluation of the AIL policies against the Oracle, the shielded ablations and every baseline.
+
+``ailfm compare`` with oracle, ail, the shielded ablations and every baseline on held-out workloads and systems,
+over several seeds and request mixes, with energy beside throughput (issues 4 and 17).
 
 Leave-one-model-out: the shipped policies were trained without Llama-3-8B and ViT-L/16; both are evaluated on the
 default system (snuca-64) and on the second system description (snuca-64-2l: 2 layers of 8x4 tiles; ``ail-edp`` was

@@ -1,4 +1,6 @@
-"""Decision overhead of the ONNX governor on the default 64-core system: features + onnxruntime (one thread) +
+"""Decision overhead of the ONNX governor on the default 64-core system.
+
+Decision overhead of the ONNX governor on the default 64-core system: features + onnxruntime (one thread) +
 actions, per epoch, on real observations of a simulation (issue 4 acceptance: median <= 50 us).
 
     .venv/bin/python bench/ail_overhead.py [--policy PATH] [--repeats 2000]

@@ -1,4 +1,6 @@
-"""The shield's guard, measured: ``shielded-performance`` (f_max requests, so the shield does all the limiting) with
+"""The shield's guard, measured with ``shielded-performance`` on the held-out scenarios.
+
+The shield's guard, measured: ``shielded-performance`` (f_max requests, so the shield does all the limiting) with
 several ``guard_K``, with and without the barrier-spin activity floor (``--spin-floors``; ``PredictiveShield``'s
 ``spin_floor``), on the training workloads only (the held-out models must not tune it), over the seeds and request
 mixes of ``bench/ail_eval.py``. Per guard and floor: the hottest core, time above T_max (sub-step resolution), runs

@@ -1,4 +1,6 @@
-"""Why a shielded run went above T_max: re-runs one scenario of ``bench/ail_eval.py`` epoch by epoch and, for every
+"""Why a shielded run went above T_max, epoch by epoch.
+
+Why a shielded run went above T_max: re-runs one scenario of ``bench/ail_eval.py`` epoch by epoch and, for every
 epoch that spent time above T_max, lists the threads whose switching activity while busy exceeded what the shield
 held for them (``PredictiveShield.thread_activity``, the highest each thread had shown), with the kernel type at the
 epoch's start and end and the cores DTM slowed. The same seed gives the same run as ``ailfm compare``.

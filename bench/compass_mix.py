@@ -1,4 +1,6 @@
-"""Does a heterogeneous co-exploration result's mix pay? Re-score its best design with every chiplet turned to each
+"""Does a heterogeneous co-exploration result's mix of chiplets pay?
+
+Does a heterogeneous co-exploration result's mix pay? Re-score its best design with every chiplet turned to each
 dataflow it uses (a homogeneous twin per dataflow, same MACs and buffers), by the explore inner loop (small GA,
 same settings and seed), both warm-started from the LNS incumbent's mapping and from the fixed baselines only.
 

@@ -1,5 +1,7 @@
-"""The gem5 comparison table: every governor from one common placement, the placement-swapped runs, tokens/s where
-requests finish, and the provenance of every run.
+"""The gem5 comparison table of the governors, from one common placement, with the provenance of every run.
+
+Every governor from one common placement, the placement-swapped runs, tokens/s where requests finish, and the
+provenance of every run.
 
     GEM5=/path/to/gem5.opt python bench/gem5_table.py --out bench/results/gem5/table [--jobs 2]
 

@@ -1,4 +1,6 @@
-"""Placement vs V/f policy, in the built-in engine: how much of ``ail``'s gain over each baseline comes from where the
+"""Placement vs V/f policy: how much of ``ail``'s gain comes from where the threads start.
+
+Placement vs V/f policy, in the built-in engine: how much of ``ail``'s gain over each baseline comes from where the
 threads start and how much from the V/f (and migration) policy.
 
 Every governor runs three times on the same scenario: from its own initial placement (``--placement own``, as

@@ -189,6 +189,9 @@ def dump_config_text(config: HotSpotConfig, r_convec_K_per_W: float | None = Non
 def main(argv: Sequence[str] | None = None) -> int:
     """Run HotSpot's command line; 0 on success, 1 (HotSpot's status) with a one-line error otherwise."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        return 0
     try:
         run(argv)
     except UsageError as err:

@@ -53,7 +53,7 @@ TARGET_COLUMNS = ("target_f_fraction", "target_occupancy")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One imitation-learning run (the defaults reproduce the shipped policy: ``ailfm ail train``)."""
+    """One imitation-learning run (``ailfm ail train``; the shipped policies' options: ``bench/ail_reproduce.py``)."""
 
     method: str = "active"
     system: str = "snuca-64"

@@ -73,9 +73,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, duration: bool = True)
     """The options of a run's system, workload, scenario and thermal model (``--duration`` unless the command counts
     epochs instead), with ``RunConfig``'s defaults."""
     defaults = RunConfig()
-    parser.add_argument("--system", default=defaults.system, help="shipped system name or YAML path")
+    parser.add_argument("--system", default=defaults.system,
+                        help=f"shipped system name or YAML path (default {defaults.system})")
     parser.add_argument("--workload", default=defaults.workload,
-                        help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv)")
+                        help="shipped model name, path to a Hugging Face config.json, or a trace (.parquet/.csv) "
+                             f"(default {defaults.workload})")
     if duration:
         parser.add_argument("--duration", type=options.number(above=0), default=defaults.duration_s, metavar="SECONDS",
                             help=f"simulated time limit (default {defaults.duration_s}); runs stop earlier when done")
@@ -84,10 +86,15 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, duration: bool = True)
                              "run each epoch: $HOTSPOT or hotspot on PATH)")
     parser.add_argument("--grid-cells", type=options.GRID_CELLS, default=None, metavar="N",
                         help="cells per side of the thermal grid (default: the system's thermal.stack.grid_cells)")
-    parser.add_argument("--lengths", default=defaults.lengths, help="request lengths (see ailfm trace generate)")
-    parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests, help="requests served")
-    parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances, help="inference instances")
-    parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads, help="threads per instance")
+    parser.add_argument("--lengths", default=defaults.lengths,
+                        help=f"request lengths: azure-code, azure-conv, fixed:P,O or a CSV (default "
+                             f"{defaults.lengths})")
+    parser.add_argument("--requests", type=options.POSITIVE, default=defaults.requests,
+                        help=f"requests served (default {defaults.requests})")
+    parser.add_argument("--instances", type=options.POSITIVE, default=defaults.instances,
+                        help=f"inference instances (default {defaults.instances})")
+    parser.add_argument("--threads", type=options.POSITIVE, default=defaults.threads,
+                        help=f"threads per instance (default {defaults.threads})")
     parser.add_argument("--placement", choices=PLACEMENT_CHOICES, default=defaults.placement,
                         help="where the threads start: own (each governor's own initial placement, default), "
                              "first-unused (thread i on core i), coolest (AIL's: least self-heating cores) or "

@@ -289,3 +289,12 @@ def test_readout_of_a_stack_of_states_matches_one_by_one(mode):
     thetas = np.random.default_rng(0).uniform(0, 50, size=(3, circuit.network.n_nodes))
     np.testing.assert_allclose(circuit.outputs(thetas), [circuit.outputs(t) for t in thetas])
     np.testing.assert_allclose(circuit.named_nodes(thetas), [circuit.named_nodes(t) for t in thetas])
+
+
+def test_ailfm_hotspot_help_prints_the_usage_and_succeeds(capsys):
+    from ailfm.thermal.hotspot_cli import USAGE, main
+
+    assert main(["--help"]) == 0 and main(["-h"]) == 0
+    out, err = capsys.readouterr()
+    assert out == USAGE * 2 and err == ""
+    assert main([]) == 1  # no arguments is still HotSpot's usage error
