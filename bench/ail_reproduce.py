@@ -20,16 +20,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from ail_eval import write_mixes  # bench/ is on sys.path: the evaluation's serving mixes
 
 from ailfm.plugins.governors.onnx_governor import SHIPPED_POLICIES
 from ailfm.plugins.imitation.contract import load_policy
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-#: the ``ailfm ail train`` options each shipped policy was trained with, beyond ``--objective``: ``ail`` learns its
-#: initial placement from roll-outs on both system presets, ``ail-edp`` is the default configuration at seed 1, the
-#: best of two seeds x two V/f rules on validation scenarios of training models (docs/ail.md, *`ail-edp` and its
-#: teacher*)
-TRAINING = {"throughput": ["--learn-placement", "--system", "snuca-64,snuca-64-2l"], "edp": ["--seed", "1"]}
+#: the ``ailfm ail train`` options each shipped policy was trained with, beyond ``--objective`` (``{conv}``: the scaled
+#: Azure ``conv`` mix of ``bench/ail_eval.py``, written into the work folder): ``ail`` learns its initial placement
+#: from roll-outs on both system presets, half of them (drawn) on saturated prefill and half on the serving mix, with
+#: f_max labels fitted one V/f level above the range (docs/ail.md, *Training on serving scenarios*); ``ail-edp`` is the
+#: default configuration at seed 1, the best of two seeds x two V/f rules on validation scenarios of training models
+#: (docs/ail.md, *`ail-edp` and its teacher*)
+TRAINING = {"throughput": ["--learn-placement", "--system", "snuca-64,snuca-64-2l", "--lengths", "fixed:16,4;{conv}",
+                           "--fmax-target", "1.033"],
+            "edp": ["--seed", "1"]}
 
 
 def weights(path: Path) -> dict[str, np.ndarray]:
@@ -47,8 +52,10 @@ def main() -> None:
                         help="which shipped policy: ail (throughput) or ail-edp (edp)")
     args = parser.parse_args()
     run = Path(args.work)
+    conv = write_mixes(run.with_name(run.name + "-mixes"))["conv"]
+    options = [option.format(conv=conv) for option in TRAINING[args.objective]]
     subprocess.run([sys.executable, "-m", "ailfm.cli", "ail", "train", "--out", str(run), "--jobs", str(args.jobs),
-                    "--quiet", "--objective", args.objective, *TRAINING[args.objective]], check=True)
+                    "--quiet", "--objective", args.objective, *options], check=True)
     shipped_path = REPOSITORY / "plugins" / "policies" / SHIPPED_POLICIES[args.objective]
     shipped = weights(shipped_path)
     trained = weights(run / "policy.onnx")

@@ -62,6 +62,9 @@ def add_subcommands(subparsers) -> None:
                        help="how the policy's V/f output becomes requests, in roll-outs and in the exported file: "
                             "each core its own (per-core) or every running thread of an instance its instance's mean "
                             "(per-instance: the threads meet at barriers)")
+    train.add_argument("--fmax-target", type=options.number(1.0, 2.0), default=d.fmax_target, metavar="FRACTION",
+                       help="regression target of an f_max label (default 1.0); above 1, an output that errs low by "
+                            "up to the excess still rounds to f_max")
     train.add_argument("--seed", type=options.SEED, default=d.seed)
     train.add_argument("--export", default=None, help="ONNX file to write (default OUT/policy.onnx)")
     train.add_argument("--jobs", type=options.WORKERS, default=None, help="local worker processes (default: all cores)")
@@ -92,7 +95,8 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(method=args.method, system=args.system, workloads=workloads, iterations=args.iterations,
                          rollouts=args.rollouts, epochs=args.epochs, warmup_epochs=args.warmup_epochs,
                          lengths=args.lengths, requests=args.requests, threshold=args.threshold,
-                         validation=args.validation, seed=args.seed, vf_rule=args.vf_rule, oracle=oracle)
+                         validation=args.validation, seed=args.seed, vf_rule=args.vf_rule,
+                         fmax_target=args.fmax_target, oracle=oracle)
     out = prepare_output_folder(args.out)
     with run_lock(out):
         checkpoint = Checkpoint(out, config)

@@ -73,6 +73,10 @@ class TrainConfig:
     thermal_cells: int | None = None
     oracle: OracleConfig = field(default_factory=OracleConfig)
     vf_rule: str = VF_RULES[0]  # how the policy's V/f column becomes requests in roll-outs and in the exported file
+    #: the regression target of an f_max label (1.0: f_max itself). The exported V/f rounds to the nearest level and
+    #: clips at f_max, so a target above 1 lets the regression err low by that much near the top and still ask for
+    #: f_max (``fmax_training_targets``); lower labels are unchanged
+    fmax_target: float = 1.0
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -90,6 +94,8 @@ class TrainConfig:
             request_lengths(Scenario(lengths=source, requests=1), 0)
         if not 0 <= self.threshold < float("inf"):
             raise ConfigError("threshold", f"must be a finite number >= 0, got {self.threshold}")
+        if not 1.0 <= self.fmax_target <= 2.0:
+            raise ConfigError("fmax_target", f"must be in [1, 2] (V/f fractions), got {self.fmax_target!r}")
         if not 0 <= self.warmup_epochs[0] <= self.warmup_epochs[1]:
             raise ConfigError("warmup_epochs", f"need 0 <= min <= max, got {self.warmup_epochs}")
         if self.vf_rule not in VF_RULES:
@@ -153,6 +159,15 @@ def shard_frame(result: RolloutResult) -> pd.DataFrame:
     frame["epoch"] = np.repeat(result.epochs, n_cores)
     frame["core"] = np.tile(np.arange(n_cores), n_states).astype(np.int32)
     return frame
+
+
+def fmax_training_targets(y: np.ndarray, fmax_target: float) -> np.ndarray:
+    """The targets the ensemble is fitted to: column 0's f_max labels (fraction 1) set to ``fmax_target``."""
+    if fmax_target == 1.0:
+        return y
+    y = y.copy()
+    y[y[:, 0] >= 1.0, 0] = fmax_target
+    return y
 
 
 def _sha256(path: Path) -> str:
@@ -226,6 +241,7 @@ class Checkpoint:
         """The ensemble trained on the labels of iterations 0..iteration (fitted once per process)."""
         if iteration not in self._ensembles:
             x, y = self.data(iteration)
+            y = fmax_training_targets(y, self.config.fmax_target)
             self._ensembles[iteration] = Ensemble.fit(x, y, seed=self.config.seed + iteration,
                                                       members=self.config.members, executor=executor)
         return self._ensembles[iteration]

@@ -584,7 +584,8 @@ def option_cases() -> list[Case]:
         ("--time-window", "-1", gen), ("--time-window", "nan", gen), ("--arrival-speedup", "0", gen),
         ("--arrival-speedup", "inf", gen), ("--grid", "0", ("demo", "--out", "{d}/out")),
         ("--grid", "100000", ("demo", "--out", "{d}/out")), ("--top", "0", ("demo", "--out", "{d}/out")),
-        ("--warmup-epochs", "9,3", train), ("--warmup-epochs", "5", train),
+        ("--warmup-epochs", "9,3", train), ("--warmup-epochs", "5", train), ("--fmax-target", "0.5", train),
+        ("--fmax-target", "nan", train),
     ]:
         words = " ".join(command[:2]).replace(" --", "")
         cases.append(option(f"{words.replace(' ', '-')}{flag}={value}", (*command, flag, value), flag))

@@ -153,3 +153,18 @@ def test_several_length_sources_are_drawn_after_the_system_so_one_source_keeps_i
         assert replace(a, lengths=b.lengths) == b
     with pytest.raises(ConfigError, match="nope.csv"):
         replace(config, lengths=f"{config.lengths};{tmp_path / 'nope.csv'}")
+
+
+def test_fmax_target_moves_only_the_fmax_labels_and_is_bounded():
+    """``--fmax-target``: f_max labels (fraction 1) are fitted at the target, every other label as it was; the
+    default leaves the targets as they are (the shipped policies reproduce)."""
+    from ailfm.errors import ConfigError
+    from ailfm.plugins.imitation.dagger import TrainConfig, fmax_training_targets
+
+    y = np.array([[1.0, 0.3], [0.5, 1.0], [0.0, 0.0]])
+    assert fmax_training_targets(y, 1.0) is y
+    moved = fmax_training_targets(y, 1.033)
+    assert moved.tolist() == [[1.033, 0.3], [0.5, 1.0], [0.0, 0.0]] and y[0, 0] == 1.0
+    for bad in (0.9, 2.5):
+        with pytest.raises(ConfigError, match="fmax_target"):
+            TrainConfig(fmax_target=bad)
