@@ -18,9 +18,8 @@ def add_subcommands(subparsers) -> None:
     ail = subparsers.add_parser("ail", help="AILFM imitation learning: train an ONNX governor from the Oracle")
     commands = ail.add_subparsers(dest="ail_command", required=True, metavar="COMMAND")
     train = commands.add_parser("train", help="Oracle roll-outs + DAgger/active DAgger/BC, then export to ONNX "
-                                              "(the shipped 'ail' adds --learn-placement --system "
-                                              "snuca-64,snuca-64-2l; bench/ail_reproduce.py retrains either shipped "
-                                              "policy)")
+                                              "(bench/ail_reproduce.py gives the options of each shipped "
+                                              "policy and retrains it)")
     from ailfm.plugins.imitation.contract import VF_RULES
     from ailfm.plugins.imitation.dagger import METHODS, TrainConfig
     from ailfm.plugins.imitation.objective import OBJECTIVES
