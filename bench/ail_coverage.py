@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ail_eval import SEEDS, SYSTEMS, WORKLOADS, write_mixes
+from ail_eval import SEEDS, SERVING_SCENARIO, SYSTEMS, WORKLOADS, write_mixes
 
 from ailfm.files import write_atomic
 from ailfm.plugins.epoch.chip_thermal import build_thermal
@@ -55,9 +55,9 @@ class Recorder:
 
 
 def evaluation_rows(policy: str, system: str, workload: str, lengths: str, seed: int) -> pd.DataFrame:
-    """One held-out scenario (the serving shape of ``ail_eval.SERVING``) under ``policy``: its input rows."""
-    config = RunConfig(system=system, workload=workload, governor=policy, lengths=lengths, requests=3, instances=3,
-                       threads=16, duration_s=20.0, seed=seed)
+    """One held-out scenario (the serving shape of ``ail_eval.SERVING_SCENARIO``) under ``policy``: its input rows."""
+    config = RunConfig(system=system, workload=workload, governor=policy, lengths=lengths, seed=seed,
+                       **SERVING_SCENARIO)
     description = load_system(system)
     governor = make_governor(policy)
     simulation = CoSimulation.for_workload(description, load_workload(config), build_thermal(description, "fast"),

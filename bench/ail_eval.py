@@ -65,7 +65,10 @@ EDP_BASELINES = (*SAFE_EDP_BASELINES, "powersave")
 #: The README's headline rows (those that ran), on the default system.
 HEADLINE = ("oracle", "ail", "ail-edp", "shielded-performance", "shielded-ondemand", "pcgov", "tsp", "pcmig",
             "performance", "powersave")
-SERVING = ("--requests", "3", "--instances", "3", "--threads", "16", "--duration", "20")
+#: the serving shape of every scenario, as ``RunConfig`` fields, and as ``ailfm compare`` options (``SERVING``)
+SERVING_SCENARIO = {"requests": 3, "instances": 3, "threads": 16, "duration_s": 20.0}
+SERVING = tuple(word for field, value in SERVING_SCENARIO.items()
+                for word in ("--" + field.removesuffix("_s"), f"{value:g}"))
 #: Azure 2023 trace samples shipped with ailfm (``ailfm/traces/data``) the mixes are made from.
 MIX_SOURCES = {"code": "azure_code_sample.csv", "conv": "azure_conv_sample.csv"}
 PROMPT_SCALE = 512  # Azure prompts are ~1000-2000 tokens: /512 gives 1-15 tokens
@@ -98,6 +101,11 @@ def write_mixes(out: Path) -> dict[str, str]:
         write_atomic(path, ("\n".join(lines) + "\n").encode())
         paths[name] = str(path)
     return paths
+
+
+def throughput(frame: pd.DataFrame) -> pd.Series:
+    """Per run: tokens/s, or requests/s for a model that makes no tokens (ViT)."""
+    return frame.tokens_per_s.where(frame.tokens > 0, frame.requests_per_s)
 
 
 def compare(system: str, workload: str, lengths: str, seeds: tuple[int, ...], governors: list[str], out: Path,
@@ -144,7 +152,7 @@ def runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.drop_duplicates(["system", "workload", "mix", "seed", "governor"], keep="last")
     tokens = frame.tokens > 0
-    frame["throughput"] = frame.tokens_per_s.where(tokens, frame.requests_per_s)
+    frame["throughput"] = throughput(frame)
     frame["work_per_j"] = frame.tokens_per_j.where(tokens, frame.requests_per_j)
     frame["unit"] = np.where(tokens, "tokens", "requests")
     scenario = ["system", "workload", "mix", "seed"]

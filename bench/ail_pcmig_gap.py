@@ -23,7 +23,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from ail_eval import SEEDS, WORKLOADS, compare, write_mixes
+from ail_eval import SEEDS, WORKLOADS, compare, throughput, write_mixes
 
 from ailfm.files import write_atomic
 from ailfm.plugins.system.description import load_system
@@ -35,7 +35,7 @@ def read_runs(out: Path, mixes: dict[str, str]) -> pd.DataFrame:
     frames = [pd.read_csv(out / workload / mix / start / "comparison.csv").assign(mix=mix, start=start)
               for workload in WORKLOADS for mix in mixes for start in STARTS]
     frame = pd.concat(frames, ignore_index=True)
-    frame["throughput"] = frame.tokens_per_s.where(frame.tokens > 0, frame.requests_per_s)
+    frame["throughput"] = throughput(frame)
     return frame
 
 

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from ail_eval import SEEDS, compare, write_mixes  # bench/ is on sys.path: the evaluation's runner, seeds and mixes
+from ail_eval import SEEDS, compare, throughput, write_mixes  # bench/ is on sys.path: the evaluation's helpers
 
 from ailfm.files import write_atomic
 from ailfm.plugins.governors.registry import available_governors
@@ -63,9 +63,9 @@ def edp_choice(frame: pd.DataFrame, candidates: list[str]) -> tuple[pd.DataFrame
 def throughput_choice(frame: pd.DataFrame, candidates: list[str]) -> tuple[pd.DataFrame, list[str], str]:
     """Per-scenario throughput / ``shielded-performance``'s, the table's rows and the chosen candidate
     (``throughput`` rule; "none" when every candidate went above T_max)."""
-    frame = frame.assign(throughput=frame.tokens_per_s.where(frame.tokens > 0, frame.requests_per_s))
-    throughput = frame.pivot_table(index=["system", "workload", "seed"], columns="governor", values="throughput")
-    ratios = throughput[candidates].div(throughput[BASELINES["throughput"][0]], axis=0)
+    table = frame.assign(throughput=throughput(frame)).pivot_table(index=["system", "workload", "seed"],
+                                                                   columns="governor", values="throughput")
+    ratios = table[candidates].div(table[BASELINES["throughput"][0]], axis=0)
     table = pd.DataFrame({"mean_ratio": ratios.mean(), "min_ratio": ratios.min(), "max_ratio": ratios.max(),
                           "scenarios": ratios.notna().sum().astype(int),
                           "max_s_above_tmax": frame.groupby("governor").time_above_tmax_s.max()[candidates]})

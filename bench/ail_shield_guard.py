@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ail_eval import SEEDS, write_mixes  # noqa: E402  (the same scenarios as the evaluation)
+from ail_eval import SEEDS, SERVING_SCENARIO, throughput, write_mixes  # noqa: E402  (the same scenarios as the evaluation)
 
 from ailfm.plugins.epoch.cosim import CoSimulation  # noqa: E402
 from ailfm.plugins.governors.registry import make_governor  # noqa: E402
@@ -62,13 +62,13 @@ def main() -> None:
             for lengths in mixes.values():
                 for seed in SEEDS:
                     config = RunConfig(system=args.system, workload=workload, governor=args.governor,
-                                       lengths=lengths, seed=seed, duration_s=20.0, requests=3, instances=3, threads=16)
+                                       lengths=lengths, seed=seed, **SERVING_SCENARIO)
                     rows.append(one(config, guard, spin_floor))
                     print(f"guard {guard} K, spin floor {spin_floor}, {workload} {Path(lengths).stem} seed {seed}: "
                           f"peak {rows[-1]['peak_temp_c']:.2f} C, {rows[-1]['time_above_tmax_s']:g} s above T_max",
                           flush=True)
     frame = pd.DataFrame(rows)
-    frame["throughput"] = frame.tokens_per_s.where(frame.tokens > 0, frame.requests_per_s)
+    frame["throughput"] = throughput(frame)
     shipped = (frame.guard_K == SHIELD_GUARD_K) & ~frame.spin_floor
     reference = frame[shipped].set_index(["workload", "lengths", "seed"]).throughput
     frame["vs_shipped_guard"] = frame.throughput.to_numpy() / reference.reindex(

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ail_eval import SERVING, write_mixes  # noqa: E402  (the same scenarios as the evaluation)
+from ail_eval import SERVING_SCENARIO, write_mixes  # noqa: E402  (the same scenarios as the evaluation)
 
 from ailfm.plugins.run.config import RunConfig  # noqa: E402
 from ailfm.plugins.run.runner import simulation  # noqa: E402
@@ -62,10 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     mixes = write_mixes(out)
-    serving = {k.lstrip("-"): float(v) for k, v in zip(SERVING[::2], SERVING[1::2], strict=True)}
     config = RunConfig(system=args.system, workload=args.workload, governor=args.governor, lengths=mixes[args.mix],
-                       seed=args.seed, duration_s=serving["duration"], requests=int(serving["requests"]),
-                       instances=int(serving["instances"]), threads=int(serving["threads"]))
+                       seed=args.seed, **SERVING_SCENARIO)
     frame, epochs = activity_misses(config)
     hot = np.flatnonzero(epochs.above_tmax_s.to_numpy() > 0)
     name = f"{args.system}-{args.workload}-{args.mix}-{args.seed}-{Path(args.governor).stem}"
